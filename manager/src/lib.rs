@@ -1,0 +1,1 @@
+//! berth-manager: the library behind `berthd` (the daemon), `berth` (its CLI) and `berth-monitor`.

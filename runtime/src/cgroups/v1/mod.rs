@@ -1,0 +1,1 @@
+//! cgroup v1 (and the v1 side of hybrid hosts): one hierarchy per controller.
