@@ -50,8 +50,13 @@ pub fn apply(c: Option<&LinuxCapabilities>) -> Result<()> {
     caps::set(None, CapSet::Permitted, &permitted).map_err(|e| err("permitted", e))?;
     caps::set(None, CapSet::Effective, &effective).map_err(|e| err("effective", e))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
+    // The kernel only allows ambient capabilities that are permitted and inheritable; like runc, the
+    // others in the list are left out instead of failing the container.
+    let inheritable = get(|c| c.inheritable());
     for cap in get(|c| c.ambient()) {
-        caps::raise(None, CapSet::Ambient, cap).map_err(|e| err("ambient", e))?;
+        if permitted.contains(&cap) && inheritable.contains(&cap) {
+            caps::raise(None, CapSet::Ambient, cap).map_err(|e| err("ambient", e))?;
+        }
     }
     Ok(())
 }

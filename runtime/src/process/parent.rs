@@ -30,7 +30,8 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
     let mut intermediate_alive = true;
     let res = (|| -> Result<Pid> {
         let linux = ctx.linux()?;
-        cgroup.apply(intermediate, linux.resources().as_ref())?;
+        let resources = crate::rootfs::devices::cgroup_rules(linux)?;
+        cgroup.apply(intermediate, Some(&resources))?;
         ours.send(&Message::Go)?;
         loop {
             match ours.recv()? {

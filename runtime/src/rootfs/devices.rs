@@ -130,3 +130,31 @@ mod tests {
         assert!(needs_dev_setup(&[t]));
     }
 }
+
+/// The device cgroup rules the container gets: the config's rules, then (as runc appends them) the
+/// default devices, /dev/console, /dev/pts/*, /dev/ptmx, /dev/net/tun, mknod of anything, and every
+/// `linux.devices` entry.
+pub fn cgroup_rules(linux: &oci_spec::runtime::Linux) -> Result<oci_spec::runtime::LinuxResources> {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+    let mut res: LinuxResources = linux.resources().clone().unwrap_or_default();
+    let mut rules: Vec<LinuxDeviceCgroup> = res.devices().clone().unwrap_or_default();
+    let rule = |typ: &str, major: Option<i64>, minor: Option<i64>, access: &str| -> Result<LinuxDeviceCgroup> {
+        serde_json::from_value(serde_json::json!({"allow": true, "type": typ, "major": major, "minor": minor, "access": access}))
+            .map_err(|e| Error::InvalidArgument(format!("device rule: {e}")))
+    };
+    rules.push(rule("c", None, None, "m")?);
+    rules.push(rule("b", None, None, "m")?);
+    for d in default_devices() {
+        rules.push(rule("c", Some(d.major as i64), Some(d.minor as i64), "rwm")?);
+    }
+    rules.push(rule("c", Some(5), Some(1), "rwm")?);
+    rules.push(rule("c", Some(136), None, "rwm")?);
+    rules.push(rule("c", Some(5), Some(2), "rwm")?);
+    rules.push(rule("c", Some(10), Some(200), "rwm")?);
+    for d in linux.devices().as_deref().unwrap_or_default() {
+        let dev = from_spec(d)?;
+        rules.push(rule(&dev.kind.to_string(), Some(dev.major as i64), Some(dev.minor as i64), "rwm")?);
+    }
+    res.set_devices(Some(rules));
+    Ok(res)
+}
