@@ -62,7 +62,7 @@ pub struct CreateArgs {
     /// Use move mount + chroot instead of pivot_root.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Do not create a session keyring (berth-runc never creates one).
+    /// Keep the caller's session keyring instead of creating a new one for the container.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
     /// Pass fds 3..3+N to the container.
