@@ -33,11 +33,11 @@ pub struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility: berth-runc has no checkpoint support, so the CRIU path is unused.
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     pub criu: Option<String>,
     /// Accepted for runc compatibility (true/false/auto): berth-runc runs as root and reports cgroup
     /// errors either way.
-    #[arg(long, global = true, hide = true)]
+    #[arg(long = "rootless", hide = true)]
     pub rootless: Option<String>,
     /// Print the version.
     #[arg(short = 'v', long = "version")]

@@ -114,7 +114,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         Command::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
             if path.exists() {
-                bail!("File {} exists. Remove it first", path.display());
+                bail!("File config.json exists. Remove it first");
             }
             let v = if *rootless {
                 spec::rootless_spec(
