@@ -72,7 +72,8 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
         crate::syscall::join_session_keyring(&name)
             .ctx(|| format!("join session keyring {name}"))?;
     }
-    umask(Mode::empty());
+    // Directories created under the rootfs get 0755, like runc's.
+    umask(Mode::from_bits_truncate(0o022));
     let spec = &ctx.bundle.spec;
     let linux = ctx.linux()?;
     let process = ctx.process()?;
