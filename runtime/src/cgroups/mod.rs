@@ -187,8 +187,15 @@ impl Cgroup {
                 if let Some(r) = resources {
                     unified_needs = v1::unified_needs(&self.v1, r)?;
                 }
+                let has_unified_keys = resources
+                    .and_then(|r| r.unified().as_ref())
+                    .is_some_and(|u| !u.is_empty());
                 if let Some((mount, dir)) = self.unified_pair() {
                     v2::create(mount, dir, &unified_needs)?;
+                } else if has_unified_keys {
+                    return Err(CgroupError::Unsupported(
+                        "linux.resources.unified on a cgroup v1 host without a cgroup2 mount".into(),
+                    ));
                 } else if !unified_needs.is_empty() {
                     return Err(CgroupError::Unsupported(format!(
                         "controllers {unified_needs:?} on a cgroup v1 host without them"
