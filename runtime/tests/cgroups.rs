@@ -166,7 +166,10 @@ fn applies_memory_pids_cpu_and_kills_all() {
         assert_eq!(g.read("", "cpu.weight"), weight.to_string());
         assert_eq!(g.read("", "cpuset.cpus"), "0");
     } else {
-        assert_eq!(g.read("memory", "memory.limit_in_bytes"), mib(64).to_string());
+        assert_eq!(
+            g.read("memory", "memory.limit_in_bytes"),
+            mib(64).to_string()
+        );
         assert_eq!(
             g.read("memory", "memory.soft_limit_in_bytes"),
             mib(32).to_string()
@@ -210,21 +213,22 @@ fn device_rules_deny_all_then_allow_list() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     let pid = g.spawn(&mut cmd);
-    let dev = |allow: bool, typ: Option<LinuxDeviceType>, major: Option<i64>, minor: Option<i64>| {
-        let mut b = LinuxDeviceCgroupBuilder::default()
-            .allow(allow)
-            .access("rwm");
-        if let Some(t) = typ {
-            b = b.typ(t);
-        }
-        if let Some(m) = major {
-            b = b.major(m);
-        }
-        if let Some(m) = minor {
-            b = b.minor(m);
-        }
-        b.build().unwrap()
-    };
+    let dev =
+        |allow: bool, typ: Option<LinuxDeviceType>, major: Option<i64>, minor: Option<i64>| {
+            let mut b = LinuxDeviceCgroupBuilder::default()
+                .allow(allow)
+                .access("rwm");
+            if let Some(t) = typ {
+                b = b.typ(t);
+            }
+            if let Some(m) = major {
+                b = b.major(m);
+            }
+            if let Some(m) = minor {
+                b = b.minor(m);
+            }
+            b.build().unwrap()
+        };
     let rules = vec![
         dev(false, None, None, None),
         dev(true, Some(LinuxDeviceType::C), Some(1), Some(3)),
@@ -242,7 +246,12 @@ fn device_rules_deny_all_then_allow_list() {
     let child = g.child.as_mut().unwrap();
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert_eq!(out, "null=0\nzero=1\n");
 }
 
@@ -288,7 +297,10 @@ fn relative_path_is_below_own_cgroup() {
         let base = mine.rsplit(':').next().unwrap();
         let base = if g.cg.mode == Mode::Unified {
             // cgroup2-only hosts: below the parent of the runtime's cgroup, as runc does.
-            Path::new(base).parent().unwrap_or(Path::new("/")).to_path_buf()
+            Path::new(base)
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .to_path_buf()
         } else {
             PathBuf::from(base)
         };
@@ -317,7 +329,10 @@ fn hugepage_limits_apply_or_are_refused() {
     match g.cg.apply(pid, Some(&r)) {
         Ok(()) => {
             assert!(has_2mb);
-            let v1 = g.cg.v1.iter().find(|h| h.controllers.iter().any(|c| c == "hugetlb"));
+            let v1 =
+                g.cg.v1
+                    .iter()
+                    .find(|h| h.controllers.iter().any(|c| c == "hugetlb"));
             let file = match v1 {
                 Some(h) => h.dir.join("hugetlb.2MB.limit_in_bytes"),
                 None => g.cg.unified.clone().unwrap().join("hugetlb.2MB.max"),
@@ -379,14 +394,22 @@ fn unified_keys_are_written() {
     let r: LinuxResources = LinuxResourcesBuilder::default().unified(u).build().unwrap();
     g.cg.apply(pid, Some(&r)).unwrap();
     let dir = g.cg.unified.clone().unwrap();
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap().trim().to_string();
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
     assert_eq!(read("cgroup.max.descendants"), "5");
     if is_v2() {
         assert_eq!(read("pids.max"), "7");
     }
     let mut bad = HashMap::new();
     bad.insert("../cgroup.procs".to_string(), "1".to_string());
-    let r = LinuxResourcesBuilder::default().unified(bad).build().unwrap();
+    let r = LinuxResourcesBuilder::default()
+        .unified(bad)
+        .build()
+        .unwrap();
     assert!(matches!(
         g.cg.set_resources(Some(&r)),
         Err(CgroupError::Invalid(_))

@@ -194,7 +194,8 @@ impl Cgroup {
                     v2::create(mount, dir, &unified_needs)?;
                 } else if has_unified_keys {
                     return Err(CgroupError::Unsupported(
-                        "linux.resources.unified on a cgroup v1 host without a cgroup2 mount".into(),
+                        "linux.resources.unified on a cgroup v1 host without a cgroup2 mount"
+                            .into(),
                     ));
                 } else if !unified_needs.is_empty() {
                     return Err(CgroupError::Unsupported(format!(
@@ -352,7 +353,12 @@ impl Cgroup {
         if signal == Signal::SIGKILL {
             if let Some(dir) = &self.unified {
                 if fs::exists(dir, "cgroup.kill") {
-                    return fs::write(dir, "cgroup.kill", "1");
+                    fs::write(dir, "cgroup.kill", "1")?;
+                    // A v1-frozen task keeps its SIGKILL pending until thawed (v2-frozen ones die at once).
+                    if self.state().is_ok_and(|s| s != FreezerState::Thawed) {
+                        self.thaw()?;
+                    }
+                    return Ok(());
                 }
             }
         }
