@@ -239,6 +239,8 @@ fn device_rules_deny_all_then_allow_list() {
         .build()
         .unwrap();
     g.cg.apply(pid, Some(&r)).unwrap();
+    // `update` applies the same rules again: v2 replaces the attached program, v1 rewrites the lists.
+    g.cg.set_resources(Some(&r)).unwrap();
     if !is_v2() {
         let list = g.read("devices", "devices.list");
         assert_eq!(list, "c 1:3 rwm\nc 136:* rwm");
