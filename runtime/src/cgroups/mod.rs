@@ -173,7 +173,7 @@ impl Cgroup {
                 let (mount, dir) = self.unified_pair().ok_or_else(|| {
                     CgroupError::Unsupported("a unified host without a cgroup2 mount".into())
                 })?;
-                v2::create(mount, dir, &v2::needed_controllers(resources)?)?;
+                v2::create(mount, dir, &v2::needed_controllers(resources)?, true)?;
                 if let Some(r) = resources {
                     v2::set(dir, r)?;
                 }
@@ -191,7 +191,7 @@ impl Cgroup {
                     .and_then(|r| r.unified().as_ref())
                     .is_some_and(|u| !u.is_empty());
                 if let Some((mount, dir)) = self.unified_pair() {
-                    v2::create(mount, dir, &unified_needs)?;
+                    v2::create(mount, dir, &unified_needs, false)?;
                 } else if has_unified_keys {
                     return Err(CgroupError::Unsupported(
                         "linux.resources.unified on a cgroup v1 host without a cgroup2 mount"
