@@ -10,7 +10,7 @@ pub mod env;
 pub mod host;
 pub mod runtime;
 
-pub use bundle::{default_spec, make_busybox_rootfs};
+pub use bundle::{default_spec, make_busybox_rootfs, Bundle};
 pub use env::TestEnv;
 pub use runtime::{Output, Runtime};
 
