@@ -1,14 +1,29 @@
-//! Control groups: placing the container in `linux.cgroupsPath` on cgroup v1 (and hybrid) and v2 hosts.
+//! Control groups: placing the container in `linux.cgroupsPath` on cgroup v1, hybrid and v2 (unified) hosts.
 //!
-//! INTERFACE CONTRACT (the lifecycle code calls only these items; the bodies are filled in by the cgroups work).
+//! INTERFACE CONTRACT: the lifecycle code calls only the items in this file. How paths are resolved, which
+//! resources map to which files, and what is refused is in docs/cgroups.md.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+pub mod devices;
+mod fs;
+pub mod mountinfo;
+pub mod resolve;
 pub mod v1;
 pub mod v2;
+
+/// Where the host mounts its cgroup file systems.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// How long `freeze` waits for every task to stop before giving up.
+const FREEZE_TRIES: u32 = 200;
+const FREEZE_WAIT: Duration = Duration::from_millis(5);
 
 /// Errors from cgroup operations; each names the cgroup file or directory involved.
 #[derive(Debug, thiserror::Error)]
@@ -29,33 +44,337 @@ pub enum CgroupError {
     Invalid(String),
 }
 
+/// How the host mounts cgroups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Only v1 hierarchies (tmpfs at /sys/fs/cgroup, no cgroup2 mount).
+    Legacy,
+    /// v1 hierarchies plus a cgroup2 mount at /sys/fs/cgroup/unified (systemd's "hybrid" layout).
+    Hybrid,
+    /// cgroup2 only, mounted at /sys/fs/cgroup.
+    Unified,
+}
+
+/// One v1 hierarchy and the container's directory in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct V1Hierarchy {
+    /// The hierarchy's controllers, e.g. `["cpu", "cpuacct"]` or `["name=systemd"]`.
+    pub controllers: Vec<String>,
+    /// The hierarchy's mount point.
+    pub mount: PathBuf,
+    /// The container's cgroup directory in it.
+    pub dir: PathBuf,
+}
+
+/// The freezer state of a cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreezerState {
+    /// Tasks run.
+    Thawed,
+    /// Freezing was asked for and not every task has stopped yet.
+    Freezing,
+    /// Every task is stopped.
+    Frozen,
+}
+
 /// A container's cgroup, on whichever cgroup version the host runs.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cgroup {
-    /// The resolved cgroup path (absolute within the hierarchy, e.g. `/berth-runc/abc`).
+    /// The cleaned requested path: absolute (below each hierarchy root) or relative (below the runtime's own cgroup).
     pub path: PathBuf,
+    /// The host's cgroup layout when the cgroup was resolved.
+    pub mode: Mode,
+    /// The container's directory in each v1 hierarchy (empty on a unified host).
+    #[serde(default)]
+    pub v1: Vec<V1Hierarchy>,
+    /// The cgroup2 mount point (`/sys/fs/cgroup` or, on hybrid hosts, `/sys/fs/cgroup/unified`).
+    #[serde(default)]
+    pub unified_mount: Option<PathBuf>,
+    /// The container's cgroup2 directory (also joined on hybrid hosts, as runc does).
+    #[serde(default)]
+    pub unified: Option<PathBuf>,
+}
+
+/// Detects the host's cgroup layout from the file system types at /sys/fs/cgroup.
+pub fn detect_mode() -> Result<Mode, CgroupError> {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
+    let st = statfs(CGROUP_ROOT).map_err(|e| fs::io_err(CGROUP_ROOT, e.into()))?;
+    if st.filesystem_type() == CGROUP2_SUPER_MAGIC {
+        return Ok(Mode::Unified);
+    }
+    if st.filesystem_type() != TMPFS_MAGIC {
+        return Err(CgroupError::Unsupported(format!(
+            "{CGROUP_ROOT} that is neither cgroup2 nor a tmpfs of v1 hierarchies"
+        )));
+    }
+    let unified = Path::new(CGROUP_ROOT).join("unified");
+    match statfs(&unified) {
+        Ok(u) if u.filesystem_type() == CGROUP2_SUPER_MAGIC => Ok(Mode::Hybrid),
+        _ => Ok(Mode::Legacy),
+    }
 }
 
 impl Cgroup {
-    /// Resolves `linux.cgroupsPath` (or the default for `id` when absent) without touching the filesystem.
-    pub fn new(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Self, CgroupError> {
-        let _ = (cgroups_path, id);
-        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
+    /// Resolves `linux.cgroupsPath` (or the default `<id>` below the runtime's own cgroup, as runc does) on this
+    /// host: detects the layout and reads /proc/self/mountinfo and /proc/self/cgroup; creates nothing.
+    pub fn new(cgroups_path: Option<&Path>, id: &str) -> Result<Self, CgroupError> {
+        let mode = detect_mode()?;
+        let read = |p: &str| std::fs::read_to_string(p).map_err(|e| fs::io_err(p, e));
+        let mounts = read("/proc/self/mountinfo")?;
+        let own = read("/proc/self/cgroup")?;
+        Self::for_host(cgroups_path, id, mode, &mounts, &own)
+    }
+
+    /// Resolves the cgroup for a host described by `mode` and the texts of mountinfo and /proc/self/cgroup.
+    pub fn for_host(
+        cgroups_path: Option<&Path>,
+        id: &str,
+        mode: Mode,
+        mountinfo_text: &str,
+        proc_cgroup_text: &str,
+    ) -> Result<Self, CgroupError> {
+        let path = resolve::requested_path(cgroups_path, id)?;
+        let mounts = mountinfo::parse_mountinfo(mountinfo_text);
+        let own = mountinfo::parse_proc_cgroup(proc_cgroup_text);
+        let (v1, unified) = resolve::resolve(&path, mode, &mounts, &own)?;
+        let unified_mount = if mode == Mode::Legacy {
+            None
+        } else {
+            resolve::pick_unified(&mounts, mode).map(|m| m.mount_point.clone())
+        };
+        Ok(Cgroup {
+            path,
+            mode,
+            v1,
+            unified_mount,
+            unified,
+        })
+    }
+
+    /// The unified mount and directory, when this cgroup has one.
+    fn unified_pair(&self) -> Option<(&Path, &Path)> {
+        match (&self.unified_mount, &self.unified) {
+            (Some(m), Some(d)) => Some((m.as_path(), d.as_path())),
+            _ => None,
+        }
     }
 
     /// Creates the cgroup directories, applies `resources`, and moves `pid` into the cgroup.
     pub fn apply(&self, pid: Pid, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
-        let _ = (pid, resources);
-        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
+        self.set_resources(resources)?;
+        self.add_process(pid)
     }
 
-    /// Lists the pids currently in the cgroup.
+    /// Creates the directories if needed and applies `resources` (also used by `update`).
+    pub fn set_resources(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
+        match self.mode {
+            Mode::Unified => {
+                let (mount, dir) = self.unified_pair().ok_or_else(|| {
+                    CgroupError::Unsupported("a unified host without a cgroup2 mount".into())
+                })?;
+                v2::create(mount, dir, &v2::needed_controllers(resources)?)?;
+                if let Some(r) = resources {
+                    v2::set(dir, r)?;
+                }
+                Ok(())
+            }
+            Mode::Legacy | Mode::Hybrid => {
+                v1::create(&self.v1)?;
+                // On hybrid hosts the unified hierarchy holds what v1 does not mount (here: hugetlb) and
+                // the raw `unified` keys; runc joins it too.
+                let mut unified_needs = BTreeSet::new();
+                if let Some(r) = resources {
+                    unified_needs = v1::unified_needs(&self.v1, r)?;
+                }
+                if let Some((mount, dir)) = self.unified_pair() {
+                    v2::create(mount, dir, &unified_needs)?;
+                } else if !unified_needs.is_empty() {
+                    return Err(CgroupError::Unsupported(format!(
+                        "controllers {unified_needs:?} on a cgroup v1 host without them"
+                    )));
+                }
+                if let Some(r) = resources {
+                    v1::set(&self.v1, r)?;
+                    if let Some((_, dir)) = self.unified_pair() {
+                        v2::set_hybrid_extras(dir, r, &unified_needs)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves `pid` into the cgroup in every hierarchy (and the unified one on hybrid hosts).
+    pub fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
+        let value = pid.as_raw().to_string();
+        for h in &self.v1 {
+            fs::write(&h.dir, "cgroup.procs", &value)?;
+        }
+        if let Some(dir) = &self.unified {
+            fs::write(dir, "cgroup.procs", &value)?;
+        }
+        Ok(())
+    }
+
+    /// The directory whose `cgroup.procs` lists the container's processes.
+    fn procs_dir(&self) -> Option<&Path> {
+        if self.mode == Mode::Unified {
+            return self.unified.as_deref();
+        }
+        v1::find(&self.v1, "freezer")
+            .or_else(|| v1::find(&self.v1, "pids"))
+            .or_else(|| self.v1.first().map(|h| h.dir.as_path()))
+    }
+
+    /// Lists the pids currently in the cgroup; a cgroup that does not exist has none.
     pub fn pids(&self) -> Result<Vec<Pid>, CgroupError> {
-        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
+        let Some(dir) = self.procs_dir() else {
+            return Ok(Vec::new());
+        };
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        fs::procs(dir)
     }
 
-    /// Removes the cgroup directories; a cgroup that is already gone is not an error.
+    /// Removes the container's cgroup directory in every hierarchy; one that is already gone is not an error.
+    /// Parent directories created for a nested path are left, as runc leaves them.
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
+        let mut first_err = None;
+        let dirs = self
+            .v1
+            .iter()
+            .map(|h| h.dir.as_path())
+            .chain(self.unified.as_deref());
+        for dir in dirs {
+            if let Err(e) = fs::remove_dir(dir) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// The freezer directory and whether it is v2 (`cgroup.freeze`) or v1 (`freezer.state`).
+    fn freezer(&self) -> Result<(&Path, bool), CgroupError> {
+        if let Some(dir) = v1::find(&self.v1, "freezer") {
+            return Ok((dir, false));
+        }
+        match &self.unified {
+            // cgroup.freeze is a core file: it works without any controller, also on hybrid hosts.
+            Some(dir) if fs::exists(dir, "cgroup.freeze") || self.mode == Mode::Unified => {
+                Ok((dir, true))
+            }
+            _ => Err(CgroupError::Unsupported(
+                "freezing: no v1 freezer hierarchy and no cgroup.freeze".into(),
+            )),
+        }
+    }
+
+    /// Stops every task in the cgroup and waits until the kernel reports the cgroup frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        let (dir, is_v2) = self.freezer()?;
+        if is_v2 {
+            fs::write(dir, "cgroup.freeze", "1")?;
+        } else {
+            fs::write(dir, "freezer.state", "FROZEN")?;
+        }
+        for _ in 0..FREEZE_TRIES {
+            if self.state()? == FreezerState::Frozen {
+                return Ok(());
+            }
+            if !is_v2 {
+                // v1 re-tries freezing tasks that were busy only when FROZEN is written again.
+                fs::write(dir, "freezer.state", "FROZEN")?;
+            }
+            std::thread::sleep(FREEZE_WAIT);
+        }
+        let _ = self.thaw();
+        let file = if is_v2 {
+            "cgroup.events"
+        } else {
+            "freezer.state"
+        };
+        Err(fs::io_err(
+            dir.join(file),
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "tasks did not all freeze in time; thawed again",
+            ),
+        ))
+    }
+
+    /// Lets the cgroup's tasks run again.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        let (dir, is_v2) = self.freezer()?;
+        if is_v2 {
+            fs::write(dir, "cgroup.freeze", "0")
+        } else {
+            fs::write(dir, "freezer.state", "THAWED")
+        }
+    }
+
+    /// The cgroup's freezer state.
+    pub fn state(&self) -> Result<FreezerState, CgroupError> {
+        let (dir, is_v2) = self.freezer()?;
+        if is_v2 {
+            let want = fs::read(dir, "cgroup.freeze")?.trim() == "1";
+            let frozen = fs::read(dir, "cgroup.events")?
+                .lines()
+                .any(|l| l.trim() == "frozen 1");
+            Ok(match (want, frozen) {
+                (_, true) => FreezerState::Frozen,
+                (true, false) => FreezerState::Freezing,
+                (false, false) => FreezerState::Thawed,
+            })
+        } else {
+            Ok(match fs::read(dir, "freezer.state")?.trim() {
+                "FROZEN" => FreezerState::Frozen,
+                "FREEZING" => FreezerState::Freezing,
+                _ => FreezerState::Thawed,
+            })
+        }
+    }
+
+    /// Sends `signal` to every process in the cgroup (`kill --all`, `delete --force`).
+    ///
+    /// SIGKILL on cgroup2 uses `cgroup.kill`, which the kernel applies atomically. Otherwise the cgroup is frozen
+    /// first so no process can fork a child that escapes the signal, then each pid is signalled and the cgroup
+    /// is thawed (a paused cgroup stays paused unless the signal is SIGKILL).
+    pub fn kill_all(&self, signal: Signal) -> Result<(), CgroupError> {
+        if signal == Signal::SIGKILL {
+            if let Some(dir) = &self.unified {
+                if fs::exists(dir, "cgroup.kill") {
+                    return fs::write(dir, "cgroup.kill", "1");
+                }
+            }
+        }
+        let was = self.state().ok();
+        let froze = match was {
+            Some(FreezerState::Frozen) => true,
+            Some(_) => self.freeze().is_ok(),
+            None => false,
+        };
+        let result = self.signal_each(signal);
+        if froze && (was != Some(FreezerState::Frozen) || signal == Signal::SIGKILL) {
+            self.thaw()?;
+        }
+        result
+    }
+
+    /// Signals each pid listed in the cgroup; pids that exited meanwhile are skipped.
+    fn signal_each(&self, signal: Signal) -> Result<(), CgroupError> {
+        for pid in self.pids()? {
+            match nix::sys::signal::kill(pid, signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => {
+                    return Err(fs::io_err(
+                        self.procs_dir().unwrap_or(Path::new(CGROUP_ROOT)),
+                        std::io::Error::other(format!("kill({pid}, {signal}): {e}")),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 }

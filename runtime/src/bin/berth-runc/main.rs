@@ -1,6 +1,175 @@
 //! `berth-runc`: the OCI runtime CLI, with runc's commands, flags, output and exit codes.
 
+mod cli;
+mod logging;
+
+use std::io::Write;
+
+use anyhow::{anyhow, bail, Context, Result};
+use berth_runtime::container::{self, CreateOptions};
+use berth_runtime::{features, selfclone, signal, spec};
+use clap::Parser;
+
+use cli::{Cli, Command, CreateArgs};
+use logging::Logger;
+
 fn main() {
-    eprintln!("berth-runc: not yet implemented");
-    std::process::exit(1);
+    let cli = Cli::parse();
+    let mut log = Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
+    match dispatch(&cli, &mut log) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let cmd = match &cli.command {
+                Some(Command::Create(_)) => "berth-runc create failed: ",
+                Some(Command::Run { .. }) => "berth-runc run failed: ",
+                _ => "",
+            };
+            log.error(&format!("{cmd}{e:#}"));
+            std::process::exit(1);
+        }
+    }
+}
+
+fn create_options(a: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    }
+}
+
+fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
+    if cli.version {
+        println!("berth-runc version {}\nspec: {}", env!("CARGO_PKG_VERSION"), berth_runtime::OCI_VERSION);
+        return Ok(0);
+    }
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup is not supported by berth-runc: cgroups are managed through cgroupfs");
+    }
+    let Some(cmd) = &cli.command else {
+        bail!("no command given; see berth-runc --help");
+    };
+    if matches!(cmd, Command::Create(_) | Command::Run { .. }) && !selfclone::is_cloned() {
+        // Only returns on error.
+        selfclone::reexec().context("re-exec from a sealed copy (CVE-2019-5736 protection)")?;
+    }
+    let root = &cli.root;
+    match cmd {
+        Command::Create(a) => {
+            container::create(root, &a.id, &create_options(a))?;
+        }
+        Command::Start { id } => {
+            for w in container::start(root, id)? {
+                log.warn(&w);
+            }
+        }
+        Command::Run { detach, create } => {
+            let out = container::run(root, &create.id, &create_options(create), *detach)?;
+            for w in out.warnings {
+                log.warn(&w);
+            }
+            return Ok(out.exit_code);
+        }
+        Command::State { id } => {
+            let st = container::state(root, id)?;
+            print!("{}", serde_json::to_string_pretty(&st)?);
+        }
+        Command::Kill { all, id, signal: s } => {
+            // runc reports a missing container before a bad signal.
+            container::state(root, id)?;
+            let sig = signal::parse(s)?;
+            container::kill(root, id, sig, *all)?;
+        }
+        Command::Delete { force, id } => {
+            for w in container::delete(root, id, *force)? {
+                log.warn(&w);
+            }
+        }
+        Command::List { format, quiet } => list(root, format, *quiet)?,
+        Command::Spec { bundle, rootless } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                bail!("File {} exists. Remove it first", path.display());
+            }
+            let v = if *rootless {
+                spec::rootless_spec(nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+            } else {
+                spec::default_spec()
+            };
+            std::fs::write(&path, spec::to_config_json(&v)).with_context(|| format!("write {}", path.display()))?;
+        }
+        Command::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
+    }
+    log.debug("done");
+    Ok(0)
+}
+
+fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
+    let entries = container::list(root)?;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for e in &entries {
+            writeln!(out, "{}", e.state.id)?;
+        }
+        return Ok(());
+    }
+    match format {
+        "json" => {
+            let owner_states: Vec<_> = entries
+                .iter()
+                .map(|e| {
+                    let mut s = e.state.clone();
+                    s.owner = user_name(e.owner_uid);
+                    s
+                })
+                .collect();
+            if owner_states.is_empty() {
+                writeln!(out, "null")?;
+            } else {
+                writeln!(out, "{}", serde_json::to_string(&owner_states)?)?;
+            }
+        }
+        "table" => {
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            for e in &entries {
+                let s = &e.state;
+                rows.push(vec![
+                    s.id.clone(),
+                    s.pid.to_string(),
+                    s.status.to_string(),
+                    s.bundle.display().to_string(),
+                    s.created.clone(),
+                    user_name(e.owner_uid),
+                ]);
+            }
+            // Go tabwriter(minwidth 12, padding 3); the last column is not padded.
+            let cols = rows[0].len();
+            let widths: Vec<usize> =
+                (0..cols - 1).map(|c| rows.iter().map(|r| r[c].len() + 3).max().unwrap_or(0).max(12)).collect();
+            for r in &rows {
+                let mut line = String::new();
+                for (c, cell) in r.iter().enumerate() {
+                    if c + 1 < cols {
+                        line.push_str(&format!("{cell:<w$}", w = widths[c]));
+                    } else {
+                        line.push_str(cell);
+                    }
+                }
+                writeln!(out, "{line}")?;
+            }
+        }
+        other => return Err(anyhow!("invalid format option {other:?}")),
+    }
+    Ok(())
+}
+
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
 }

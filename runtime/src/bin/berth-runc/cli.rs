@@ -1,0 +1,138 @@
+//! Command-line definition: runc's commands and flags.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// logrus text: `time="..." level=error msg="..."`.
+    Text,
+    /// JSON lines: `{"level":"error","msg":"...","time":"..."}`.
+    Json,
+}
+
+/// berth-runc: an OCI runtime, a drop-in for runc.
+#[derive(Debug, Parser)]
+#[command(name = "berth-runc", disable_version_flag = true)]
+pub struct Cli {
+    /// Root directory for container state.
+    #[arg(long, global = true, default_value = "/run/berth-runc")]
+    pub root: PathBuf,
+    /// Log file (errors are written there too).
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format.
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Debug logging.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups (not supported).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for runc compatibility: berth-runc has no checkpoint support, so the CRIU path is unused.
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    /// Accepted for runc compatibility (true/false/auto): berth-runc runs as root and reports cgroup
+    /// errors either way.
+    #[arg(long, global = true, hide = true)]
+    pub rootless: Option<String>,
+    /// Print the version.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags shared by `create` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Bundle directory.
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// File to write the init's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Use move mount + chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a session keyring (berth-runc never creates one).
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass fds 3..3+N to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Container id.
+    pub id: String,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container (it waits for `start`).
+    Create(CreateArgs),
+    /// Start a created container.
+    Start {
+        /// Container id.
+        id: String,
+    },
+    /// Create and start a container.
+    Run {
+        /// Detach from the container.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Create flags.
+        #[command(flatten)]
+        create: CreateArgs,
+    },
+    /// Print the state of a container.
+    State {
+        /// Container id.
+        id: String,
+    },
+    /// Send a signal to a container.
+    Kill {
+        /// Signal every process in the container.
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Container id.
+        id: String,
+        /// Signal name or number.
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container.
+    Delete {
+        /// Kill the container first if it is running.
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Container id.
+        id: String,
+    },
+    /// List containers.
+    List {
+        /// Output format.
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        /// Print only ids.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Write a default config.json.
+    Spec {
+        /// Bundle directory.
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// A spec for rootless containers.
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print the runtime's features as JSON.
+    Features,
+}

@@ -1,0 +1,17 @@
+//! Container operations, one file each: create, start, run, kill, delete, state, list.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod start;
+pub mod state;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use kill::kill;
+pub use list::list;
+pub use run::run;
+pub use start::start;
+pub use state::state;

@@ -1,0 +1,82 @@
+//! Messages between the parent, the intermediate and the init, one per SOCK_SEQPACKET datagram.
+
+/// A message on the create channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Parent → intermediate: the cgroup is set, go on with the namespaces.
+    Go,
+    /// Intermediate → parent: the user namespace exists, write uid_map/gid_map.
+    MapRequest,
+    /// Parent → intermediate: maps written.
+    MapDone,
+    /// Intermediate → parent: the init's host pid.
+    InitPid(i32),
+    /// Init → parent: mounts are done, run prestart/createRuntime hooks.
+    HooksRequest,
+    /// Parent → init: hooks done; carries the init's host pid for createContainer's state.
+    HooksDone(i32),
+    /// Init → parent: set up, about to block on the exec fifo.
+    Ready,
+    /// Child → parent: a stage failed; the text names what failed.
+    Error(String),
+}
+
+impl Message {
+    /// Encodes as a tag byte plus payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let (tag, payload): (u8, Vec<u8>) = match self {
+            Message::Go => (1, vec![]),
+            Message::MapRequest => (2, vec![]),
+            Message::MapDone => (3, vec![]),
+            Message::InitPid(p) => (4, p.to_le_bytes().to_vec()),
+            Message::HooksRequest => (5, vec![]),
+            Message::HooksDone(p) => (6, p.to_le_bytes().to_vec()),
+            Message::Ready => (7, vec![]),
+            Message::Error(s) => (8, s.as_bytes().to_vec()),
+        };
+        let mut out = Vec::with_capacity(1 + payload.len());
+        out.push(tag);
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Decodes one datagram; `None` when it is not a valid message.
+    pub fn decode(buf: &[u8]) -> Option<Message> {
+        let (&tag, rest) = buf.split_first()?;
+        let int = || rest.try_into().ok().map(i32::from_le_bytes);
+        Some(match tag {
+            1 => Message::Go,
+            2 => Message::MapRequest,
+            3 => Message::MapDone,
+            4 => Message::InitPid(int()?),
+            5 => Message::HooksRequest,
+            6 => Message::HooksDone(int()?),
+            7 => Message::Ready,
+            8 => Message::Error(String::from_utf8_lossy(rest).into_owned()),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Message;
+
+    #[test]
+    fn round_trips() {
+        for m in [
+            Message::Go,
+            Message::MapRequest,
+            Message::MapDone,
+            Message::InitPid(1234),
+            Message::HooksRequest,
+            Message::HooksDone(-1),
+            Message::Ready,
+            Message::Error("mount /proc: EPERM".into()),
+        ] {
+            assert_eq!(Message::decode(&m.encode()), Some(m));
+        }
+        assert_eq!(Message::decode(&[]), None);
+        assert_eq!(Message::decode(&[4, 1]), None);
+    }
+}

@@ -1,0 +1,51 @@
+//! CVE-2019-5736: a container must never be able to open the host's berth-runc binary for writing
+//! through `/proc/<pid>/exe`. `create` and `run` re-execute themselves from a sealed memfd copy, so
+//! every process they fork has an unwritable, anonymous executable as its `/proc/self/exe`.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::AsFd;
+
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+
+use crate::error::Context;
+use crate::Result;
+
+/// The seals that make the copy immutable.
+fn seals() -> SealFlag {
+    SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE
+}
+
+/// True when this process already runs from a sealed memfd.
+pub fn is_cloned() -> bool {
+    let Ok(f) = File::open("/proc/self/exe") else { return false };
+    match fcntl(f.as_fd(), FcntlArg::F_GET_SEALS) {
+        Ok(bits) => SealFlag::from_bits_truncate(bits).contains(seals()),
+        Err(_) => false,
+    }
+}
+
+/// Copies the running binary into a sealed memfd and execs it with the same argv and environment.
+/// Returns only on error.
+pub fn reexec() -> Result<std::convert::Infallible> {
+    let mut src = File::open("/proc/self/exe").ctx(|| "open /proc/self/exe".into())?;
+    let memfd = memfd_create("berth-runc", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+        .ctx(|| "memfd_create berth-runc".into())?;
+    let mut dst = File::from(memfd);
+    std::io::copy(&mut src, &mut dst).ctx(|| "copy /proc/self/exe to memfd".into())?;
+    fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(seals())).ctx(|| "seal berth-runc memfd".into())?;
+    let args: Vec<CString> = std::env::args_os()
+        .filter_map(|a| CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).ok())
+        .collect();
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = std::os::unix::ffi::OsStrExt::as_bytes(k.as_os_str()).to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()));
+            CString::new(kv).ok()
+        })
+        .collect();
+    let e = nix::unistd::fexecve(dst.as_fd(), &args, &env).ctx(|| "fexecve berth-runc memfd".into());
+    e.map(|never| match never {})
+}

@@ -1,0 +1,63 @@
+//! The few syscalls `nix` lacks, each in a small unsafe function.
+
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+/// Forks with `CLONE_PARENT`: the child becomes a sibling of the caller (a child of the caller's parent).
+///
+/// Returns `None` in the child and the child's pid (in the caller's pid namespace) in the caller.
+/// The intermediate process uses it so the container init is a direct child of `berth-runc`, which can
+/// then `waitpid` it (foreground `run`, cleanup after a failed `create`).
+pub fn clone_parent() -> nix::Result<Option<Pid>> {
+    // SAFETY: a raw clone(2) without CLONE_VM and with a NULL stack behaves like fork(2): the child gets a
+    // copy-on-write copy of the address space and continues on a copy of the same stack. The process is
+    // single-threaded (no locks can be held by other threads), and the child only runs the container init
+    // path, which never returns into the caller's frames.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// Makes `fd` the controlling terminal of the calling session leader (ioctl TIOCSCTTY).
+pub fn set_controlling_terminal(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument and touches no memory of ours.
+    let ret = unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
+    Errno::result(ret).map(drop)
+}
+
+/// Sets the window size of terminal `fd` (ioctl TIOCSWINSZ).
+pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) -> nix::Result<()> {
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads a `struct winsize`, which `ws` is, alive for the call.
+    let ret = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws as *const libc::winsize) };
+    Errno::result(ret).map(drop)
+}
+
+/// Reads the window size of terminal `fd` (ioctl TIOCGWINSZ).
+pub fn window_size(fd: RawFd) -> nix::Result<(u16, u16)> {
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes a `struct winsize` into `ws`, which is valid and writable.
+    let ret = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) };
+    Errno::result(ret).map(|_| (ws.ws_row, ws.ws_col))
+}
+
+/// Marks every fd from `first` upwards close-on-exec (close_range with CLOSE_RANGE_CLOEXEC).
+pub fn cloexec_from(first: u32) -> nix::Result<()> {
+    // SAFETY: close_range only changes fd flags; it dereferences no memory.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    Errno::result(ret).map(drop)
+}
