@@ -9,8 +9,8 @@ use std::process::Command;
 /// The mountinfo line (inside the container) whose mount point is `target`, from `out`.
 fn mount_line<'a>(out: &'a str, target: &str) -> &'a str {
     out.lines()
-        .filter(|l| l.split(' ').nth(4) == Some(target))
-        .last()
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(target))
         .unwrap_or_else(|| panic!("no mount at {target} in:\n{out}"))
 }
 
