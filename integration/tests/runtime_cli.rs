@@ -30,6 +30,25 @@ fn state_json_has_runc_fields() {
     ] {
         assert!(obj.contains_key(key), "state lacks {key}: {st}");
     }
+    // Nothing beyond runc's set (annotations appear only when the spec has some).
+    for key in obj.keys() {
+        assert!(
+            [
+                "ociVersion",
+                "id",
+                "pid",
+                "status",
+                "bundle",
+                "rootfs",
+                "created",
+                "owner",
+                "annotations"
+            ]
+            .contains(&key.as_str()),
+            "state has a field runc does not: {key}: {st}"
+        );
+    }
+    assert_eq!(st["status"], "created");
     assert_eq!(st["id"], id.as_str());
     assert!(st["bundle"].as_str().unwrap().ends_with("/c"), "{st}");
     assert!(
