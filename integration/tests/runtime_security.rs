@@ -67,7 +67,8 @@ fn cve_2019_5736_start_container_hook_cannot_overwrite_runtime() {
     );
     std::fs::write(
         b.rootfs().join("attack.sh"),
-        format!("#!/bin/sh\n{script}\n"),
+        // Hooks' output is not the container's: log to a file to prove the hook ran.
+        format!("#!/bin/sh\n{{ {script}; }} > /attack.log 2>&1\n"),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -86,6 +87,7 @@ fn cve_2019_5736_start_container_hook_cannot_overwrite_runtime() {
     let mut c = rt.command(&["run", "--bundle"]);
     c.arg(&b.dir).arg(&id);
     let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT);
+    eprintln!("attack output: {o}");
     assert_eq!(
         std::fs::read(&copy).unwrap(),
         original,
@@ -95,6 +97,15 @@ fn cve_2019_5736_start_container_hook_cannot_overwrite_runtime() {
         !o.all().contains("wrote via") && !o.all().contains("truncated via"),
         "{o}"
     );
+    let log = std::fs::read_to_string(b.rootfs().join("attack.log")).unwrap_or_default();
+    eprintln!("hook saw: {log}");
+    assert!(
+        log.contains("parent-exe="),
+        "the startContainer attack hook did not run: {o}"
+    );
+    for bad in ["wrote via", "truncated via", "reopened via"] {
+        assert!(!log.contains(bad), "{log}");
+    }
 }
 
 #[test]
@@ -127,6 +138,7 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
     let mut c = rt.command(&["run", "--bundle"]);
     c.arg(&b.dir).arg(&bid);
     let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).ok();
+    eprintln!("attack output: {o}");
     assert_eq!(
         std::fs::read(&copy).unwrap(),
         original,
