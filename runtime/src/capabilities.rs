@@ -15,7 +15,11 @@ fn convert(set: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
         .flatten()
         .filter_map(|c| {
             let name = c.to_string();
-            let name = if name.starts_with("CAP_") { name } else { format!("CAP_{name}") };
+            let name = if name.starts_with("CAP_") {
+                name
+            } else {
+                format!("CAP_{name}")
+            };
             Capability::from_str(&name).ok()
         })
         .filter(|c| known.contains(c))
@@ -41,12 +45,19 @@ pub fn apply(c: Option<&LinuxCapabilities>) -> Result<()> {
     let permitted_now = caps::read(None, CapSet::Permitted).map_err(|e| err("permitted", e))?;
     // A uid change cleared the effective set; raise it again so CAP_SETPCAP allows setting inheritable.
     caps::set(None, CapSet::Effective, &permitted_now).map_err(|e| err("effective", e))?;
-    let get = |f: fn(&LinuxCapabilities) -> &Option<oci_spec::runtime::Capabilities>| convert(&c.and_then(|c| f(c).clone()));
-    caps::set(None, CapSet::Inheritable, &get(|c| c.inheritable())).map_err(|e| err("inheritable", e))?;
+    let get = |f: fn(&LinuxCapabilities) -> &Option<oci_spec::runtime::Capabilities>| {
+        convert(&c.and_then(|c| f(c).clone()))
+    };
+    caps::set(None, CapSet::Inheritable, &get(|c| c.inheritable()))
+        .map_err(|e| err("inheritable", e))?;
     let effective = get(|c| c.effective());
     let permitted = get(|c| c.permitted());
-    caps::set(None, CapSet::Effective, &effective.intersection(&permitted_now).copied().collect())
-        .map_err(|e| err("effective", e))?;
+    caps::set(
+        None,
+        CapSet::Effective,
+        &effective.intersection(&permitted_now).copied().collect(),
+    )
+    .map_err(|e| err("effective", e))?;
     caps::set(None, CapSet::Permitted, &permitted).map_err(|e| err("permitted", e))?;
     caps::set(None, CapSet::Effective, &effective).map_err(|e| err("effective", e))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;

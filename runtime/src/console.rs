@@ -16,24 +16,42 @@ use crate::{Error, Result};
 /// Creates the pty (inside the container), sends its master over `socket`, makes the slave the
 /// controlling terminal and stdio. `size` is (rows, cols) from `process.consoleSize`.
 pub fn setup(socket: RawFd, size: Option<(u16, u16)>, bind_dev_console: bool) -> Result<()> {
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).ctx(|| "open /dev/ptmx".into())?;
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "open /dev/ptmx".into())?;
     grantpt(&master).ctx(|| "grantpt".into())?;
     unlockpt(&master).ctx(|| "unlockpt".into())?;
     let slave_path = ptsname_r(&master).ctx(|| "ptsname".into())?;
     if let Some((rows, cols)) = size {
-        crate::syscall::set_window_size(master.as_raw_fd(), rows, cols).ctx(|| "set console size".into())?;
+        crate::syscall::set_window_size(master.as_raw_fd(), rows, cols)
+            .ctx(|| "set console size".into())?;
     }
-    let slave = open(slave_path.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| format!("open {slave_path}"))?;
+    let slave = open(
+        slave_path.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open {slave_path}"))?;
     if bind_dev_console {
         let console = std::path::Path::new("/dev/console");
         crate::rootfs::mounts::create_target(console, false)?;
-        mount(Some(slave_path.as_str()), console, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .ctx(|| format!("bind {slave_path} on /dev/console"))?;
+        mount(
+            Some(slave_path.as_str()),
+            console,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| format!("bind {slave_path} on /dev/console"))?;
     }
     let fds = [master.as_raw_fd()];
-    sendmsg::<()>(socket, &[IoSlice::new(b"/dev/ptmx")], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .ctx(|| "send pty master on console socket".into())?;
+    sendmsg::<()>(
+        socket,
+        &[IoSlice::new(b"/dev/ptmx")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .ctx(|| "send pty master on console socket".into())?;
     drop(master);
     nix::unistd::dup2_stdin(&slave).ctx(|| "dup2 pty slave to stdin".into())?;
     nix::unistd::dup2_stdout(&slave).ctx(|| "dup2 pty slave to stdout".into())?;
@@ -46,9 +64,17 @@ pub fn recv_master(socket: RawFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 4096];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(socket, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .ctx(|| "receive pty master".into())?;
-    for c in msg.cmsgs().map_err(|e| Error::Sys { context: "read pty master message".into(), source: e })? {
+    let msg = recvmsg::<()>(
+        socket,
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ctx(|| "receive pty master".into())?;
+    for c in msg.cmsgs().map_err(|e| Error::Sys {
+        context: "read pty master message".into(),
+        source: e,
+    })? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {
                 // SAFETY: the kernel just installed `fd` in our table for this message; nothing else owns it.
@@ -56,5 +82,7 @@ pub fn recv_master(socket: RawFd) -> Result<OwnedFd> {
             }
         }
     }
-    Err(Error::Init("console socket message carried no pty master".into()))
+    Err(Error::Init(
+        "console socket message carried no pty master".into(),
+    ))
 }

@@ -71,12 +71,18 @@ pub trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, std::io::Error> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Io { context: context(), source })
+        self.map_err(|source| Error::Io {
+            context: context(),
+            source,
+        })
     }
 }
 
 impl<T> Context<T> for std::result::Result<T, nix::Error> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Sys { context: context(), source })
+        self.map_err(|source| Error::Sys {
+            context: context(),
+            source,
+        })
     }
 }

@@ -15,7 +15,12 @@ use crate::{Error, Result};
 /// Runs `hooks` in order; the first failure stops the run. `stage` names the hook kind for errors.
 pub fn run(stage: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, state_json).map_err(|msg| Error::Hook(format!("error running {stage} hook #{i} ({}): {msg}", hook.path().display())))?;
+        run_one(hook, state_json).map_err(|msg| {
+            Error::Hook(format!(
+                "error running {stage} hook #{i} ({}): {msg}",
+                hook.path().display()
+            ))
+        })?;
     }
     Ok(())
 }
@@ -23,7 +28,9 @@ pub fn run(stage: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
 /// Runs one hook; the error text carries the exit status and the hook's output.
 fn run_one(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
     let capture = || -> std::result::Result<File, String> {
-        memfd_create("berth-hook-output", MFdFlags::MFD_CLOEXEC).map(File::from).map_err(|e| format!("memfd_create: {e}"))
+        memfd_create("berth-hook-output", MFdFlags::MFD_CLOEXEC)
+            .map(File::from)
+            .map_err(|e| format!("memfd_create: {e}"))
     };
     let (mut out, mut errf) = (capture()?, capture()?);
     let args = hook.args().as_deref().unwrap_or_default();
@@ -33,7 +40,13 @@ fn run_one(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
     }
     cmd.args(args.iter().skip(1))
         .env_clear()
-        .envs(hook.env().as_deref().unwrap_or_default().iter().filter_map(|kv| kv.split_once('=')))
+        .envs(
+            hook.env()
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|kv| kv.split_once('=')),
+        )
         .stdin(Stdio::piped())
         .stdout(out.try_clone().map_err(|e| e.to_string())?)
         .stderr(errf.try_clone().map_err(|e| e.to_string())?);
@@ -42,7 +55,10 @@ fn run_one(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
         // A hook that does not read its stdin is fine (EPIPE is ignored).
         let _ = stdin.write_all(state_json.as_bytes());
     }
-    let deadline = hook.timeout().filter(|t| *t > 0).map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let deadline = hook
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
     let mut pause = Duration::from_micros(200);
     let status = loop {
         match child.try_wait() {
@@ -67,5 +83,9 @@ fn run_one(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
         let _ = f.read_to_string(&mut s);
         s
     };
-    Err(format!("{status}, stdout: {}, stderr: {}", read(&mut out).trim_end(), read(&mut errf).trim_end()))
+    Err(format!(
+        "{status}, stdout: {}, stderr: {}",
+        read(&mut out).trim_end(),
+        read(&mut errf).trim_end()
+    ))
 }

@@ -11,7 +11,9 @@ pub fn validate(id: &str) -> Result<()> {
         && id.len() <= MAX_ID_LEN
         && id != "."
         && id != ".."
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
     if ok {
         Ok(())
     } else {

@@ -36,7 +36,9 @@ pub fn has(linux: &Linux, typ: LinuxNamespaceType) -> bool {
 
 /// True when the config creates a new namespace of type `typ`.
 pub fn creates(linux: &Linux, typ: LinuxNamespaceType) -> bool {
-    list(linux).iter().any(|n| n.typ() == typ && n.path().is_none())
+    list(linux)
+        .iter()
+        .any(|n| n.typ() == typ && n.path().is_none())
 }
 
 /// Joins every namespace given by `path`, the user namespace first (it grants the rights for the rest).
@@ -44,13 +46,15 @@ pub fn join_paths(linux: &Linux) -> Result<()> {
     let mut files = Vec::new();
     for ns in list(linux) {
         if let Some(path) = ns.path() {
-            let f = File::open(path).ctx(|| format!("open {} namespace {}", ns.typ(), path.display()))?;
+            let f = File::open(path)
+                .ctx(|| format!("open {} namespace {}", ns.typ(), path.display()))?;
             files.push((ns.typ(), path, f));
         }
     }
     files.sort_by_key(|(t, _, _)| *t != LinuxNamespaceType::User);
     for (typ, path, f) in &files {
-        setns(f.as_fd(), clone_flag(*typ)).ctx(|| format!("setns {} namespace {}", typ, path.display()))?;
+        setns(f.as_fd(), clone_flag(*typ))
+            .ctx(|| format!("setns {} namespace {}", typ, path.display()))?;
     }
     Ok(())
 }
@@ -78,7 +82,10 @@ pub fn write_id_maps(pid: Pid, linux: &Linux) -> Result<()> {
             .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
             .collect::<String>()
     };
-    for (file, text) in [("uid_map", fmt(linux.uid_mappings())), ("gid_map", fmt(linux.gid_mappings()))] {
+    for (file, text) in [
+        ("uid_map", fmt(linux.uid_mappings())),
+        ("gid_map", fmt(linux.gid_mappings())),
+    ] {
         let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, text).ctx(|| format!("write {path}"))?;
     }
@@ -88,22 +95,32 @@ pub fn write_id_maps(pid: Pid, linux: &Linux) -> Result<()> {
 /// Writes `linux.timeOffsets` to `/proc/self/timens_offsets` (after unsharing the time namespace,
 /// before any process enters it).
 pub fn write_time_offsets(linux: &Linux) -> Result<()> {
-    let Some(offsets) = linux.time_offsets() else { return Ok(()) };
+    let Some(offsets) = linux.time_offsets() else {
+        return Ok(());
+    };
     let mut text = String::new();
     for (clock, off) in offsets {
-        text.push_str(&format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
     }
     if !text.is_empty() {
-        std::fs::write("/proc/self/timens_offsets", text).ctx(|| "write /proc/self/timens_offsets".into())?;
+        std::fs::write("/proc/self/timens_offsets", text)
+            .ctx(|| "write /proc/self/timens_offsets".into())?;
     }
     Ok(())
 }
 
 /// Maps container id `id` to the host through `maps` (identity when there are no maps).
 pub fn host_id(maps: Option<&[LinuxIdMapping]>, id: u32) -> Option<u32> {
-    let Some(maps) = maps.filter(|m| !m.is_empty()) else { return Some(id) };
+    let Some(maps) = maps.filter(|m| !m.is_empty()) else {
+        return Some(id);
+    };
     maps.iter().find_map(|m| {
-        (id >= m.container_id() && id - m.container_id() < m.size()).then(|| m.host_id() + (id - m.container_id()))
+        (id >= m.container_id() && id - m.container_id() < m.size())
+            .then(|| m.host_id() + (id - m.container_id()))
     })
 }
 
@@ -114,7 +131,12 @@ mod tests {
 
     #[test]
     fn maps_ids_to_host() {
-        let maps = vec![LinuxIdMappingBuilder::default().container_id(0u32).host_id(100000u32).size(65536u32).build().unwrap()];
+        let maps = vec![LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(100000u32)
+            .size(65536u32)
+            .build()
+            .unwrap()];
         assert_eq!(host_id(Some(&maps), 0), Some(100000));
         assert_eq!(host_id(Some(&maps), 1000), Some(101000));
         assert_eq!(host_id(Some(&maps), 65536), None);

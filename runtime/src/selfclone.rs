@@ -19,7 +19,9 @@ fn seals() -> SealFlag {
 
 /// True when this process already runs from a sealed memfd.
 pub fn is_cloned() -> bool {
-    let Ok(f) = File::open("/proc/self/exe") else { return false };
+    let Ok(f) = File::open("/proc/self/exe") else {
+        return false;
+    };
     match fcntl(f.as_fd(), FcntlArg::F_GET_SEALS) {
         Ok(bits) => SealFlag::from_bits_truncate(bits).contains(seals()),
         Err(_) => false,
@@ -30,8 +32,11 @@ pub fn is_cloned() -> bool {
 /// Returns only on error.
 pub fn reexec() -> Result<std::convert::Infallible> {
     let mut src = File::open("/proc/self/exe").ctx(|| "open /proc/self/exe".into())?;
-    let memfd = memfd_create("berth-runc", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
-        .ctx(|| "memfd_create berth-runc".into())?;
+    let memfd = memfd_create(
+        "berth-runc",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .ctx(|| "memfd_create berth-runc".into())?;
     let mut dst = File::from(memfd);
     std::io::copy(&mut src, &mut dst).ctx(|| "copy /proc/self/exe to memfd".into())?;
     fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(seals())).ctx(|| "seal berth-runc memfd".into())?;
@@ -46,6 +51,7 @@ pub fn reexec() -> Result<std::convert::Infallible> {
             CString::new(kv).ok()
         })
         .collect();
-    let e = nix::unistd::fexecve(dst.as_fd(), &args, &env).ctx(|| "fexecve berth-runc memfd".into());
+    let e =
+        nix::unistd::fexecve(dst.as_fd(), &args, &env).ctx(|| "fexecve berth-runc memfd".into());
     e.map(|never| match never {})
 }

@@ -11,7 +11,11 @@ pub fn parse(s: &str) -> Result<Signal> {
         return Signal::try_from(n).map_err(|_| bad());
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<Signal>().map_err(|_| bad())
 }
 

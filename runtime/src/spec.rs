@@ -90,10 +90,24 @@ mod tests {
     fn default_spec_parses_as_oci_spec() {
         let bytes = to_config_json(&default_spec());
         let spec: oci_spec::runtime::Spec = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap(), &vec!["sh".to_string()]);
+        assert_eq!(
+            spec.process().as_ref().unwrap().args().as_ref().unwrap(),
+            &vec!["sh".to_string()]
+        );
         assert_eq!(spec.mounts().as_ref().unwrap().len(), 7);
-        assert_eq!(spec.linux().as_ref().unwrap().namespaces().as_ref().unwrap().len(), 5);
-        assert!(String::from_utf8(bytes).unwrap().contains("\n\t\"process\""));
+        assert_eq!(
+            spec.linux()
+                .as_ref()
+                .unwrap()
+                .namespaces()
+                .as_ref()
+                .unwrap()
+                .len(),
+            5
+        );
+        assert!(String::from_utf8(bytes)
+            .unwrap()
+            .contains("\n\t\"process\""));
     }
 
     #[test]
@@ -103,7 +117,12 @@ mod tests {
         let linux = spec.linux().as_ref().unwrap();
         assert_eq!(linux.uid_mappings().as_ref().unwrap()[0].host_id(), 1000);
         assert_eq!(linux.gid_mappings().as_ref().unwrap()[0].host_id(), 1001);
-        assert!(spec.mounts().as_ref().unwrap().iter().all(|m| m.destination().to_str() != Some("/sys/fs/cgroup")));
+        assert!(spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .all(|m| m.destination().to_str() != Some("/sys/fs/cgroup")));
         assert!(linux.resources().is_none());
     }
 }

@@ -126,11 +126,20 @@ impl State {
         let path = container_dir(root, id).join(STATE_FILE);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotExist(id.to_string())),
-            Err(e) => return Err(Error::Io { context: format!("read {}", path.display()), source: e }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotExist(id.to_string()))
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    context: format!("read {}", path.display()),
+                    source: e,
+                })
+            }
         };
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Config { path, msg: format!("corrupt state file: {e}") })
+        serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+            path,
+            msg: format!("corrupt state file: {e}"),
+        })
     }
 
     /// Writes state.json atomically (temp file + rename) so readers never see a partial file.
@@ -176,7 +185,11 @@ impl State {
         OciState {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { self.init_pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.init_pid
+            },
             status,
             bundle: self.bundle.clone(),
             rootfs: self.rootfs.clone(),
@@ -221,7 +234,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let res = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         fs::rename(&tmp, path)
     })();
@@ -237,7 +255,8 @@ mod tests {
 
     #[test]
     fn parses_stat_with_odd_comm() {
-        let line = "1234 (a b) c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 100";
+        let line =
+            "1234 (a b) c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 100";
         assert_eq!(parse_stat(line), Some(('S', 987654)));
     }
 
@@ -265,6 +284,9 @@ mod tests {
         assert_eq!(v["pid"], 0);
         assert_eq!(v["status"], "stopped");
         assert!(v.get("annotations").is_none());
-        assert_eq!(serde_json::to_value(st.oci_state(Status::Running)).unwrap()["pid"], 42);
+        assert_eq!(
+            serde_json::to_value(st.oci_state(Status::Running)).unwrap()["pid"],
+            42
+        );
     }
 }

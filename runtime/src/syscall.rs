@@ -41,7 +41,12 @@ pub fn set_controlling_terminal(fd: RawFd) -> nix::Result<()> {
 
 /// Sets the window size of terminal `fd` (ioctl TIOCSWINSZ).
 pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) -> nix::Result<()> {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads a `struct winsize`, which `ws` is, alive for the call.
     let ret = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws as *const libc::winsize) };
     Errno::result(ret).map(drop)
@@ -49,7 +54,12 @@ pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) -> nix::Result<()> {
 
 /// Reads the window size of terminal `fd` (ioctl TIOCGWINSZ).
 pub fn window_size(fd: RawFd) -> nix::Result<(u16, u16)> {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a `struct winsize` into `ws`, which is valid and writable.
     let ret = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) };
     Errno::result(ret).map(|_| (ws.ws_row, ws.ws_col))
@@ -58,6 +68,13 @@ pub fn window_size(fd: RawFd) -> nix::Result<(u16, u16)> {
 /// Marks every fd from `first` upwards close-on-exec (close_range with CLOSE_RANGE_CLOEXEC).
 pub fn cloexec_from(first: u32) -> nix::Result<()> {
     // SAFETY: close_range only changes fd flags; it dereferences no memory.
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     Errno::result(ret).map(drop)
 }

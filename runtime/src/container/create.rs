@@ -39,24 +39,44 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<State> {
 }
 
 /// `create` with an already connected console socket (used by foreground `run` with its own pty).
-pub(crate) fn create_with(root: &Path, id: &str, opts: &CreateOptions, console: Option<OwnedFd>) -> Result<State> {
+pub(crate) fn create_with(
+    root: &Path,
+    id: &str,
+    opts: &CreateOptions,
+    console: Option<OwnedFd>,
+) -> Result<State> {
     crate::id::validate(id)?;
     let bundle = config::load(&opts.bundle)?;
     let process = bundle.spec.process().as_ref();
     let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
     if terminal && opts.console_socket.is_none() && console.is_none() {
-        return Err(Error::InvalidArgument("cannot allocate tty if runc will detach without setting console socket".into()));
+        return Err(Error::InvalidArgument(
+            "cannot allocate tty if runc will detach without setting console socket".into(),
+        ));
     }
     if !terminal && opts.console_socket.is_some() {
-        return Err(Error::InvalidArgument("cannot use console socket if runc will not detach or allocate tty".into()));
+        return Err(Error::InvalidArgument(
+            "cannot use console socket if runc will not detach or allocate tty".into(),
+        ));
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(root).ctx(|| format!("create state root {}", root.display()))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .ctx(|| format!("create state root {}", root.display()))?;
     let dir = state::container_dir(root, id);
     // mkdir is the atomic claim on the id: a concurrent create of the same id gets EEXIST.
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.to_string())),
-        Err(e) => return Err(Error::Io { context: format!("create state dir {}", dir.display()), source: e }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(id.to_string()))
+        }
+        Err(e) => {
+            return Err(Error::Io {
+                context: format!("create state dir {}", dir.display()),
+                source: e,
+            })
+        }
     }
     let mut cgroup: Option<Cgroup> = None;
     let res = create_in(&dir, id, opts, &bundle, console, &mut cgroup);
@@ -77,23 +97,31 @@ fn create_in(
     console: Option<OwnedFd>,
     cgroup_slot: &mut Option<Cgroup>,
 ) -> Result<State> {
-    let linux = bundle.spec.linux().as_ref().ok_or_else(|| Error::InvalidArgument("config has no linux section".into()))?;
+    let linux = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::InvalidArgument("config has no linux section".into()))?;
     let cgroup = Cgroup::new(linux.cgroups_path().as_deref(), id)?;
     *cgroup_slot = Some(cgroup.clone());
 
     let fifo = dir.join(EXEC_FIFO);
     mkfifo(&fifo, Mode::from_bits_truncate(0o622)).ctx(|| format!("mkfifo {}", fifo.display()))?;
-    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).ctx(|| format!("chmod {}", fifo.display()))?;
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622))
+        .ctx(|| format!("chmod {}", fifo.display()))?;
     // The init opens the fifo after switching to the container user: root of the container must own it.
     let uid = namespaces::host_id(linux.uid_mappings().as_deref(), 0).unwrap_or(0);
     let gid = namespaces::host_id(linux.gid_mappings().as_deref(), 0).unwrap_or(0);
-    chown(&fifo, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).ctx(|| format!("chown {}", fifo.display()))?;
+    chown(&fifo, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+        .ctx(|| format!("chown {}", fifo.display()))?;
 
     let socket = match (&opts.console_socket, console) {
         (_, Some(fd)) => Some(fd),
-        (Some(path), None) => Some(OwnedFd::from(
-            UnixStream::connect(path).ctx(|| format!("connect to console socket {}", path.display()))?,
-        )),
+        (Some(path), None) => {
+            Some(OwnedFd::from(UnixStream::connect(path).ctx(|| {
+                format!("connect to console socket {}", path.display())
+            })?))
+        }
         (None, None) => None,
     };
     let ctx = CreateCtx {

@@ -20,7 +20,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Vec<String>> {
         // runc deletes a created container without --force: nothing of the user's has run yet.
         Status::Created => kill_all(&st)?,
         Status::Running | Status::Creating if force => kill_all(&st)?,
-        _ => return Err(Error::WrongState(format!("cannot delete container {id} that is not stopped: {status}"))),
+        _ => {
+            return Err(Error::WrongState(format!(
+                "cannot delete container {id} that is not stopped: {status}"
+            )))
+        }
     }
     destroy(&st, &dir)
 }
@@ -53,7 +57,10 @@ fn kill_all(st: &State) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while st.init_alive() {
         if Instant::now() > deadline {
-            return Err(Error::WrongState(format!("container init {} did not die after SIGKILL", st.init_pid)));
+            return Err(Error::WrongState(format!(
+                "container init {} did not die after SIGKILL",
+                st.init_pid
+            )));
         }
         std::thread::sleep(Duration::from_millis(1));
     }

@@ -14,11 +14,19 @@ pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
         return Err(Error::WrongState("container not running".into()));
     }
     if all {
-        let cg = st.cgroup.as_ref().ok_or_else(|| Error::InvalidArgument(format!("container {id} has no cgroup")))?;
+        let cg = st
+            .cgroup
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument(format!("container {id} has no cgroup")))?;
         for pid in cg.pids()? {
             match sys_kill(pid, sig) {
                 Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(e) => return Err(Error::Sys { context: format!("kill({pid}, {sig})"), source: e }),
+                Err(e) => {
+                    return Err(Error::Sys {
+                        context: format!("kill({pid}, {sig})"),
+                        source: e,
+                    })
+                }
             }
         }
         return Ok(());

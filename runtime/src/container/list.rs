@@ -25,11 +25,18 @@ pub fn list(root: &Path) -> Result<Vec<Entry>> {
     };
     let mut out = Vec::new();
     for entry in rd.flatten() {
-        let Some(id) = entry.file_name().to_str().map(str::to_string) else { continue };
-        let Ok(st) = State::load(root, &id) else { continue };
+        let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Ok(st) = State::load(root, &id) else {
+            continue;
+        };
         let dir = state::container_dir(root, &id);
         let owner_uid = std::fs::metadata(&dir).map(|m| m.uid()).unwrap_or(0);
-        out.push(Entry { state: st.oci_state(st.status(&dir)), owner_uid });
+        out.push(Entry {
+            state: st.oci_state(st.status(&dir)),
+            owner_uid,
+        });
     }
     out.sort_by(|a, b| a.state.id.cmp(&b.state.id));
     Ok(out)

@@ -45,18 +45,30 @@ pub fn run(root: &Path, id: &str, opts: &CreateOptions, detach: bool) -> Result<
     if detach {
         super::create(root, id, opts)?;
         let warnings = super::start(root, id)?;
-        return Ok(RunOutcome { exit_code: 0, warnings });
+        return Ok(RunOutcome {
+            exit_code: 0,
+            warnings,
+        });
     }
     // Block every signal before the init exists, so none is lost; the init resets its own mask.
     let mut all = SigSet::all();
     all.remove(Signal::SIGKILL);
     all.remove(Signal::SIGSTOP);
     let mut old = SigSet::empty();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old)).ctx(|| "sigprocmask".into())?;
-    let mut restore = Restore { mask: old, termios: None };
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old))
+        .ctx(|| "sigprocmask".into())?;
+    let mut restore = Restore {
+        mask: old,
+        termios: None,
+    };
 
     let bundle = config::load(&opts.bundle)?;
-    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     let own_pty = terminal && opts.console_socket.is_none();
     let (ours, theirs) = if own_pty {
         let (a, b) = UnixStream::pair().ctx(|| "socketpair for console".into())?;
@@ -97,7 +109,10 @@ pub fn run(root: &Path, id: &str, opts: &CreateOptions, detach: bool) -> Result<
     let exit_code = wait_init(init, &all, master.as_ref())?;
     warnings.extend(super::delete(root, id, true)?);
     drop(restore);
-    Ok(RunOutcome { exit_code, warnings })
+    Ok(RunOutcome {
+        exit_code,
+        warnings,
+    })
 }
 
 /// Waits for the init, forwarding signals and copying between our stdio and the pty master.
@@ -129,7 +144,9 @@ fn wait_init(init: Pid, blocked: &SigSet, master: Option<&OwnedFd>) -> Result<i3
             }
         }
         if ready[0] {
-            let Some(info) = sfd.read_signal().ctx(|| "read signalfd".into())? else { continue };
+            let Some(info) = sfd.read_signal().ctx(|| "read signalfd".into())? else {
+                continue;
+            };
             let sig = Signal::try_from(info.ssi_signo as i32).ok();
             match sig {
                 Some(Signal::SIGCHLD) => {
@@ -159,10 +176,17 @@ fn reap(init: Pid) -> Result<Option<i32>> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) if pid == init => return Ok(Some(code)),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == init => return Ok(Some(128 + sig as i32)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == init => {
+                return Ok(Some(128 + sig as i32))
+            }
             Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return Ok(None),
             Ok(_) => continue,
-            Err(e) => return Err(crate::Error::Sys { context: "waitpid".into(), source: e }),
+            Err(e) => {
+                return Err(crate::Error::Sys {
+                    context: "waitpid".into(),
+                    source: e,
+                })
+            }
         }
     }
 }

@@ -17,14 +17,30 @@ pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
     let dir = state::container_dir(root, id);
     match st.status(&dir) {
         Status::Created => {}
-        Status::Stopped => return Err(Error::WrongState("cannot start a container that has stopped".into())),
-        Status::Running => return Err(Error::WrongState("cannot start an already running container".into())),
-        Status::Creating => return Err(Error::WrongState("cannot start a container in the creating state".into())),
+        Status::Stopped => {
+            return Err(Error::WrongState(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        Status::Running => {
+            return Err(Error::WrongState(
+                "cannot start an already running container".into(),
+            ))
+        }
+        Status::Creating => {
+            return Err(Error::WrongState(
+                "cannot start a container in the creating state".into(),
+            ))
+        }
     }
     let fifo_path = dir.join(EXEC_FIFO);
     // Non-blocking open: succeeds without a writer, so a dead init cannot hang us.
-    let fifo = open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| format!("open {}", fifo_path.display()))?;
+    let fifo = open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open {}", fifo_path.display()))?;
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         let n = match poll(&mut fds, PollTimeout::from(20u8)) {
@@ -35,13 +51,24 @@ pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
             let mut buf = [0u8; 1];
             match nix::unistd::read(&fifo, &mut buf) {
                 Ok(1) => break,
-                Ok(_) => return Err(Error::WrongState("cannot start a container that has stopped".into())),
+                Ok(_) => {
+                    return Err(Error::WrongState(
+                        "cannot start a container that has stopped".into(),
+                    ))
+                }
                 Err(nix::errno::Errno::EAGAIN) => {}
-                Err(e) => return Err(Error::Sys { context: "read exec fifo".into(), source: e }),
+                Err(e) => {
+                    return Err(Error::Sys {
+                        context: "read exec fifo".into(),
+                        source: e,
+                    })
+                }
             }
         }
         if !st.init_alive() {
-            return Err(Error::WrongState("cannot start a container that has stopped".into()));
+            return Err(Error::WrongState(
+                "cannot start a container that has stopped".into(),
+            ));
         }
     }
     std::fs::remove_file(&fifo_path).ctx(|| format!("remove {}", fifo_path.display()))?;

@@ -16,15 +16,21 @@ pub struct Channel {
 
 /// Creates the two ends (close-on-exec, so no user program inherits them).
 pub fn pair() -> Result<(Channel, Channel)> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .ctx(|| "socketpair(AF_UNIX, SOCK_SEQPACKET)".into())?;
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "socketpair(AF_UNIX, SOCK_SEQPACKET)".into())?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
 impl Channel {
     /// Sends one message.
     pub fn send(&self, msg: &Message) -> Result<()> {
-        send(self.fd.as_raw_fd(), &msg.encode(), MsgFlags::MSG_NOSIGNAL).ctx(|| "send on create channel".into())?;
+        send(self.fd.as_raw_fd(), &msg.encode(), MsgFlags::MSG_NOSIGNAL)
+            .ctx(|| "send on create channel".into())?;
         Ok(())
     }
 
@@ -40,7 +46,9 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        Message::decode(&buf[..n]).map(Some).ok_or_else(|| Error::Init("malformed message on create channel".into()))
+        Message::decode(&buf[..n])
+            .map(Some)
+            .ok_or_else(|| Error::Init("malformed message on create channel".into()))
     }
 
     /// Receives a message and fails unless it is `want`; an `Error` message becomes [`Error::Init`].
@@ -48,8 +56,12 @@ impl Channel {
         match self.recv()? {
             Some(ref m) if m == want => Ok(()),
             Some(Message::Error(e)) => Err(Error::Init(e)),
-            Some(m) => Err(Error::Init(format!("unexpected message {m:?}, wanted {want:?}"))),
-            None => Err(Error::Init(format!("peer closed the create channel, wanted {want:?}"))),
+            Some(m) => Err(Error::Init(format!(
+                "unexpected message {m:?}, wanted {want:?}"
+            ))),
+            None => Err(Error::Init(format!(
+                "peer closed the create channel, wanted {want:?}"
+            ))),
         }
     }
 

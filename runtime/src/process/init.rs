@@ -79,7 +79,9 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     if namespaces::has(linux, LinuxNamespaceType::Mount) {
         rootfs::prepare(spec, rootfs, &ctx.bundle.dir, env)?;
     } else {
-        return Err(Error::InvalidArgument("a mount namespace is required".into()));
+        return Err(Error::InvalidArgument(
+            "a mount namespace is required".into(),
+        ));
     }
     // The cwd is created before pivot_root, resolved inside the rootfs.
     let cwd_host = secure_join(rootfs, process.cwd())?;
@@ -92,10 +94,18 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     let host_pid = match chan.recv()? {
         Some(Message::HooksDone(pid)) => pid,
         Some(Message::Error(e)) => return Err(Error::Init(e)),
-        other => return Err(Error::Init(format!("unexpected reply to hooks request: {other:?}"))),
+        other => {
+            return Err(Error::Init(format!(
+                "unexpected reply to hooks request: {other:?}"
+            )))
+        }
     };
     if let Some(h) = hooks.and_then(|h| h.create_container().as_deref()) {
-        hooks::run("createContainer", h, &hook_state(ctx, host_pid, Status::Creating))?;
+        hooks::run(
+            "createContainer",
+            h,
+            &hook_state(ctx, host_pid, Status::Creating),
+        )?;
     }
 
     if ctx.no_pivot {
@@ -111,14 +121,24 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
         set_domainname(d)?;
     }
     if process.terminal().unwrap_or(false) {
-        let sock = ctx.console_socket.ok_or_else(|| Error::InvalidArgument("terminal requested without a console socket".into()))?;
-        let size = process.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(sock, size, rootfs::devices::needs_dev_setup(spec.mounts().as_deref().unwrap_or_default()))?;
+        let sock = ctx.console_socket.ok_or_else(|| {
+            Error::InvalidArgument("terminal requested without a console socket".into())
+        })?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup(
+            sock,
+            size,
+            rootfs::devices::needs_dev_setup(spec.mounts().as_deref().unwrap_or_default()),
+        )?;
         let _ = nix::unistd::close(sock);
     }
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx(|| "write /proc/self/oom_score_adj".into())?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .ctx(|| "write /proc/self/oom_score_adj".into())?;
     }
 
     let env_list: Vec<String> = process.env().clone().unwrap_or_default();
@@ -126,19 +146,32 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     let exe = find_executable(&args[0], &env_list)?;
 
     set_user(ctx)?;
-    chdir(process.cwd()).ctx(|| format!("chdir to cwd ({:?}) set in config.json", process.cwd()))?;
+    chdir(process.cwd())
+        .ctx(|| format!("chdir to cwd ({:?}) set in config.json", process.cwd()))?;
     check_cwd_inside_root()?;
     if process.no_new_privileges().unwrap_or(false) {
         prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
     }
-    umask(Mode::from_bits_truncate(process.user().umask().unwrap_or(0o022)));
+    umask(Mode::from_bits_truncate(
+        process.user().umask().unwrap_or(0o022),
+    ));
 
-    let cstr = |s: &[u8]| CString::new(s).map_err(|_| Error::InvalidArgument(format!("NUL byte in {:?}", String::from_utf8_lossy(s))));
+    let cstr = |s: &[u8]| {
+        CString::new(s).map_err(|_| {
+            Error::InvalidArgument(format!("NUL byte in {:?}", String::from_utf8_lossy(s)))
+        })
+    };
     Ok(Prepared {
         fifo,
         exe: cstr(exe.as_os_str().as_bytes())?,
-        args: args.iter().map(|a| cstr(a.as_bytes())).collect::<Result<_>>()?,
-        env: env_list.iter().map(|e| cstr(e.as_bytes())).collect::<Result<_>>()?,
+        args: args
+            .iter()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<Result<_>>()?,
+        env: env_list
+            .iter()
+            .map(|e| cstr(e.as_bytes()))
+            .collect::<Result<_>>()?,
         host_pid,
     })
 }
@@ -146,12 +179,27 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
 fn finish(ctx: &CreateCtx<'_>, p: Prepared) -> Result<Infallible> {
     // Blocks until `start` opens the fifo for reading.
     let path = format!("/proc/self/fd/{}", p.fifo.as_raw_fd());
-    let w = open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| "open exec fifo for writing".into())?;
+    let w = open(
+        path.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "open exec fifo for writing".into())?;
     nix::unistd::write(&w, b"0").ctx(|| "write exec fifo".into())?;
     drop(w);
     drop(p.fifo);
-    if let Some(h) = ctx.bundle.spec.hooks().as_ref().and_then(|h| h.start_container().as_deref()) {
-        hooks::run("startContainer", h, &hook_state(ctx, p.host_pid, Status::Created))?;
+    if let Some(h) = ctx
+        .bundle
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref())
+    {
+        hooks::run(
+            "startContainer",
+            h,
+            &hook_state(ctx, p.host_pid, Status::Created),
+        )?;
     }
     reset_signals();
     let e = execve(&p.exe, &p.args, &p.env).ctx(|| format!("exec {:?}", p.exe));
@@ -176,7 +224,9 @@ fn hook_state(ctx: &CreateCtx<'_>, pid: i32, status: Status) -> String {
 fn close_stray_fds(ctx: &CreateCtx<'_>, chan: RawFd) -> Result<()> {
     let keep_until = 3 + ctx.preserve_fds as RawFd;
     let dir = std::fs::read_dir("/proc/self/fd").ctx(|| "read /proc/self/fd".into())?;
-    let fds: Vec<RawFd> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
     for fd in fds {
         if fd < 3 || fd == chan || Some(fd) == ctx.console_socket {
             continue;
@@ -200,8 +250,14 @@ fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
 fn check_cwd_inside_root() -> Result<()> {
     match std::env::current_dir() {
         Ok(p) if p.is_absolute() && !p.starts_with("(unreachable)") => Ok(()),
-        Ok(p) => Err(Error::InvalidArgument(format!("cwd {} is outside the container root", p.display()))),
-        Err(e) => Err(Error::Io { context: "cwd is outside the container root".into(), source: e }),
+        Ok(p) => Err(Error::InvalidArgument(format!(
+            "cwd {} is outside the container root",
+            p.display()
+        ))),
+        Err(e) => Err(Error::Io {
+            context: "cwd is outside the container root".into(),
+            source: e,
+        }),
     }
 }
 
@@ -213,9 +269,17 @@ fn set_user(ctx: &CreateCtx<'_>) -> Result<()> {
     capabilities::drop_bounding(caps)?;
     let linux = ctx.linux()?;
     let userns = namespaces::has(linux, LinuxNamespaceType::User);
-    let groups: Vec<Gid> = user.additional_gids().as_deref().unwrap_or_default().iter().map(|g| Gid::from_raw(*g)).collect();
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     let setgroups_denied = userns
-        && std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "deny").unwrap_or(false);
+        && std::fs::read_to_string("/proc/self/setgroups")
+            .map(|s| s.trim() == "deny")
+            .unwrap_or(false);
     if !setgroups_denied {
         setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
     }
@@ -229,15 +293,28 @@ fn set_user(ctx: &CreateCtx<'_>) -> Result<()> {
 
 /// Resolves the program like execvp, inside the container (after pivot_root), with the process's PATH.
 fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
-    let not_found = || Error::InvalidArgument(format!("exec: {arg0:?}: executable file not found in $PATH"));
+    let not_found = || {
+        Error::InvalidArgument(format!(
+            "exec: {arg0:?}: executable file not found in $PATH"
+        ))
+    };
     if arg0.contains('/') {
         return match std::fs::metadata(arg0) {
             Ok(m) if is_executable(&m) => Ok(PathBuf::from(arg0)),
-            Ok(_) => Err(Error::InvalidArgument(format!("exec: {arg0:?}: permission denied"))),
-            Err(e) => Err(Error::Io { context: format!("exec: {arg0:?}"), source: e }),
+            Ok(_) => Err(Error::InvalidArgument(format!(
+                "exec: {arg0:?}: permission denied"
+            ))),
+            Err(e) => Err(Error::Io {
+                context: format!("exec: {arg0:?}"),
+                source: e,
+            }),
         };
     }
-    let path = env.iter().rev().find_map(|kv| kv.strip_prefix("PATH=")).ok_or_else(not_found)?;
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .ok_or_else(not_found)?;
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let candidate = Path::new(dir).join(arg0);
@@ -270,5 +347,7 @@ fn reset_signals() {
 fn set_domainname(name: &str) -> Result<()> {
     // SAFETY: setdomainname reads exactly `len` bytes from a valid buffer.
     let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    nix::errno::Errno::result(ret).map(drop).ctx(|| format!("setdomainname {name}"))
+    nix::errno::Errno::result(ret)
+        .map(drop)
+        .ctx(|| format!("setdomainname {name}"))
 }

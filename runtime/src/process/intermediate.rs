@@ -31,8 +31,10 @@ fn stage(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<()> {
         // Only the parent (root in the parent user namespace) may write our maps.
         chan.send(&Message::MapRequest)?;
         chan.expect(&Message::MapDone)?;
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).ctx(|| "setresgid(0) in user namespace".into())?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).ctx(|| "setresuid(0) in user namespace".into())?;
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .ctx(|| "setresgid(0) in user namespace".into())?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .ctx(|| "setresuid(0) in user namespace".into())?;
     }
     namespaces::unshare_new(linux)?;
     if namespaces::creates(linux, LinuxNamespaceType::Time) {

@@ -41,11 +41,19 @@ pub struct CreateCtx<'a> {
 impl CreateCtx<'_> {
     /// The config's `linux` section (checked present at load).
     pub fn linux(&self) -> Result<&Linux> {
-        self.bundle.spec.linux().as_ref().ok_or_else(|| Error::InvalidArgument("config has no linux section".into()))
+        self.bundle
+            .spec
+            .linux()
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("config has no linux section".into()))
     }
 
     /// The config's `process` section (checked present at load).
     pub fn process(&self) -> Result<&Process> {
-        self.bundle.spec.process().as_ref().ok_or_else(|| Error::InvalidArgument("config has no process section".into()))
+        self.bundle
+            .spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("config has no process section".into()))
     }
 }

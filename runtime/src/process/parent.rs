@@ -48,17 +48,31 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
                 Some(Message::HooksRequest) => {
                     if let Some(h) = ctx.bundle.spec.hooks() {
                         let json = state.hook_state(Status::Creating);
-                        hooks::run("prestart", h.prestart().as_deref().unwrap_or_default(), &json)?;
-                        hooks::run("createRuntime", h.create_runtime().as_deref().unwrap_or_default(), &json)?;
+                        hooks::run(
+                            "prestart",
+                            h.prestart().as_deref().unwrap_or_default(),
+                            &json,
+                        )?;
+                        hooks::run(
+                            "createRuntime",
+                            h.create_runtime().as_deref().unwrap_or_default(),
+                            &json,
+                        )?;
                     }
                     ours.send(&Message::HooksDone(state.init_pid))?;
                 }
                 Some(Message::Ready) => {
-                    return init.ok_or_else(|| Error::Init("init reported ready before its pid was known".into()))
+                    return init.ok_or_else(|| {
+                        Error::Init("init reported ready before its pid was known".into())
+                    })
                 }
                 Some(Message::Error(e)) => return Err(Error::Init(e)),
                 Some(m) => return Err(Error::Init(format!("unexpected message {m:?}"))),
-                None => return Err(Error::Init("container init exited before reporting ready".into())),
+                None => {
+                    return Err(Error::Init(
+                        "container init exited before reporting ready".into(),
+                    ))
+                }
             }
         }
     })();

@@ -28,34 +28,68 @@ struct Hierarchy {
 /// Mounts a cgroup filesystem at `dest` (already resolved inside the rootfs).
 pub fn mount_cgroup(dest: &Path, opts: &MountOptions, env: MountEnv) -> Result<()> {
     fs::create_dir_all(dest).ctx(|| format!("mkdir {}", dest.display()))?;
-    let flags = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
+    let flags = opts.flags
+        & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
-    let v2 = statfs(CGROUP_ROOT).map(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC).unwrap_or(false);
+    let v2 = statfs(CGROUP_ROOT)
+        .map(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
     if v2 {
-        return mount_one(&PathBuf::from(CGROUP_ROOT), "cgroup2", "", &own_path("")?, dest, flags, ro, env);
+        return mount_one(
+            &PathBuf::from(CGROUP_ROOT),
+            "cgroup2",
+            "",
+            &own_path("")?,
+            dest,
+            flags,
+            ro,
+            env,
+        );
     }
     mount(Some("tmpfs"), dest, Some("tmpfs"), flags, Some("mode=755"))
         .ctx(|| format!("mount tmpfs on {}", dest.display()))?;
     for h in hierarchies()? {
-        let Some(name) = h.mountpoint.file_name().map(|n| n.to_os_string()) else { continue };
+        let Some(name) = h.mountpoint.file_name().map(|n| n.to_os_string()) else {
+            continue;
+        };
         let target = dest.join(&name);
         fs::create_dir_all(&target).ctx(|| format!("mkdir {}", target.display()))?;
-        let key = if h.fstype == "cgroup2" { String::new() } else { h.controllers.clone() };
+        let key = if h.fstype == "cgroup2" {
+            String::new()
+        } else {
+            h.controllers.clone()
+        };
         let sub = own_path(&key)?;
-        mount_one(&h.mountpoint, &h.fstype, &h.controllers, &sub, &target, flags, ro, env)?;
+        mount_one(
+            &h.mountpoint,
+            &h.fstype,
+            &h.controllers,
+            &sub,
+            &target,
+            flags,
+            ro,
+            env,
+        )?;
         let name = name.to_string_lossy().into_owned();
         if name.contains(',') {
             for part in name.split(',') {
                 let link = dest.join(part);
                 if !link.exists() {
-                    std::os::unix::fs::symlink(&name, &link).ctx(|| format!("symlink {}", link.display()))?;
+                    std::os::unix::fs::symlink(&name, &link)
+                        .ctx(|| format!("symlink {}", link.display()))?;
                 }
             }
         }
     }
     if ro {
-        mount(None::<&str>, dest, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags, Some("mode=755"))
-            .ctx(|| format!("remount {} read-only", dest.display()))?;
+        mount(
+            None::<&str>,
+            dest,
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
+            Some("mode=755"),
+        )
+        .ctx(|| format!("remount {} read-only", dest.display()))?;
     }
     Ok(())
 }
@@ -71,39 +105,63 @@ fn mount_one(
     ro: bool,
     env: MountEnv,
 ) -> Result<()> {
-    let roflag = if ro { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+    let roflag = if ro {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
     if env.cgroupns {
         let data = (fstype == "cgroup").then_some(controllers);
         return mount(Some(fstype), target, Some(fstype), flags | roflag, data)
             .ctx(|| format!("mount {fstype} ({controllers}) on {}", target.display()));
     }
     let src = host_mount.join(sub.trim_start_matches('/'));
-    mount(Some(&src), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .ctx(|| format!("bind mount {} on {}", src.display(), target.display()))?;
+    mount(
+        Some(&src),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind mount {} on {}", src.display(), target.display()))?;
     remount_bind(target, flags | roflag)
 }
 
 /// The host's cgroup hierarchies under /sys/fs/cgroup, from /proc/self/mountinfo.
 fn hierarchies() -> Result<Vec<Hierarchy>> {
-    let text = fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo".into())?;
+    let text =
+        fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo".into())?;
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let left: Vec<&str> = left.split(' ').collect();
         let right: Vec<&str> = right.split(' ').collect();
         if left.len() < 5 || right.len() < 3 {
             continue;
         }
         let (mountpoint, fstype) = (left[4], right[0]);
-        if (fstype != "cgroup" && fstype != "cgroup2") || !mountpoint.starts_with("/sys/fs/cgroup/") {
+        if (fstype != "cgroup" && fstype != "cgroup2") || !mountpoint.starts_with("/sys/fs/cgroup/")
+        {
             continue;
         }
         let controllers = right[2]
             .split(',')
-            .filter(|o| !matches!(*o, "rw" | "ro") && (fstype == "cgroup" && !o.contains("xattr") && !o.starts_with("release_agent") && *o != "clone_children"))
+            .filter(|o| {
+                !matches!(*o, "rw" | "ro")
+                    && (fstype == "cgroup"
+                        && !o.contains("xattr")
+                        && !o.starts_with("release_agent")
+                        && *o != "clone_children")
+            })
             .collect::<Vec<_>>()
             .join(",");
-        out.push(Hierarchy { mountpoint: PathBuf::from(mountpoint), fstype: fstype.to_string(), controllers });
+        out.push(Hierarchy {
+            mountpoint: PathBuf::from(mountpoint),
+            fstype: fstype.to_string(),
+            controllers,
+        });
     }
     Ok(out)
 }
@@ -114,11 +172,17 @@ fn own_path(controllers: &str) -> Result<String> {
     let want: Vec<&str> = controllers.split(',').filter(|c| !c.is_empty()).collect();
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (_, ctrls, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         let have: Vec<&str> = ctrls.split(',').filter(|c| !c.is_empty()).collect();
         if have.len() == want.len() && want.iter().all(|w| have.contains(w)) {
             return Ok(path.to_string());
         }
     }
-    Err(Error::InvalidArgument(format!("no cgroup for hierarchy {controllers:?} in /proc/self/cgroup")))
+    Err(Error::InvalidArgument(format!(
+        "no cgroup for hierarchy {controllers:?} in /proc/self/cgroup"
+    )))
 }

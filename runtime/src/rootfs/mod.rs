@@ -21,20 +21,36 @@ use mounts::MountEnv;
 /// Everything done before pivot_root: propagation, the rootfs bind, every mount, and /dev.
 pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, env: MountEnv) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()).filter(|p| !p.is_empty()) {
-        Some(name) => options::propagation(name)
-            .ok_or_else(|| Error::InvalidArgument(format!("invalid linux.rootfsPropagation {name:?}")))?,
+    let prop = match linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+    {
+        Some(name) => options::propagation(name).ok_or_else(|| {
+            Error::InvalidArgument(format!("invalid linux.rootfsPropagation {name:?}"))
+        })?,
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     // Our mounts must not propagate to the host (unless the config asks for shared propagation).
-    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>)
-        .ctx(|| format!("set propagation {prop:?} on /"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        prop | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("set propagation {prop:?} on /"))?;
     if prop.contains(MsFlags::MS_SHARED) {
         make_parent_private(rootfs)?;
     }
     // pivot_root needs the new root to be a mount point.
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .ctx(|| format!("bind mount rootfs {}", rootfs.display()))?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind mount rootfs {}", rootfs.display()))?;
     let all_mounts = spec.mounts().as_deref().unwrap_or_default();
     for m in all_mounts {
         mounts::mount_entry(rootfs, bundle, m, env)?;
@@ -43,12 +59,18 @@ pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, env: MountEnv) -> Resu
         for dev in devices::default_devices() {
             devices::create(rootfs, &dev, env.userns)?;
         }
-        for d in linux.and_then(|l| l.devices().as_deref()).unwrap_or_default() {
+        for d in linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default()
+        {
             devices::create(rootfs, &devices::from_spec(d)?, env.userns)?;
         }
         devices::create_symlinks(rootfs)?;
     } else {
-        for d in linux.and_then(|l| l.devices().as_deref()).unwrap_or_default() {
+        for d in linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default()
+        {
             devices::create(rootfs, &devices::from_spec(d)?, env.userns)?;
         }
     }
@@ -64,7 +86,12 @@ pub fn finalize(spec: &Spec) -> Result<()> {
             paths::sysctl(sysctl)?;
         }
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         paths::readonly_root()?;
     }
     Ok(())
@@ -72,7 +99,8 @@ pub fn finalize(spec: &Spec) -> Result<()> {
 
 /// pivot_root would fail under a shared parent mount: make the mount holding the rootfs private.
 fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo".into())?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "read /proc/self/mountinfo".into())?;
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
     let best = text
         .lines()
@@ -80,6 +108,12 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
         .filter(|mp| parent.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
         .unwrap_or_else(|| PathBuf::from("/"));
-    mount(None::<&str>, &best, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-        .ctx(|| format!("make {} private", best.display()))
+    mount(
+        None::<&str>,
+        &best,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .ctx(|| format!("make {} private", best.display()))
 }

@@ -25,7 +25,11 @@ pub struct MountEnv {
 pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount, env: MountEnv) -> Result<()> {
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
     if !opts.unsupported.is_empty() {
-        return Err(Error::Unsupported(format!("mount option {:?} (mount {})", opts.unsupported, m.destination().display())));
+        return Err(Error::Unsupported(format!(
+            "mount option {:?} (mount {})",
+            opts.unsupported,
+            m.destination().display()
+        )));
     }
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest = secure_join(rootfs, m.destination())?;
@@ -33,19 +37,31 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount, env: MountEnv) -> Re
         return super::cgroupfs::mount_cgroup(&dest, &opts, env);
     }
     if opts.bind || typ == "bind" {
-        let src = m.source().as_deref().ok_or_else(|| Error::InvalidArgument(format!(
-            "bind mount {} has no source",
-            m.destination().display()
-        )))?;
-        let src = if src.is_absolute() { src.to_path_buf() } else { bundle.join(src) };
+        let src = m.source().as_deref().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "bind mount {} has no source",
+                m.destination().display()
+            ))
+        })?;
+        let src = if src.is_absolute() {
+            src.to_path_buf()
+        } else {
+            bundle.join(src)
+        };
         bind(&src, &dest, &opts)
     } else {
         fs::create_dir_all(&dest).ctx(|| format!("mkdir {}", dest.display()))?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = opts.data.join(",");
         let flags = opts.flags & !MsFlags::MS_REMOUNT;
-        mount(Some(&source), &dest, Some(typ), flags, (!data.is_empty()).then_some(data.as_str()))
-            .ctx(|| format!("mount {} ({typ}) on {}", source.display(), dest.display()))?;
+        mount(
+            Some(&source),
+            &dest,
+            Some(typ),
+            flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        )
+        .ctx(|| format!("mount {} ({typ}) on {}", source.display(), dest.display()))?;
         apply_propagation(&dest, &opts)
     }
 }
@@ -56,8 +72,14 @@ pub fn bind(src: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
     let meta = fs::metadata(src).ctx(|| format!("bind mount source {}", src.display()))?;
     create_target(dest, meta.is_dir())?;
     let rec = opts.flags & MsFlags::MS_REC;
-    mount(Some(src), dest, None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
-        .ctx(|| format!("bind mount {} on {}", src.display(), dest.display()))?;
+    mount(
+        Some(src),
+        dest,
+        None::<&str>,
+        MsFlags::MS_BIND | rec,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind mount {} on {}", src.display(), dest.display()))?;
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
         remount_bind(dest, extra)?;
@@ -72,16 +94,27 @@ pub fn remount_bind(dest: &Path, flags: MsFlags) -> Result<()> {
         Ok(()) => Ok(()),
         Err(nix::errno::Errno::EPERM) => {
             let locked = locked_flags(dest);
-            mount(None::<&str>, dest, None::<&str>, base | flags | locked, None::<&str>)
-                .ctx(|| format!("remount {} with {:?}", dest.display(), flags))
+            mount(
+                None::<&str>,
+                dest,
+                None::<&str>,
+                base | flags | locked,
+                None::<&str>,
+            )
+            .ctx(|| format!("remount {} with {:?}", dest.display(), flags))
         }
-        Err(e) => Err(Error::Sys { context: format!("remount {} with {:?}", dest.display(), flags), source: e }),
+        Err(e) => Err(Error::Sys {
+            context: format!("remount {} with {:?}", dest.display(), flags),
+            source: e,
+        }),
     }
 }
 
 /// The flags of the mount at `path` that an unprivileged remount must keep.
 fn locked_flags(path: &Path) -> MsFlags {
-    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
     let f = st.flags();
     let mut out = MsFlags::empty();
     for (fs, ms) in [
@@ -109,7 +142,11 @@ pub fn create_target(dest: &Path, dir: bool) -> Result<()> {
         fs::create_dir_all(parent).ctx(|| format!("mkdir {}", parent.display()))?;
     }
     if fs::symlink_metadata(dest).is_err() {
-        fs::OpenOptions::new().write(true).create(true).truncate(false).open(dest)
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dest)
             .ctx(|| format!("create mount target {}", dest.display()))?;
     }
     Ok(())

@@ -65,12 +65,15 @@ pub fn parse(options: &[String]) -> MountOptions {
                 out.bind = true;
                 (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
             }
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable" => {
-                out.propagation.push(propagation(opt).unwrap_or(MsFlags::MS_PRIVATE));
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {
+                out.propagation
+                    .push(propagation(opt).unwrap_or(MsFlags::MS_PRIVATE));
                 continue;
             }
-            "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
-            | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime" | "rstrictatime" | "rnostrictatime" | "tmpcopyup" => {
+            "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev"
+            | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime"
+            | "rstrictatime" | "rnostrictatime" | "tmpcopyup" => {
                 out.unsupported.push(opt.clone());
                 continue;
             }
@@ -111,8 +114,18 @@ mod tests {
 
     #[test]
     fn splits_flags_data_and_propagation() {
-        let o = p(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave", "ro"]);
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY);
+        let o = p(&[
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+            "ro",
+        ]);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY
+        );
         assert_eq!(o.data, vec!["mode=755", "size=65536k"]);
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
         assert!(!o.bind);

@@ -16,12 +16,29 @@ pub fn mask(paths: &[String]) -> Result<()> {
         let meta = match std::fs::metadata(p) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::Io { context: format!("masked path {p}"), source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    context: format!("masked path {p}"),
+                    source: e,
+                })
+            }
         };
         let res = if meta.is_dir() {
-            mount(Some("tmpfs"), p.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+            mount(
+                Some("tmpfs"),
+                p.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
         } else {
-            mount(Some("/dev/null"), p.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some("/dev/null"),
+                p.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         res.ctx(|| format!("mask {p}"))?;
     }
@@ -31,10 +48,21 @@ pub fn mask(paths: &[String]) -> Result<()> {
 /// Makes each path read-only with a recursive bind mount onto itself.
 pub fn readonly(paths: &[String]) -> Result<()> {
     for p in paths {
-        match mount(Some(p.as_str()), p.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+        match mount(
+            Some(p.as_str()),
+            p.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
             Ok(()) => {}
             Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(Error::Sys { context: format!("bind readonly path {p}"), source: e }),
+            Err(e) => {
+                return Err(Error::Sys {
+                    context: format!("bind readonly path {p}"),
+                    source: e,
+                })
+            }
         }
         remount_bind(Path::new(p), MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
     }
@@ -64,7 +92,13 @@ pub fn sysctl_path(key: &str) -> String {
 mod tests {
     #[test]
     fn sysctl_keys_become_proc_paths() {
-        assert_eq!(super::sysctl_path("net.ipv4.ip_forward"), "/proc/sys/net/ipv4/ip_forward");
-        assert_eq!(super::sysctl_path("kernel.shmmax"), "/proc/sys/kernel/shmmax");
+        assert_eq!(
+            super::sysctl_path("net.ipv4.ip_forward"),
+            "/proc/sys/net/ipv4/ip_forward"
+        );
+        assert_eq!(
+            super::sysctl_path("kernel.shmmax"),
+            "/proc/sys/kernel/shmmax"
+        );
     }
 }

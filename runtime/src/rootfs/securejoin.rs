@@ -69,21 +69,34 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("berth-sj-{}-{}", std::process::id(), rand_suffix()));
+        let d =
+            std::env::temp_dir().join(format!("berth-sj-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&d).unwrap();
         d
     }
 
     fn rand_suffix() -> u128 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     }
 
     #[test]
     fn plain_and_dotdot_paths_stay_inside() {
         let root = tmp();
-        assert_eq!(secure_join(&root, Path::new("/a/b")).unwrap(), root.join("a/b"));
-        assert_eq!(secure_join(&root, Path::new("/../../etc")).unwrap(), root.join("etc"));
-        assert_eq!(secure_join(&root, Path::new("a/../../x")).unwrap(), root.join("x"));
+        assert_eq!(
+            secure_join(&root, Path::new("/a/b")).unwrap(),
+            root.join("a/b")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("/../../etc")).unwrap(),
+            root.join("etc")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("a/../../x")).unwrap(),
+            root.join("x")
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -95,9 +108,18 @@ mod tests {
         symlink("../../../../tmp", root.join("rel")).unwrap();
         symlink("real", root.join("inner")).unwrap();
         symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(secure_join(&root, Path::new("/abs/passwd")).unwrap(), root.join("etc/passwd"));
-        assert_eq!(secure_join(&root, Path::new("/rel/x")).unwrap(), root.join("tmp/x"));
-        assert_eq!(secure_join(&root, Path::new("/inner/y")).unwrap(), root.join("real/y"));
+        assert_eq!(
+            secure_join(&root, Path::new("/abs/passwd")).unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("/rel/x")).unwrap(),
+            root.join("tmp/x")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("/inner/y")).unwrap(),
+            root.join("real/y")
+        );
         assert!(secure_join(&root, Path::new("/loop")).is_err());
         std::fs::remove_dir_all(&root).unwrap();
     }

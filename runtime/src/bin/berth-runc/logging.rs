@@ -15,14 +15,27 @@ pub struct Logger {
 impl Logger {
     /// Opens `--log` for appending (falls back to stderr if it cannot be opened).
     pub fn new(path: Option<&Path>, format: LogFormat, debug: bool) -> Logger {
-        let file = path.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
-        Logger { file, format, debug }
+        let file = path.and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
+        Logger {
+            file,
+            format,
+            debug,
+        }
     }
 
     fn line(&self, level: &str, msg: &str) -> String {
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         match self.format {
-            LogFormat::Json => format!("{}\n", serde_json::json!({"level": level, "msg": msg, "time": time})),
+            LogFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({"level": level, "msg": msg, "time": time})
+            ),
             LogFormat::Text => format!("time=\"{time}\" level={level} msg={}\n", quote(msg)),
         }
     }

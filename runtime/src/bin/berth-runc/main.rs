@@ -24,10 +24,26 @@ fn main() {
                 Some(Command::Run { .. }) => "berth-runc run failed: ",
                 _ => "",
             };
-            log.error(&format!("{cmd}{e:#}"));
+            log.error(&format!("{cmd}{}", chain(&e)));
             std::process::exit(1);
         }
     }
+}
+
+/// The error and its causes, skipping a cause whose text the previous message already ends with
+/// (library errors print their source inline).
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
@@ -43,11 +59,17 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 
 fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     if cli.version {
-        println!("berth-runc version {}\nspec: {}", env!("CARGO_PKG_VERSION"), berth_runtime::OCI_VERSION);
+        println!(
+            "berth-runc version {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            berth_runtime::OCI_VERSION
+        );
         return Ok(0);
     }
     if cli.systemd_cgroup {
-        bail!("--systemd-cgroup is not supported by berth-runc: cgroups are managed through cgroupfs");
+        bail!(
+            "--systemd-cgroup is not supported by berth-runc: cgroups are managed through cgroupfs"
+        );
     }
     let Some(cmd) = &cli.command else {
         bail!("no command given; see berth-runc --help");
@@ -95,11 +117,15 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
                 bail!("File {} exists. Remove it first", path.display());
             }
             let v = if *rootless {
-                spec::rootless_spec(nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+                spec::rootless_spec(
+                    nix::unistd::geteuid().as_raw(),
+                    nix::unistd::getegid().as_raw(),
+                )
             } else {
                 spec::default_spec()
             };
-            std::fs::write(&path, spec::to_config_json(&v)).with_context(|| format!("write {}", path.display()))?;
+            std::fs::write(&path, spec::to_config_json(&v))
+                .with_context(|| format!("write {}", path.display()))?;
         }
         Command::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
     }
@@ -133,7 +159,9 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
             }
         }
         "table" => {
-            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                .map(String::from)
+                .to_vec()];
             for e in &entries {
                 let s = &e.state;
                 rows.push(vec![
@@ -147,8 +175,15 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
             }
             // Go tabwriter(minwidth 12, padding 3); the last column is not padded.
             let cols = rows[0].len();
-            let widths: Vec<usize> =
-                (0..cols - 1).map(|c| rows.iter().map(|r| r[c].len() + 3).max().unwrap_or(0).max(12)).collect();
+            let widths: Vec<usize> = (0..cols - 1)
+                .map(|c| {
+                    rows.iter()
+                        .map(|r| r[c].len() + 3)
+                        .max()
+                        .unwrap_or(0)
+                        .max(12)
+                })
+                .collect();
             for r in &rows {
                 let mut line = String::new();
                 for (c, cell) in r.iter().enumerate() {
