@@ -94,9 +94,9 @@ impl TestEnv {
         self.rt.run(args)
     }
 
-    /// `create --bundle <b> <id>` (writes config.json first). The container's stdio goes to
-    /// the capture files, so its output from `start` ends up in [`TestEnv::container_output`]
-    /// only if the caller redirects; use `run` to see output directly.
+    /// `create --bundle <b> <id>` (writes config.json first). The container inherits the
+    /// runtime's capture files as stdio; to read what it prints after `start`, use
+    /// [`TestEnv::create_logged`] or `run`.
     pub fn create(&self, b: &Bundle, id: &str) -> Output {
         b.write();
         let mut c = self.rt.command(&["create", "--bundle"]);
@@ -113,7 +113,8 @@ impl TestEnv {
         c.arg(&b.dir).arg(id);
         c.stdout(log.try_clone().unwrap()).stderr(log);
         let cmdline = format!("{c:?}");
-        let st = c.status().unwrap();
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+        let st = crate::runtime::wait_timeout(&mut child, COMMAND_TIMEOUT);
         use std::os::unix::process::ExitStatusExt;
         Output {
             code: st.code(),

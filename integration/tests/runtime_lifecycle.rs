@@ -166,10 +166,13 @@ fn delete_created_container_kills_init() {
 fn process_exit_moves_to_stopped() {
     let env = TestEnv::new("stopped");
     let mut b = env.bundle("b");
-    b.sh("exit 0");
+    b.sh("echo from-container; exit 0");
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create_logged(&b, &id).ok();
+    // Nothing runs before start.
+    assert_eq!(env.container_output(&id), "");
     env.rt(&["start", &id]).ok();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    assert_eq!(env.container_output(&id), "from-container\n");
     env.rt(&["delete", &id]).ok();
 }
