@@ -182,3 +182,25 @@ fn failing_poststart_hook_only_warns() {
     env.rt(&["start", &id]).ok();
     assert_eq!(env.wait_status(&id, "running"), "running");
 }
+
+#[test]
+fn hooks_during_create_see_creating_status() {
+    let env = TestEnv::new("hookcreating");
+    let dir = env.path("hooks");
+    write_hook_script(&dir);
+    let hs = dir.join("hook.sh");
+    let (hs, hd) = (hs.to_str().unwrap(), dir.to_str().unwrap());
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    b.set(
+        "/hooks",
+        json!({"createRuntime": [hook(hs, "createRuntime", hd)]}),
+    );
+    let id = env.id("c");
+    env.create(&b, &id).ok();
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("createRuntime.json")).unwrap()).unwrap();
+    // The state passed while the container is being set up: creating, then created after.
+    assert_eq!(st["status"], "creating", "{st}");
+    assert_eq!(env.status(&id), "created");
+}
