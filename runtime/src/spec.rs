@@ -45,7 +45,7 @@ pub fn default_spec() -> Value {
 }
 
 /// The rootless variant (`spec --rootless`): a user namespace mapping `uid`/`gid` to root, no network
-/// namespace, `/sys` bind-mounted, no devpts `gid=5` and no cgroup mount or device rules.
+/// namespace, `/sys` bind-mounted, no devpts `gid=5` and no device rules.
 pub fn rootless_spec(uid: u32, gid: u32) -> Value {
     let mut spec = default_spec();
     let linux = &mut spec["linux"];
@@ -59,7 +59,6 @@ pub fn rootless_spec(uid: u32, gid: u32) -> Value {
     if let Some(list) = spec["mounts"].as_array() {
         for m in list {
             match m["destination"].as_str() {
-                Some("/sys/fs/cgroup") => continue,
                 Some("/sys") => mounts.push(json!({"destination": "/sys", "type": "none", "source": "/sys",
                     "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})),
                 Some("/dev/pts") => mounts.push(json!({"destination": "/dev/pts", "type": "devpts",
@@ -111,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn rootless_spec_maps_user_and_drops_cgroup_mount() {
+    fn rootless_spec_maps_user_and_drops_resources() {
         let v = rootless_spec(1000, 1001);
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
         let linux = spec.linux().as_ref().unwrap();
@@ -122,7 +121,7 @@ mod tests {
             .as_ref()
             .unwrap()
             .iter()
-            .all(|m| m.destination().to_str() != Some("/sys/fs/cgroup")));
+            .any(|m| m.destination().to_str() == Some("/sys/fs/cgroup")));
         assert!(linux.resources().is_none());
     }
 }

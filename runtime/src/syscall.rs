@@ -78,3 +78,63 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
     };
     Errno::result(ret).map(drop)
 }
+
+/// Sets the NIS domain name (setdomainname(2)).
+pub fn set_domainname(name: &str) -> nix::Result<()> {
+    // SAFETY: setdomainname reads exactly `len` bytes from a valid buffer.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    Errno::result(ret).map(drop)
+}
+
+/// Restores the default disposition of every catchable signal (Rust starts with SIGPIPE ignored).
+pub fn reset_signal_dispositions() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: installing SIG_DFL runs no handler code of ours.
+            let _ = unsafe { sigaction(sig, &dfl) };
+        }
+    }
+}
+
+/// Clears close-on-exec on `fd` so the user program inherits it (`--preserve-fds`).
+pub fn clear_cloexec(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: F_SETFD on a raw fd number only changes its flags; an invalid fd yields EBADF.
+    let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    Errno::result(ret).map(drop)
+}
+
+/// Joins a new session keyring named `name` and limits its permissions to the possessor, as runc
+/// does, so the container cannot read the host's session keys. Returns Ok when keyrings are
+/// unavailable (ENOSYS) — there is then nothing to isolate.
+pub fn join_session_keyring(name: &str) -> nix::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_ulong = 1;
+    const KEYCTL_SETPERM: libc::c_ulong = 5;
+    let cname = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING) reads a NUL-terminated string that outlives the call.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            cname.as_ptr(),
+        )
+    };
+    if id == -1 {
+        return match Errno::last() {
+            Errno::ENOSYS => Ok(()),
+            e => Err(e),
+        };
+    }
+    // Possessor: all; user: view and search (runc sets the same 0x3f090000); group/other: nothing.
+    // SAFETY: KEYCTL_SETPERM takes two integers.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_SETPERM,
+            id,
+            0x3f09_0000 as libc::c_ulong,
+        )
+    };
+    Errno::result(ret).map(drop)
+}

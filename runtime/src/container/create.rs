@@ -27,7 +27,7 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--no-pivot`.
     pub no_pivot: bool,
-    /// `--no-new-keyring` (berth-runc never creates a session keyring, so this changes nothing).
+    /// `--no-new-keyring`: keep the caller's session keyring instead of joining a new one.
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
@@ -124,12 +124,20 @@ fn create_in(
         }
         (None, None) => None,
     };
+    let fifo_fd = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open {}", fifo.display()))?;
     let ctx = CreateCtx {
         id,
         bundle,
         fifo,
+        fifo_fd: fifo_fd.as_raw_fd(),
         console_socket: socket.as_ref().map(|s| s.as_raw_fd()),
         no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
     };
     let mut st = State {
@@ -145,6 +153,7 @@ fn create_in(
     };
     let pid = parent::spawn(&ctx, &cgroup, &mut st)?;
     drop(socket);
+    drop(fifo_fd);
     let kill_init = |e: Error| {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);

@@ -7,13 +7,13 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
+use nix::fcntl::{open, OFlag};
 use nix::sys::prctl;
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, execve, setgroups, sethostname, setresgid, setresuid, setsid, Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -29,7 +29,7 @@ use crate::{capabilities, console, hooks, namespaces, rlimits, rootfs, Error, Re
 
 /// What the init holds between "ready" and exec.
 struct Prepared {
-    fifo: OwnedFd,
+    fifo: RawFd,
     exe: CString,
     args: Vec<CString>,
     env: Vec<CString>,
@@ -67,7 +67,13 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     close_stray_fds(ctx, chan.raw())?;
     setsid().ctx(|| "setsid".into())?;
-    umask(Mode::empty());
+    if !ctx.no_new_keyring {
+        let name = format!("_ses.{}", ctx.id);
+        crate::syscall::join_session_keyring(&name)
+            .ctx(|| format!("join session keyring {name}"))?;
+    }
+    // Directories created under the rootfs get 0755, like runc's.
+    umask(Mode::from_bits_truncate(0o022));
     let spec = &ctx.bundle.spec;
     let linux = ctx.linux()?;
     let process = ctx.process()?;
@@ -86,8 +92,7 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     // The cwd is created before pivot_root, resolved inside the rootfs.
     let cwd_host = secure_join(rootfs, process.cwd())?;
     std::fs::create_dir_all(&cwd_host).ctx(|| format!("create cwd {}", process.cwd().display()))?;
-    let fifo = open(&ctx.fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| format!("open exec fifo {}", ctx.fifo.display()))?;
+    let fifo = ctx.fifo_fd;
 
     let hooks = spec.hooks().as_ref();
     chan.send(&Message::HooksRequest)?;
@@ -178,7 +183,7 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
 
 fn finish(ctx: &CreateCtx<'_>, p: Prepared) -> Result<Infallible> {
     // Blocks until `start` opens the fifo for reading.
-    let path = format!("/proc/self/fd/{}", p.fifo.as_raw_fd());
+    let path = format!("/proc/self/fd/{}", p.fifo);
     let w = open(
         path.as_str(),
         OFlag::O_WRONLY | OFlag::O_CLOEXEC,
@@ -187,7 +192,7 @@ fn finish(ctx: &CreateCtx<'_>, p: Prepared) -> Result<Infallible> {
     .ctx(|| "open exec fifo for writing".into())?;
     nix::unistd::write(&w, b"0").ctx(|| "write exec fifo".into())?;
     drop(w);
-    drop(p.fifo);
+    let _ = nix::unistd::close(p.fifo);
     if let Some(h) = ctx
         .bundle
         .spec
@@ -228,22 +233,17 @@ fn close_stray_fds(ctx: &CreateCtx<'_>, chan: RawFd) -> Result<()> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     for fd in fds {
-        if fd < 3 || fd == chan || Some(fd) == ctx.console_socket {
+        if fd < 3 || fd == chan || fd == ctx.fifo_fd || Some(fd) == ctx.console_socket {
             continue;
         }
         if fd < keep_until {
-            let _ = fcntl(unsafe_borrow(fd), FcntlArg::F_SETFD(FdFlag::empty()));
+            let _ = crate::syscall::clear_cloexec(fd);
         } else {
             // The read_dir fd itself is already closed here; EBADF is fine.
             let _ = nix::unistd::close(fd);
         }
     }
     Ok(())
-}
-
-fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: `fd` was just listed in /proc/self/fd and is not closed while the borrow is used (one fcntl).
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
 /// After chdir: a cwd outside the container's root (through a leaked host fd) shows up as unreachable.
@@ -334,20 +334,10 @@ fn is_executable(m: &std::fs::Metadata) -> bool {
 
 /// Restores default dispositions (Rust ignores SIGPIPE) and an empty signal mask for the user program.
 fn reset_signals() {
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in Signal::iterator() {
-        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
-            // SAFETY: installing SIG_DFL runs no handler code.
-            let _ = unsafe { sigaction(sig, &dfl) };
-        }
-    }
+    crate::syscall::reset_signal_dispositions();
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 fn set_domainname(name: &str) -> Result<()> {
-    // SAFETY: setdomainname reads exactly `len` bytes from a valid buffer.
-    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    nix::errno::Errno::result(ret)
-        .map(drop)
-        .ctx(|| format!("setdomainname {name}"))
+    crate::syscall::set_domainname(name).ctx(|| format!("setdomainname {name}"))
 }

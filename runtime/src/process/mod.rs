@@ -28,12 +28,17 @@ pub struct CreateCtx<'a> {
     pub id: &'a str,
     /// The loaded bundle.
     pub bundle: &'a Bundle,
-    /// Host path of the exec fifo.
+    /// Host path of the exec fifo (for messages).
     pub fifo: PathBuf,
+    /// O_PATH fd of the exec fifo, opened by the parent: the init may not be able to traverse the
+    /// state root once it runs as the container's (mapped) root.
+    pub fifo_fd: RawFd,
     /// Connected `--console-socket` (or run's own socketpair end) when `process.terminal` is set.
     pub console_socket: Option<RawFd>,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
     /// `--preserve-fds N`.
     pub preserve_fds: u32,
 }

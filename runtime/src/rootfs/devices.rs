@@ -128,6 +128,14 @@ pub fn create(rootfs: &Path, dev: &Device, userns: bool) -> Result<()> {
             })
         }
     }
+    // mknod applied the umask; set the exact mode.
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &dest,
+        Mode::from_bits_truncate(dev.mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .ctx(|| format!("chmod {}", dest.display()))?;
     chown(
         &dest,
         Some(Uid::from_raw(dev.uid)),

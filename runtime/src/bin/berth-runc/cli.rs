@@ -33,11 +33,11 @@ pub struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility: berth-runc has no checkpoint support, so the CRIU path is unused.
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     pub criu: Option<String>,
     /// Accepted for runc compatibility (true/false/auto): berth-runc runs as root and reports cgroup
     /// errors either way.
-    #[arg(long, global = true, hide = true)]
+    #[arg(long = "rootless", hide = true)]
     pub rootless: Option<String>,
     /// Print the version.
     #[arg(short = 'v', long = "version")]
@@ -62,7 +62,7 @@ pub struct CreateArgs {
     /// Use move mount + chroot instead of pivot_root.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Do not create a session keyring (berth-runc never creates one).
+    /// Keep the caller's session keyring instead of creating a new one for the container.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
     /// Pass fds 3..3+N to the container.
