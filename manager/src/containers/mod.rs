@@ -10,6 +10,8 @@ pub mod record;
 pub mod resolve;
 mod service;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 pub use service::ContainersService;
 
