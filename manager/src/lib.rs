@@ -1,1 +1,4 @@
 //! berth-manager: the library behind `berthd` (the daemon), `berth` (its CLI) and `berth-monitor`.
+
+pub mod reference;
+pub mod registry;
