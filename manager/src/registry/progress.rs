@@ -22,6 +22,12 @@ pub enum PullStatus {
     PullComplete,
     /// The blob was already in the content store.
     AlreadyExists,
+    /// Push: the blob is being uploaded.
+    Pushing,
+    /// Push: the blob was uploaded.
+    Pushed,
+    /// Push: the registry already has the blob.
+    LayerAlreadyExists,
 }
 
 /// One progress event: a layer id (12 hex digits, as Docker shows) and its new state.
@@ -48,6 +54,9 @@ impl PullStatus {
             PullStatus::DownloadComplete => "Download complete".into(),
             PullStatus::PullComplete => "Pull complete".into(),
             PullStatus::AlreadyExists => "Already exists".into(),
+            PullStatus::Pushing => "Pushing".into(),
+            PullStatus::Pushed => "Pushed".into(),
+            PullStatus::LayerAlreadyExists => "Layer already exists".into(),
         }
     }
 }
