@@ -3,4 +3,6 @@
 pub mod cli;
 pub mod containers;
 pub mod events;
+pub mod reference;
+pub mod registry;
 pub mod tasks;
