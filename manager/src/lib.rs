@@ -1,1 +1,3 @@
 //! berth-manager: the library behind `berthd` (the daemon), `berth` (its CLI) and `berth-monitor`.
+pub mod snapshots;
+pub mod unpack;
