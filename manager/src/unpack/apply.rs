@@ -30,17 +30,14 @@ struct EntryMeta {
 }
 
 impl EntryMeta {
-    fn read<R: Read>(e: &mut tar::Entry<R>, display: &str) -> Result<EntryMeta, UnpackError> {
+    fn read<R: Read>(e: &mut tar::Entry<R>) -> Result<EntryMeta, UnpackError> {
         let h = e.header();
-        let bad = |what: &str, err: io::Error| UnpackError::UnsafeEntry {
-            entry: display.to_string(),
-            reason: format!("unreadable {what}: {err}"),
-        };
+        // Like Go's archive/tar (which wrote most layers), an empty numeric field reads as 0.
         let mut m = EntryMeta {
-            mode: h.mode().map_err(|e| bad("mode", e))? & 0o7777,
-            uid: h.uid().map_err(|e| bad("uid", e))? as u32,
-            gid: h.gid().map_err(|e| bad("gid", e))? as u32,
-            mtime: h.mtime().map_err(|e| bad("mtime", e))? as i64,
+            mode: h.mode().unwrap_or(0) & 0o7777,
+            uid: h.uid().unwrap_or(0) as u32,
+            gid: h.gid().unwrap_or(0) as u32,
+            mtime: h.mtime().unwrap_or(0) as i64,
             xattrs: Vec::new(),
         };
         if let Some(exts) = e.pax_extensions().map_err(UnpackError::Tar)? {
@@ -193,7 +190,7 @@ impl Applier<'_> {
             return self.whiteout(&parent, OsStr::from_bytes(rest), &display);
         }
         let kind = e.header().entry_type();
-        let meta = EntryMeta::read(e, &display)?;
+        let meta = EntryMeta::read(e)?;
         let pfd = self.parent_dir(&parent, &display)?;
         match kind {
             EntryType::Directory => self.directory(&pfd, &name, &rel, &meta, &display)?,
