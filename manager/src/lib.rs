@@ -5,4 +5,6 @@ pub mod containers;
 pub mod events;
 pub mod reference;
 pub mod registry;
+pub mod snapshots;
 pub mod tasks;
+pub mod unpack;
