@@ -126,6 +126,8 @@ pub struct TaskInfo {
     pub started_at: Option<SystemTime>,
     /// The exit, when stopped.
     pub exit: Option<ExitInfo>,
+    /// The log file the task's monitor is writing, if any.
+    pub log_path: Option<PathBuf>,
 }
 
 /// How to create a task.

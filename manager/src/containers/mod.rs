@@ -10,6 +10,7 @@ pub mod record;
 pub mod resolve;
 mod service;
 pub mod store;
+pub mod task_backend;
 #[cfg(test)]
 mod tests;
 

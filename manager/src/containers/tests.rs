@@ -101,6 +101,7 @@ impl TaskBackend for FakeTasks {
                 state: TaskState::Created,
                 started_at: None,
                 exit: None,
+                log_path: None,
             },
         );
         Ok(42)

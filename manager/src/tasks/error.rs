@@ -1,0 +1,58 @@
+//! Errors of the task manager.
+
+use crate::runtime::RuntimeError;
+
+/// A task operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// No task with this id.
+    #[error("task {0} not found")]
+    NotFound(String),
+    /// A task with this id already exists.
+    #[error("task {0} already exists")]
+    AlreadyExists(String),
+    /// The id cannot name a task (empty, `/`, `..`, too long, …).
+    #[error(
+        "invalid task id {0:?}: use 1-64 characters from [A-Za-z0-9_.-], not starting with '.'"
+    )]
+    InvalidId(String),
+    /// The operation needs a stopped task.
+    #[error("task {0} is not stopped (stop it first or force)")]
+    NotStopped(String),
+    /// The operation needs a live task.
+    #[error("task {0} is not running")]
+    NotRunning(String),
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The monitor failed to create the container or to report.
+    #[error("monitor for task {id}: {message}")]
+    Monitor {
+        /// Task id.
+        id: String,
+        /// What went wrong (the runtime's error text for a failed create).
+        message: String,
+    },
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, naming the file or task.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The attach connection carried something unexpected.
+    #[error("attach to task {id}: {message}")]
+    Protocol {
+        /// Task id.
+        id: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Builds a closure mapping an io::Error into [`TaskError::Io`] with context.
+pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TaskError {
+    let what = what.into();
+    move |source| TaskError::Io { what, source }
+}

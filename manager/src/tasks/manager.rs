@@ -1,0 +1,344 @@
+//! [`TaskManager`]: create/start/wait/kill/delete/pause/resume/state of tasks.
+
+use super::config::TaskManagerConfig;
+use super::error::{io_err, TaskError};
+use super::exit::{is_monitor_of, pidfd_open, read_exit_file, wait_pidfd};
+use super::spawn::spawn_monitor;
+use super::types::{ExitStatus, StdioOptions, TaskExit, TaskInfo, TaskStatus};
+use crate::monitor::args::MonitorArgs;
+use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
+use crate::runtime::{Runtime, RuntimeStatus};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// How long `delete --force` waits for a killed task's monitor to record the exit.
+const FORCE_EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// One known task.
+pub(crate) struct Entry {
+    pub(crate) info: TaskInfo,
+    /// `None` while the task lives; the exit status once its monitor has gone.
+    pub(crate) exit: watch::Sender<Option<ExitStatus>>,
+    pub(crate) runtime: Runtime,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: TaskManagerConfig,
+    pub(crate) runtime: Runtime,
+    pub(crate) tasks: Mutex<HashMap<String, Arc<Entry>>>,
+    pub(crate) events: broadcast::Sender<TaskExit>,
+}
+
+/// The task manager (cheap to clone; clones share state).
+#[derive(Clone)]
+pub struct TaskManager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl TaskManager {
+    /// A manager using `config`; creates its directories. Call [`TaskManager::recover`] next
+    /// to pick up tasks from a previous run.
+    pub fn new(config: TaskManagerConfig) -> Result<Self, TaskError> {
+        for dir in [&config.tasks_dir, &config.runtime_root] {
+            std::fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
+        }
+        let runtime = Runtime::new(
+            config.runtime.clone(),
+            config.runtime_root.clone(),
+            config.tasks_dir.join(RUNTIME_LOG),
+            config.runtime_timeout,
+        );
+        let (events, _) = broadcast::channel(256);
+        Ok(TaskManager {
+            inner: Arc::new(Inner {
+                config,
+                runtime,
+                tasks: Mutex::new(HashMap::new()),
+                events,
+            }),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &TaskManagerConfig {
+        &self.inner.config
+    }
+
+    /// Receives an event for every task exit (code, time, OOM) from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<TaskExit> {
+        self.inner.events.subscribe()
+    }
+
+    /// Creates the container of `bundle` as task `id` (not started): starts its monitor, which
+    /// runs `runtime create`. On failure nothing is left behind (runtime state, state dir).
+    pub async fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        stdio: StdioOptions,
+    ) -> Result<TaskInfo, TaskError> {
+        validate_id(id)?;
+        if self.lookup(id).is_ok() {
+            return Err(TaskError::AlreadyExists(id.to_string()));
+        }
+        let dir = self.inner.config.tasks_dir.join(id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(TaskError::AlreadyExists(id.to_string()))
+            }
+            Err(e) => return Err(io_err(format!("create {}", dir.display()))(e)),
+        }
+        let bundle = std::path::absolute(bundle)
+            .map_err(io_err(format!("resolve bundle {}", bundle.display())))?;
+        let runtime = self.inner.runtime.with_log(dir.join(RUNTIME_LOG));
+        let args = MonitorArgs {
+            id: id.to_string(),
+            bundle: bundle.clone(),
+            state_dir: dir.clone(),
+            runtime: self.inner.config.runtime.clone(),
+            runtime_root: self.inner.config.runtime_root.clone(),
+            tty: stdio.tty,
+            stdin: stdio.stdin,
+            sync_fd: 3,
+            create_timeout_secs: self.inner.config.create_timeout.as_secs().max(1),
+        };
+        // The monitor kills a hanging runtime at create_timeout; give it time to report that.
+        let wait = self.inner.config.create_timeout + Duration::from_secs(10);
+        let report = match spawn_monitor(&self.inner.config.monitor, &args, wait).await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = runtime.delete(id, true).await;
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                return Err(e);
+            }
+        };
+        let info = TaskInfo {
+            id: id.to_string(),
+            bundle,
+            pid: report.init_pid,
+            monitor_pid: report.monitor_pid,
+            stdio,
+            state_dir: dir.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| TaskError::Io {
+            what: format!("encode task info of {id}"),
+            source: e.into(),
+        })?;
+        write_atomic(&dir.join(TASK_FILE), &json).await?;
+        self.track(info.clone(), runtime, None);
+        Ok(info)
+    }
+
+    /// Starts a created task's process; returns its pid.
+    pub async fn start(&self, id: &str) -> Result<u32, TaskError> {
+        let e = self.lookup(id)?;
+        if e.exit.borrow().is_some() {
+            return Err(TaskError::NotRunning(id.to_string()));
+        }
+        e.runtime.start(id).await?;
+        Ok(e.info.pid)
+    }
+
+    /// Waits until the task has exited and returns how (code `None` if it cannot be known).
+    pub async fn wait(&self, id: &str) -> Result<ExitStatus, TaskError> {
+        let e = self.lookup(id)?;
+        let mut rx = e.exit.subscribe();
+        let status = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| TaskError::NotFound(id.to_string()))?;
+        Ok(status.clone().unwrap_or_else(ExitStatus::unknown))
+    }
+
+    /// The exit status if the task has exited, without waiting.
+    pub fn exit_status(&self, id: &str) -> Result<Option<ExitStatus>, TaskError> {
+        Ok(self.lookup(id)?.exit.borrow().clone())
+    }
+
+    /// Sends `signal` to the task's init (or to all its processes with `all`) via the runtime.
+    pub async fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), TaskError> {
+        let e = self.lookup(id)?;
+        if e.exit.borrow().as_ref().is_some_and(|s| s.code.is_some()) {
+            return Err(TaskError::NotRunning(id.to_string()));
+        }
+        e.runtime.kill(id, signal, all).await?;
+        Ok(())
+    }
+
+    /// Freezes the task.
+    pub async fn pause(&self, id: &str) -> Result<(), TaskError> {
+        let e = self.lookup(id)?;
+        e.runtime.pause(id).await?;
+        Ok(())
+    }
+
+    /// Thaws a paused task.
+    pub async fn resume(&self, id: &str) -> Result<(), TaskError> {
+        let e = self.lookup(id)?;
+        e.runtime.resume(id).await?;
+        Ok(())
+    }
+
+    /// The task's current state.
+    pub async fn state(&self, id: &str) -> Result<TaskStatus, TaskError> {
+        let e = self.lookup(id)?;
+        let exit = e.exit.borrow().clone();
+        if exit.as_ref().is_some_and(|s| s.code.is_some()) {
+            return Ok(TaskStatus::Stopped);
+        }
+        // Alive, or the monitor vanished without a record: ask the runtime.
+        match e.runtime.state(id).await {
+            Ok(st) => Ok(match st.status {
+                RuntimeStatus::Creating | RuntimeStatus::Created => TaskStatus::Created,
+                RuntimeStatus::Running => TaskStatus::Running,
+                RuntimeStatus::Paused => TaskStatus::Paused,
+                RuntimeStatus::Stopped if exit.is_some() => TaskStatus::Unknown,
+                RuntimeStatus::Stopped => TaskStatus::Stopped,
+            }),
+            Err(_) if exit.is_some() => Ok(TaskStatus::Unknown),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// What is known about task `id`.
+    pub fn get(&self, id: &str) -> Result<TaskInfo, TaskError> {
+        Ok(self.lookup(id)?.info.clone())
+    }
+
+    /// All known tasks, sorted by id.
+    pub fn list(&self) -> Vec<TaskInfo> {
+        let mut v: Vec<TaskInfo> = self.tasks().values().map(|e| e.info.clone()).collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// Deletes the task: its runtime state and state dir. A task that has not exited is
+    /// refused unless `force`, which kills it first. Returns the exit status.
+    pub async fn delete(&self, id: &str, force: bool) -> Result<ExitStatus, TaskError> {
+        let e = self.lookup(id)?;
+        let exit = e.exit.borrow().clone();
+        let alive = match &exit {
+            None => true,
+            // The monitor is gone without a record: the runtime knows whether it still runs.
+            Some(s) if s.code.is_none() => e
+                .runtime
+                .state(id)
+                .await
+                .is_ok_and(|st| st.status != RuntimeStatus::Stopped),
+            Some(_) => false,
+        };
+        if alive && !force {
+            return Err(TaskError::NotStopped(id.to_string()));
+        }
+        if alive && exit.is_none() {
+            let _ = e.runtime.kill(id, libc::SIGKILL, false).await;
+            let mut rx = e.exit.subscribe();
+            let _ = tokio::time::timeout(FORCE_EXIT_WAIT, rx.wait_for(Option::is_some)).await;
+        }
+        match e.runtime.delete(id, true).await {
+            Ok(()) => {}
+            Err(err) if err.is_not_found() => {}
+            Err(err) => return Err(err.into()),
+        }
+        let status = e.exit.borrow().clone().unwrap_or_else(ExitStatus::unknown);
+        match tokio::fs::remove_dir_all(&e.info.state_dir).await {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(io_err(format!("remove {}", e.info.state_dir.display()))(
+                    err,
+                ))
+            }
+        }
+        self.tasks().remove(id);
+        Ok(status)
+    }
+
+    pub(crate) fn lookup(&self, id: &str) -> Result<Arc<Entry>, TaskError> {
+        self.tasks()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| TaskError::NotFound(id.to_string()))
+    }
+
+    pub(crate) fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Entry>>> {
+        // A panic while holding the lock cannot leave the map half-updated (single inserts
+        // and removes), so a poisoned lock is still usable.
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a task and, while its monitor lives, watches for its exit.
+    pub(crate) fn track(&self, info: TaskInfo, runtime: Runtime, exit: Option<ExitStatus>) {
+        let watching = exit.is_none();
+        let (tx, _) = watch::channel(exit);
+        let entry = Arc::new(Entry {
+            info,
+            exit: tx,
+            runtime,
+        });
+        self.tasks().insert(entry.info.id.clone(), entry.clone());
+        if watching {
+            let events = self.inner.events.clone();
+            tokio::spawn(watch_exit(entry, events));
+        }
+    }
+}
+
+/// Waits for the monitor to exit, then publishes the exit record (or unknown).
+async fn watch_exit(entry: Arc<Entry>, events: broadcast::Sender<TaskExit>) {
+    let dir = entry.info.state_dir.clone();
+    let monitor_pid = entry.info.monitor_pid;
+    if let Ok(Some(fd)) = pidfd_open(monitor_pid) {
+        if is_monitor_of(monitor_pid, &dir) && wait_pidfd(fd).await.is_err() {
+            // Cannot watch the pidfd: poll until the process is gone.
+            while is_monitor_of(monitor_pid, &dir) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let status = read_exit_file(&dir)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(ExitStatus::unknown);
+    entry.exit.send_replace(Some(status.clone()));
+    let _ = events.send(TaskExit {
+        id: entry.info.id.clone(),
+        pid: entry.info.pid,
+        status,
+    });
+}
+
+fn validate_id(id: &str) -> Result<(), TaskError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(TaskError::InvalidId(id.to_string()))
+    }
+}
+
+async fn write_atomic(path: &PathBuf, bytes: &[u8]) -> Result<(), TaskError> {
+    let tmp = path.with_extension("tmp");
+    let what = || format!("write {}", path.display());
+    let mut f = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(io_err(what()))?;
+    tokio::io::AsyncWriteExt::write_all(&mut f, bytes)
+        .await
+        .map_err(io_err(what()))?;
+    f.sync_all().await.map_err(io_err(what()))?;
+    tokio::fs::rename(&tmp, path).await.map_err(io_err(what()))
+}
