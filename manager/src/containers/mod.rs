@@ -254,7 +254,8 @@ impl Containers {
         });
     }
 
-    async fn on_exit(&self, id: &str, exit: &ExitInfo) {
+    /// Records an exit (seen live or found at recovery), publishes it, and honours `--rm`.
+    pub async fn on_exit(&self, id: &str, exit: &ExitInfo) {
         if let Err(e) = self.record_exit(id, exit) {
             tracing::error!(container = id, error = %e, "recording exit");
         }

@@ -41,6 +41,10 @@ impl TasksService {
     /// Removes a stopped task, keeping its exit on the record.
     async fn reap(&self, id: &str) -> Result<(), Status> {
         let tasks = self.containers.tasks();
+        if let Some(live) = self.task(id).await?.and_then(|t| t.log_path) {
+            let rec = self.resolve(id)?;
+            archive_log(&live, &rec.log_path)?;
+        }
         if let Some(exit) = tasks.delete(id).await.map_err(ContainerError::from)? {
             self.containers.record_exit(id, &exit)?;
         }
@@ -522,9 +526,21 @@ impl tasks_server::Tasks for TasksService {
         let r = request.into_inner();
         let rec = self.resolve(&r.container_id)?;
         let tail = (!r.tail_all).then_some(r.tail as usize);
-        let path = rec.log_path.clone();
-        let (first, mut offset) = logs::read_entries(&path, tail)
-            .map_err(|e| Status::internal(format!("reading {}: {e}", path.display())))?;
+        let read_err =
+            |p: &std::path::Path, e: std::io::Error| Status::internal(format!("reading {}: {e}", p.display()));
+        let (mut first, _) =
+            logs::read_entries(&rec.log_path, None).map_err(|e| read_err(&rec.log_path, e))?;
+        let path = self.task(&rec.id).await?.and_then(|t| t.log_path);
+        let mut offset = 0;
+        if let Some(live) = &path {
+            let (entries, end) = logs::read_entries(live, None).map_err(|e| read_err(live, e))?;
+            first.extend(entries);
+            offset = end;
+        }
+        if let Some(t) = tail {
+            let skip = first.len().saturating_sub(t);
+            first.drain(..skip);
+        }
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let containers = Arc::clone(&self.containers);
         let id = rec.id.clone();
@@ -534,11 +550,12 @@ impl tasks_server::Tasks for TasksService {
                     return;
                 }
             }
-            if !r.follow {
+            let Some(path) = path.filter(|_| r.follow) else {
                 return;
-            }
+            };
             // Follow: poll the file until the task is no longer live and the file is drained.
             loop {
+                // Read once more after the task is seen stopped so its last output is sent.
                 let live = containers.is_live(&id).await.unwrap_or(false);
                 let file = match std::fs::File::open(&path) {
                     Ok(f) => Some(f),
@@ -603,4 +620,22 @@ impl tasks_server::Tasks for TasksService {
             .map_err(ContainerError::from)?;
         Ok(Response::new(pb::ResizePtyResponse {}))
     }
+}
+
+/// Appends a finished task's log to the container's log, so output survives task deletion
+/// (restarts append, like Docker's json-file log).
+fn archive_log(live: &std::path::Path, archive: &std::path::Path) -> Result<(), Status> {
+    let mut src = match std::fs::File::open(live) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Status::internal(format!("opening {}: {e}", live.display()))),
+    };
+    let mut dst = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(archive)
+        .map_err(|e| Status::internal(format!("opening {}: {e}", archive.display())))?;
+    std::io::copy(&mut src, &mut dst)
+        .map_err(|e| Status::internal(format!("appending {} to {}: {e}", live.display(), archive.display())))?;
+    Ok(())
 }
