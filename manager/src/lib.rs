@@ -1,5 +1,6 @@
 //! berth-manager: the library behind `berthd` (the daemon), `berth` (its CLI) and `berth-monitor`.
 
+pub mod bundle;
 pub mod cli;
 pub mod containers;
 pub mod events;
