@@ -203,3 +203,30 @@ async fn bearer_token_flow_with_credentials() {
         "{err}"
     );
 }
+
+/// The daemon runs pulls on spawned tasks: the futures must be Send.
+#[tokio::test]
+async fn registry_futures_are_send() {
+    let fake = FakeRegistry::start(FakeConfig {
+        fault: BlobFault::None,
+        credentials: None,
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(DirStore::new(dir.path()));
+    let host = fake.host.clone();
+    let (tx, _rx) = mpsc::channel(1024);
+    let task = tokio::spawn(async move {
+        let r = Reference::parse(&format!("{host}/test/app:latest")).unwrap();
+        let ctx = ctx_for(&host);
+        let pulled = registry::pull(&ctx, &r, &PullOptions::default(), &*store, tx.clone()).await?;
+        let dest = r.with_tag("copy").unwrap();
+        let _ = registry::push(&ctx, &dest, &pulled.target, None, &*store, tx).await;
+        registry::login(&ctx, &host, &Credentials::default()).await?;
+        registry::load_layout(std::path::Path::new("/nonexistent"), &*store)
+            .await
+            .map(|_| ())
+    });
+    let err = task.await.unwrap().unwrap_err().to_string();
+    assert!(err.contains("/nonexistent"), "{err}");
+}

@@ -194,8 +194,12 @@ async fn fetch_blobs<S: BlobStore>(
         emit(progress, &layer.digest, PullStatus::Waiting).await;
     }
     let config_fetched = fetch_blob(session, store, &manifest.config, None).await?;
-    let layers_fetched: usize = futures_util::stream::iter(missing)
+    // Built eagerly: a lazy `map` closure over borrowed descriptors makes the future !Send.
+    let downloads: Vec<_> = missing
+        .into_iter()
         .map(|layer| fetch_blob(session, store, layer, Some(progress)))
+        .collect();
+    let layers_fetched: usize = futures_util::stream::iter(downloads)
         .buffer_unordered(limit)
         .try_fold(0, |n, fetched| async move { Ok(n + usize::from(fetched)) })
         .await?;
