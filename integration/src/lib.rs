@@ -3,3 +3,4 @@
 pub mod blob_store;
 pub mod fake_registry;
 pub mod registry;
+pub mod token_server;
