@@ -44,6 +44,39 @@ pub struct PulledImage {
     pub downloaded: usize,
 }
 
+impl PulledImage {
+    /// Docker's last line of a pull, given what the name pointed at before the pull.
+    pub fn status_line(&self, previous_target: Option<&str>) -> String {
+        if previous_target == Some(self.target.digest.as_str()) {
+            format!(
+                "Status: Image is up to date for {}",
+                self.reference.familiar()
+            )
+        } else {
+            format!(
+                "Status: Downloaded newer image for {}",
+                self.reference.familiar()
+            )
+        }
+    }
+
+    /// Docker's `Digest: sha256:…` line.
+    pub fn digest_line(&self) -> String {
+        format!("Digest: {}", self.target.digest)
+    }
+}
+
+/// Docker's first line of a pull: `latest: Pulling from library/busybox`.
+pub fn pulling_from_line(reference: &Reference) -> String {
+    let name = reference.familiar_name();
+    let path = if reference.registry() == crate::reference::DEFAULT_REGISTRY {
+        reference.repository().to_string()
+    } else {
+        name
+    };
+    format!("{}: Pulling from {path}", reference.manifest_reference())
+}
+
 /// Pulls `reference` into `store`, reporting per-layer progress on `progress`.
 pub async fn pull<S: BlobStore>(
     ctx: &RegistryContext,
