@@ -345,3 +345,46 @@ async fn load_rejects_a_tampered_layout() {
     assert!(!store.blobs().contains(&layer.to_string()));
     assert!(store.ingest_leftovers().is_empty());
 }
+
+#[tokio::test]
+async fn queued_layers_wait_and_repull_is_up_to_date() {
+    let reg = TestRegistry::start(None);
+    reg.seed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::new(dir.path());
+    let ctx = RegistryContext {
+        max_concurrent_transfers: 1,
+        ..ctx_for(&reg.host)
+    };
+    let name = format!("{}/library/busybox:latest", reg.host);
+    let (pulled, events) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
+    let pulled = pulled.unwrap();
+    let second = &pulled.layers[1].digest;
+    assert_eq!(
+        statuses(&events, second),
+        [
+            "Pulling fs layer",
+            "Waiting",
+            "Verifying Checksum",
+            "Download complete",
+            "Pull complete"
+        ]
+    );
+    assert!(events.iter().any(
+        |e| matches!(e.status, PullStatus::Downloading { current, total } if current == total)
+    ));
+    assert_eq!(
+        pulled.status_line(None),
+        format!("Status: Downloaded newer image for {name}")
+    );
+    let (again, _) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
+    let again = again.unwrap();
+    assert_eq!(
+        again.status_line(Some(&pulled.target.digest)),
+        format!("Status: Image is up to date for {name}")
+    );
+    assert_eq!(
+        registry::pulling_from_line(&again.reference),
+        format!("latest: Pulling from {}/library/busybox", reg.host)
+    );
+}
