@@ -160,6 +160,22 @@ async fn pulls_zstd_layers_and_selects_platform_from_index() {
         msg.contains("linux/s390x") && msg.contains("linux/amd64, linux/arm64/v8"),
         "{msg}"
     );
+    // A single-platform image pulled for another platform is refused too.
+    let (wrong, _) = pull_collect(
+        &ctx,
+        &format!("{}/library/busybox:latest", reg.host),
+        PullOptions {
+            platform: Some(Platform::parse("linux/arm64").unwrap()),
+            ..Default::default()
+        },
+        &store,
+    )
+    .await;
+    let msg = wrong.unwrap_err().to_string();
+    assert!(
+        msg.contains("linux/arm64") && msg.contains("actual: linux/amd64"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]

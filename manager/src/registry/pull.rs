@@ -126,6 +126,9 @@ pub async fn pull<S: BlobStore>(
             }
         };
     let downloaded = fetch_blobs(ctx, &session, &manifest_doc, store, &progress).await?;
+    if let (Some(wanted), true) = (&opts.platform, parents.is_empty()) {
+        check_config_platform(store, reference, &manifest_doc.config.digest, wanted).await?;
+    }
     // Parents after children: a stored manifest implies its config and layers are stored.
     put_bytes(store, &manifest_desc.digest, &manifest_body).await?;
     for (desc, body) in parents {
@@ -139,6 +142,35 @@ pub async fn pull<S: BlobStore>(
         layers: manifest_doc.layers,
         served_by: session.endpoint().host.clone(),
         downloaded,
+    })
+}
+
+/// For a single-platform image pulled with `--platform`, the config must say that platform.
+async fn check_config_platform<S: BlobStore>(
+    store: &S,
+    reference: &Reference,
+    config_digest: &str,
+    wanted: &Platform,
+) -> Result<(), RegistryError> {
+    let bytes = store
+        .read_all(config_digest)
+        .await
+        .map_err(|source| RegistryError::Store {
+            digest: config_digest.to_string(),
+            source,
+        })?;
+    let actual: Platform =
+        serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadManifest {
+            what: config_digest.to_string(),
+            message: format!("image config has no platform: {e}"),
+        })?;
+    if actual.os == wanted.os && actual.architecture == wanted.architecture {
+        return Ok(());
+    }
+    Err(RegistryError::PlatformMismatch {
+        reference: reference.familiar(),
+        wanted: wanted.to_string(),
+        actual: actual.to_string(),
     })
 }
 
