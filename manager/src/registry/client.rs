@@ -320,6 +320,17 @@ impl Session {
                 self.unauthorized("the registry answered HTTP 401".into())
             }
             OciDistributionError::RequestError(e) => self.transport(&e),
+            OciDistributionError::RegistryError { envelope, url } => {
+                let messages: Vec<String> = envelope
+                    .errors
+                    .iter()
+                    .map(|e| format!("{:?}: {}", e.code, e.message))
+                    .collect();
+                RegistryError::Transport {
+                    host: self.endpoint.host.clone(),
+                    message: one_line(&format!("{} ({url})", messages.join("; "))),
+                }
+            }
             OciDistributionError::ServerError { code: 404, url, .. } => RegistryError::Transport {
                 host: self.endpoint.host.clone(),
                 message: format!("not found (HTTP 404): {url}"),

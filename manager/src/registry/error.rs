@@ -62,6 +62,16 @@ pub enum RegistryError {
         /// The platforms the index offers, comma separated.
         available: String,
     },
+    /// A single-platform image is for another platform than the one asked for.
+    #[error("image {reference} was found but does not match the specified platform: wanted {wanted}, actual: {actual}")]
+    PlatformMismatch {
+        /// The image.
+        reference: String,
+        /// The platform asked for.
+        wanted: String,
+        /// The platform in the image config.
+        actual: String,
+    },
     /// A `--platform` value that is not `os/arch[/variant]`.
     #[error("invalid platform \"{0}\": expected os/arch[/variant]")]
     BadPlatform(String),

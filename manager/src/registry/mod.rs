@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod docker_config;
 pub mod error;
 pub mod hosts;
 pub mod layout;
@@ -20,5 +21,5 @@ pub use hosts::{HostConfig, RegistryContext};
 pub use layout::{load_layout, LoadedImage};
 pub use manifest::{Descriptor, Platform};
 pub use progress::{PullEvent, PullStatus};
-pub use pull::{pull, PullOptions, PulledImage};
+pub use pull::{pull, pulling_from_line, PullOptions, PulledImage};
 pub use push::push;

@@ -44,6 +44,39 @@ pub struct PulledImage {
     pub downloaded: usize,
 }
 
+impl PulledImage {
+    /// Docker's last line of a pull, given what the name pointed at before the pull.
+    pub fn status_line(&self, previous_target: Option<&str>) -> String {
+        if previous_target == Some(self.target.digest.as_str()) {
+            format!(
+                "Status: Image is up to date for {}",
+                self.reference.familiar()
+            )
+        } else {
+            format!(
+                "Status: Downloaded newer image for {}",
+                self.reference.familiar()
+            )
+        }
+    }
+
+    /// Docker's `Digest: sha256:…` line.
+    pub fn digest_line(&self) -> String {
+        format!("Digest: {}", self.target.digest)
+    }
+}
+
+/// Docker's first line of a pull: `latest: Pulling from library/busybox`.
+pub fn pulling_from_line(reference: &Reference) -> String {
+    let name = reference.familiar_name();
+    let path = if reference.registry() == crate::reference::DEFAULT_REGISTRY {
+        reference.repository().to_string()
+    } else {
+        name
+    };
+    format!("{}: Pulling from {path}", reference.manifest_reference())
+}
+
 /// Pulls `reference` into `store`, reporting per-layer progress on `progress`.
 pub async fn pull<S: BlobStore>(
     ctx: &RegistryContext,
@@ -93,6 +126,9 @@ pub async fn pull<S: BlobStore>(
             }
         };
     let downloaded = fetch_blobs(ctx, &session, &manifest_doc, store, &progress).await?;
+    if let (Some(wanted), true) = (&opts.platform, parents.is_empty()) {
+        check_config_platform(store, reference, &manifest_doc.config.digest, wanted).await?;
+    }
     // Parents after children: a stored manifest implies its config and layers are stored.
     put_bytes(store, &manifest_desc.digest, &manifest_body).await?;
     for (desc, body) in parents {
@@ -106,6 +142,35 @@ pub async fn pull<S: BlobStore>(
         layers: manifest_doc.layers,
         served_by: session.endpoint().host.clone(),
         downloaded,
+    })
+}
+
+/// For a single-platform image pulled with `--platform`, the config must say that platform.
+async fn check_config_platform<S: BlobStore>(
+    store: &S,
+    reference: &Reference,
+    config_digest: &str,
+    wanted: &Platform,
+) -> Result<(), RegistryError> {
+    let bytes = store
+        .read_all(config_digest)
+        .await
+        .map_err(|source| RegistryError::Store {
+            digest: config_digest.to_string(),
+            source,
+        })?;
+    let actual: Platform =
+        serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadManifest {
+            what: config_digest.to_string(),
+            message: format!("image config has no platform: {e}"),
+        })?;
+    if actual.os == wanted.os && actual.architecture == wanted.architecture {
+        return Ok(());
+    }
+    Err(RegistryError::PlatformMismatch {
+        reference: reference.familiar(),
+        wanted: wanted.to_string(),
+        actual: actual.to_string(),
     })
 }
 
@@ -194,8 +259,12 @@ async fn fetch_blobs<S: BlobStore>(
         emit(progress, &layer.digest, PullStatus::Waiting).await;
     }
     let config_fetched = fetch_blob(session, store, &manifest.config, None).await?;
-    let layers_fetched: usize = futures_util::stream::iter(missing)
+    // Built eagerly: a lazy `map` closure over borrowed descriptors makes the future !Send.
+    let downloads: Vec<_> = missing
+        .into_iter()
         .map(|layer| fetch_blob(session, store, layer, Some(progress)))
+        .collect();
+    let layers_fetched: usize = futures_util::stream::iter(downloads)
         .buffer_unordered(limit)
         .try_fold(0, |n, fetched| async move { Ok(n + usize::from(fetched)) })
         .await?;
