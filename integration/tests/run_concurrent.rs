@@ -32,7 +32,9 @@ fn twenty_concurrent_runs_then_clean() {
     assert_eq!(env.ok(&["ps", "-q"]).lines().count(), 20);
     for i in 0..20 {
         let name = format!("c{i}");
-        env.eventually("output logged", || env.ok(&["logs", &name]) == format!("n{i}\n"));
+        env.eventually("output logged", || {
+            env.ok(&["logs", &name]) == format!("n{i}\n")
+        });
     }
     let ids = env.all_ids();
     let monitors: Vec<_> = ids.iter().map(|id| env.monitor_pid(id)).collect();

@@ -14,7 +14,10 @@ fn hello_world_pulls_then_runs_and_exits_zero() {
         all.contains("Unable to find image 'hello-world:latest' locally"),
         "{all}"
     );
-    assert!(all.contains("latest: Pulling from library/hello-world"), "{all}");
+    assert!(
+        all.contains("latest: Pulling from library/hello-world"),
+        "{all}"
+    );
     assert!(all.contains("Pull complete"), "{all}");
     assert!(all.contains("Digest: sha256:"), "{all}");
     assert!(
@@ -22,7 +25,9 @@ fn hello_world_pulls_then_runs_and_exits_zero() {
         "{all}"
     );
     assert!(o.contains("Hello from Berth!"), "{o}");
-    assert!(o.contains("This message shows that your installation appears to be working correctly."));
+    assert!(
+        o.contains("This message shows that your installation appears to be working correctly.")
+    );
     // The pull order: "Unable to find" comes before the program's output.
     let unable = all.find("Unable to find image").unwrap();
     let hello = all.find("Hello from Berth!").unwrap();
@@ -82,7 +87,10 @@ fn output_streams_and_detach() {
     let id = stdout(&out).trim().to_string();
     assert_eq!(id.len(), 64, "{id}");
     let ps = env.ok(&["ps"]);
-    assert!(ps.contains(&id[..12]) && ps.contains("Up ") && ps.contains("bg"), "{ps}");
+    assert!(
+        ps.contains(&id[..12]) && ps.contains("Up ") && ps.contains("bg"),
+        "{ps}"
+    );
     env.ok(&["rm", "-f", "bg"]);
     assert!(env.all_ids().is_empty());
 }
@@ -95,7 +103,11 @@ fn bad_input_gives_clear_errors_and_leaves_nothing() {
     // Missing image in a registry: the pull fails, nothing is created.
     let out = env.berth(&["run", &env.image("does-not-exist:latest")]);
     assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("Unable to find image"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Unable to find image"),
+        "{}",
+        stderr(&out)
+    );
     assert!(env.all_ids().is_empty());
 
     // Name in use.
@@ -103,7 +115,8 @@ fn bad_input_gives_clear_errors_and_leaves_nothing() {
     let out = env.berth(&["create", "--name", "web", &img]);
     assert_ne!(code(&out), 0);
     assert!(
-        stderr(&out).contains("Conflict. The container name \"/web\" is already in use by container"),
+        stderr(&out)
+            .contains("Conflict. The container name \"/web\" is already in use by container"),
         "{}",
         stderr(&out)
     );
@@ -124,7 +137,8 @@ fn bad_input_gives_clear_errors_and_leaves_nothing() {
     assert_ne!(code(&out), 0);
     assert!(
         stderr(&out).contains("You cannot remove a running container")
-            && stderr(&out).contains("Stop the container before attempting removal or force remove"),
+            && stderr(&out)
+                .contains("Stop the container before attempting removal or force remove"),
         "{}",
         stderr(&out)
     );

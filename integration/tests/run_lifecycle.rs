@@ -15,7 +15,19 @@ fn create_start_wait_restart_rm() {
     let env = Env::start();
     let img = env.busybox();
     let id = env
-        .ok(&["create", "--name", "c1", "-e", "GREETING=hi", "--label", "team=a", &img, "sh", "-c", "echo $GREETING; exit 3"])
+        .ok(&[
+            "create",
+            "--name",
+            "c1",
+            "-e",
+            "GREETING=hi",
+            "--label",
+            "team=a",
+            &img,
+            "sh",
+            "-c",
+            "echo $GREETING; exit 3",
+        ])
         .trim()
         .to_string();
     assert_eq!(id.len(), 64);
@@ -38,7 +50,10 @@ fn create_start_wait_restart_rm() {
     assert_eq!(env.ok(&["logs", "c1"]), "hi\nhi\n");
     assert_eq!(env.ok(&["logs", "--tail", "1", "c1"]), "hi\n");
     let ts = env.ok(&["logs", "-t", "c1"]);
-    assert!(ts.lines().all(|l| l.contains('T') && l.ends_with(" hi")), "{ts}");
+    assert!(
+        ts.lines().all(|l| l.contains('T') && l.ends_with(" hi")),
+        "{ts}"
+    );
 
     // start of a stopped container without -a runs it in the background.
     assert_eq!(env.ok(&["start", "c1"]).trim(), "c1");
@@ -70,7 +85,16 @@ fn kill_and_stop_exit_codes() {
     assert!(env.ok(&["ps", "-a"]).contains("Exited (137)"));
 
     // kill -s TERM of a process that traps it → its own code
-    env.ok(&["run", "-d", "--name", "trap", &img, "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "trap",
+        &img,
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; while true; do sleep 0.1; done",
+    ]);
     env.ok(&["stop", "-t", "30", "trap"]);
     assert_eq!(env.ok(&["wait", "trap"]).trim(), "42");
 
@@ -83,7 +107,16 @@ fn kill_and_stop_exit_codes() {
     assert_eq!(j["State"]["Running"], false);
 
     // kill -s with a name
-    env.ok(&["run", "-d", "--name", "usr", &img, "sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.1; done"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "usr",
+        &img,
+        "sh",
+        "-c",
+        "trap 'exit 7' USR1; while true; do sleep 0.1; done",
+    ]);
     env.ok(&["kill", "-s", "USR1", "usr"]);
     assert_eq!(env.ok(&["wait", "usr"]).trim(), "7");
 }
@@ -96,8 +129,18 @@ fn logs_follow_streams_until_exit() {
     let gate = env.tmp().join("gate");
     std::fs::create_dir_all(&gate).unwrap();
     let vol = format!("{}:/gate", gate.display());
-    env.ok(&["run", "-d", "--name", "f", "-v", &vol, &img, "sh", "-c",
-        "echo first; while [ ! -e /gate/go ]; do sleep 0.05; done; echo second; echo third >&2"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "f",
+        "-v",
+        &vol,
+        &img,
+        "sh",
+        "-c",
+        "echo first; while [ ! -e /gate/go ]; do sleep 0.05; done; echo second; echo third >&2",
+    ]);
     let mut child = env
         .daemon()
         .berth_command(&["logs", "-f", "f"])
@@ -121,7 +164,16 @@ fn logs_follow_streams_until_exit() {
 fn rm_flag_removes_container_on_exit() {
     let env = Env::start();
     let img = env.busybox();
-    let out = env.berth(&["run", "--rm", "--name", "tmp1", &img, "sh", "-c", "echo bye; exit 5"]);
+    let out = env.berth(&[
+        "run",
+        "--rm",
+        "--name",
+        "tmp1",
+        &img,
+        "sh",
+        "-c",
+        "echo bye; exit 5",
+    ]);
     assert_eq!(code(&out), 5);
     assert_eq!(stdout(&out), "bye\n");
     assert!(env.all_ids().is_empty(), "{:?}", env.all_ids());
@@ -164,13 +216,21 @@ fn addressing_ps_prune_df_events() {
     let b = env.ok(&["create", &img]).trim().to_string();
     // Generated names are adjective_surname.
     let ps = env.ok(&["ps", "-a"]);
-    let names: Vec<&str> = ps.lines().skip(1).map(|l| l.rsplit(' ').next().unwrap()).collect();
+    let names: Vec<&str> = ps
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
     assert!(names.iter().all(|n| n.contains('_')), "{ps}");
     // Find a prefix shared by both ids, if any, for the ambiguity error.
     let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
     if common > 0 {
         let out = env.berth(&["inspect", &a[..common]]);
-        assert!(stderr(&out).contains("Multiple IDs found with provided prefix"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Multiple IDs found with provided prefix"),
+            "{}",
+            stderr(&out)
+        );
     }
     assert_eq!(inspect(&env, &a[..common + 1])["Id"], a.as_str());
     env.ok(&["run", "-d", "--name", "alive", &img, "sleep", "300"]);
@@ -208,7 +268,12 @@ fn addressing_ps_prune_df_events() {
     events.wait().unwrap();
     reader.join().unwrap();
     let ev = seen.lock().unwrap().clone();
-    for topic in ["/containers/create", "/tasks/start", "/tasks/exit", "/containers/delete"] {
+    for topic in [
+        "/containers/create",
+        "/tasks/start",
+        "/tasks/exit",
+        "/containers/delete",
+    ] {
         assert!(ev.contains(topic), "missing {topic} in {ev}");
     }
     assert!(ev.contains("exitCode=137"), "{ev}");

@@ -11,10 +11,23 @@ fn daemon_sigkill_and_restart_keeps_containers() {
     let gate = env.tmp().join("gate");
     std::fs::create_dir_all(&gate).unwrap();
     let vol = format!("{}:/gate", gate.display());
-    let long = env.ok(&["run", "-d", "--name", "long", &img, "sleep", "300"]).trim().to_string();
+    let long = env
+        .ok(&["run", "-d", "--name", "long", &img, "sleep", "300"])
+        .trim()
+        .to_string();
     let short = env
-        .ok(&["run", "-d", "--name", "short", "-v", &vol, &img, "sh", "-c",
-            "while [ ! -e /gate/go ]; do sleep 0.05; done; exit 7"])
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "short",
+            "-v",
+            &vol,
+            &img,
+            "sh",
+            "-c",
+            "while [ ! -e /gate/go ]; do sleep 0.05; done; exit 7",
+        ])
         .trim()
         .to_string();
 
@@ -26,7 +39,12 @@ fn daemon_sigkill_and_restart_keeps_containers() {
     env.restart_daemon();
 
     let ps = env.ok(&["ps", "-a"]);
-    let line = |name: &str| ps.lines().find(|l| l.ends_with(name)).unwrap_or_default().to_string();
+    let line = |name: &str| {
+        ps.lines()
+            .find(|l| l.ends_with(name))
+            .unwrap_or_default()
+            .to_string()
+    };
     assert!(line("long").contains("Up "), "{ps}");
     assert!(line("short").contains("Exited (7)"), "{ps}");
     assert_eq!(env.ok(&["wait", "short"]).trim(), "7");

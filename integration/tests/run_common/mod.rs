@@ -61,7 +61,10 @@ impl Env {
     }
 
     fn spawn_daemon(&mut self) {
-        let log = self.tmp.path().join(format!("berthd-{}.log", self.restarts));
+        let log = self
+            .tmp
+            .path()
+            .join(format!("berthd-{}.log", self.restarts));
         self.restarts += 1;
         let mut d = Daemon::spawn(&self.dirs, log).unwrap();
         d.wait_ready().unwrap();
@@ -188,7 +191,10 @@ impl Env {
     pub fn eventually(&self, what: &str, mut f: impl FnMut() -> bool) {
         let start = Instant::now();
         while !f() {
-            assert!(start.elapsed() < Duration::from_secs(60), "never happened: {what}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "never happened: {what}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

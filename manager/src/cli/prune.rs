@@ -62,10 +62,13 @@ async fn prune_images(ch: &Channel, all: bool) -> anyhow::Result<(Vec<String>, u
     let mut lines = Vec::new();
     let mut bytes = 0u64;
     for img in list {
-        let target = img.target.as_ref().map(|t| t.digest.clone()).unwrap_or_default();
-        let in_use = used.contains(&img.name)
-            || used.contains(&target)
-            || used.contains(&img.config_digest);
+        let target = img
+            .target
+            .as_ref()
+            .map(|t| t.digest.clone())
+            .unwrap_or_default();
+        let in_use =
+            used.contains(&img.name) || used.contains(&target) || used.contains(&img.config_digest);
         let dangling = img.repository == "<none>" || img.tag.is_empty();
         if in_use || !(all || dangling) {
             continue;
@@ -133,9 +136,7 @@ pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
     } else {
         "  - all dangling images"
     };
-    let warning = format!(
-        "WARNING! This will remove:\n  - all stopped containers\n{images_line}"
-    );
+    let warning = format!("WARNING! This will remove:\n  - all stopped containers\n{images_line}");
     if !args.force && !confirm(&warning)? {
         return Ok(0);
     }
@@ -181,7 +182,10 @@ pub async fn system_df(ch: Channel) -> anyhow::Result<i32> {
         .containers;
     let used: HashSet<&str> = containers.iter().map(|c| c.image.as_str()).collect();
     let img_total: u64 = images.iter().map(|i| i.size.max(0) as u64).sum();
-    let img_active = images.iter().filter(|i| used.contains(i.name.as_str())).count();
+    let img_active = images
+        .iter()
+        .filter(|i| used.contains(i.name.as_str()))
+        .count();
     let img_reclaimable: u64 = images
         .iter()
         .filter(|i| !used.contains(i.name.as_str()))
@@ -194,16 +198,10 @@ pub async fn system_df(ch: Channel) -> anyhow::Result<i32> {
         .filter(|u| !u.active)
         .map(|u| u.rw_bytes + u.log_bytes)
         .sum();
-    let pct = |part: u64, total: u64| {
-        if total == 0 {
-            0
-        } else {
-            part * 100 / total
-        }
-    };
+    let pct = |part: u64, total: u64| (part * 100).checked_div(total).unwrap_or(0);
     println!(
-        "{:<16}{:<8}{:<8}{:<12}{}",
-        "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"
+        "{:<16}{:<8}{:<8}{:<12}RECLAIMABLE",
+        "TYPE", "TOTAL", "ACTIVE", "SIZE"
     );
     println!(
         "{:<16}{:<8}{:<8}{:<12}{} ({}%)",

@@ -37,7 +37,11 @@ pub fn display_reference(image: &str) -> String {
 }
 
 /// Creates the container, pulling its image first when it is not present locally.
-async fn create_pulling(ch: &Channel, flags: &ContainerFlags) -> anyhow::Result<pb::Container> {
+async fn create_pulling(
+    ch: &Channel,
+    ctx: &super::CliContext,
+    flags: &ContainerFlags,
+) -> anyhow::Result<pb::Container> {
     let req = flags.to_request()?;
     let mut containers = ContainersClient::new(ch.clone());
     match containers.create(req.clone()).await {
@@ -54,12 +58,14 @@ async fn create_pulling(ch: &Channel, flags: &ContainerFlags) -> anyhow::Result<
         "Unable to find image '{}' locally",
         display_reference(&flags.image)
     );
-    // Pulling goes through wt/mcore's Images API and progress rendering, merged later.
-    anyhow::bail!(
-        "pull access denied: pulling is not available in this build (image {})",
-        flags.image
-    );
-    #[allow(unreachable_code)]
+    super::pull::pull_image(ctx, &display_reference(&flags.image), None, false)
+        .await
+        .map_err(|e| {
+            anyhow::Error::new(super::exit_code::ExitCodeError {
+                code: 125,
+                message: format!("{e:#}"),
+            })
+        })?;
     let resp = containers.create(req).await.map_err(daemon_error)?;
     resp.into_inner()
         .container
@@ -67,15 +73,15 @@ async fn create_pulling(ch: &Channel, flags: &ContainerFlags) -> anyhow::Result<
 }
 
 /// `berth create`: prints the new id.
-pub async fn create(ch: Channel, args: CreateArgs) -> anyhow::Result<i32> {
-    let c = create_pulling(&ch, &args.flags).await?;
+pub async fn create(ch: Channel, ctx: &super::CliContext, args: CreateArgs) -> anyhow::Result<i32> {
+    let c = create_pulling(&ch, ctx, &args.flags).await?;
     println!("{}", c.id);
     Ok(0)
 }
 
 /// `berth run`: create, start, and (unless `-d`) stream output and exit with the container's code.
-pub async fn run(ch: Channel, args: RunArgs) -> anyhow::Result<i32> {
-    let c = create_pulling(&ch, &args.flags).await?;
+pub async fn run(ch: Channel, ctx: &super::CliContext, args: RunArgs) -> anyhow::Result<i32> {
+    let c = create_pulling(&ch, ctx, &args.flags).await?;
     let mut tasks = TasksClient::new(ch.clone());
     if args.detach {
         tasks
@@ -93,23 +99,43 @@ pub async fn run(ch: Channel, args: RunArgs) -> anyhow::Result<i32> {
         })
         .await
         .map_err(start_error)?;
-    attach_and_wait(
-        ch,
+    let code = attach_and_wait(
+        ch.clone(),
         AttachOptions {
-            id: c.id,
+            id: c.id.clone(),
             stdin: args.flags.interactive,
             tty: args.flags.tty,
             start: true,
         },
     )
-    .await
+    .await?;
+    if args.flags.rm {
+        wait_removed(&ch, &c.id).await;
+    }
+    Ok(code)
+}
+
+/// Waits (bounded) until the daemon has removed a `--rm` container, so that when `run` returns
+/// the container is gone, as with Docker.
+async fn wait_removed(ch: &Channel, id: &str) {
+    let mut containers = ContainersClient::new(ch.clone());
+    for _ in 0..600 {
+        match containers
+            .get(pb::GetContainerRequest { id: id.to_string() })
+            .await
+        {
+            Err(s) if s.code() == tonic::Code::NotFound => return,
+            Err(_) => return,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
 }
 
 /// A failed start keeps Docker's exit codes: 127 for a missing program, 126 for one that cannot
 /// run, 125 otherwise. The code travels in the error for `main` to use.
 pub fn start_error(s: tonic::Status) -> anyhow::Error {
     let code = exit_code_for_start_failure(s.message());
-    anyhow::Error::new(super::daemon_error::ExitCodeError {
+    anyhow::Error::new(super::exit_code::ExitCodeError {
         code,
         message: format!("Error response from daemon: {}", s.message()),
     })

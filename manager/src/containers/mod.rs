@@ -8,11 +8,13 @@ pub mod logs;
 pub mod names;
 pub mod record;
 pub mod resolve;
+mod rootfs_backend;
 mod service;
 pub mod store;
 pub mod task_backend;
 #[cfg(test)]
 mod tests;
+pub mod wiring;
 
 pub use service::ContainersService;
 

@@ -71,7 +71,11 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
 }
 
 /// Unmounts `<bundle>/rootfs` if mounted and removes snapshot `key` (absent is fine).
-fn teardown(snapshotter: &dyn Snapshotter, key: &str, bundle_dir: &Path) -> Result<(), BackendError> {
+fn teardown(
+    snapshotter: &dyn Snapshotter,
+    key: &str,
+    bundle_dir: &Path,
+) -> Result<(), BackendError> {
     let rootfs = bundle_dir.join("rootfs");
     if is_mountpoint(&rootfs) {
         snapshots::mount::unmount(&rootfs).map_err(internal)?;
@@ -102,7 +106,10 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -145,7 +152,11 @@ impl RootfsBackend for ImageRootfs {
     ) -> Result<PreparedRootfs, BackendError> {
         let blobs = ContentBlobs(self.images.content().clone());
         let snapshotter = Arc::clone(&self.snapshotter);
-        let (id, digest, bundle_dir) = (id.to_string(), image.digest.clone(), bundle_dir.to_path_buf());
+        let (id, digest, bundle_dir) = (
+            id.to_string(),
+            image.digest.clone(),
+            bundle_dir.to_path_buf(),
+        );
         let opts = bundle_options(&id, options);
         tokio::task::spawn_blocking(move || {
             let prepared = snapshots::rootfs::prepare_image_rootfs(

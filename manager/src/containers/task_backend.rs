@@ -1,8 +1,8 @@
 //! [`TaskBackend`] over the task manager (`crate::tasks::TaskManager`: monitors + runtime).
 
 use super::backend::{
-    AttachInput, AttachIo, AttachOutput, BackendError, ExitEvent, ExitInfo, TaskBackend,
-    TaskInfo, TaskSpec, TaskState,
+    AttachInput, AttachIo, AttachOutput, BackendError, ExitEvent, ExitInfo, TaskBackend, TaskInfo,
+    TaskSpec, TaskState,
 };
 use crate::monitor::layout::CONTAINER_LOG;
 use crate::tasks::{AttachEvent, ExitStatus, StdioOptions, TaskError, TaskManager, TaskStatus};
@@ -110,7 +110,10 @@ impl TaskBackend for ManagedTasks {
             TaskStatus::Paused => (TaskState::Paused, None),
             TaskStatus::Stopped => (
                 TaskState::Stopped,
-                Some(exit_info(&exit.unwrap_or_else(ExitStatus::unknown), info.pid)),
+                Some(exit_info(
+                    &exit.unwrap_or_else(ExitStatus::unknown),
+                    info.pid,
+                )),
             ),
             // The monitor died without recording the exit and the runtime has no process:
             // the code is unknown, never invented.
@@ -121,7 +124,11 @@ impl TaskBackend for ManagedTasks {
         };
         Ok(Some(TaskInfo {
             id: id.to_string(),
-            pid: if state == TaskState::Stopped { 0 } else { info.pid },
+            pid: if state == TaskState::Stopped {
+                0
+            } else {
+                info.pid
+            },
             state,
             started_at: None,
             exit,

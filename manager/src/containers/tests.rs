@@ -174,7 +174,7 @@ fn fixture(fail_prepare: bool) -> Fixture {
         N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     ));
     std::fs::create_dir_all(&root).unwrap();
-    let db = Arc::new(redb::Database::create(root.join("meta.redb")).unwrap());
+    let db = crate::metadata::Metadata::open(&root.join("meta.redb")).unwrap();
     let rootfs = Arc::new(FakeRootfs {
         fail_prepare,
         ..Default::default()

@@ -526,8 +526,9 @@ impl tasks_server::Tasks for TasksService {
         let r = request.into_inner();
         let rec = self.resolve(&r.container_id)?;
         let tail = (!r.tail_all).then_some(r.tail as usize);
-        let read_err =
-            |p: &std::path::Path, e: std::io::Error| Status::internal(format!("reading {}: {e}", p.display()));
+        let read_err = |p: &std::path::Path, e: std::io::Error| {
+            Status::internal(format!("reading {}: {e}", p.display()))
+        };
         let (mut first, _) =
             logs::read_entries(&rec.log_path, None).map_err(|e| read_err(&rec.log_path, e))?;
         let path = self.task(&rec.id).await?.and_then(|t| t.log_path);
@@ -635,7 +636,12 @@ fn archive_log(live: &std::path::Path, archive: &std::path::Path) -> Result<(), 
         .append(true)
         .open(archive)
         .map_err(|e| Status::internal(format!("opening {}: {e}", archive.display())))?;
-    std::io::copy(&mut src, &mut dst)
-        .map_err(|e| Status::internal(format!("appending {} to {}: {e}", live.display(), archive.display())))?;
+    std::io::copy(&mut src, &mut dst).map_err(|e| {
+        Status::internal(format!(
+            "appending {} to {}: {e}",
+            live.display(),
+            archive.display()
+        ))
+    })?;
     Ok(())
 }

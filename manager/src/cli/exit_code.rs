@@ -1,15 +1,5 @@
-//! gRPC errors from berthd shown the way Docker shows daemon errors.
-
-/// Wraps a daemon status as `Error response from daemon: …`.
-pub fn daemon_error(status: tonic::Status) -> anyhow::Error {
-    if status.code() == tonic::Code::Unavailable {
-        return anyhow::anyhow!(
-            "Cannot connect to the berth daemon: {}. Is berthd running?",
-            status.message()
-        );
-    }
-    anyhow::anyhow!("Error response from daemon: {}", status.message())
-}
+//! Exit codes of container commands: Docker's 125/126/127 for start failures, and the
+//! container's own code for `run`, `start -a`.
 
 /// An error that carries the exit code the CLI must end with (Docker's 125/126/127 rules).
 #[derive(Debug)]
@@ -33,4 +23,19 @@ pub fn exit_code_of(err: &anyhow::Error, default: i32) -> i32 {
     err.downcast_ref::<ExitCodeError>()
         .map(|e| e.code)
         .unwrap_or(default)
+}
+
+/// The command finished and `berth` must exit with this code without printing anything more
+/// (e.g. `run` returning the container's exit code).
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct ExitStatus(pub i32);
+
+/// Turns a container command's exit code into the CLI's result: 0 is success, anything else an
+/// [`ExitStatus`] for `main` to exit with.
+pub fn finish(result: anyhow::Result<i32>) -> anyhow::Result<()> {
+    match result? {
+        0 => Ok(()),
+        code => Err(ExitStatus(code).into()),
+    }
 }
