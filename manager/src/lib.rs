@@ -1,4 +1,19 @@
 //! berth-manager: the library behind `berthd` (the daemon), `berth` (its CLI) and `berth-monitor`.
+//!
+//! - [`config`]: berthd's TOML configuration.
+//! - [`daemon`]: startup, root lock, gRPC server on a unix socket, shutdown.
+//! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.
+//! - [`content`]: the content-addressable blob store.
+//! - [`images`]: image records and the Images gRPC service.
+//! - [`cli`]: the `berth` command-line client.
+//! - [`reference`]: image references as Docker writes them.
+//! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod daemon;
+pub mod images;
+pub mod metadata;
 pub mod reference;
 pub mod registry;
