@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod distribution;
 pub mod docker_config;
 pub mod error;
 pub mod hosts;

@@ -289,7 +289,7 @@ async fn fetch_blob<S: BlobStore>(
         }
     };
     // Whoever holds the lock downloads; everyone else then finds the blob present.
-    let _guard = store.lock(digest).await;
+    let _guard = store.lock(digest).await.map_err(wrap)?;
     if store.exists(digest).await.map_err(wrap)? {
         say(PullStatus::AlreadyExists).await;
         return Ok(false);
