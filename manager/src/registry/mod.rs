@@ -5,7 +5,6 @@
 pub mod auth;
 pub mod client;
 pub mod distribution;
-pub mod docker_config;
 pub mod error;
 pub mod hosts;
 pub mod layout;
