@@ -59,9 +59,14 @@ pub async fn pull_image(
         auth: auth::for_reference(image),
     };
     let mut stream = client.pull(req).await.map_err(daemon_error)?.into_inner();
-    view.message(&header(&full));
     let mut result = None;
+    let mut started = false;
     while let Some(ev) = stream.message().await.map_err(daemon_error)? {
+        // Like Docker, the header appears once the daemon has answered (resolved the reference).
+        if !started {
+            view.message(&header(&full));
+            started = true;
+        }
         match ev.event {
             Some(Event::Message(m)) => view.message(&m),
             Some(Event::Blob(b)) => view.blob(&b),
