@@ -6,6 +6,8 @@
 //! - [`content`]: the content-addressable blob store.
 //! - [`images`]: image records and the Images gRPC service.
 //! - [`cli`]: the `berth` command-line client.
+//! - [`reference`]: image references as Docker writes them.
+//! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 
 pub mod cli;
 pub mod config;
@@ -13,3 +15,5 @@ pub mod content;
 pub mod daemon;
 pub mod images;
 pub mod metadata;
+pub mod reference;
+pub mod registry;
