@@ -6,6 +6,8 @@
 //! - [`content`]: the content-addressable blob store.
 //! - [`images`]: image records and the Images gRPC service.
 //! - [`cli`]: the `berth` command-line client.
+//! - [`reference`]: image references as Docker writes them.
+//! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 
 pub mod bundle;
 pub mod cli;
