@@ -86,6 +86,12 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
     // SAFETY: berthd passed this descriptor for our exclusive use; it is open (checked above)
     // and nothing else in this process owns it.
     let sync = unsafe { OwnedFd::from_raw_fd(args.sync_fd) };
+    // The runtime and the container must not inherit it: berthd waits for its EOF.
+    nix::fcntl::fcntl(
+        &sync,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(nix_sys("set close-on-exec on the sync descriptor"))?;
 
     // SAFETY: the monitor is single-threaded here, so the child may run arbitrary code.
     match unsafe { fork() }.map_err(nix_sys("fork"))? {

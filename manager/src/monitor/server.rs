@@ -176,27 +176,30 @@ impl Server {
 
     fn handle(&mut self, ready: Vec<PollFlags>) {
         let any = |f: PollFlags| !f.is_empty();
+        // Indexes into `ready` follow the layout built by poll_once, fixed before anything is
+        // removed below.
+        let n_out = self.outputs.len();
+        let stdin_idx = self.stdin.as_ref().map(|_| 2 + n_out);
+        let client_base = 2 + n_out + usize::from(stdin_idx.is_some());
+        let n_clients = self.clients.len();
         if any(ready[0]) {
             self.reap();
         }
-        let n_out = self.outputs.len();
-        // Outputs are read back to front so that removing one keeps earlier indexes valid.
+        // Clients first: broadcasting output below may drop clients and shift their indexes.
+        // Back to front so that swap_remove only moves entries already handled.
+        for i in (0..n_clients).rev() {
+            if any(ready[client_base + i]) {
+                self.serve_client(i);
+            }
+        }
+        if let (Some(idx), Some(s)) = (stdin_idx, &mut self.stdin) {
+            if any(ready[idx]) {
+                flush_stdin(s);
+            }
+        }
         for i in (0..n_out).rev() {
             if any(ready[2 + i]) {
                 self.read_output(i);
-            }
-        }
-        let mut next = 2 + n_out;
-        if let Some(s) = &mut self.stdin {
-            if any(ready[next]) {
-                flush_stdin(s);
-            }
-            next += 1;
-        }
-        let n_clients = self.clients.len();
-        for i in (0..n_clients).rev() {
-            if any(ready[next + i]) {
-                self.serve_client(i);
             }
         }
         if any(ready[1]) {

@@ -127,8 +127,17 @@ impl TaskManager {
         let json = serde_json::to_vec_pretty(&info).map_err(|e| TaskError::Io {
             what: format!("encode task info of {id}"),
             source: e.into(),
-        })?;
-        write_atomic(&dir.join(TASK_FILE), &json).await?;
+        });
+        let written = match json {
+            Ok(json) => write_atomic(&dir.join(TASK_FILE), &json).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            // Without task.json the task could not be recovered: undo the create.
+            let _ = runtime.delete(id, true).await;
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            return Err(e);
+        }
         self.track(info.clone(), runtime, None);
         Ok(info)
     }
