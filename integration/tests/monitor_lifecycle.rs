@@ -173,3 +173,29 @@ async fn hanging_runtime_is_killed() {
     let err = rt.start("x").await.unwrap_err();
     assert!(matches!(err, RuntimeError::Timeout { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn oom_kill_is_recorded() {
+    let env = Env::new("oom");
+    let id = unique("oom");
+    // The shell itself (pid 1) accumulates 256 MiB in a variable under a 32 MiB limit.
+    let bundle = env.bundle(
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo survived",
+        ],
+        false,
+    );
+    monitor_support::set_memory_limit(&bundle, 32 << 20);
+    env.manager
+        .create(&id, &bundle, StdioOptions::default())
+        .await
+        .unwrap();
+    env.manager.start(&id).await.unwrap();
+    let status = env.manager.wait(&id).await.unwrap();
+    println!("oom status: {status:?}");
+    assert!(status.oom, "{status:?}");
+    assert_ne!(status.code, Some(0));
+    env.manager.delete(&id, false).await.unwrap();
+}
