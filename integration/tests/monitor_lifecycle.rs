@@ -199,3 +199,17 @@ async fn oom_kill_is_recorded() {
     assert_ne!(status.code, Some(0));
     env.manager.delete(&id, false).await.unwrap();
 }
+
+#[tokio::test]
+async fn terminal_mismatch_is_refused() {
+    let env = Env::new("ttymis");
+    let id = unique("ttymis");
+    let bundle = env.bundle(&["true"], false);
+    let stdio = StdioOptions {
+        tty: true,
+        stdin: false,
+    };
+    let err = env.manager.create(&id, &bundle, stdio).await.unwrap_err();
+    assert!(matches!(err, TaskError::Bundle { .. }), "{err}");
+    assert!(!env.manager.config().tasks_dir.join(&id).exists());
+}

@@ -22,6 +22,14 @@ pub enum TaskError {
     /// The operation needs a live task.
     #[error("task {0} is not running")]
     NotRunning(String),
+    /// The bundle cannot be used as asked (e.g. its terminal setting contradicts the stdio).
+    #[error("bundle for task {id}: {message}")]
+    Bundle {
+        /// Task id.
+        id: String,
+        /// What is wrong, naming the file.
+        message: String,
+    },
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),

@@ -81,6 +81,7 @@ impl TaskManager {
         stdio: StdioOptions,
     ) -> Result<TaskInfo, TaskError> {
         validate_id(id)?;
+        check_terminal(id, bundle, stdio.tty).await?;
         if self.lookup(id).is_ok() {
             return Err(TaskError::AlreadyExists(id.to_string()));
         }
@@ -323,6 +324,30 @@ async fn watch_exit(entry: Arc<Entry>, events: broadcast::Sender<TaskExit>) {
         pid: entry.info.pid,
         status,
     });
+}
+
+/// The runtime needs `process.terminal` in config.json to agree with the console socket the
+/// monitor passes; a mismatch fails deep inside the runtime, so say it plainly here.
+async fn check_terminal(id: &str, bundle: &Path, tty: bool) -> Result<(), TaskError> {
+    let path = bundle.join("config.json");
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(io_err(format!("read {}", path.display())))?;
+    let spec: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| TaskError::Io {
+        what: format!("parse {}", path.display()),
+        source: e.into(),
+    })?;
+    let terminal = spec["process"]["terminal"].as_bool().unwrap_or(false);
+    if terminal != tty {
+        return Err(TaskError::Bundle {
+            id: id.to_string(),
+            message: format!(
+                "{} has process.terminal={terminal} but the task was created with tty={tty}",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn validate_id(id: &str) -> Result<(), TaskError> {
