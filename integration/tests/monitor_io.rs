@@ -202,3 +202,57 @@ async fn terminal_container() {
     assert!(String::from_utf8_lossy(&logged).contains("hi-from-tty"));
     env.manager.delete(&id, false).await.unwrap();
 }
+
+#[tokio::test]
+async fn monitor_memory_after_heavy_output() {
+    let env = Env::new("rss");
+    let id = unique("rss");
+    let script =
+        "i=0; while [ $i -lt 20000 ]; do echo line $i with some padding text; i=$((i+1)); done; \
+                  head -c 100000 /dev/zero | tr '\\0' x; echo; echo done; exec sleep 1000";
+    let bundle = env.bundle(&["sh", "-c", script], false);
+    let info = env
+        .manager
+        .create(&id, &bundle, StdioOptions::default())
+        .await
+        .unwrap();
+    let (rss, hwm) = rss_kb(info.monitor_pid);
+    println!(
+        "monitor {} after create: VmRSS {rss} kB, VmHWM {hwm} kB",
+        info.monitor_pid
+    );
+    let mut attach = env.manager.attach(&id).await.unwrap();
+    env.manager.start(&id).await.unwrap();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"done\n") {
+        match attach.output.next().await.unwrap() {
+            Some(AttachEvent::Stdout(b)) => seen.extend(b),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let (rss, hwm) = rss_kb(info.monitor_pid);
+    println!(
+        "monitor {} after {} bytes of output: VmRSS {rss} kB, VmHWM {hwm} kB",
+        info.monitor_pid,
+        seen.len()
+    );
+    let mut rx = env
+        .manager
+        .logs(
+            &id,
+            LogOptions {
+                tail: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let long = rx.recv().await.unwrap().unwrap();
+    // 100000 bytes without a newline: cut into 16 KiB partial entries, then the full rest.
+    assert!(!long.partial);
+    assert_eq!(long.text.len(), 100_000 % berth_manager::monitor::MAX_LINE);
+    assert_eq!(rx.recv().await.unwrap().unwrap().text, b"done");
+    env.manager.kill(&id, 9, false).await.unwrap();
+    assert_eq!(env.manager.wait(&id).await.unwrap().code, Some(137));
+    env.manager.delete(&id, false).await.unwrap();
+}
