@@ -53,6 +53,7 @@ async fn missing_executable_fails_create_cleanly() {
     let text = err.to_string();
     println!("create error: {text}");
     assert!(matches!(err, TaskError::Monitor { .. }), "{text}");
+    assert_eq!(err.exec_failure_code(), Some(127), "{text}");
     assert!(
         text.contains("no such file")
             || text.contains("not found")
