@@ -16,6 +16,7 @@ mod oom;
 pub mod protocol;
 mod server;
 pub mod timefmt;
+mod trim;
 
 pub use exitfile::ExitRecord;
 pub use logfile::MAX_LINE;
@@ -152,6 +153,8 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
         .open(dir.join(CONTAINER_LOG))
         .map_err(sys(format!("open {}", dir.join(CONTAINER_LOG).display())))?;
 
+    // Keep the peak (VmHWM) low too: drop what startup touched before the runtime runs.
+    trim::drop_code_pages();
     let created = match create::create(args, &sigchld) {
         Ok(c) => c,
         Err(message) => {
@@ -186,6 +189,7 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
     let devnull = File::open("/dev/null").map_err(sys("open /dev/null"))?;
     let _ = std::mem::replace(sync, devnull);
 
+    trim::drop_code_pages();
     let (record, clients) = server.run();
     let write = record.write_atomic(dir);
     server::notify_exit(clients, &record);

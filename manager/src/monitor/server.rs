@@ -22,6 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// How long output is still collected after the init exited (for processes that kept the
 /// container's stdout open, e.g. without a pid namespace).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// Bytes read from the container per call: small enough to keep the monitor's stack small.
+const READ_CHUNK: usize = 8 * 1024;
 /// End-of-file character sent when a client closes stdin on a terminal.
 const VEOF: u8 = 0x04;
 
@@ -232,7 +234,7 @@ impl Server {
     }
 
     fn read_output(&mut self, i: usize) {
-        let mut buf = [0u8; 32 * 1024];
+        let mut buf = [0u8; READ_CHUNK];
         let (fd, stream) = (&self.outputs[i].0, self.outputs[i].1);
         match nix::unistd::read(fd.as_fd(), &mut buf) {
             Ok(0) | Err(Errno::EIO) => {
