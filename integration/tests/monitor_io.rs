@@ -256,3 +256,33 @@ async fn monitor_memory_after_heavy_output() {
     assert_eq!(env.manager.wait(&id).await.unwrap().code, Some(137));
     env.manager.delete(&id, false).await.unwrap();
 }
+
+#[tokio::test]
+async fn two_clients_see_the_same_output() {
+    let env = Env::new("multi");
+    let id = unique("multi");
+    let bundle = env.bundle(&["sh", "-c", "read l; echo got:$l"], false);
+    let stdio = StdioOptions {
+        tty: false,
+        stdin: true,
+    };
+    env.manager.create(&id, &bundle, stdio).await.unwrap();
+    let mut a = env.manager.attach(&id).await.unwrap();
+    let mut b = env.manager.attach(&id).await.unwrap();
+    env.manager.start(&id).await.unwrap();
+    b.input.write_stdin(b"from-b\n").await.unwrap();
+    for client in [&mut a, &mut b] {
+        let mut out = Vec::new();
+        let mut code = None;
+        while let Some(ev) = client.output.next().await.unwrap() {
+            match ev {
+                AttachEvent::Stdout(d) => out.extend(d),
+                AttachEvent::Stderr(d) => panic!("stderr {d:?}"),
+                AttachEvent::Exit(s) => code = s.code,
+            }
+        }
+        assert_eq!(out, b"got:from-b\n");
+        assert_eq!(code, Some(0));
+    }
+    env.manager.delete(&id, false).await.unwrap();
+}

@@ -9,6 +9,7 @@ use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
 use crate::runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +24,27 @@ pub(crate) struct Entry {
     /// `None` while the task lives; the exit status once its monitor has gone.
     pub(crate) exit: watch::Sender<Option<ExitStatus>>,
     pub(crate) runtime: Runtime,
+}
+
+impl Entry {
+    /// Records the exit and broadcasts it, once: later calls change nothing.
+    pub(crate) fn settle(&self, status: ExitStatus, events: &broadcast::Sender<TaskExit>) {
+        let set = self.exit.send_if_modified(|cur| {
+            if cur.is_none() {
+                *cur = Some(status.clone());
+                true
+            } else {
+                false
+            }
+        });
+        if set {
+            let _ = events.send(TaskExit {
+                id: self.info.id.clone(),
+                pid: self.info.pid,
+                status,
+            });
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -45,6 +67,9 @@ impl TaskManager {
         for dir in [&config.tasks_dir, &config.runtime_root] {
             std::fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
         }
+        // Attach sockets inside accept stdin for containers: only root may reach them.
+        std::fs::set_permissions(&config.tasks_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(format!("chmod {}", config.tasks_dir.display())))?;
         let runtime = Runtime::new(
             config.runtime.clone(),
             config.runtime_root.clone(),
@@ -86,7 +111,7 @@ impl TaskManager {
             return Err(TaskError::AlreadyExists(id.to_string()));
         }
         let dir = self.inner.config.tasks_dir.join(id);
-        match std::fs::create_dir(&dir) {
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(TaskError::AlreadyExists(id.to_string()))
@@ -196,6 +221,7 @@ impl TaskManager {
     /// The task's current state.
     pub async fn state(&self, id: &str) -> Result<TaskStatus, TaskError> {
         let e = self.lookup(id)?;
+        self.settle_from_disk(&e).await;
         let exit = e.exit.borrow().clone();
         if exit.as_ref().is_some_and(|s| s.code.is_some()) {
             return Ok(TaskStatus::Stopped);
@@ -230,6 +256,9 @@ impl TaskManager {
     /// refused unless `force`, which kills it first. Returns the exit status.
     pub async fn delete(&self, id: &str, force: bool) -> Result<ExitStatus, TaskError> {
         let e = self.lookup(id)?;
+        // The monitor writes the record, tells attach clients, then exits: a caller that saw
+        // the exit on attach may get here before the monitor is gone.
+        self.settle_from_disk(&e).await;
         let exit = e.exit.borrow().clone();
         let alive = match &exit {
             None => true,
@@ -266,6 +295,16 @@ impl TaskManager {
         }
         self.tasks().remove(id);
         Ok(status)
+    }
+
+    /// Publishes the exit record if the monitor has written it but is not yet seen gone.
+    async fn settle_from_disk(&self, e: &Entry) {
+        if e.exit.borrow().is_some() {
+            return;
+        }
+        if let Ok(Some(status)) = read_exit_file(&e.info.state_dir).await {
+            e.settle(status, &self.inner.events);
+        }
     }
 
     pub(crate) fn lookup(&self, id: &str) -> Result<Arc<Entry>, TaskError> {
@@ -318,12 +357,7 @@ async fn watch_exit(entry: Arc<Entry>, events: broadcast::Sender<TaskExit>) {
         .ok()
         .flatten()
         .unwrap_or_else(ExitStatus::unknown);
-    entry.exit.send_replace(Some(status.clone()));
-    let _ = events.send(TaskExit {
-        id: entry.info.id.clone(),
-        pid: entry.info.pid,
-        status,
-    });
+    entry.settle(status, &events);
 }
 
 /// The runtime needs `process.terminal` in config.json to agree with the console socket the
