@@ -184,7 +184,9 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
         args.stdin,
     )
     .map_err(sys("set up monitor loop"))?;
-    writeln!(sync, "created {} {me}", created.init_pid).map_err(sys("write sync descriptor"))?;
+    // If berthd died meanwhile the write fails (EPIPE); the container still needs its monitor,
+    // and a restarted berthd cleans up a create it never recorded.
+    let _ = writeln!(sync, "created {} {me}", created.init_pid);
     // Closing our end tells berthd the report is complete.
     let devnull = File::open("/dev/null").map_err(sys("open /dev/null"))?;
     let _ = std::mem::replace(sync, devnull);
