@@ -17,6 +17,9 @@ use tokio::sync::{broadcast, watch};
 
 /// How long `delete --force` waits for a killed task's monitor to record the exit.
 const FORCE_EXIT_WAIT: Duration = Duration::from_secs(10);
+/// How long to wait for a monitor to record an exit the runtime already reports (the monitor
+/// drains output for at most 2 s after the init exits).
+const SETTLE_WAIT: Duration = Duration::from_secs(3);
 
 /// One known task.
 pub(crate) struct Entry {
@@ -233,7 +236,12 @@ impl TaskManager {
                 RuntimeStatus::Running => TaskStatus::Running,
                 RuntimeStatus::Paused => TaskStatus::Paused,
                 RuntimeStatus::Stopped if exit.is_some() => TaskStatus::Unknown,
-                RuntimeStatus::Stopped => TaskStatus::Stopped,
+                RuntimeStatus::Stopped => {
+                    // The init is gone; its monitor is draining output and about to record the
+                    // exit. Give it that moment so callers see the status with the stop.
+                    wait_settled(&e, SETTLE_WAIT).await;
+                    TaskStatus::Stopped
+                }
             }),
             Err(_) if exit.is_some() => Ok(TaskStatus::Unknown),
             Err(err) => Err(err.into()),
@@ -261,6 +269,14 @@ impl TaskManager {
         self.settle_from_disk(&e).await;
         let exit = e.exit.borrow().clone();
         let alive = match &exit {
+            None if !force => {
+                let stopped = e
+                    .runtime
+                    .state(id)
+                    .await
+                    .is_ok_and(|st| st.status == RuntimeStatus::Stopped);
+                !(stopped && wait_settled(&e, SETTLE_WAIT).await)
+            }
             None => true,
             // The monitor is gone without a record: the runtime knows whether it still runs.
             Some(s) if s.code.is_none() => e
@@ -338,6 +354,15 @@ impl TaskManager {
             tokio::spawn(watch_exit(entry, events));
         }
     }
+}
+
+/// Waits up to `limit` for the task's exit to be recorded; returns whether it is.
+async fn wait_settled(e: &Entry, limit: Duration) -> bool {
+    let mut rx = e.exit.subscribe();
+    let settled = tokio::time::timeout(limit, rx.wait_for(Option::is_some))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    settled
 }
 
 /// Waits for the monitor to exit, then publishes the exit record (or unknown).
