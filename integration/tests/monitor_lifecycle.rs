@@ -214,3 +214,25 @@ async fn terminal_mismatch_is_refused() {
     assert!(matches!(err, TaskError::Bundle { .. }), "{err}");
     assert!(!env.manager.config().tasks_dir.join(&id).exists());
 }
+
+#[tokio::test]
+async fn stopped_state_comes_with_its_exit_status() {
+    let env = Env::new("stopped");
+    let id = unique("stopped");
+    let bundle = env.bundle(&["sh", "-c", "exit 5"], false);
+    env.manager
+        .create(&id, &bundle, StdioOptions::default())
+        .await
+        .unwrap();
+    env.manager.start(&id).await.unwrap();
+    // Poll the state the way `ps` would, never calling wait().
+    let start = std::time::Instant::now();
+    while env.manager.state(&id).await.unwrap() != TaskStatus::Stopped {
+        assert!(start.elapsed() < Duration::from_secs(60), "never stopped");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = env.manager.exit_status(&id).unwrap();
+    assert_eq!(status.and_then(|s| s.code), Some(5));
+    // Deleting right away (no wait()) works for a stopped task.
+    env.manager.delete(&id, false).await.unwrap();
+}

@@ -99,7 +99,11 @@ async fn monitor_survives_its_starter_and_is_recovered() {
     assert!(found[0].exit.is_none(), "{:?}", found[0].exit);
     let monitor = found[0].info.monitor_pid;
     assert_ne!(parent_of(monitor), helper);
-    assert_eq!(session_of(monitor), monitor, "the monitor leads its own session");
+    assert_eq!(
+        session_of(monitor),
+        monitor,
+        "the monitor leads its own session"
+    );
     assert_eq!(
         parent_of(found[0].info.pid),
         monitor,
