@@ -164,7 +164,12 @@ async fn attach_stdin_echo() {
 async fn terminal_container() {
     let env = Env::new("tty");
     let id = unique("tty");
-    let bundle = env.bundle(&["sh", "-c", "stty size; tty; echo hi-from-tty"], true);
+    // The shell waits for a line so that the resize (sent first, frames are applied in
+    // order) has happened before it asks for the size.
+    let bundle = env.bundle(
+        &["sh", "-c", "read go; stty size; tty; echo hi-from-tty"],
+        true,
+    );
     env.manager
         .create(
             &id,
@@ -177,8 +182,9 @@ async fn terminal_container() {
         .await
         .unwrap();
     let mut attach = env.manager.attach(&id).await.unwrap();
-    attach.input.resize(33, 101).await.unwrap();
     env.manager.start(&id).await.unwrap();
+    attach.input.resize(33, 101).await.unwrap();
+    attach.input.write_stdin(b"go\n").await.unwrap();
     let mut out = Vec::new();
     let mut exit = None;
     while let Some(ev) = attach.output.next().await.unwrap() {
