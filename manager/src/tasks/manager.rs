@@ -66,7 +66,16 @@ pub struct TaskManager {
 impl TaskManager {
     /// A manager using `config`; creates its directories. Call [`TaskManager::recover`] next
     /// to pick up tasks from a previous run.
-    pub fn new(config: TaskManagerConfig) -> Result<Self, TaskError> {
+    pub fn new(mut config: TaskManagerConfig) -> Result<Self, TaskError> {
+        // The monitor changes its working directory: every path it gets must be absolute.
+        for p in [
+            &mut config.tasks_dir,
+            &mut config.runtime_root,
+            &mut config.runtime,
+            &mut config.monitor,
+        ] {
+            *p = std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
+        }
         for dir in [&config.tasks_dir, &config.runtime_root] {
             std::fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
         }
