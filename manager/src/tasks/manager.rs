@@ -74,7 +74,11 @@ impl TaskManager {
             &mut config.runtime,
             &mut config.monitor,
         ] {
-            *p = std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
+            // A bare program name is looked up on PATH, which does not depend on the cwd.
+            if p.components().count() > 1 {
+                *p =
+                    std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
+            }
         }
         for dir in [&config.tasks_dir, &config.runtime_root] {
             std::fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
