@@ -68,13 +68,11 @@ impl TaskManager {
     /// to pick up tasks from a previous run.
     pub fn new(mut config: TaskManagerConfig) -> Result<Self, TaskError> {
         // The monitor changes its working directory: every path it gets must be absolute.
-        for p in [
-            &mut config.tasks_dir,
-            &mut config.runtime_root,
-            &mut config.runtime,
-            &mut config.monitor,
-        ] {
-            // A bare program name is looked up on PATH, which does not depend on the cwd.
+        for p in [&mut config.tasks_dir, &mut config.runtime_root] {
+            *p = std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
+        }
+        // Binaries too, except bare names: PATH lookup does not depend on the cwd.
+        for p in [&mut config.runtime, &mut config.monitor] {
             if p.components().count() > 1 {
                 *p =
                     std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
