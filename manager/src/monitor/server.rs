@@ -195,7 +195,10 @@ impl Server {
             }
         }
         if let (Some(idx), Some(s)) = (stdin_idx, &mut self.stdin) {
-            if any(ready[idx]) {
+            if ready[idx].intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
+                // Nobody can read the container's stdin any more; polling it would spin.
+                self.stdin = None;
+            } else if any(ready[idx]) {
                 flush_stdin(s);
             }
         }
