@@ -120,7 +120,12 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
         Ok(()) => Ok(Role::Monitor),
         Err(e) => {
             // Tell berthd if it is still waiting; the sync file closes when we return.
-            let _ = writeln!(sync, "error {}", e.to_string().replace('\n', " "));
+            // berthd already knows the id: report the runtime's own words for a failed create.
+            let text = match &e {
+                MonitorError::Create { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(sync, "error {}", text.replace('\n', " "));
             Err(e)
         }
     }
