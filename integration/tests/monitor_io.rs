@@ -164,7 +164,12 @@ async fn attach_stdin_echo() {
 async fn terminal_container() {
     let env = Env::new("tty");
     let id = unique("tty");
-    let bundle = env.bundle(&["sh", "-c", "stty size; tty; echo hi-from-tty"], true);
+    // The shell waits for a line so that the resize (sent first, frames are applied in
+    // order) has happened before it asks for the size.
+    let bundle = env.bundle(
+        &["sh", "-c", "read go; stty size; tty; echo hi-from-tty"],
+        true,
+    );
     env.manager
         .create(
             &id,
@@ -177,8 +182,9 @@ async fn terminal_container() {
         .await
         .unwrap();
     let mut attach = env.manager.attach(&id).await.unwrap();
-    attach.input.resize(33, 101).await.unwrap();
     env.manager.start(&id).await.unwrap();
+    attach.input.resize(33, 101).await.unwrap();
+    attach.input.write_stdin(b"go\n").await.unwrap();
     let mut out = Vec::new();
     let mut exit = None;
     while let Some(ev) = attach.output.next().await.unwrap() {
@@ -200,5 +206,89 @@ async fn terminal_container() {
         logged.extend(l.unwrap().bytes());
     }
     assert!(String::from_utf8_lossy(&logged).contains("hi-from-tty"));
+    env.manager.delete(&id, false).await.unwrap();
+}
+
+#[tokio::test]
+async fn monitor_memory_after_heavy_output() {
+    let env = Env::new("rss");
+    let id = unique("rss");
+    let script =
+        "i=0; while [ $i -lt 20000 ]; do echo line $i with some padding text; i=$((i+1)); done; \
+                  head -c 100000 /dev/zero | tr '\\0' x; echo; echo done; exec sleep 1000";
+    let bundle = env.bundle(&["sh", "-c", script], false);
+    let info = env
+        .manager
+        .create(&id, &bundle, StdioOptions::default())
+        .await
+        .unwrap();
+    let (rss, hwm) = rss_kb(info.monitor_pid);
+    println!(
+        "monitor {} after create: VmRSS {rss} kB, VmHWM {hwm} kB",
+        info.monitor_pid
+    );
+    let mut attach = env.manager.attach(&id).await.unwrap();
+    env.manager.start(&id).await.unwrap();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"done\n") {
+        match attach.output.next().await.unwrap() {
+            Some(AttachEvent::Stdout(b)) => seen.extend(b),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let (rss, hwm) = rss_kb(info.monitor_pid);
+    println!(
+        "monitor {} after {} bytes of output: VmRSS {rss} kB, VmHWM {hwm} kB",
+        info.monitor_pid,
+        seen.len()
+    );
+    let mut rx = env
+        .manager
+        .logs(
+            &id,
+            LogOptions {
+                tail: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let long = rx.recv().await.unwrap().unwrap();
+    // 100000 bytes without a newline: cut into 16 KiB partial entries, then the full rest.
+    assert!(!long.partial);
+    assert_eq!(long.text.len(), 100_000 % berth_manager::monitor::MAX_LINE);
+    assert_eq!(rx.recv().await.unwrap().unwrap().text, b"done");
+    env.manager.kill(&id, 9, false).await.unwrap();
+    assert_eq!(env.manager.wait(&id).await.unwrap().code, Some(137));
+    env.manager.delete(&id, false).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_clients_see_the_same_output() {
+    let env = Env::new("multi");
+    let id = unique("multi");
+    let bundle = env.bundle(&["sh", "-c", "read l; echo got:$l"], false);
+    let stdio = StdioOptions {
+        tty: false,
+        stdin: true,
+    };
+    env.manager.create(&id, &bundle, stdio).await.unwrap();
+    let mut a = env.manager.attach(&id).await.unwrap();
+    let mut b = env.manager.attach(&id).await.unwrap();
+    env.manager.start(&id).await.unwrap();
+    b.input.write_stdin(b"from-b\n").await.unwrap();
+    for client in [&mut a, &mut b] {
+        let mut out = Vec::new();
+        let mut code = None;
+        while let Some(ev) = client.output.next().await.unwrap() {
+            match ev {
+                AttachEvent::Stdout(d) => out.extend(d),
+                AttachEvent::Stderr(d) => panic!("stderr {d:?}"),
+                AttachEvent::Exit(s) => code = s.code,
+            }
+        }
+        assert_eq!(out, b"got:from-b\n");
+        assert_eq!(code, Some(0));
+    }
     env.manager.delete(&id, false).await.unwrap();
 }

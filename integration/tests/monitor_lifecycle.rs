@@ -53,6 +53,7 @@ async fn missing_executable_fails_create_cleanly() {
     let text = err.to_string();
     println!("create error: {text}");
     assert!(matches!(err, TaskError::Monitor { .. }), "{text}");
+    assert_eq!(err.exec_failure_code(), Some(127), "{text}");
     assert!(
         text.contains("no such file")
             || text.contains("not found")
@@ -172,4 +173,66 @@ async fn hanging_runtime_is_killed() {
     );
     let err = rt.start("x").await.unwrap_err();
     assert!(matches!(err, RuntimeError::Timeout { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn oom_kill_is_recorded() {
+    let env = Env::new("oom");
+    let id = unique("oom");
+    // The shell itself (pid 1) accumulates 256 MiB in a variable under a 32 MiB limit.
+    let bundle = env.bundle(
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo survived",
+        ],
+        false,
+    );
+    monitor_support::set_memory_limit(&bundle, 32 << 20);
+    env.manager
+        .create(&id, &bundle, StdioOptions::default())
+        .await
+        .unwrap();
+    env.manager.start(&id).await.unwrap();
+    let status = env.manager.wait(&id).await.unwrap();
+    println!("oom status: {status:?}");
+    assert!(status.oom, "{status:?}");
+    assert_ne!(status.code, Some(0));
+    env.manager.delete(&id, false).await.unwrap();
+}
+
+#[tokio::test]
+async fn terminal_mismatch_is_refused() {
+    let env = Env::new("ttymis");
+    let id = unique("ttymis");
+    let bundle = env.bundle(&["true"], false);
+    let stdio = StdioOptions {
+        tty: true,
+        stdin: false,
+    };
+    let err = env.manager.create(&id, &bundle, stdio).await.unwrap_err();
+    assert!(matches!(err, TaskError::Bundle { .. }), "{err}");
+    assert!(!env.manager.config().tasks_dir.join(&id).exists());
+}
+
+#[tokio::test]
+async fn stopped_state_comes_with_its_exit_status() {
+    let env = Env::new("stopped");
+    let id = unique("stopped");
+    let bundle = env.bundle(&["sh", "-c", "exit 5"], false);
+    env.manager
+        .create(&id, &bundle, StdioOptions::default())
+        .await
+        .unwrap();
+    env.manager.start(&id).await.unwrap();
+    // Poll the state the way `ps` would, never calling wait().
+    let start = std::time::Instant::now();
+    while env.manager.state(&id).await.unwrap() != TaskStatus::Stopped {
+        assert!(start.elapsed() < Duration::from_secs(60), "never stopped");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = env.manager.exit_status(&id).unwrap();
+    assert_eq!(status.and_then(|s| s.code), Some(5));
+    // Deleting right away (no wait()) works for a stopped task.
+    env.manager.delete(&id, false).await.unwrap();
 }

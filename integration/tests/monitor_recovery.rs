@@ -72,6 +72,13 @@ fn parent_of(pid: u32) -> u32 {
         .unwrap()
 }
 
+fn session_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command: state ppid pgrp session …
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
 #[tokio::test]
 async fn monitor_survives_its_starter_and_is_recovered() {
     let root = TempDir::new("survive-state");
@@ -92,6 +99,11 @@ async fn monitor_survives_its_starter_and_is_recovered() {
     assert!(found[0].exit.is_none(), "{:?}", found[0].exit);
     let monitor = found[0].info.monitor_pid;
     assert_ne!(parent_of(monitor), helper);
+    assert_eq!(
+        session_of(monitor),
+        monitor,
+        "the monitor leads its own session"
+    );
     assert_eq!(
         parent_of(found[0].info.pid),
         monitor,

@@ -171,3 +171,12 @@ pub fn rss_kb(pid: u32) -> (u64, u64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// Sets `linux.resources.memory.limit` (and swap to the same value) in a bundle's config.json.
+pub fn set_memory_limit(bundle: &Path, bytes: i64) {
+    let path = bundle.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["linux"]["resources"]["memory"] = serde_json::json!({ "limit": bytes, "swap": bytes });
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+}

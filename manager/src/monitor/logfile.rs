@@ -49,26 +49,36 @@ impl LogWriter {
     }
 
     /// Logs one chunk read from `stream`; an unfinished last line waits for more output.
-    pub fn write_chunk(&mut self, stream: Stream, mut data: &[u8]) -> io::Result<()> {
+    /// No entry's text exceeds [`MAX_LINE`] bytes, and neither does the pending buffer.
+    pub fn write_chunk(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
         let now = rfc3339_nanos(SystemTime::now());
-        self.entry.clear();
-        while let Some(nl) = data.iter().position(|&b| b == b'\n') {
-            let mut line = std::mem::take(&mut self.partial[stream as usize]);
-            line.extend_from_slice(&data[..nl]);
-            push_entry(&mut self.entry, &now, stream, true, &line);
-            data = &data[nl + 1..];
-        }
+        let entry = &mut self.entry;
         let buf = &mut self.partial[stream as usize];
-        buf.extend_from_slice(data);
-        while buf.len() >= MAX_LINE {
-            let rest = buf.split_off(MAX_LINE);
-            push_entry(&mut self.entry, &now, stream, false, buf);
-            *buf = rest;
+        entry.clear();
+        let mut rest = data;
+        loop {
+            let nl = rest.iter().position(|&b| b == b'\n');
+            let mut piece = &rest[..nl.unwrap_or(rest.len())];
+            while !piece.is_empty() {
+                if buf.len() == MAX_LINE {
+                    push_entry(entry, &now, stream, false, buf);
+                    buf.clear();
+                }
+                let take = (MAX_LINE - buf.len()).min(piece.len());
+                buf.extend_from_slice(&piece[..take]);
+                piece = &piece[take..];
+            }
+            match nl {
+                Some(i) => {
+                    push_entry(entry, &now, stream, true, buf);
+                    buf.clear();
+                    rest = &rest[i + 1..];
+                }
+                None => break,
+            }
         }
-        if self.partial[stream as usize].is_empty()
-            && self.partial[stream as usize].capacity() > 4096
-        {
-            self.partial[stream as usize] = Vec::new();
+        if buf.is_empty() && buf.capacity() > 4096 {
+            *buf = Vec::new();
         }
         self.file.write_all(&self.entry)
     }

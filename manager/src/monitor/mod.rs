@@ -16,6 +16,7 @@ mod oom;
 pub mod protocol;
 mod server;
 pub mod timefmt;
+mod trim;
 
 pub use exitfile::ExitRecord;
 pub use logfile::MAX_LINE;
@@ -86,6 +87,12 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
     // SAFETY: berthd passed this descriptor for our exclusive use; it is open (checked above)
     // and nothing else in this process owns it.
     let sync = unsafe { OwnedFd::from_raw_fd(args.sync_fd) };
+    // The runtime and the container must not inherit it: berthd waits for its EOF.
+    nix::fcntl::fcntl(
+        &sync,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(nix_sys("set close-on-exec on the sync descriptor"))?;
 
     // SAFETY: the monitor is single-threaded here, so the child may run arbitrary code.
     match unsafe { fork() }.map_err(nix_sys("fork"))? {
@@ -113,7 +120,12 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
         Ok(()) => Ok(Role::Monitor),
         Err(e) => {
             // Tell berthd if it is still waiting; the sync file closes when we return.
-            let _ = writeln!(sync, "error {}", e.to_string().replace('\n', " "));
+            // berthd already knows the id: report the runtime's own words for a failed create.
+            let text = match &e {
+                MonitorError::Create { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(sync, "error {}", text.replace('\n', " "));
             Err(e)
         }
     }
@@ -146,6 +158,8 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
         .open(dir.join(CONTAINER_LOG))
         .map_err(sys(format!("open {}", dir.join(CONTAINER_LOG).display())))?;
 
+    // Keep the peak (VmHWM) low too: drop what startup touched before the runtime runs.
+    trim::drop_code_pages();
     let created = match create::create(args, &sigchld) {
         Ok(c) => c,
         Err(message) => {
@@ -175,11 +189,14 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
         args.stdin,
     )
     .map_err(sys("set up monitor loop"))?;
-    writeln!(sync, "created {} {me}", created.init_pid).map_err(sys("write sync descriptor"))?;
+    // If berthd died meanwhile the write fails (EPIPE); the container still needs its monitor,
+    // and a restarted berthd cleans up a create it never recorded.
+    let _ = writeln!(sync, "created {} {me}", created.init_pid);
     // Closing our end tells berthd the report is complete.
     let devnull = File::open("/dev/null").map_err(sys("open /dev/null"))?;
     let _ = std::mem::replace(sync, devnull);
 
+    trim::drop_code_pages();
     let (record, clients) = server.run();
     let write = record.write_atomic(dir);
     server::notify_exit(clients, &record);

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// How long output is still collected after the init exited (for processes that kept the
 /// container's stdout open, e.g. without a pid namespace).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// Bytes read from the container per call: small enough to keep the monitor's stack small.
+const READ_CHUNK: usize = 8 * 1024;
 /// End-of-file character sent when a client closes stdin on a terminal.
 const VEOF: u8 = 0x04;
 
@@ -176,27 +178,33 @@ impl Server {
 
     fn handle(&mut self, ready: Vec<PollFlags>) {
         let any = |f: PollFlags| !f.is_empty();
+        // Indexes into `ready` follow the layout built by poll_once, fixed before anything is
+        // removed below.
+        let n_out = self.outputs.len();
+        let stdin_idx = self.stdin.as_ref().map(|_| 2 + n_out);
+        let client_base = 2 + n_out + usize::from(stdin_idx.is_some());
+        let n_clients = self.clients.len();
         if any(ready[0]) {
             self.reap();
         }
-        let n_out = self.outputs.len();
-        // Outputs are read back to front so that removing one keeps earlier indexes valid.
+        // Clients first: broadcasting output below may drop clients and shift their indexes.
+        // Back to front so that swap_remove only moves entries already handled.
+        for i in (0..n_clients).rev() {
+            if any(ready[client_base + i]) {
+                self.serve_client(i);
+            }
+        }
+        if let (Some(idx), Some(s)) = (stdin_idx, &mut self.stdin) {
+            if ready[idx].intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
+                // Nobody can read the container's stdin any more; polling it would spin.
+                self.stdin = None;
+            } else if any(ready[idx]) {
+                flush_stdin(s);
+            }
+        }
         for i in (0..n_out).rev() {
             if any(ready[2 + i]) {
                 self.read_output(i);
-            }
-        }
-        let mut next = 2 + n_out;
-        if let Some(s) = &mut self.stdin {
-            if any(ready[next]) {
-                flush_stdin(s);
-            }
-            next += 1;
-        }
-        let n_clients = self.clients.len();
-        for i in (0..n_clients).rev() {
-            if any(ready[next + i]) {
-                self.serve_client(i);
             }
         }
         if any(ready[1]) {
@@ -229,7 +237,7 @@ impl Server {
     }
 
     fn read_output(&mut self, i: usize) {
-        let mut buf = [0u8; 32 * 1024];
+        let mut buf = [0u8; READ_CHUNK];
         let (fd, stream) = (&self.outputs[i].0, self.outputs[i].1);
         match nix::unistd::read(fd.as_fd(), &mut buf) {
             Ok(0) | Err(Errno::EIO) => {

@@ -11,7 +11,8 @@ pub fn resolve_binary(name: &str) -> Result<PathBuf, RuntimeError> {
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_default();
     if name.contains('/') {
-        let p = PathBuf::from(name);
+        // Absolute, because the monitor runs it from another working directory.
+        let p = std::path::absolute(name).unwrap_or_else(|_| PathBuf::from(name));
         if is_executable(&p) {
             return Ok(p);
         }

@@ -22,6 +22,14 @@ pub enum TaskError {
     /// The operation needs a live task.
     #[error("task {0} is not running")]
     NotRunning(String),
+    /// The bundle cannot be used as asked (e.g. its terminal setting contradicts the stdio).
+    #[error("bundle for task {id}: {message}")]
+    Bundle {
+        /// Task id.
+        id: String,
+        /// What is wrong, naming the file.
+        message: String,
+    },
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -55,4 +63,26 @@ pub enum TaskError {
 pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TaskError {
     let what = what.into();
     move |source| TaskError::Io { what, source }
+}
+
+impl TaskError {
+    /// For a create that failed because the container's command could not be executed, the
+    /// exit code a shell (and Docker) reports: 127 when it was not found, 126 when it is not
+    /// executable. `None` for every other error.
+    pub fn exec_failure_code(&self) -> Option<i32> {
+        let TaskError::Monitor { message, .. } = self else {
+            return None;
+        };
+        let m = message.to_ascii_lowercase();
+        if !m.contains("exec") {
+            return None;
+        }
+        if m.contains("executable file not found") || m.contains("no such file or directory") {
+            Some(127)
+        } else if m.contains("permission denied") {
+            Some(126)
+        } else {
+            None
+        }
+    }
 }

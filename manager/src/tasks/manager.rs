@@ -9,6 +9,7 @@ use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
 use crate::runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +17,9 @@ use tokio::sync::{broadcast, watch};
 
 /// How long `delete --force` waits for a killed task's monitor to record the exit.
 const FORCE_EXIT_WAIT: Duration = Duration::from_secs(10);
+/// How long to wait for a monitor to record an exit the runtime already reports (the monitor
+/// drains output for at most 2 s after the init exits).
+const SETTLE_WAIT: Duration = Duration::from_secs(3);
 
 /// One known task.
 pub(crate) struct Entry {
@@ -23,6 +27,27 @@ pub(crate) struct Entry {
     /// `None` while the task lives; the exit status once its monitor has gone.
     pub(crate) exit: watch::Sender<Option<ExitStatus>>,
     pub(crate) runtime: Runtime,
+}
+
+impl Entry {
+    /// Records the exit and broadcasts it, once: later calls change nothing.
+    pub(crate) fn settle(&self, status: ExitStatus, events: &broadcast::Sender<TaskExit>) {
+        let set = self.exit.send_if_modified(|cur| {
+            if cur.is_none() {
+                *cur = Some(status.clone());
+                true
+            } else {
+                false
+            }
+        });
+        if set {
+            let _ = events.send(TaskExit {
+                id: self.info.id.clone(),
+                pid: self.info.pid,
+                status,
+            });
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -41,10 +66,24 @@ pub struct TaskManager {
 impl TaskManager {
     /// A manager using `config`; creates its directories. Call [`TaskManager::recover`] next
     /// to pick up tasks from a previous run.
-    pub fn new(config: TaskManagerConfig) -> Result<Self, TaskError> {
+    pub fn new(mut config: TaskManagerConfig) -> Result<Self, TaskError> {
+        // The monitor changes its working directory: every path it gets must be absolute.
+        for p in [&mut config.tasks_dir, &mut config.runtime_root] {
+            *p = std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
+        }
+        // Binaries too, except bare names: PATH lookup does not depend on the cwd.
+        for p in [&mut config.runtime, &mut config.monitor] {
+            if p.components().count() > 1 {
+                *p =
+                    std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
+            }
+        }
         for dir in [&config.tasks_dir, &config.runtime_root] {
             std::fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
         }
+        // Attach sockets inside accept stdin for containers: only root may reach them.
+        std::fs::set_permissions(&config.tasks_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(format!("chmod {}", config.tasks_dir.display())))?;
         let runtime = Runtime::new(
             config.runtime.clone(),
             config.runtime_root.clone(),
@@ -81,11 +120,12 @@ impl TaskManager {
         stdio: StdioOptions,
     ) -> Result<TaskInfo, TaskError> {
         validate_id(id)?;
+        check_terminal(id, bundle, stdio.tty).await?;
         if self.lookup(id).is_ok() {
             return Err(TaskError::AlreadyExists(id.to_string()));
         }
         let dir = self.inner.config.tasks_dir.join(id);
-        match std::fs::create_dir(&dir) {
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(TaskError::AlreadyExists(id.to_string()))
@@ -127,8 +167,17 @@ impl TaskManager {
         let json = serde_json::to_vec_pretty(&info).map_err(|e| TaskError::Io {
             what: format!("encode task info of {id}"),
             source: e.into(),
-        })?;
-        write_atomic(&dir.join(TASK_FILE), &json).await?;
+        });
+        let written = match json {
+            Ok(json) => write_atomic(&dir.join(TASK_FILE), &json).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            // Without task.json the task could not be recovered: undo the create.
+            let _ = runtime.delete(id, true).await;
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            return Err(e);
+        }
         self.track(info.clone(), runtime, None);
         Ok(info)
     }
@@ -186,6 +235,7 @@ impl TaskManager {
     /// The task's current state.
     pub async fn state(&self, id: &str) -> Result<TaskStatus, TaskError> {
         let e = self.lookup(id)?;
+        self.settle_from_disk(&e).await;
         let exit = e.exit.borrow().clone();
         if exit.as_ref().is_some_and(|s| s.code.is_some()) {
             return Ok(TaskStatus::Stopped);
@@ -197,7 +247,12 @@ impl TaskManager {
                 RuntimeStatus::Running => TaskStatus::Running,
                 RuntimeStatus::Paused => TaskStatus::Paused,
                 RuntimeStatus::Stopped if exit.is_some() => TaskStatus::Unknown,
-                RuntimeStatus::Stopped => TaskStatus::Stopped,
+                RuntimeStatus::Stopped => {
+                    // The init is gone; its monitor is draining output and about to record the
+                    // exit. Give it that moment so callers see the status with the stop.
+                    wait_settled(&e, SETTLE_WAIT).await;
+                    TaskStatus::Stopped
+                }
             }),
             Err(_) if exit.is_some() => Ok(TaskStatus::Unknown),
             Err(err) => Err(err.into()),
@@ -220,8 +275,19 @@ impl TaskManager {
     /// refused unless `force`, which kills it first. Returns the exit status.
     pub async fn delete(&self, id: &str, force: bool) -> Result<ExitStatus, TaskError> {
         let e = self.lookup(id)?;
+        // The monitor writes the record, tells attach clients, then exits: a caller that saw
+        // the exit on attach may get here before the monitor is gone.
+        self.settle_from_disk(&e).await;
         let exit = e.exit.borrow().clone();
         let alive = match &exit {
+            None if !force => {
+                let stopped = e
+                    .runtime
+                    .state(id)
+                    .await
+                    .is_ok_and(|st| st.status == RuntimeStatus::Stopped);
+                !(stopped && wait_settled(&e, SETTLE_WAIT).await)
+            }
             None => true,
             // The monitor is gone without a record: the runtime knows whether it still runs.
             Some(s) if s.code.is_none() => e
@@ -258,6 +324,16 @@ impl TaskManager {
         Ok(status)
     }
 
+    /// Publishes the exit record if the monitor has written it but is not yet seen gone.
+    async fn settle_from_disk(&self, e: &Entry) {
+        if e.exit.borrow().is_some() {
+            return;
+        }
+        if let Ok(Some(status)) = read_exit_file(&e.info.state_dir).await {
+            e.settle(status, &self.inner.events);
+        }
+    }
+
     pub(crate) fn lookup(&self, id: &str) -> Result<Arc<Entry>, TaskError> {
         self.tasks()
             .get(id)
@@ -291,6 +367,15 @@ impl TaskManager {
     }
 }
 
+/// Waits up to `limit` for the task's exit to be recorded; returns whether it is.
+async fn wait_settled(e: &Entry, limit: Duration) -> bool {
+    let mut rx = e.exit.subscribe();
+    let settled = tokio::time::timeout(limit, rx.wait_for(Option::is_some))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    settled
+}
+
 /// Waits for the monitor to exit, then publishes the exit record (or unknown).
 async fn watch_exit(entry: Arc<Entry>, events: broadcast::Sender<TaskExit>) {
     let dir = entry.info.state_dir.clone();
@@ -308,12 +393,31 @@ async fn watch_exit(entry: Arc<Entry>, events: broadcast::Sender<TaskExit>) {
         .ok()
         .flatten()
         .unwrap_or_else(ExitStatus::unknown);
-    entry.exit.send_replace(Some(status.clone()));
-    let _ = events.send(TaskExit {
-        id: entry.info.id.clone(),
-        pid: entry.info.pid,
-        status,
-    });
+    entry.settle(status, &events);
+}
+
+/// The runtime needs `process.terminal` in config.json to agree with the console socket the
+/// monitor passes; a mismatch fails deep inside the runtime, so say it plainly here.
+async fn check_terminal(id: &str, bundle: &Path, tty: bool) -> Result<(), TaskError> {
+    let path = bundle.join("config.json");
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(io_err(format!("read {}", path.display())))?;
+    let spec: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| TaskError::Io {
+        what: format!("parse {}", path.display()),
+        source: e.into(),
+    })?;
+    let terminal = spec["process"]["terminal"].as_bool().unwrap_or(false);
+    if terminal != tty {
+        return Err(TaskError::Bundle {
+            id: id.to_string(),
+            message: format!(
+                "{} has process.terminal={terminal} but the task was created with tty={tty}",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn validate_id(id: &str) -> Result<(), TaskError> {

@@ -64,7 +64,8 @@ impl TaskManager {
                 }
             };
             let mut exit = read_exit_file(&task_dir).await?;
-            if exit.is_none() && !is_monitor_of(info.monitor_pid, &task_dir) {
+            // The monitor's command line names the state dir as recorded at create.
+            if exit.is_none() && !is_monitor_of(info.monitor_pid, &info.state_dir) {
                 // The monitor may have finished between the two checks.
                 exit = Some(
                     read_exit_file(&task_dir)
