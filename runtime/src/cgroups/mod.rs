@@ -40,30 +40,22 @@ impl Cgroup {
     /// Resolves `linux.cgroupsPath` (or the default for `id` when absent) without touching the filesystem.
     pub fn new(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Self, CgroupError> {
         let _ = (cgroups_path, id);
-        Err(CgroupError::Unsupported(
-            "cgroups (not yet implemented)".into(),
-        ))
+        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
     }
 
     /// Creates the cgroup directories, applies `resources`, and moves `pid` into the cgroup.
     pub fn apply(&self, pid: Pid, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
         let _ = (pid, resources);
-        Err(CgroupError::Unsupported(
-            "cgroups (not yet implemented)".into(),
-        ))
+        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
     }
 
     /// Lists the pids currently in the cgroup.
     pub fn pids(&self) -> Result<Vec<Pid>, CgroupError> {
-        Err(CgroupError::Unsupported(
-            "cgroups (not yet implemented)".into(),
-        ))
+        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
     }
 
     /// Removes the cgroup directories; a cgroup that is already gone is not an error.
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        Err(CgroupError::Unsupported(
-            "cgroups (not yet implemented)".into(),
-        ))
+        Err(CgroupError::Unsupported("cgroups (not yet implemented)".into()))
     }
 }
