@@ -357,3 +357,155 @@ fn failed_unpack_removes_the_partial_snapshot() {
         );
     }
 }
+
+#[test]
+fn overlay_opaque_directory_hides_lower_contents_when_mounted() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Overlay).unwrap();
+    s.prepare("x", None, Labels::new()).unwrap();
+    unpack_into(&*s, "x", &layer(&[("d/old", b"1"), ("d/keep/no", b"1")]));
+    s.commit("l1", "x", Labels::new()).unwrap();
+    s.prepare("y", Some("l1"), Labels::new()).unwrap();
+    unpack_into(
+        &*s,
+        "y",
+        &layer(&[("d/.wh..wh..opq", b""), ("d/new", b"2")]),
+    );
+    s.commit("l2", "y", Labels::new()).unwrap();
+    let mounts = s.view("v", Some("l2"), Labels::new()).unwrap();
+    let m = Mounted::new(&mounts);
+    let names: Vec<_> = fs::read_dir(m.path().join("d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["new"]);
+}
+
+/// A layer holding busybox and the files a shell needs, plus users.
+fn busybox_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let dir = |b: &mut tar::Builder<Vec<u8>>, name: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, name, &[][..]).unwrap();
+    };
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
+        dir(&mut b, d);
+    }
+    let bb = fs::read("/bin/busybox").unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o755);
+    h.set_size(bb.len() as u64);
+    b.append_data(&mut h, "bin/busybox", &bb[..]).unwrap();
+    for app in ["sh", "cat", "id", "echo", "hostname"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, format!("bin/{app}"), "busybox")
+            .unwrap();
+    }
+    for (name, data) in [
+        (
+            "etc/passwd",
+            &b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/sh\n"[..],
+        ),
+        (
+            "etc/group",
+            &b"root:x:0:\nnogroup:x:65534:\nusers:x:100:nobody\n"[..],
+        ),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Deletes the runc container on drop (test cleanup even on failure).
+struct RuncContainer<'a> {
+    state: &'a Path,
+    id: &'a str,
+}
+
+impl Drop for RuncContainer<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(self.state)
+            .args(["delete", "--force", self.id])
+            .output();
+    }
+}
+
+/// End to end: image blobs → unpacked layers → container snapshot → bundle → `runc run`.
+#[test]
+fn image_to_bundle_runs_with_runc() {
+    if std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("runc is required for this test (Debian package runc)");
+    }
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Auto).unwrap();
+    let mut blobs = Blobs::default();
+    let (m, _) = image(
+        &mut blobs,
+        &[busybox_layer(), layer(&[("hello", b"world\n")])],
+        None,
+    );
+    let id = format!("berth-snap-e2e-{}", std::process::id());
+    let prepared = prepare_image_rootfs(&blobs, &*s, &m, &id, Labels::new()).unwrap();
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let rootfs = crate::bundle::create_bundle_dir(bundle_dir.path()).unwrap();
+    let guard = mount_all(&prepared.mounts, &rootfs).unwrap();
+    let opts = crate::bundle::RunOptions {
+        container_id: id.clone(),
+        args: [
+            "sh",
+            "-c",
+            "cat /hello; id -u; id -G; hostname; cat /etc/hostname",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        user: Some("nobody".into()),
+        cgroups_path: Some(format!("/{id}")),
+        ..Default::default()
+    };
+    crate::bundle::write_bundle(bundle_dir.path(), &prepared.image.config, &opts).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let _ctr = RuncContainer {
+        state: state.path(),
+        id: &id,
+    };
+    let out = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(state.path())
+        .args(["run", "--bundle"])
+        .arg(bundle_dir.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    drop(guard);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "runc: {out:?}");
+    let host12: String = id.chars().take(12).collect();
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "world",
+            "65534",
+            "65534 100",
+            host12.as_str(),
+            host12.as_str()
+        ],
+        "{out:?}"
+    );
+}
