@@ -158,6 +158,29 @@ fn read_all(mut r: Box<dyn Read + '_>, digest: &str) -> Result<Vec<u8>, RootfsEr
 
 static EXTRACT_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// Key prefix of the temporary snapshots layers are unpacked into.
+const EXTRACT_PREFIX: &str = "extract-";
+
+/// Removes unpack snapshots left by an earlier berthd process that stopped mid-unpack (their
+/// key carries that process's pid). Returns the keys removed. Call at daemon startup.
+pub fn remove_stale_extractions(
+    snapshotter: &dyn Snapshotter,
+) -> Result<Vec<String>, SnapshotError> {
+    let me = std::process::id().to_string();
+    let mut removed = Vec::new();
+    for info in snapshotter.list()? {
+        let Some(rest) = info.key.strip_prefix(EXTRACT_PREFIX) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or_default();
+        if info.kind == Kind::Active && pid != me {
+            snapshotter.remove(&info.key)?;
+            removed.push(info.key);
+        }
+    }
+    Ok(removed)
+}
+
 /// Makes sure every layer of the image has a committed snapshot named by its chain ID,
 /// unpacking the missing ones bottom to top. Safe to call concurrently for the same image.
 pub fn unpack_image(
@@ -185,7 +208,7 @@ pub fn unpack_image(
         }
         let digest = layer.digest().to_string();
         let key = format!(
-            "extract-{}-{}-{}",
+            "{EXTRACT_PREFIX}{}-{}-{}",
             std::process::id(),
             EXTRACT_SEQ.fetch_add(1, Ordering::Relaxed),
             chain

@@ -6,7 +6,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::rootfs::{prepare_image_rootfs, unpack_image, BlobSource, RootfsError};
+use super::rootfs::{
+    prepare_image_rootfs, remove_stale_extractions, unpack_image, BlobSource, RootfsError,
+};
 use super::*;
 use crate::unpack::{apply_layer, sha256_digest};
 
@@ -508,4 +510,21 @@ fn image_to_bundle_runs_with_runc() {
         ],
         "{out:?}"
     );
+}
+
+#[test]
+fn stale_extractions_from_another_process_are_removed() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Overlay).unwrap();
+    s.prepare("extract-1-0-sha256:aa", None, Labels::new())
+        .unwrap();
+    let mine = format!("extract-{}-0-sha256:bb", std::process::id());
+    s.prepare(&mine, None, Labels::new()).unwrap();
+    s.prepare("ctr", None, Labels::new()).unwrap();
+    assert_eq!(
+        remove_stale_extractions(&*s).unwrap(),
+        ["extract-1-0-sha256:aa"]
+    );
+    let keys: Vec<_> = s.list().unwrap().into_iter().map(|i| i.key).collect();
+    assert_eq!(keys, ["ctr", mine.as_str()]);
 }
