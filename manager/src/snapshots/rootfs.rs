@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use oci_spec::image::{ImageConfiguration, ImageManifest};
+use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest, Os};
 
 use super::{chain_ids, Kind, Labels, Mount, SnapshotError, Snapshotter};
 use crate::unpack::{apply_layer, ApplyStats, UnpackError};
@@ -95,7 +95,52 @@ pub struct PreparedRootfs {
     pub mounts: Vec<Mount>,
 }
 
-/// Reads the manifest `manifest_digest` and its config from `content`.
+/// The OCI architecture name of this host (`amd64`, `arm64`, …).
+pub fn host_arch() -> Arch {
+    match std::env::consts::ARCH {
+        "x86_64" => Arch::Amd64,
+        "aarch64" => Arch::ARM64,
+        "x86" => Arch::i386,
+        other => Arch::from(other),
+    }
+}
+
+/// Picks the linux/<host arch> manifest out of an image index (`index_digest` must be one).
+pub fn platform_manifest(
+    content: &dyn BlobSource,
+    index_digest: &str,
+) -> Result<String, RootfsError> {
+    let raw = read_all(
+        content
+            .open_blob(index_digest)
+            .map_err(|source| RootfsError::Blob {
+                digest: index_digest.to_string(),
+                source,
+            })?,
+        index_digest,
+    )?;
+    let index = ImageIndex::from_reader(&raw[..]).map_err(|e| RootfsError::Manifest {
+        digest: index_digest.into(),
+        reason: format!("not an image index: {e}"),
+    })?;
+    let arch = host_arch();
+    index
+        .manifests()
+        .iter()
+        .find(|m| {
+            m.platform()
+                .as_ref()
+                .is_some_and(|p| *p.os() == Os::Linux && *p.architecture() == arch)
+        })
+        .map(|m| m.digest().to_string())
+        .ok_or_else(|| RootfsError::Manifest {
+            digest: index_digest.into(),
+            reason: format!("the index has no manifest for linux/{arch}"),
+        })
+}
+
+/// Reads the manifest `manifest_digest` and its config from `content`. An image index is
+/// accepted too: its linux/<host arch> manifest is used.
 pub fn read_image(
     content: &dyn BlobSource,
     manifest_digest: &str,
@@ -113,10 +158,14 @@ pub fn read_image(
             reason: format!("not JSON: {e}"),
         })?;
     if probe.get("manifests").is_some() {
-        return Err(RootfsError::Manifest {
-            digest: manifest_digest.into(),
-            reason: "this is an image index; choose a platform's manifest first".into(),
-        });
+        let chosen = platform_manifest(content, manifest_digest)?;
+        if chosen == manifest_digest {
+            return Err(RootfsError::Manifest {
+                digest: manifest_digest.into(),
+                reason: "an index that lists itself".into(),
+            });
+        }
+        return read_image(content, &chosen);
     }
     let manifest = ImageManifest::from_reader(&mraw[..]).map_err(|e| RootfsError::Manifest {
         digest: manifest_digest.into(),

@@ -528,3 +528,31 @@ fn stale_extractions_from_another_process_are_removed() {
     let keys: Vec<_> = s.list().unwrap().into_iter().map(|i| i.key).collect();
     assert_eq!(keys, ["ctr", mine.as_str()]);
 }
+
+#[test]
+fn an_index_resolves_to_the_host_platform_manifest() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Overlay).unwrap();
+    let mut blobs = Blobs::default();
+    let (m, _) = image(&mut blobs, &[layer(&[("f", b"1")])], None);
+    let arch = super::rootfs::host_arch().to_string();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256_digest(b"other"), "size": 5,
+             "platform": {"os": "linux", "architecture": "s390x"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": blobs.data[&m].len(),
+             "platform": {"os": "linux", "architecture": arch}},
+        ],
+    });
+    let idx = blobs.add(serde_json::to_vec(&index).unwrap());
+    let p = prepare_image_rootfs(&blobs, &*s, &idx, "c", Labels::new()).unwrap();
+    assert_eq!(p.image.chain_ids.len(), 1);
+    let only_other = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": 1,
+         "platform": {"os": "linux", "architecture": "s390x"}}]});
+    let idx2 = blobs.add(serde_json::to_vec(&only_other).unwrap());
+    let err = prepare_image_rootfs(&blobs, &*s, &idx2, "d", Labels::new()).unwrap_err();
+    assert!(err.to_string().contains("no manifest for linux/"), "{err}");
+}
