@@ -1,4 +1,21 @@
 //! berth-manager: the library behind `berthd` (the daemon), `berth` (its CLI) and `berth-monitor`.
+//!
+//! - [`config`]: berthd's TOML configuration.
+//! - [`daemon`]: startup, root lock, gRPC server on a unix socket, shutdown.
+//! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.
+//! - [`content`]: the content-addressable blob store.
+//! - [`images`]: image records and the Images gRPC service.
+//! - [`snapshots`]: snapshotters (overlayfs, copying), image rootfs preparation, Snapshots service.
+//! - [`unpack`]: applying an OCI layer tar to a directory, safely.
+//! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
+//! - [`cli`]: the `berth` command-line client.
+
 pub mod bundle;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod daemon;
+pub mod images;
+pub mod metadata;
 pub mod snapshots;
 pub mod unpack;

@@ -24,6 +24,18 @@ pub trait BlobSource {
     fn open_blob(&self, digest: &str) -> std::io::Result<Box<dyn Read + '_>>;
 }
 
+/// Blobs are files in the content store; reading them directly keeps unpacking (which runs on
+/// a blocking thread) free of the store's async API.
+impl BlobSource for crate::content::ContentStore {
+    fn open_blob(&self, digest: &str) -> std::io::Result<Box<dyn Read + '_>> {
+        let d = crate::content::Digest::parse(digest)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        Ok(Box::new(std::io::BufReader::new(std::fs::File::open(
+            self.blob_path(&d),
+        )?)))
+    }
+}
+
 /// Failures preparing an image's rootfs.
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {

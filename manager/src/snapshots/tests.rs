@@ -556,3 +556,23 @@ fn an_index_resolves_to_the_host_platform_manifest() {
     let err = prepare_image_rootfs(&blobs, &*s, &idx2, "d", Labels::new()).unwrap_err();
     assert!(err.to_string().contains("no manifest for linux/"), "{err}");
 }
+
+#[tokio::test]
+async fn rootfs_from_the_content_store() {
+    let root = tempfile::tempdir().unwrap();
+    let store = crate::content::ContentStore::open(root.path()).unwrap();
+    let mut blobs = Blobs::default();
+    let (m, _) = image(&mut blobs, &[layer(&[("from-store", b"yes")])], None);
+    for data in blobs.data.values() {
+        store.put(data).await.unwrap();
+    }
+    let s = open(root.path(), Choice::Auto).unwrap();
+    let p = tokio::task::spawn_blocking(move || {
+        prepare_image_rootfs(&store, &*s, &m, "ctr", Labels::new()).map(|p| p.mounts)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let mounted = Mounted::new(&p);
+    assert_eq!(fs::read(mounted.path().join("from-store")).unwrap(), b"yes");
+}
