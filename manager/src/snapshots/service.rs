@@ -309,4 +309,56 @@ mod tests {
             .into_inner();
         assert!(u.inodes >= 1);
     }
+
+    /// Over a real unix socket, through the generated client (as the CLI will call it).
+    #[tokio::test]
+    async fn served_over_a_unix_socket() {
+        use berth_proto::v1::snapshots_client::SnapshotsClient;
+        use berth_proto::v1::snapshots_server::SnapshotsServer;
+        let root = tempfile::tempdir().unwrap();
+        let s = super::super::open(root.path(), super::super::Choice::Auto).unwrap();
+        let sock = root.path().join("berthd.sock");
+        let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(SnapshotsServer::new(SnapshotsService::new(s)))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::UnixListenerStream::new(listener),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ),
+        );
+        let channel = crate::cli::connect::connect(&sock).await.unwrap();
+        let mut c = SnapshotsClient::new(channel);
+        c.prepare(PrepareSnapshotRequest {
+            key: "k".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let err = c
+            .commit(CommitSnapshotRequest {
+                name: String::new(),
+                key: "k".into(),
+                labels: Default::default(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        let mut stream = c
+            .list(ListSnapshotsRequest {
+                key_prefix: "k".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let batch = stream.message().await.unwrap().unwrap();
+        assert_eq!(batch.info.len(), 1);
+        assert_eq!(batch.info[0].kind, SnapshotKind::Active as i32);
+        assert!(stream.message().await.unwrap().is_none());
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
 }
