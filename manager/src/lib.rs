@@ -5,6 +5,9 @@
 //! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.
 //! - [`content`]: the content-addressable blob store.
 //! - [`images`]: image records and the Images gRPC service.
+//! - [`snapshots`]: snapshotters (overlayfs, copying), image rootfs preparation, Snapshots service.
+//! - [`unpack`]: applying an OCI layer tar to a directory, safely.
+//! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
 //! - [`cli`]: the `berth` command-line client.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.

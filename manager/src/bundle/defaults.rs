@@ -146,12 +146,45 @@ pub fn bind(src: &std::path::Path, dst: &std::path::Path, ro: bool) -> Result<Mo
         .map_err(spec_err)
 }
 
-/// RLIMIT_NOFILE = 1048576.
+/// The RLIMIT_NOFILE to ask for: [`NOFILE_LIMIT`], unless this process could not grant it.
+/// Raising a hard limit needs CAP_SYS_RESOURCE (some sandboxes drop it) and never goes past
+/// `fs.nr_open`; asking for more makes the runtime fail with EPERM, so clamp instead.
+pub fn nofile_limit_for(has_sys_resource: bool, current_hard: u64, nr_open: Option<u64>) -> u64 {
+    let mut l = NOFILE_LIMIT;
+    if !has_sys_resource {
+        l = l.min(current_hard);
+    }
+    if let Some(n) = nr_open {
+        l = l.min(n);
+    }
+    l
+}
+
+/// [`nofile_limit_for`] with this process's capabilities and limits.
+pub fn nofile_limit() -> u64 {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let has_cap = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0);
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(_, h)| h)
+        .unwrap_or(NOFILE_LIMIT);
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    nofile_limit_for(has_cap, hard, nr_open)
+}
+
+/// RLIMIT_NOFILE soft = hard = [`nofile_limit`] (1048576 on a normal host).
 pub fn rlimits() -> Result<Vec<PosixRlimit>, BundleError> {
+    let l = nofile_limit();
     Ok(vec![PosixRlimitBuilder::default()
         .typ(PosixRlimitType::RlimitNofile)
-        .soft(NOFILE_LIMIT)
-        .hard(NOFILE_LIMIT)
+        .soft(l)
+        .hard(l)
         .build()
         .map_err(spec_err)?])
 }

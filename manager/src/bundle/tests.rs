@@ -230,9 +230,10 @@ fn generated_spec_has_docker_defaults() {
     assert_eq!(caps.effective(), caps.bounding());
     assert!(caps.inheritable().as_ref().unwrap().is_empty());
     let rl = &p.rlimits().as_ref().unwrap()[0];
+    let l = defaults::nofile_limit();
     assert_eq!(
         (rl.typ(), rl.soft(), rl.hard()),
-        (PosixRlimitType::RlimitNofile, 1_048_576, 1_048_576)
+        (PosixRlimitType::RlimitNofile, l, l)
     );
     let l = spec.linux().as_ref().unwrap();
     assert!(
@@ -382,4 +383,22 @@ fn resolv_conf_drops_loopback_nameservers() {
         "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example\nnameserver ::1\n",
     );
     assert_eq!(out, "nameserver 10.0.0.2\nsearch example\n");
+}
+
+#[test]
+fn nofile_limit_is_docker_s_unless_it_cannot_be_granted() {
+    assert_eq!(
+        defaults::nofile_limit_for(true, 1024, Some(1_048_576)),
+        1_048_576
+    );
+    assert_eq!(
+        defaults::nofile_limit_for(false, 20_000, Some(1_048_576)),
+        20_000
+    );
+    assert_eq!(
+        defaults::nofile_limit_for(false, 2_000_000, Some(1_048_576)),
+        1_048_576
+    );
+    assert_eq!(defaults::nofile_limit_for(true, 1024, Some(65_536)), 65_536);
+    assert_eq!(defaults::nofile_limit_for(true, 1024, None), 1_048_576);
 }

@@ -67,10 +67,10 @@ impl ContainerSystem {
         config: &Config,
         metadata: &Metadata,
         images: &ImageService,
+        snapshotter: Arc<dyn crate::snapshots::Snapshotter>,
     ) -> Result<Self, WiringError> {
         let events = EventBus::new();
         let tm = TaskManager::new(TaskManagerConfig::new(&config.state, &config.runtime)?)?;
-        let snapshotter = crate::snapshots::open(&config.root, crate::snapshots::Choice::Auto)?;
         let store = ContainerStore::new(metadata.clone())?;
         images.set_usage(Arc::new(ContainerImageUsage(store.clone())));
         let containers = Containers::new(

@@ -58,6 +58,9 @@ pub enum DaemonError {
     /// The `[registries]` section of the config is invalid.
     #[error("config: {0}")]
     RegistryConfig(String),
+    /// The snapshotter failed to open.
+    #[error(transparent)]
+    Snapshots(#[from] crate::snapshots::SnapshotError),
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),

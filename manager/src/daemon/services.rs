@@ -3,6 +3,7 @@
 
 use berth_proto::v1::content_server::ContentServer;
 use berth_proto::v1::images_server::ImagesServer;
+use berth_proto::v1::snapshots_server::SnapshotsServer;
 use berth_proto::v1::version_server::VersionServer;
 use tonic::service::Routes;
 
@@ -10,6 +11,7 @@ use super::context::Context;
 use super::version::VersionApi;
 use crate::content::service::ContentApi;
 use crate::images::service::ImagesApi;
+use crate::snapshots::service::SnapshotsService;
 
 /// Builds the routes of every service berthd serves.
 pub fn routes(ctx: &Context) -> Routes {
@@ -19,6 +21,9 @@ pub fn routes(ctx: &Context) -> Routes {
         .add_service(ContentServer::new(ContentApi::new(ctx.content.clone())))
         .add_service(ctx.containers.containers_service())
         .add_service(ctx.containers.tasks_service())
-        .add_service(ctx.containers.events_service());
+        .add_service(ctx.containers.events_service())
+        .add_service(SnapshotsServer::new(SnapshotsService::new(
+            ctx.snapshotter.clone(),
+        )));
     b.routes()
 }

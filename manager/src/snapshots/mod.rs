@@ -14,6 +14,7 @@ pub mod locks;
 pub mod mount;
 pub mod overlay;
 pub mod rootfs;
+pub mod service;
 mod store;
 mod usage;
 

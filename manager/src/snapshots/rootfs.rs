@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use oci_spec::image::{ImageConfiguration, ImageManifest};
+use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest, Os};
 
 use super::{chain_ids, Kind, Labels, Mount, SnapshotError, Snapshotter};
 use crate::unpack::{apply_layer, ApplyStats, UnpackError};
@@ -22,6 +22,18 @@ pub const LABEL_LAYER_DIGEST: &str = "berth.io/layer-digest";
 pub trait BlobSource {
     /// Opens the blob `digest` (`sha256:<hex>`) for reading.
     fn open_blob(&self, digest: &str) -> std::io::Result<Box<dyn Read + '_>>;
+}
+
+/// Blobs are files in the content store; reading them directly keeps unpacking (which runs on
+/// a blocking thread) free of the store's async API.
+impl BlobSource for crate::content::ContentStore {
+    fn open_blob(&self, digest: &str) -> std::io::Result<Box<dyn Read + '_>> {
+        let d = crate::content::Digest::parse(digest)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        Ok(Box::new(std::io::BufReader::new(std::fs::File::open(
+            self.blob_path(&d),
+        )?)))
+    }
 }
 
 /// Failures preparing an image's rootfs.
@@ -95,7 +107,52 @@ pub struct PreparedRootfs {
     pub mounts: Vec<Mount>,
 }
 
-/// Reads the manifest `manifest_digest` and its config from `content`.
+/// The OCI architecture name of this host (`amd64`, `arm64`, …).
+pub fn host_arch() -> Arch {
+    match std::env::consts::ARCH {
+        "x86_64" => Arch::Amd64,
+        "aarch64" => Arch::ARM64,
+        "x86" => Arch::i386,
+        other => Arch::from(other),
+    }
+}
+
+/// Picks the linux/<host arch> manifest out of an image index (`index_digest` must be one).
+pub fn platform_manifest(
+    content: &dyn BlobSource,
+    index_digest: &str,
+) -> Result<String, RootfsError> {
+    let raw = read_all(
+        content
+            .open_blob(index_digest)
+            .map_err(|source| RootfsError::Blob {
+                digest: index_digest.to_string(),
+                source,
+            })?,
+        index_digest,
+    )?;
+    let index = ImageIndex::from_reader(&raw[..]).map_err(|e| RootfsError::Manifest {
+        digest: index_digest.into(),
+        reason: format!("not an image index: {e}"),
+    })?;
+    let arch = host_arch();
+    index
+        .manifests()
+        .iter()
+        .find(|m| {
+            m.platform()
+                .as_ref()
+                .is_some_and(|p| *p.os() == Os::Linux && *p.architecture() == arch)
+        })
+        .map(|m| m.digest().to_string())
+        .ok_or_else(|| RootfsError::Manifest {
+            digest: index_digest.into(),
+            reason: format!("the index has no manifest for linux/{arch}"),
+        })
+}
+
+/// Reads the manifest `manifest_digest` and its config from `content`. An image index is
+/// accepted too: its linux/<host arch> manifest is used.
 pub fn read_image(
     content: &dyn BlobSource,
     manifest_digest: &str,
@@ -113,10 +170,14 @@ pub fn read_image(
             reason: format!("not JSON: {e}"),
         })?;
     if probe.get("manifests").is_some() {
-        return Err(RootfsError::Manifest {
-            digest: manifest_digest.into(),
-            reason: "this is an image index; choose a platform's manifest first".into(),
-        });
+        let chosen = platform_manifest(content, manifest_digest)?;
+        if chosen == manifest_digest {
+            return Err(RootfsError::Manifest {
+                digest: manifest_digest.into(),
+                reason: "an index that lists itself".into(),
+            });
+        }
+        return read_image(content, &chosen);
     }
     let manifest = ImageManifest::from_reader(&mraw[..]).map_err(|e| RootfsError::Manifest {
         digest: manifest_digest.into(),
@@ -158,6 +219,29 @@ fn read_all(mut r: Box<dyn Read + '_>, digest: &str) -> Result<Vec<u8>, RootfsEr
 
 static EXTRACT_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// Key prefix of the temporary snapshots layers are unpacked into.
+const EXTRACT_PREFIX: &str = "extract-";
+
+/// Removes unpack snapshots left by an earlier berthd process that stopped mid-unpack (their
+/// key carries that process's pid). Returns the keys removed. Call at daemon startup.
+pub fn remove_stale_extractions(
+    snapshotter: &dyn Snapshotter,
+) -> Result<Vec<String>, SnapshotError> {
+    let me = std::process::id().to_string();
+    let mut removed = Vec::new();
+    for info in snapshotter.list()? {
+        let Some(rest) = info.key.strip_prefix(EXTRACT_PREFIX) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or_default();
+        if info.kind == Kind::Active && pid != me {
+            snapshotter.remove(&info.key)?;
+            removed.push(info.key);
+        }
+    }
+    Ok(removed)
+}
+
 /// Makes sure every layer of the image has a committed snapshot named by its chain ID,
 /// unpacking the missing ones bottom to top. Safe to call concurrently for the same image.
 pub fn unpack_image(
@@ -185,7 +269,7 @@ pub fn unpack_image(
         }
         let digest = layer.digest().to_string();
         let key = format!(
-            "extract-{}-{}-{}",
+            "{EXTRACT_PREFIX}{}-{}-{}",
             std::process::id(),
             EXTRACT_SEQ.fetch_add(1, Ordering::Relaxed),
             chain

@@ -20,16 +20,22 @@ const NEXT_ID: &str = "next_id";
 pub struct Record {
     /// Directory name under `snapshots/`.
     pub id: u64,
+    /// Active, view or committed.
     pub kind: Kind,
+    /// Key of the committed parent.
     pub parent: Option<String>,
+    /// Labels.
     pub labels: Labels,
+    /// Creation time.
     pub created: DateTime<Utc>,
+    /// Last change (commit, relabel).
     pub updated: DateTime<Utc>,
     /// Measured at commit time (committed snapshots never change).
     pub usage: Option<Usage>,
 }
 
 impl Record {
+    /// The public view of this record under `key`.
     pub fn info(&self, key: &str) -> Info {
         Info {
             key: key.to_string(),
@@ -64,9 +70,11 @@ impl Store {
         })
     }
 
-    fn encode(r: &Record) -> Vec<u8> {
-        // Serialising plain structs of strings, numbers and maps cannot fail.
-        serde_json::to_vec(r).unwrap_or_default()
+    fn encode(&self, r: &Record) -> Result<Vec<u8>, SnapshotError> {
+        serde_json::to_vec(r).map_err(|e| SnapshotError::Metadata {
+            path: self.path.clone(),
+            message: format!("encoding record: {e}"),
+        })
     }
 
     /// Reads one record inside a transaction (the guard is released before returning).
@@ -189,7 +197,7 @@ impl Store {
                 updated: now,
                 usage: None,
             };
-            t.insert(key, Self::encode(&rec).as_slice())
+            t.insert(key, self.encode(&rec)?.as_slice())
                 .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))?;
@@ -225,7 +233,7 @@ impl Store {
             rec.updated = Utc::now();
             rec.usage = Some(usage);
             t.remove(key).map_err(|e| self.err(e))?;
-            t.insert(name, Self::encode(&rec).as_slice())
+            t.insert(name, self.encode(&rec)?.as_slice())
                 .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))
@@ -240,7 +248,7 @@ impl Store {
             let mut r = self.read(&t, key)?;
             r.labels = labels;
             r.updated = Utc::now();
-            t.insert(key, Self::encode(&r).as_slice())
+            t.insert(key, self.encode(&r)?.as_slice())
                 .map_err(|e| self.err(e))?;
             rec = r;
         }

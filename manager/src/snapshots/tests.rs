@@ -6,7 +6,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::rootfs::{prepare_image_rootfs, unpack_image, BlobSource, RootfsError};
+use super::rootfs::{
+    prepare_image_rootfs, remove_stale_extractions, unpack_image, BlobSource, RootfsError,
+};
 use super::*;
 use crate::unpack::{apply_layer, sha256_digest};
 
@@ -356,4 +358,221 @@ fn failed_unpack_removes_the_partial_snapshot() {
             s.list().unwrap()
         );
     }
+}
+
+#[test]
+fn overlay_opaque_directory_hides_lower_contents_when_mounted() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Overlay).unwrap();
+    s.prepare("x", None, Labels::new()).unwrap();
+    unpack_into(&*s, "x", &layer(&[("d/old", b"1"), ("d/keep/no", b"1")]));
+    s.commit("l1", "x", Labels::new()).unwrap();
+    s.prepare("y", Some("l1"), Labels::new()).unwrap();
+    unpack_into(
+        &*s,
+        "y",
+        &layer(&[("d/.wh..wh..opq", b""), ("d/new", b"2")]),
+    );
+    s.commit("l2", "y", Labels::new()).unwrap();
+    let mounts = s.view("v", Some("l2"), Labels::new()).unwrap();
+    let m = Mounted::new(&mounts);
+    let names: Vec<_> = fs::read_dir(m.path().join("d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["new"]);
+}
+
+/// A layer holding busybox and the files a shell needs, plus users.
+fn busybox_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let dir = |b: &mut tar::Builder<Vec<u8>>, name: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, name, &[][..]).unwrap();
+    };
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
+        dir(&mut b, d);
+    }
+    let bb = fs::read("/bin/busybox").unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o755);
+    h.set_size(bb.len() as u64);
+    b.append_data(&mut h, "bin/busybox", &bb[..]).unwrap();
+    for app in ["sh", "cat", "id", "echo", "hostname"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, format!("bin/{app}"), "busybox")
+            .unwrap();
+    }
+    for (name, data) in [
+        (
+            "etc/passwd",
+            &b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/sh\n"[..],
+        ),
+        (
+            "etc/group",
+            &b"root:x:0:\nnogroup:x:65534:\nusers:x:100:nobody\n"[..],
+        ),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Deletes the runc container on drop (test cleanup even on failure).
+struct RuncContainer<'a> {
+    state: &'a Path,
+    id: &'a str,
+}
+
+impl Drop for RuncContainer<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(self.state)
+            .args(["delete", "--force", self.id])
+            .output();
+    }
+}
+
+/// End to end: image blobs → unpacked layers → container snapshot → bundle → `runc run`.
+#[test]
+fn image_to_bundle_runs_with_runc() {
+    if std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("runc is required for this test (Debian package runc)");
+    }
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Auto).unwrap();
+    let mut blobs = Blobs::default();
+    let (m, _) = image(
+        &mut blobs,
+        &[busybox_layer(), layer(&[("hello", b"world\n")])],
+        None,
+    );
+    let id = format!("berth-snap-e2e-{}", std::process::id());
+    let prepared = prepare_image_rootfs(&blobs, &*s, &m, &id, Labels::new()).unwrap();
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let rootfs = crate::bundle::create_bundle_dir(bundle_dir.path()).unwrap();
+    let guard = mount_all(&prepared.mounts, &rootfs).unwrap();
+    let opts = crate::bundle::RunOptions {
+        container_id: id.clone(),
+        args: [
+            "sh",
+            "-c",
+            "cat /hello; id -u; id -G; hostname; cat /etc/hostname",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        user: Some("nobody".into()),
+        cgroups_path: Some(format!("/{id}")),
+        ..Default::default()
+    };
+    crate::bundle::write_bundle(bundle_dir.path(), &prepared.image.config, &opts).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let _ctr = RuncContainer {
+        state: state.path(),
+        id: &id,
+    };
+    let out = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(state.path())
+        .args(["run", "--bundle"])
+        .arg(bundle_dir.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    drop(guard);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "runc: {out:?}");
+    let host12: String = id.chars().take(12).collect();
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "world",
+            "65534",
+            "65534 100",
+            host12.as_str(),
+            host12.as_str()
+        ],
+        "{out:?}"
+    );
+}
+
+#[test]
+fn stale_extractions_from_another_process_are_removed() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Overlay).unwrap();
+    s.prepare("extract-1-0-sha256:aa", None, Labels::new())
+        .unwrap();
+    let mine = format!("extract-{}-0-sha256:bb", std::process::id());
+    s.prepare(&mine, None, Labels::new()).unwrap();
+    s.prepare("ctr", None, Labels::new()).unwrap();
+    assert_eq!(
+        remove_stale_extractions(&*s).unwrap(),
+        ["extract-1-0-sha256:aa"]
+    );
+    let keys: Vec<_> = s.list().unwrap().into_iter().map(|i| i.key).collect();
+    assert_eq!(keys, ["ctr", mine.as_str()]);
+}
+
+#[test]
+fn an_index_resolves_to_the_host_platform_manifest() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path(), Choice::Overlay).unwrap();
+    let mut blobs = Blobs::default();
+    let (m, _) = image(&mut blobs, &[layer(&[("f", b"1")])], None);
+    let arch = super::rootfs::host_arch().to_string();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256_digest(b"other"), "size": 5,
+             "platform": {"os": "linux", "architecture": "s390x"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": blobs.data[&m].len(),
+             "platform": {"os": "linux", "architecture": arch}},
+        ],
+    });
+    let idx = blobs.add(serde_json::to_vec(&index).unwrap());
+    let p = prepare_image_rootfs(&blobs, &*s, &idx, "c", Labels::new()).unwrap();
+    assert_eq!(p.image.chain_ids.len(), 1);
+    let only_other = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": 1,
+         "platform": {"os": "linux", "architecture": "s390x"}}]});
+    let idx2 = blobs.add(serde_json::to_vec(&only_other).unwrap());
+    let err = prepare_image_rootfs(&blobs, &*s, &idx2, "d", Labels::new()).unwrap_err();
+    assert!(err.to_string().contains("no manifest for linux/"), "{err}");
+}
+
+#[tokio::test]
+async fn rootfs_from_the_content_store() {
+    let root = tempfile::tempdir().unwrap();
+    let store = crate::content::ContentStore::open(root.path()).unwrap();
+    let mut blobs = Blobs::default();
+    let (m, _) = image(&mut blobs, &[layer(&[("from-store", b"yes")])], None);
+    for data in blobs.data.values() {
+        store.put(data).await.unwrap();
+    }
+    let s = open(root.path(), Choice::Auto).unwrap();
+    let p = tokio::task::spawn_blocking(move || {
+        prepare_image_rootfs(&store, &*s, &m, "ctr", Labels::new()).map(|p| p.mounts)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let mounted = Mounted::new(&p);
+    assert_eq!(fs::read(mounted.path().join("from-store")).unwrap(), b"yes");
 }
