@@ -306,7 +306,11 @@ async fn loads_oci_layout_directory_and_tar() {
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].ref_name.as_deref(), Some("latest"));
     assert_eq!(
-        loaded[0].reference.as_ref().map(|r| r.to_string()).as_deref(),
+        loaded[0]
+            .reference
+            .as_ref()
+            .map(|r| r.to_string())
+            .as_deref(),
         Some("docker.io/library/busybox:latest")
     );
     assert!(store.blobs().contains(&loaded[0].target.digest));

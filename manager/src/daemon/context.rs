@@ -27,6 +27,10 @@ impl Context {
         let content = ContentStore::open(&config.root)?;
         let metadata = Metadata::open(&config.metadata_path())?;
         let images = ImageService::new(metadata.clone(), content.clone());
+        let registry =
+            crate::registry::distribution::RegistryDistribution::new(&config, content.clone())
+                .map_err(super::DaemonError::RegistryConfig)?;
+        images.set_distribution(Arc::new(registry));
         Ok(Context {
             config: Arc::new(config),
             metadata,

@@ -61,6 +61,24 @@ impl PullStatus {
     }
 }
 
+impl PullStatus {
+    /// The status word without sizes (`Downloading`), plus (current, total) bytes.
+    pub fn label(&self) -> (&'static str, u64, u64) {
+        match self {
+            PullStatus::PullingFsLayer => ("Pulling fs layer", 0, 0),
+            PullStatus::Waiting => ("Waiting", 0, 0),
+            PullStatus::Downloading { current, total } => ("Downloading", *current, *total),
+            PullStatus::VerifyingChecksum => ("Verifying Checksum", 0, 0),
+            PullStatus::DownloadComplete => ("Download complete", 0, 0),
+            PullStatus::PullComplete => ("Pull complete", 0, 0),
+            PullStatus::AlreadyExists => ("Already exists", 0, 0),
+            PullStatus::Pushing => ("Pushing", 0, 0),
+            PullStatus::Pushed => ("Pushed", 0, 0),
+            PullStatus::LayerAlreadyExists => ("Layer already exists", 0, 0),
+        }
+    }
+}
+
 impl PullEvent {
     /// An event for `digest`, deriving the short id.
     pub fn new(digest: &str, status: PullStatus) -> Self {
