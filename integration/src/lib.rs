@@ -4,11 +4,16 @@
 //! (`cargo build --workspace --bins`); such tests call [`require_root`] first so a non-root
 //! run fails loudly instead of passing vacuously.
 
+pub mod blob_store;
 pub mod bundle;
 pub mod console;
+pub mod daemon;
 pub mod env;
+pub mod fake_registry;
 pub mod host;
+pub mod registry;
 pub mod runtime;
+pub mod token_server;
 
 pub use bundle::{default_spec, make_busybox_rootfs, Bundle};
 pub use env::TestEnv;

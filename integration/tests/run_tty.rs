@@ -1,0 +1,45 @@
+//! `run -it` through a real pseudo-terminal (`script -qec` gives berth a pty as its terminal).
+
+mod run_common;
+use run_common::{code, stdout, Env};
+use std::process::Command;
+
+#[test]
+fn interactive_tty_session() {
+    let env = Env::start();
+    let img = env.busybox();
+    let berth = berth_integration::daemon::bin("berth");
+    // The container sees a terminal of the client's size, reads our stdin, and exits with the
+    // code of the last command.
+    let cmd = format!(
+        "stty cols 97 rows 31; BERTH_ADDRESS={} {} run -it --name tt {} sh -c 'tty; stty size; read x; echo got:$x; exit 9'",
+        env.dirs.address.display(),
+        berth.display(),
+        img
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello\n").unwrap();
+        // Keep stdin open until the container has read it: script exits when the command does.
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            drop(stdin);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("31 97"), "{text}");
+    assert!(text.contains("got:hello"), "{text}");
+    assert_eq!(code(&out), 9, "{text}");
+    let j: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", "tt"])).unwrap();
+    assert_eq!(j[0]["Config"]["Tty"], true);
+    assert_eq!(j[0]["State"]["ExitCode"], 9);
+}

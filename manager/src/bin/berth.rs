@@ -1,0 +1,48 @@
+//! berth: the command-line client of berthd.
+
+use std::process::ExitCode;
+
+use berth_manager::cli::exit_code::{ExitCodeError, ExitStatus};
+use berth_manager::cli::{Cli, CliContext, DaemonUnreachable, Reported};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = CliContext {
+        address: cli.address.clone(),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(cli.command.run(&ctx));
+    // A stdin forwarder (`run -i`) may still be blocked reading; don't wait for it.
+    rt.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A container command's own exit code (`run`, `start -a`): nothing more to print.
+            if let Some(s) = e.downcast_ref::<ExitStatus>() {
+                return ExitCode::from(s.0.clamp(0, 255) as u8);
+            }
+            if let Some(c) = e.downcast_ref::<ExitCodeError>() {
+                eprintln!("{c}");
+                return ExitCode::from(c.code.clamp(0, 255) as u8);
+            }
+            if e.downcast_ref::<Reported>().is_none() {
+                if let Some(u) = e.downcast_ref::<DaemonUnreachable>() {
+                    eprintln!("{u}");
+                } else {
+                    eprintln!("{e:#}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Connecting the client's stdio to a task: `run` (foreground), `start -a`.
+
+use super::tty::{client_window_size, RawMode};
+use anyhow::Context;
+use berth_proto::v1::{
+    self as pb, attach_request, attach_response, tasks_client::TasksClient, AttachRequest,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+/// What to connect.
+pub struct AttachOptions {
+    /// Full container id.
+    pub id: String,
+    /// Forward our stdin.
+    pub stdin: bool,
+    /// The container has a tty: raw mode, resizes.
+    pub tty: bool,
+    /// Call Tasks.Start once attached (so no output is missed).
+    pub start: bool,
+}
+
+/// Attaches, optionally starts the task, copies stdio until the task exits, and returns its exit
+/// code (125 when the daemon could not say, Docker's code for errors of the client/daemon).
+pub async fn attach_and_wait(ch: Channel, opts: AttachOptions) -> anyhow::Result<i32> {
+    let mut tasks = TasksClient::new(ch.clone());
+    let (tx, rx) = mpsc::channel::<AttachRequest>(64);
+    tx.send(AttachRequest {
+        msg: Some(attach_request::Msg::Open(pb::AttachOpen {
+            container_id: opts.id.clone(),
+            stdin: opts.stdin,
+            stdout: true,
+            stderr: true,
+        })),
+    })
+    .await
+    .context("opening attach stream")?;
+    let mut inbound = tasks
+        .attach(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .map_err(super::daemon_error)?
+        .into_inner();
+
+    let _raw = if opts.tty { RawMode::enter()? } else { None };
+    if opts.tty {
+        if let Some((w, h)) = client_window_size() {
+            send_resize(&tx, w, h).await;
+        }
+        spawn_resize_forwarder(tx.clone());
+    }
+    if opts.stdin {
+        spawn_stdin_forwarder(tx.clone());
+    }
+    if opts.start {
+        tasks
+            .start(pb::StartTaskRequest {
+                container_id: opts.id.clone(),
+            })
+            .await
+            .map_err(super::run::start_error)?;
+    }
+    if !opts.tty {
+        spawn_signal_forwarder(ch.clone(), opts.id.clone());
+    }
+
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut exit = None;
+    while let Some(msg) = inbound.message().await.map_err(super::daemon_error)? {
+        match msg.msg {
+            Some(attach_response::Msg::Stdout(b)) => {
+                stdout.write_all(&b).await?;
+                stdout.flush().await?;
+            }
+            Some(attach_response::Msg::Stderr(b)) => {
+                stderr.write_all(&b).await?;
+                stderr.flush().await?;
+            }
+            Some(attach_response::Msg::Exit(e)) => {
+                exit = Some(e);
+                break;
+            }
+            None => {}
+        }
+    }
+    drop(tx);
+    let status = match exit {
+        Some(e) => e,
+        // Stream ended without an exit (daemon restarted?): ask.
+        None => tasks
+            .wait(pb::WaitTaskRequest {
+                container_id: opts.id.clone(),
+            })
+            .await
+            .map_err(super::daemon_error)?
+            .into_inner()
+            .status
+            .unwrap_or_default(),
+    };
+    Ok(if status.known { status.exit_code } else { 125 })
+}
+
+async fn send_resize(tx: &mpsc::Sender<AttachRequest>, width: u16, height: u16) {
+    // A closed stream means the task is gone; nothing to resize.
+    let _ = tx
+        .send(AttachRequest {
+            msg: Some(attach_request::Msg::Resize(pb::WindowSize {
+                width: width.into(),
+                height: height.into(),
+            })),
+        })
+        .await;
+}
+
+fn spawn_resize_forwarder(tx: mpsc::Sender<AttachRequest>) {
+    tokio::spawn(async move {
+        let Ok(mut winch) = signal(SignalKind::window_change()) else {
+            return;
+        };
+        while winch.recv().await.is_some() {
+            if let Some((w, h)) = client_window_size() {
+                send_resize(&tx, w, h).await;
+            }
+            if tx.is_closed() {
+                break;
+            }
+        }
+    });
+}
+
+fn spawn_stdin_forwarder(tx: mpsc::Sender<AttachRequest>) {
+    tokio::spawn(async move {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = tx
+                        .send(AttachRequest {
+                            msg: Some(attach_request::Msg::CloseStdin(true)),
+                        })
+                        .await;
+                    break;
+                }
+                Ok(n) => {
+                    let msg = AttachRequest {
+                        msg: Some(attach_request::Msg::Stdin(buf[..n].to_vec())),
+                    };
+                    if tx.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Forwards the signals a user sends to `berth run` to the container (Docker's --sig-proxy).
+fn spawn_signal_forwarder(ch: Channel, id: String) {
+    let kinds = [
+        (SignalKind::interrupt(), libc::SIGINT),
+        (SignalKind::terminate(), libc::SIGTERM),
+        (SignalKind::hangup(), libc::SIGHUP),
+        (SignalKind::quit(), libc::SIGQUIT),
+        (SignalKind::user_defined1(), libc::SIGUSR1),
+        (SignalKind::user_defined2(), libc::SIGUSR2),
+    ];
+    for (kind, num) in kinds {
+        let ch = ch.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let Ok(mut s) = signal(kind) else { return };
+            while s.recv().await.is_some() {
+                let mut tasks = TasksClient::new(ch.clone());
+                // The task may already be gone; the attach loop reports the exit.
+                let _ = tasks
+                    .kill(pb::KillTaskRequest {
+                        container_id: id.clone(),
+                        signal: num as u32,
+                        all: false,
+                    })
+                    .await;
+            }
+        });
+    }
+}

@@ -1,0 +1,151 @@
+//! Flags shared by `run` and `create`, and their translation into a `CreateContainerRequest`.
+
+use anyhow::{bail, Context};
+use berth_proto::v1 as pb;
+use std::collections::HashMap;
+
+/// Options that describe a container (Docker's `create`/`run` flags).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContainerFlags {
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to copy it from this shell).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Bind mount a host path: SRC:DST[:ro].
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
+    /// User to run as: name, uid or uid:gid.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Overwrite the image's ENTRYPOINT.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container hostname.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Set a label (KEY=VALUE).
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Keep STDIN open even if not attached.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Image to create the container from.
+    pub image: String,
+    /// Command and arguments (replace the image's CMD).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Parses `SRC:DST[:ro|rw]`; the source must be an absolute host path.
+pub fn parse_volume(spec: &str) -> anyhow::Result<pb::BindMount> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, destination, readonly) = match parts.as_slice() {
+        [s, d] => (*s, *d, false),
+        [s, d, "ro"] => (*s, *d, true),
+        [s, d, "rw"] => (*s, *d, false),
+        _ => bail!("invalid volume specification: '{spec}' (want SRC:DST[:ro])"),
+    };
+    if !source.starts_with('/') {
+        bail!("invalid volume specification: '{spec}': the source must be an absolute host path (named volumes are not supported)");
+    }
+    if !destination.starts_with('/') {
+        bail!("invalid volume specification: '{spec}': mount path must be absolute");
+    }
+    Ok(pb::BindMount {
+        source: source.to_string(),
+        destination: destination.to_string(),
+        readonly,
+    })
+}
+
+/// Expands `-e KEY` (no `=`) from the client's environment, like Docker; unset keys are dropped.
+fn expand_env(entries: &[String]) -> Vec<String> {
+    entries
+        .iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e.clone())
+            } else {
+                std::env::var(e).ok().map(|v| format!("{e}={v}"))
+            }
+        })
+        .collect()
+}
+
+/// Parses `KEY=VALUE` labels (`KEY` alone means an empty value).
+fn parse_labels(entries: &[String]) -> HashMap<String, String> {
+    entries
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+impl ContainerFlags {
+    /// The create request these flags describe.
+    pub fn to_request(&self) -> anyhow::Result<pb::CreateContainerRequest> {
+        let mounts = self
+            .volumes
+            .iter()
+            .map(|v| parse_volume(v))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .context("parsing -v")?;
+        Ok(pb::CreateContainerRequest {
+            name: self.name.clone().unwrap_or_default(),
+            image: self.image.clone(),
+            options: Some(pb::RunOptions {
+                entrypoint: self.entrypoint.iter().cloned().collect(),
+                cmd: self.command.clone(),
+                env: expand_env(&self.env),
+                mounts,
+                user: self.user.clone().unwrap_or_default(),
+                workdir: self.workdir.clone().unwrap_or_default(),
+                hostname: self.hostname.clone().unwrap_or_default(),
+                tty: self.tty,
+                open_stdin: self.interactive,
+                auto_remove: self.rm,
+            }),
+            labels: parse_labels(&self.labels),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes_parse_and_reject() {
+        let m = parse_volume("/a:/b:ro").unwrap();
+        assert_eq!(
+            (m.source.as_str(), m.destination.as_str(), m.readonly),
+            ("/a", "/b", true)
+        );
+        assert!(!parse_volume("/a:/b").unwrap().readonly);
+        assert!(parse_volume("a:/b").is_err());
+        assert!(parse_volume("/a:b").is_err());
+        assert!(parse_volume("/a").is_err());
+        assert!(parse_volume("/a:/b:xx").is_err());
+    }
+
+    #[test]
+    fn labels_and_env() {
+        let l = parse_labels(&["a=b".into(), "c".into()]);
+        assert_eq!(l["a"], "b");
+        assert_eq!(l["c"], "");
+        assert_eq!(expand_env(&["X=1".into()]), vec!["X=1".to_string()]);
+    }
+}

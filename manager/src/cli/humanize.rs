@@ -1,0 +1,173 @@
+//! Docker-style human text: durations, `ps` status, sizes, truncated commands.
+
+use berth_proto::v1 as pb;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Docker's human duration: "Less than a second", "5 seconds", "About a minute", "3 hours"…
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let hours_f = d.as_secs_f64() / 3600.0;
+    if d.as_secs_f64() < 1.0 {
+        return "Less than a second".into();
+    }
+    if secs == 1 {
+        return "1 second".into();
+    }
+    if secs < 60 {
+        return format!("{secs} seconds");
+    }
+    let minutes = secs / 60;
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    let hours = (hours_f + 0.5) as u64;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", (hours_f / 24.0 / 365.0) as u64)
+}
+
+/// A protobuf timestamp as a system time.
+pub fn to_system_time(ts: &prost_types::Timestamp) -> SystemTime {
+    UNIX_EPOCH + Duration::new(ts.seconds.max(0) as u64, ts.nanos.max(0) as u32)
+}
+
+/// Time elapsed since `ts` (zero if in the future).
+pub fn since(ts: &prost_types::Timestamp) -> Duration {
+    SystemTime::now()
+        .duration_since(to_system_time(ts))
+        .unwrap_or_default()
+}
+
+/// The STATUS column of `ps`: `Up 2 minutes`, `Up 5 seconds (Paused)`, `Exited (0) 10 minutes ago`,
+/// `Exited (unknown) …` when the code was lost, `Created`.
+pub fn status_text(status: Option<&pb::ContainerStatus>) -> String {
+    let Some(s) = status else {
+        return "Unknown".into();
+    };
+    let ago = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref()
+            .map(|t| human_duration(since(t)))
+            .unwrap_or_else(|| "Less than a second".into())
+    };
+    match pb::ContainerState::try_from(s.state).unwrap_or(pb::ContainerState::Unspecified) {
+        pb::ContainerState::Running => format!("Up {}", ago(&s.started_at)),
+        pb::ContainerState::Paused => format!("Up {} (Paused)", ago(&s.started_at)),
+        pb::ContainerState::Exited => {
+            let code = if s.exit_code_known {
+                s.exit_code.to_string()
+            } else {
+                "unknown".into()
+            };
+            format!("Exited ({code}) {} ago", ago(&s.finished_at))
+        }
+        pb::ContainerState::Created => "Created".into(),
+        pb::ContainerState::Unspecified => "Unknown".into(),
+    }
+}
+
+/// `ps`'s COMMAND column: the quoted command line, cut to 20 characters with an ellipsis.
+pub fn command_text(args: &[String]) -> String {
+    let full = args.join(" ");
+    let cut: String = if full.chars().count() > 19 {
+        let mut s: String = full.chars().take(19).collect();
+        s.push('…');
+        s
+    } else {
+        full
+    };
+    format!("\"{cut}\"")
+}
+
+/// Bytes in Docker's decimal units: "1.5kB", "12.3MB".
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{:.3}", v)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + UNITS[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_match_docker() {
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
+        assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
+        assert_eq!(human_duration(Duration::from_secs(45)), "45 seconds");
+        assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(human_duration(Duration::from_secs(3600)), "About an hour");
+        assert_eq!(human_duration(Duration::from_secs(5 * 3600)), "5 hours");
+        assert_eq!(human_duration(Duration::from_secs(3 * 86400)), "3 days");
+    }
+
+    #[test]
+    fn status_texts() {
+        let exited = pb::ContainerStatus {
+            state: pb::ContainerState::Exited as i32,
+            exit_code: 137,
+            exit_code_known: true,
+            finished_at: Some(crate::events::now_timestamp()),
+            ..Default::default()
+        };
+        assert!(status_text(Some(&exited)).starts_with("Exited (137) "));
+        let lost = pb::ContainerStatus {
+            exit_code_known: false,
+            ..exited
+        };
+        assert!(status_text(Some(&lost)).starts_with("Exited (unknown) "));
+        let created = pb::ContainerStatus {
+            state: pb::ContainerState::Created as i32,
+            ..Default::default()
+        };
+        assert_eq!(status_text(Some(&created)), "Created");
+    }
+
+    #[test]
+    fn commands_and_sizes() {
+        assert_eq!(command_text(&["/hello".into()]), "\"/hello\"");
+        assert_eq!(
+            command_text(&[
+                "sh".into(),
+                "-c".into(),
+                "while true; do sleep 1; done".into()
+            ]),
+            "\"sh -c while true; d…\""
+        );
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(1500), "1.5kB");
+        assert_eq!(human_size(13_256_000), "13.256MB");
+    }
+}

@@ -1,0 +1,93 @@
+//! `berth inspect`: containers as a JSON array (our own schema; documented in docs/containers.md).
+
+use super::daemon_error;
+use super::humanize::to_system_time;
+use berth_proto::v1::{self as pb, containers_client::ContainersClient};
+use serde_json::{json, Value};
+use tonic::transport::Channel;
+
+fn time(ts: &Option<prost_types::Timestamp>) -> Value {
+    match ts {
+        Some(t) => {
+            let st = to_system_time(t);
+            Value::String(
+                chrono::DateTime::<chrono::Utc>::from(st)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            )
+        }
+        None => Value::Null,
+    }
+}
+
+/// The JSON document for one container.
+pub fn to_json(c: &pb::Container) -> Value {
+    let st = c.status.clone().unwrap_or_default();
+    let state = pb::ContainerState::try_from(st.state)
+        .unwrap_or(pb::ContainerState::Unspecified)
+        .as_str_name()
+        .trim_start_matches("CONTAINER_STATE_")
+        .to_ascii_lowercase();
+    let o = c.options.clone().unwrap_or_default();
+    json!({
+        "Id": c.id,
+        "Name": c.name,
+        "Image": c.image,
+        "ImageDigest": c.image_digest,
+        "Args": c.args,
+        "Created": time(&c.created_at),
+        "Labels": c.labels,
+        "State": {
+            "Status": state,
+            "Running": st.state == pb::ContainerState::Running as i32,
+            "Paused": st.state == pb::ContainerState::Paused as i32,
+            "Pid": st.pid,
+            "ExitCode": if st.exit_code_known { json!(st.exit_code) } else { Value::Null },
+            "OOMKilled": st.oom_killed,
+            "Error": st.error,
+            "StartedAt": time(&st.started_at),
+            "FinishedAt": time(&st.finished_at),
+        },
+        "Config": {
+            "Entrypoint": o.entrypoint,
+            "Cmd": o.cmd,
+            "Env": o.env,
+            "User": o.user,
+            "WorkingDir": o.workdir,
+            "Hostname": o.hostname,
+            "Tty": o.tty,
+            "OpenStdin": o.open_stdin,
+            "AutoRemove": o.auto_remove,
+        },
+        "Mounts": o.mounts.iter().map(|m| json!({
+            "Source": m.source, "Destination": m.destination, "RW": !m.readonly,
+        })).collect::<Vec<_>>(),
+        "SnapshotKey": c.snapshot_key,
+        "BundleDir": c.bundle_dir,
+        "LogPath": c.log_path,
+        "Runtime": c.runtime,
+    })
+}
+
+/// `berth inspect`.
+pub async fn inspect(ch: Channel, args: super::lifecycle::ContainersArgs) -> anyhow::Result<i32> {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for name in &args.containers {
+        match ContainersClient::new(ch.clone())
+            .get(pb::GetContainerRequest { id: name.clone() })
+            .await
+        {
+            Ok(r) => {
+                if let Some(c) = r.into_inner().container {
+                    out.push(to_json(&c));
+                }
+            }
+            Err(s) => {
+                eprintln!("{:#}", daemon_error(s));
+                failed = true;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+    Ok(if failed { 1 } else { 0 })
+}

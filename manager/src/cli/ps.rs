@@ -1,0 +1,152 @@
+//! `berth ps`.
+
+use super::daemon_error;
+use super::humanize::{command_text, human_duration, since, status_text};
+use berth_proto::v1::{self as pb, containers_client::ContainersClient};
+use tonic::transport::Channel;
+
+/// `berth ps` flags.
+#[derive(Debug, clap::Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container ids.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Don't truncate ids and commands.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+/// Renders the table `ps` prints.
+pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> String {
+    let short = |id: &str| {
+        if no_trunc {
+            id.to_string()
+        } else {
+            id.chars().take(12).collect()
+        }
+    };
+    if quiet {
+        return containers.iter().map(|c| short(&c.id) + "\n").collect();
+    }
+    let header = [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ];
+    let rows: Vec<[String; 7]> = containers
+        .iter()
+        .map(|c| {
+            let created = c
+                .created_at
+                .as_ref()
+                .map(|t| format!("{} ago", human_duration(since(t))))
+                .unwrap_or_default();
+            let command = if no_trunc {
+                format!("\"{}\"", c.args.join(" "))
+            } else {
+                command_text(&c.args)
+            };
+            [
+                short(&c.id),
+                short_image(&c.image),
+                command,
+                created,
+                status_text(c.status.as_ref()),
+                String::new(),
+                c.name.clone(),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                s.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for r in &rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// Docker shows images without the default registry and library prefix.
+pub fn short_image(image: &str) -> String {
+    image
+        .strip_prefix("docker.io/library/")
+        .or_else(|| image.strip_prefix("docker.io/"))
+        .unwrap_or(image)
+        .to_string()
+}
+
+/// `berth ps`.
+pub async fn ps(ch: Channel, args: PsArgs) -> anyhow::Result<i32> {
+    let list = ContainersClient::new(ch)
+        .list(pb::ListContainersRequest { all: args.all })
+        .await
+        .map_err(daemon_error)?
+        .into_inner()
+        .containers;
+    print!("{}", render(&list, args.quiet, args.no_trunc));
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_docker_columns() {
+        let c = pb::Container {
+            id: "a".repeat(64),
+            name: "brave_turing".into(),
+            image: "docker.io/library/busybox:latest".into(),
+            args: vec!["sleep".into(), "100".into()],
+            created_at: Some(crate::events::now_timestamp()),
+            status: Some(pb::ContainerStatus {
+                state: pb::ContainerState::Created as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let out = render(std::slice::from_ref(&c), false, false);
+        let mut lines = out.lines();
+        let head = lines.next().unwrap();
+        for col in [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ] {
+            assert!(head.contains(col), "{head}");
+        }
+        let row = lines.next().unwrap();
+        assert!(row.starts_with("aaaaaaaaaaaa   busybox:latest"), "{row}");
+        assert!(row.contains("\"sleep 100\""));
+        assert!(row.contains("Created"));
+        assert!(row.ends_with("brave_turing"));
+        assert_eq!(render(&[c], true, false), "aaaaaaaaaaaa\n");
+    }
+}

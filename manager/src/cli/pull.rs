@@ -1,0 +1,76 @@
+//! `berth pull IMAGE`.
+
+use berth_proto::v1::images_client::ImagesClient;
+use berth_proto::v1::pull_progress::Event;
+use berth_proto::v1::{PullRequest, PullResult};
+
+use super::progress::ProgressView;
+use super::{auth, daemon_error, CliContext};
+use crate::images::naming;
+
+/// Arguments of `berth pull`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Image to pull, e.g. `hello-world`, `alpine:3.19`, `127.0.0.1:5000/app:1`.
+    pub image: String,
+    /// Platform to pull from a multi-platform image, e.g. `linux/arm64`.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Suppress progress output; print only the image name.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Pulls `image` showing Docker-style progress; returns the result. Reused by commands that pull a
+/// missing image (e.g. `run`).
+pub async fn pull_image(
+    ctx: &CliContext,
+    image: &str,
+    platform: Option<String>,
+    quiet: bool,
+) -> anyhow::Result<PullResult> {
+    naming::normalize(image).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let has_tag_or_digest = image.contains('@')
+        || image
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'));
+    let mut view = ProgressView::new(quiet);
+    if !has_tag_or_digest {
+        view.message("Using default tag: latest");
+    }
+    let mut client = ImagesClient::new(ctx.channel().await?);
+    let req = PullRequest {
+        reference: image.to_string(),
+        platform: platform.unwrap_or_default(),
+        auth: auth::for_reference(image),
+    };
+    let mut stream = client.pull(req).await.map_err(daemon_error)?.into_inner();
+    let mut result = None;
+    // The daemon sends the "<tag>: Pulling from <repo>" line once it has resolved the reference.
+    while let Some(ev) = stream.message().await.map_err(daemon_error)? {
+        match ev.event {
+            Some(Event::Message(m)) => view.message(&m),
+            Some(Event::Blob(b)) => view.blob(&b),
+            Some(Event::Result(r)) => result = Some(r),
+            None => {}
+        }
+    }
+    let r = result
+        .ok_or_else(|| anyhow::anyhow!("berthd ended the pull of {image} without a result"))?;
+    let shown = naming::display(&r.name).full;
+    view.message(&format!("Digest: {}", r.digest));
+    if r.downloaded_newer {
+        view.message(&format!("Status: Downloaded newer image for {shown}"));
+    } else {
+        view.message(&format!("Status: Image is up to date for {shown}"));
+    }
+    Ok(r)
+}
+
+/// Runs `berth pull`.
+pub async fn run(ctx: &CliContext, args: Args) -> anyhow::Result<()> {
+    let r = pull_image(ctx, &args.image, args.platform, args.quiet).await?;
+    println!("{}", r.name);
+    Ok(())
+}

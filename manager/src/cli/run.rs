@@ -1,0 +1,184 @@
+//! `berth run` and `berth create`.
+
+use super::attach::{attach_and_wait, AttachOptions};
+use super::container_opts::ContainerFlags;
+use super::daemon_error;
+use anyhow::Context;
+use berth_proto::v1::{self as pb, containers_client::ContainersClient, tasks_client::TasksClient};
+use tonic::transport::Channel;
+
+/// `berth run` flags.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container id.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Container options, image and command.
+    #[command(flatten)]
+    pub flags: ContainerFlags,
+}
+
+/// `berth create` flags.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Container options, image and command.
+    #[command(flatten)]
+    pub flags: ContainerFlags,
+}
+
+/// The reference as Docker prints it in "Unable to find image": with `:latest` when untagged.
+pub fn display_reference(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// Creates the container, pulling its image first when it is not present locally.
+async fn create_pulling(
+    ch: &Channel,
+    ctx: &super::CliContext,
+    flags: &ContainerFlags,
+) -> anyhow::Result<pb::Container> {
+    let req = flags.to_request()?;
+    let mut containers = ContainersClient::new(ch.clone());
+    match containers.create(req.clone()).await {
+        Ok(resp) => {
+            return resp
+                .into_inner()
+                .container
+                .context("daemon returned no container")
+        }
+        Err(s) if s.code() == tonic::Code::NotFound && s.message().contains("No such image") => {}
+        Err(s) => return Err(daemon_error(s)),
+    }
+    eprintln!(
+        "Unable to find image '{}' locally",
+        display_reference(&flags.image)
+    );
+    super::pull::pull_image(ctx, &display_reference(&flags.image), None, false)
+        .await
+        .map_err(|e| {
+            anyhow::Error::new(super::exit_code::ExitCodeError {
+                code: 125,
+                message: format!("{e:#}"),
+            })
+        })?;
+    let resp = containers.create(req).await.map_err(daemon_error)?;
+    resp.into_inner()
+        .container
+        .context("daemon returned no container")
+}
+
+/// `berth create`: prints the new id.
+pub async fn create(ch: Channel, ctx: &super::CliContext, args: CreateArgs) -> anyhow::Result<i32> {
+    let c = create_pulling(&ch, ctx, &args.flags).await?;
+    println!("{}", c.id);
+    Ok(0)
+}
+
+/// `berth run`: create, start, and (unless `-d`) stream output and exit with the container's code.
+pub async fn run(ch: Channel, ctx: &super::CliContext, args: RunArgs) -> anyhow::Result<i32> {
+    let c = create_pulling(&ch, ctx, &args.flags).await?;
+    let mut tasks = TasksClient::new(ch.clone());
+    if args.detach {
+        tasks
+            .start(pb::StartTaskRequest {
+                container_id: c.id.clone(),
+            })
+            .await
+            .map_err(start_error)?;
+        println!("{}", c.id);
+        return Ok(0);
+    }
+    tasks
+        .create(pb::CreateTaskRequest {
+            container_id: c.id.clone(),
+        })
+        .await
+        .map_err(start_error)?;
+    let code = attach_and_wait(
+        ch.clone(),
+        AttachOptions {
+            id: c.id.clone(),
+            stdin: args.flags.interactive,
+            tty: args.flags.tty,
+            start: true,
+        },
+    )
+    .await?;
+    if args.flags.rm {
+        wait_removed(&ch, &c.id).await;
+    }
+    Ok(code)
+}
+
+/// Waits (bounded) until the daemon has removed a `--rm` container, so that when `run` returns
+/// the container is gone, as with Docker.
+async fn wait_removed(ch: &Channel, id: &str) {
+    let mut containers = ContainersClient::new(ch.clone());
+    for _ in 0..600 {
+        match containers
+            .get(pb::GetContainerRequest { id: id.to_string() })
+            .await
+        {
+            Err(s) if s.code() == tonic::Code::NotFound => return,
+            Err(_) => return,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// A failed start keeps Docker's exit codes: 127 for a missing program, 126 for one that cannot
+/// run, 125 otherwise. The code travels in the error for `main` to use.
+pub fn start_error(s: tonic::Status) -> anyhow::Error {
+    let code = exit_code_for_start_failure(s.message());
+    anyhow::Error::new(super::exit_code::ExitCodeError {
+        code,
+        message: format!("Error response from daemon: {}", s.message()),
+    })
+}
+
+/// Docker's code for a start failure message.
+pub fn exit_code_for_start_failure(message: &str) -> i32 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        127
+    } else if message.contains("permission denied") {
+        126
+    } else {
+        125
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_get_latest() {
+        assert_eq!(display_reference("hello-world"), "hello-world:latest");
+        assert_eq!(
+            display_reference("127.0.0.1:5000/busybox"),
+            "127.0.0.1:5000/busybox:latest"
+        );
+        assert_eq!(display_reference("busybox:1.36"), "busybox:1.36");
+        assert_eq!(display_reference("a/b@sha256:00"), "a/b@sha256:00");
+    }
+
+    #[test]
+    fn start_failure_codes() {
+        assert_eq!(
+            exit_code_for_start_failure("exec: \"foo\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(
+            exit_code_for_start_failure("exec: \"/etc\": permission denied"),
+            126
+        );
+        assert_eq!(exit_code_for_start_failure("cgroup failed"), 125);
+    }
+}

@@ -1,0 +1,179 @@
+//! berthd's configuration: a TOML file (default `/etc/berth/config.toml`) where every setting has a
+//! default, overridden by command-line flags.
+//!
+//! ```toml
+//! root = "/var/lib/berth"
+//! state = "/run/berth"
+//! address = "/run/berth/berthd.sock"
+//! runtime = "berth-runc"
+//! log_level = "info"
+//!
+//! [registries."127.0.0.1:5000"]
+//! plain_http = true
+//!
+//! [registries."docker.io"]
+//! mirrors = ["https://mirror.example"]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default location of the configuration file; a missing file at this path is not an error.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/config.toml";
+/// Default persistent data directory.
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";
+/// Default runtime state directory.
+pub const DEFAULT_STATE: &str = "/run/berth";
+/// Default gRPC socket path.
+pub const DEFAULT_ADDRESS: &str = "/run/berth/berthd.sock";
+/// Default OCI runtime binary.
+pub const DEFAULT_RUNTIME: &str = "berth-runc";
+
+/// Errors loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File that failed.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// File that failed.
+        path: PathBuf,
+        /// Underlying error.
+        source: Box<toml::de::Error>,
+    },
+}
+
+/// The daemon configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Persistent data: content store, metadata database, snapshots.
+    pub root: PathBuf,
+    /// Runtime state that does not survive a reboot: bundles, monitor sockets.
+    pub state: PathBuf,
+    /// Path of the gRPC unix socket.
+    pub address: PathBuf,
+    /// OCI runtime used for containers: a binary name looked up in PATH, or a path.
+    pub runtime: String,
+    /// Log filter for berthd (tracing `EnvFilter` syntax, e.g. "info" or "berth_manager=debug").
+    pub log_level: String,
+    /// Per-registry settings keyed by host (with port), e.g. "docker.io" or "127.0.0.1:5000".
+    pub registries: BTreeMap<String, RegistryConfig>,
+}
+
+/// Settings for one registry host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Mirror endpoints (URLs like "https://mirror.example") tried in order before the registry itself.
+    pub mirrors: Vec<String>,
+    /// Talk plain HTTP instead of HTTPS to this registry (for local test registries).
+    pub plain_http: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root: PathBuf::from(DEFAULT_ROOT),
+            state: PathBuf::from(DEFAULT_STATE),
+            address: PathBuf::from(DEFAULT_ADDRESS),
+            runtime: DEFAULT_RUNTIME.to_string(),
+            log_level: "info".to_string(),
+            registries: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a configuration from TOML text; `path` only names the source in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Loads the configuration. With `explicit` set the file must exist; otherwise the default path is
+    /// read if present and defaults are used when it is missing.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_toml(&text, &path),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Settings for a registry host; defaults when the host is not configured.
+    pub fn registry(&self, host: &str) -> RegistryConfig {
+        self.registries.get(host).cloned().unwrap_or_default()
+    }
+
+    /// Path of the metadata database.
+    pub fn metadata_path(&self) -> PathBuf {
+        self.root.join("metadata.redb")
+    }
+
+    /// Path of the lock file that keeps a second daemon off the same root.
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join("berthd.lock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::from_toml("", Path::new("x.toml")).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.runtime, "berth-runc");
+    }
+
+    #[test]
+    fn parses_registries_and_overrides() {
+        let text = r#"
+            root = "/tmp/r"
+            runtime = "/usr/bin/runc"
+            [registries."127.0.0.1:5000"]
+            plain_http = true
+            [registries."docker.io"]
+            mirrors = ["https://m.example"]
+        "#;
+        let c = Config::from_toml(text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.root, PathBuf::from("/tmp/r"));
+        assert_eq!(c.state, PathBuf::from(DEFAULT_STATE));
+        assert_eq!(c.runtime, "/usr/bin/runc");
+        assert!(c.registry("127.0.0.1:5000").plain_http);
+        assert_eq!(c.registry("docker.io").mirrors, vec!["https://m.example"]);
+        assert!(!c.registry("quay.io").plain_http);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_path() {
+        let err = Config::from_toml("bogus = 1", Path::new("/etc/x.toml")).unwrap_err();
+        assert!(err.to_string().contains("/etc/x.toml"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_error_missing_default_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        assert!(Config::load(Some(&missing)).is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! Creating a container: validate, prepare snapshot and bundle, store the record. Any failure
+//! undoes what was done, so no half-created container, snapshot or directory is left behind.
+
+use super::record::{now_nanos, ContainerRecord, RunOptions};
+use super::{names, ContainerError, Containers};
+use berth_proto::v1 as pb;
+
+/// Undoes a partial create unless disarmed.
+struct Undo<'a> {
+    containers: &'a Containers,
+    dir: std::path::PathBuf,
+    snapshot: Option<(String, std::path::PathBuf)>,
+    armed: bool,
+}
+
+impl Undo<'_> {
+    async fn run(mut self) {
+        if !self.armed {
+            return;
+        }
+        self.armed = false;
+        if let Some((key, bundle)) = self.snapshot.take() {
+            if let Err(e) = self.containers.rootfs.remove(&key, &bundle).await {
+                tracing::error!(snapshot = key, error = %e, "cleaning up after failed create");
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::error!(dir = %self.dir.display(), error = %e, "cleaning up after failed create");
+            }
+        }
+    }
+}
+
+impl Containers {
+    /// Checks the request's name and options before anything is allocated.
+    fn validate(&self, req: &pb::CreateContainerRequest) -> Result<RunOptions, ContainerError> {
+        if !req.name.is_empty() && !names::valid_name(req.name.trim_start_matches('/')) {
+            return Err(ContainerError::Invalid(format!(
+                "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                req.name
+            )));
+        }
+        if req.image.is_empty() {
+            return Err(ContainerError::Invalid("no image given".into()));
+        }
+        let options: RunOptions = req.options.as_ref().map(Into::into).unwrap_or_default();
+        for m in &options.mounts {
+            if !m.source.is_absolute() || !m.destination.starts_with('/') {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid mount config for type \"bind\": paths must be absolute: {}:{}",
+                    m.source.display(),
+                    m.destination
+                )));
+            }
+            if !m.source.exists() {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    m.source.display()
+                )));
+            }
+        }
+        for e in &options.env {
+            if e.starts_with('=') || e.is_empty() {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid environment variable: {e}"
+                )));
+            }
+        }
+        Ok(options)
+    }
+
+    /// Picks the requested name (refusing one in use) or generates a free one.
+    fn choose_name(&self, requested: &str) -> Result<String, ContainerError> {
+        let all = self.store.list()?;
+        let mut pending = self
+            .pending_names
+            .lock()
+            .map_err(|_| ContainerError::Invalid("internal: name lock poisoned".into()))?;
+        if !requested.is_empty() {
+            let name = requested.trim_start_matches('/').to_string();
+            if let Some(other) = all.iter().find(|r| r.name == name) {
+                return Err(ContainerError::Conflict(format!(
+                    "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.id
+                )));
+            }
+            if !pending.insert(name.clone()) {
+                return Err(ContainerError::Conflict(format!(
+                    "Conflict. The container name \"/{name}\" is already in use by a container being created. You have to remove (or rename) that container to be able to reuse that name."
+                )));
+            }
+            return Ok(name);
+        }
+        for attempt in 0..100 {
+            let name = names::generate_name(attempt / 10).map_err(|source| ContainerError::Io {
+                path: "/dev/urandom".into(),
+                source,
+            })?;
+            if !all.iter().any(|r| r.name == name) && pending.insert(name.clone()) {
+                return Ok(name);
+            }
+        }
+        Err(ContainerError::Conflict(
+            "could not generate a free container name".into(),
+        ))
+    }
+
+    /// Creates a container from a local image.
+    pub async fn create(
+        &self,
+        req: pb::CreateContainerRequest,
+    ) -> Result<pb::Container, ContainerError> {
+        let options = self.validate(&req)?;
+        let image = self.rootfs.resolve_image(&req.image).await?;
+        let name = {
+            let _guard = self.lock.lock().await;
+            self.choose_name(&req.name)?
+        };
+        let result = self.create_named(req, options, image, name.clone()).await;
+        if let Ok(mut pending) = self.pending_names.lock() {
+            pending.remove(&name);
+        }
+        result
+    }
+
+    async fn create_named(
+        &self,
+        req: pb::CreateContainerRequest,
+        options: RunOptions,
+        image: super::backend::ImageInfo,
+        name: String,
+    ) -> Result<pb::Container, ContainerError> {
+        let id = names::new_id().map_err(|source| ContainerError::Io {
+            path: "/dev/urandom".into(),
+            source,
+        })?;
+        let dir = self.dir.join(&id);
+        let bundle_dir = dir.join("bundle");
+        let mut undo = Undo {
+            containers: self,
+            dir: dir.clone(),
+            snapshot: None,
+            armed: true,
+        };
+        if let Err(source) = std::fs::create_dir_all(&bundle_dir) {
+            undo.run().await;
+            return Err(ContainerError::Io {
+                path: bundle_dir,
+                source,
+            });
+        }
+        let prepared = match self
+            .rootfs
+            .prepare(&id, &image, &options, &bundle_dir)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                undo.run().await;
+                return Err(e.into());
+            }
+        };
+        undo.snapshot = Some((prepared.snapshot_key.clone(), bundle_dir.clone()));
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name,
+            image: image.name.clone(),
+            image_digest: image.digest.clone(),
+            args: prepared.args,
+            created_at: now_nanos(),
+            labels: req.labels.into_iter().collect(),
+            options,
+            snapshot_key: prepared.snapshot_key,
+            bundle_dir,
+            log_path: dir.join("container.log"),
+            runtime: self.runtime.clone(),
+            last_run: None,
+        };
+        if let Err(e) = self.store.put(&rec) {
+            undo.run().await;
+            return Err(e.into());
+        }
+        undo.armed = false;
+        self.events
+            .publish(pb::envelope::Event::ContainerCreate(pb::ContainerCreate {
+                id: rec.id.clone(),
+                name: rec.name.clone(),
+                image: rec.image.clone(),
+            }));
+        Ok(rec.to_proto(rec.stored_status()))
+    }
+}

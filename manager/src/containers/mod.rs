@@ -1,0 +1,285 @@
+//! Containers: durable records (id, name, image, options, snapshot, bundle, logs) and their
+//! lifecycle glue with tasks. `Containers` is the logic; `service` is its gRPC front.
+
+pub mod backend;
+mod create;
+mod delete;
+pub mod logs;
+pub mod names;
+pub mod record;
+pub mod resolve;
+mod rootfs_backend;
+mod service;
+pub mod store;
+pub mod task_backend;
+#[cfg(test)]
+mod tests;
+pub mod wiring;
+
+pub use service::ContainersService;
+
+use crate::events::EventBus;
+use backend::{BackendError, ExitInfo, RootfsBackend, TaskBackend, TaskState};
+use berth_proto::v1 as pb;
+use record::{ContainerRecord, LastRun};
+use resolve::ResolveError;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::{ContainerStore, StoreError};
+
+/// Errors of container operations, each mapped to a gRPC code.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// Name/id did not resolve.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// Metadata store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Bad request.
+    #[error("{0}")]
+    Invalid(String),
+    /// Name in use.
+    #[error("{0}")]
+    Conflict(String),
+    /// Wrong state for the operation.
+    #[error("{0}")]
+    Precondition(String),
+    /// Filesystem failure on a container directory.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path that failed.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+impl From<ContainerError> for tonic::Status {
+    fn from(e: ContainerError) -> Self {
+        use tonic::Code;
+        let code = match &e {
+            ContainerError::Resolve(ResolveError::NotFound(_)) => Code::NotFound,
+            ContainerError::Resolve(ResolveError::Ambiguous(_)) => Code::InvalidArgument,
+            ContainerError::Store(_) | ContainerError::Io { .. } => Code::Internal,
+            ContainerError::Backend(b) => b.code,
+            ContainerError::Invalid(_) => Code::InvalidArgument,
+            ContainerError::Conflict(_) => Code::AlreadyExists,
+            ContainerError::Precondition(_) => Code::FailedPrecondition,
+        };
+        tonic::Status::new(code, e.to_string())
+    }
+}
+
+/// The container manager: records plus the backends that give them a filesystem and a process.
+pub struct Containers {
+    store: ContainerStore,
+    /// `<root>/containers`: one directory per container (bundle, log).
+    dir: PathBuf,
+    runtime: String,
+    rootfs: Arc<dyn RootfsBackend>,
+    tasks: Arc<dyn TaskBackend>,
+    events: EventBus,
+    /// Serialises name choice and deletes so names stay unique.
+    lock: tokio::sync::Mutex<()>,
+    /// Names chosen by creates still in progress.
+    pending_names: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Containers {
+    /// A manager keeping container directories under `root/containers`.
+    pub fn new(
+        store: ContainerStore,
+        root: PathBuf,
+        runtime: String,
+        rootfs: Arc<dyn RootfsBackend>,
+        tasks: Arc<dyn TaskBackend>,
+        events: EventBus,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            dir: root.join("containers"),
+            runtime,
+            rootfs,
+            tasks,
+            events,
+            lock: tokio::sync::Mutex::new(()),
+            pending_names: Default::default(),
+        })
+    }
+
+    /// The task backend (for the Tasks service).
+    pub fn tasks(&self) -> &Arc<dyn TaskBackend> {
+        &self.tasks
+    }
+
+    /// The event bus.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Resolves a name, id or unique id prefix to the record.
+    pub fn resolve(&self, query: &str) -> Result<ContainerRecord, ContainerError> {
+        let all = self.store.list()?;
+        Ok(resolve::resolve(&all, query)?.clone())
+    }
+
+    /// The container's record with its live status.
+    pub async fn get(&self, query: &str) -> Result<pb::Container, ContainerError> {
+        let rec = self.resolve(query)?;
+        let status = self.status_of(&rec).await?;
+        Ok(rec.to_proto(status))
+    }
+
+    /// Records with status; only live ones unless `all`.
+    pub async fn list(&self, all: bool) -> Result<Vec<pb::Container>, ContainerError> {
+        let mut out = Vec::new();
+        for rec in self.store.list()? {
+            let status = self.status_of(&rec).await?;
+            let live = status.state == pb::ContainerState::Running as i32
+                || status.state == pb::ContainerState::Paused as i32;
+            if all || live {
+                out.push(rec.to_proto(status));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live status: from the task when one exists, else from the stored last run.
+    pub async fn status_of(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<pb::ContainerStatus, ContainerError> {
+        let Some(task) = self.tasks.get(&rec.id).await? else {
+            return Ok(rec.stored_status());
+        };
+        let stored = rec.stored_status();
+        let ts = |t: std::time::SystemTime| crate::events::to_timestamp(t);
+        let started_at = task.started_at.map(ts).or(stored.started_at);
+        Ok(match task.state {
+            TaskState::Created => pb::ContainerStatus {
+                state: pb::ContainerState::Created as i32,
+                ..stored
+            },
+            TaskState::Running | TaskState::Paused => pb::ContainerStatus {
+                state: if task.state == TaskState::Running {
+                    pb::ContainerState::Running as i32
+                } else {
+                    pb::ContainerState::Paused as i32
+                },
+                pid: task.pid,
+                started_at,
+                finished_at: None,
+                exit_code: 0,
+                exit_code_known: false,
+                oom_killed: false,
+                error: String::new(),
+            },
+            TaskState::Stopped => {
+                let exit = task.exit.clone();
+                pb::ContainerStatus {
+                    state: pb::ContainerState::Exited as i32,
+                    pid: 0,
+                    started_at,
+                    finished_at: exit.as_ref().map(|e| ts(e.exited_at)),
+                    exit_code: exit.as_ref().and_then(|e| e.code).unwrap_or(0),
+                    exit_code_known: exit.as_ref().is_some_and(|e| e.code.is_some()),
+                    oom_killed: exit.as_ref().is_some_and(|e| e.oom),
+                    error: String::new(),
+                }
+            }
+        })
+    }
+
+    /// Whether the container has a task that is not stopped.
+    pub async fn is_live(&self, id: &str) -> Result<bool, ContainerError> {
+        Ok(self
+            .tasks
+            .get(id)
+            .await?
+            .is_some_and(|t| t.state != TaskState::Stopped))
+    }
+
+    /// Updates the stored last run with `f` (no-op if the container is gone).
+    pub fn update_last_run(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut LastRun),
+    ) -> Result<(), ContainerError> {
+        if let Some(mut rec) = self.store.get(id)? {
+            let mut run = rec.last_run.take().unwrap_or_default();
+            f(&mut run);
+            rec.last_run = Some(run);
+            self.store.put(&rec)?;
+        }
+        Ok(())
+    }
+
+    /// Stores an exit on the record.
+    pub fn record_exit(&self, id: &str, exit: &ExitInfo) -> Result<(), ContainerError> {
+        let nanos = exit
+            .exited_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        self.update_last_run(id, |run| {
+            run.finished_at = Some(nanos);
+            run.exit_code = exit.code;
+            run.oom_killed = exit.oom;
+        })
+    }
+
+    /// Handles task exits for as long as the daemon runs: records them, publishes `TaskExit`
+    /// (and `TaskOom`), and removes `--rm` containers.
+    pub fn spawn_exit_handler(self: &Arc<Self>) {
+        let me = Arc::clone(self);
+        let mut rx = me.tasks.subscribe_exits();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let ev = match rx.recv().await {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(
+                            missed = n,
+                            "exit events lagged; statuses are read from tasks"
+                        );
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                me.on_exit(&ev.id, &ev.exit).await;
+            }
+        });
+    }
+
+    /// Records an exit (seen live or found at recovery), publishes it, and honours `--rm`.
+    pub async fn on_exit(&self, id: &str, exit: &ExitInfo) {
+        if let Err(e) = self.record_exit(id, exit) {
+            tracing::error!(container = id, error = %e, "recording exit");
+        }
+        if exit.oom {
+            self.events
+                .publish(pb::envelope::Event::TaskOom(pb::TaskOom {
+                    container_id: id.to_string(),
+                }));
+        }
+        self.events
+            .publish(pb::envelope::Event::TaskExit(pb::TaskExit {
+                container_id: id.to_string(),
+                pid: exit.pid,
+                exit_code: exit.code.unwrap_or(0),
+                exit_code_known: exit.code.is_some(),
+                exited_at: Some(crate::events::to_timestamp(exit.exited_at)),
+            }));
+        let auto_remove = matches!(self.store.get(id), Ok(Some(r)) if r.options.auto_remove);
+        if auto_remove {
+            if let Err(e) = self.delete(id, true).await {
+                tracing::error!(container = id, error = %e, "auto-removing container");
+            }
+        }
+    }
+}

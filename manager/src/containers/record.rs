@@ -1,0 +1,202 @@
+//! The stored form of a container and its conversion to the API message.
+
+use berth_proto::v1 as pb;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A bind mount as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindMount {
+    /// Host path.
+    pub source: PathBuf,
+    /// Path in the container.
+    pub destination: String,
+    /// Read-only.
+    pub readonly: bool,
+}
+
+/// Run options as stored (mirror of `pb::RunOptions`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// `--entrypoint` replacement.
+    pub entrypoint: Vec<String>,
+    /// Command replacement.
+    pub cmd: Vec<String>,
+    /// Extra `KEY=VALUE` environment.
+    pub env: Vec<String>,
+    /// Bind mounts.
+    pub mounts: Vec<BindMount>,
+    /// User spec.
+    pub user: String,
+    /// Working directory.
+    pub workdir: String,
+    /// Hostname.
+    pub hostname: String,
+    /// Allocate a tty.
+    pub tty: bool,
+    /// Keep stdin open.
+    pub open_stdin: bool,
+    /// Remove when the task exits.
+    pub auto_remove: bool,
+}
+
+/// How the container's last process ended, kept on the record after its task is deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    /// Start time, unix nanoseconds.
+    pub started_at: Option<i64>,
+    /// Exit time, unix nanoseconds.
+    pub finished_at: Option<i64>,
+    /// Exit code; `None` when it could not be recovered (never invented).
+    pub exit_code: Option<i32>,
+    /// Killed by the OOM killer.
+    pub oom_killed: bool,
+    /// Start error message, if the start failed.
+    pub error: String,
+}
+
+/// A container record as stored in the metadata database (JSON value keyed by id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// 64-hex id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Normalised image reference.
+    pub image: String,
+    /// Manifest digest of the image.
+    pub image_digest: String,
+    /// Resolved process arguments.
+    pub args: Vec<String>,
+    /// Creation time, unix nanoseconds.
+    pub created_at: i64,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// Options given at creation.
+    pub options: RunOptions,
+    /// Snapshot key of the writable layer.
+    pub snapshot_key: String,
+    /// Bundle directory.
+    pub bundle_dir: PathBuf,
+    /// Log file written by the monitor.
+    pub log_path: PathBuf,
+    /// OCI runtime binary name.
+    pub runtime: String,
+    /// The last run's outcome, if it ever ran.
+    pub last_run: Option<LastRun>,
+}
+
+/// Nanoseconds since the epoch to a protobuf timestamp.
+pub fn ts(nanos: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: nanos.div_euclid(1_000_000_000),
+        nanos: nanos.rem_euclid(1_000_000_000) as i32,
+    }
+}
+
+/// The current time in unix nanoseconds.
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl From<&pb::RunOptions> for RunOptions {
+    fn from(o: &pb::RunOptions) -> Self {
+        Self {
+            entrypoint: o.entrypoint.clone(),
+            cmd: o.cmd.clone(),
+            env: o.env.clone(),
+            mounts: o
+                .mounts
+                .iter()
+                .map(|m| BindMount {
+                    source: PathBuf::from(&m.source),
+                    destination: m.destination.clone(),
+                    readonly: m.readonly,
+                })
+                .collect(),
+            user: o.user.clone(),
+            workdir: o.workdir.clone(),
+            hostname: o.hostname.clone(),
+            tty: o.tty,
+            open_stdin: o.open_stdin,
+            auto_remove: o.auto_remove,
+        }
+    }
+}
+
+impl From<&RunOptions> for pb::RunOptions {
+    fn from(o: &RunOptions) -> Self {
+        Self {
+            entrypoint: o.entrypoint.clone(),
+            cmd: o.cmd.clone(),
+            env: o.env.clone(),
+            mounts: o
+                .mounts
+                .iter()
+                .map(|m| pb::BindMount {
+                    source: m.source.display().to_string(),
+                    destination: m.destination.clone(),
+                    readonly: m.readonly,
+                })
+                .collect(),
+            user: o.user.clone(),
+            workdir: o.workdir.clone(),
+            hostname: o.hostname.clone(),
+            tty: o.tty,
+            open_stdin: o.open_stdin,
+            auto_remove: o.auto_remove,
+        }
+    }
+}
+
+impl ContainerRecord {
+    /// The API message, with `status` filled in by the caller.
+    pub fn to_proto(&self, status: pb::ContainerStatus) -> pb::Container {
+        pb::Container {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            image: self.image.clone(),
+            image_digest: self.image_digest.clone(),
+            args: self.args.clone(),
+            created_at: Some(ts(self.created_at)),
+            labels: self.labels.clone().into_iter().collect(),
+            options: Some((&self.options).into()),
+            snapshot_key: self.snapshot_key.clone(),
+            bundle_dir: self.bundle_dir.display().to_string(),
+            log_path: self.log_path.display().to_string(),
+            runtime: self.runtime.clone(),
+            status: Some(status),
+        }
+    }
+
+    /// Status from the stored last run only (no live task): EXITED if it ran, else CREATED.
+    pub fn stored_status(&self) -> pb::ContainerStatus {
+        match &self.last_run {
+            None => pb::ContainerStatus {
+                state: pb::ContainerState::Created as i32,
+                ..Default::default()
+            },
+            Some(run) => pb::ContainerStatus {
+                // A start that failed leaves an exit code and error but no start time: Docker
+                // shows such a container as Created. One that started but has no task any more
+                // exited, possibly with an unknown code.
+                state: if run.started_at.is_some() {
+                    pb::ContainerState::Exited as i32
+                } else {
+                    pb::ContainerState::Created as i32
+                },
+                pid: 0,
+                started_at: run.started_at.map(ts),
+                finished_at: run.finished_at.map(ts),
+                exit_code: run.exit_code.unwrap_or(0),
+                exit_code_known: run.exit_code.is_some(),
+                oom_killed: run.oom_killed,
+                error: run.error.clone(),
+            },
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! [`RootfsBackend`] over the image store, the snapshotter and the bundle generator: a container's
+//! rootfs is an active snapshot on its image's top layer, mounted at `<bundle>/rootfs`, and its
+//! `config.json` comes from the image config plus the run options.
+
+use super::backend::{BackendError, ImageInfo, PreparedRootfs, RootfsBackend};
+use super::record::RunOptions;
+use crate::bundle;
+use crate::content::{ContentStore, Digest};
+use crate::images::ImageService;
+use crate::snapshots::{self, rootfs::BlobSource, Snapshotter};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Reads blobs straight from the content store's files (the snapshotter reads synchronously).
+struct ContentBlobs(ContentStore);
+
+impl BlobSource for ContentBlobs {
+    fn open_blob(&self, digest: &str) -> std::io::Result<Box<dyn Read + '_>> {
+        let d = Digest::parse(digest)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        Ok(Box::new(std::fs::File::open(self.0.blob_path(&d))?))
+    }
+}
+
+/// The real rootfs backend.
+pub struct ImageRootfs {
+    images: ImageService,
+    snapshotter: Arc<dyn Snapshotter>,
+}
+
+impl ImageRootfs {
+    /// Prepares rootfs snapshots of images from `images` with `snapshotter`.
+    pub fn new(images: ImageService, snapshotter: Arc<dyn Snapshotter>) -> Self {
+        Self {
+            images,
+            snapshotter,
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> BackendError {
+    BackendError::internal(e.to_string())
+}
+
+/// The bundle generator's options for a container.
+fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
+    bundle::RunOptions {
+        container_id: id.to_string(),
+        args: o.cmd.clone(),
+        entrypoint: (!o.entrypoint.is_empty()).then(|| o.entrypoint.clone()),
+        env: o.env.clone(),
+        volumes: o
+            .mounts
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}:{}:{}",
+                    m.source.display(),
+                    m.destination,
+                    if m.readonly { "ro" } else { "rw" }
+                )
+            })
+            .collect(),
+        user: (!o.user.is_empty()).then(|| o.user.clone()),
+        workdir: (!o.workdir.is_empty()).then(|| o.workdir.clone()),
+        hostname: (!o.hostname.is_empty()).then(|| o.hostname.clone()),
+        tty: o.tty,
+        ..Default::default()
+    }
+}
+
+/// Unmounts `<bundle>/rootfs` if mounted and removes snapshot `key` (absent is fine).
+fn teardown(
+    snapshotter: &dyn Snapshotter,
+    key: &str,
+    bundle_dir: &Path,
+) -> Result<(), BackendError> {
+    let rootfs = bundle_dir.join("rootfs");
+    if is_mountpoint(&rootfs) {
+        snapshots::mount::unmount(&rootfs).map_err(internal)?;
+    }
+    match snapshotter.remove(key) {
+        Ok(()) | Err(snapshots::SnapshotError::NotFound(_)) => Ok(()),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Whether `path` is a mount point, per `/proc/self/mountinfo` (bind mounts from the same
+/// filesystem have the same device, so comparing devices is not enough).
+fn is_mountpoint(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.display().to_string();
+    info.lines().any(|l| {
+        l.split(' ')
+            .nth(4)
+            .is_some_and(|mp| unescape_mountinfo(mp) == want)
+    })
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, etc.).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tonic::async_trait]
+impl RootfsBackend for ImageRootfs {
+    async fn resolve_image(&self, reference: &str) -> Result<ImageInfo, BackendError> {
+        let view = self.images.get(reference).await.map_err(|e| match e {
+            crate::images::ImageError::NotFound(_) => {
+                BackendError::not_found(format!("No such image: {reference}"))
+            }
+            other => BackendError {
+                code: tonic::Code::InvalidArgument,
+                message: other.to_string(),
+            },
+        })?;
+        let digest = view.facts.manifest_digest.as_ref().ok_or_else(|| {
+            BackendError::not_found(format!(
+                "No such image: {reference} (no manifest for this platform in the content store)"
+            ))
+        })?;
+        Ok(ImageInfo {
+            name: view.record.name.clone(),
+            digest: digest.as_str().to_string(),
+        })
+    }
+
+    async fn prepare(
+        &self,
+        id: &str,
+        image: &ImageInfo,
+        options: &RunOptions,
+        bundle_dir: &Path,
+    ) -> Result<PreparedRootfs, BackendError> {
+        let blobs = ContentBlobs(self.images.content().clone());
+        let snapshotter = Arc::clone(&self.snapshotter);
+        let (id, digest, bundle_dir) = (
+            id.to_string(),
+            image.digest.clone(),
+            bundle_dir.to_path_buf(),
+        );
+        let opts = bundle_options(&id, options);
+        tokio::task::spawn_blocking(move || {
+            let prepared = snapshots::rootfs::prepare_image_rootfs(
+                &blobs,
+                snapshotter.as_ref(),
+                &digest,
+                &id,
+                Default::default(),
+            )
+            .map_err(|e| internal(format!("preparing rootfs of container {id}: {e}")))?;
+            let rootfs = bundle_dir.join("rootfs");
+            let done = std::fs::create_dir_all(&rootfs)
+                .map_err(|e| internal(format!("creating {}: {e}", rootfs.display())))
+                .and_then(|()| {
+                    snapshots::mount::mount_all(&prepared.mounts, &rootfs)
+                        .map(|g| g.keep())
+                        .map_err(|e| internal(format!("mounting rootfs of container {id}: {e}")))
+                })
+                .and_then(|()| {
+                    bundle::write_bundle(&bundle_dir, &prepared.image.config, &opts).map_err(|e| {
+                        BackendError {
+                            code: tonic::Code::InvalidArgument,
+                            message: e.to_string(),
+                        }
+                    })
+                });
+            match done {
+                Ok(spec) => Ok(PreparedRootfs {
+                    snapshot_key: id.clone(),
+                    args: spec
+                        .process()
+                        .as_ref()
+                        .and_then(|p| p.args().clone())
+                        .unwrap_or_default(),
+                }),
+                Err(e) => {
+                    if let Err(t) = teardown(snapshotter.as_ref(), &id, &bundle_dir) {
+                        tracing::error!(container = id, error = %t, "cleaning up failed rootfs");
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(internal)?
+    }
+
+    async fn remove(&self, snapshot_key: &str, bundle_dir: &Path) -> Result<(), BackendError> {
+        let snapshotter = Arc::clone(&self.snapshotter);
+        let (key, dir) = (snapshot_key.to_string(), bundle_dir.to_path_buf());
+        tokio::task::spawn_blocking(move || teardown(snapshotter.as_ref(), &key, &dir))
+            .await
+            .map_err(internal)?
+    }
+
+    async fn usage(&self, snapshot_key: &str) -> Result<u64, BackendError> {
+        let snapshotter = Arc::clone(&self.snapshotter);
+        let key = snapshot_key.to_string();
+        tokio::task::spawn_blocking(move || snapshotter.usage(&key).map(|u| u.size))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
+    }
+}

@@ -1,0 +1,119 @@
+//! Building the container subsystem from the daemon's configuration and stores, recovering it
+//! after a restart, and the gRPC services it adds.
+
+use super::rootfs_backend::ImageRootfs;
+use super::store::ContainerStore;
+use super::task_backend::{exit_info, ManagedTasks};
+use super::{Containers, ContainersService};
+use crate::config::Config;
+use crate::events::{EventBus, EventsService};
+use crate::images::usage::{ImageUsage, ImageUser};
+use crate::images::ImageService;
+use crate::metadata::Metadata;
+use crate::tasks::service::TasksService;
+use crate::tasks::{TaskManager, TaskManagerConfig};
+use berth_proto::v1::{
+    containers_server::ContainersServer, events_server::EventsServer, tasks_server::TasksServer,
+};
+use std::sync::Arc;
+
+/// Failures building the container subsystem.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// The task manager could not be set up (runtime or monitor binary missing, state dir).
+    #[error("task manager: {0}")]
+    Tasks(#[from] crate::tasks::TaskError),
+    /// The snapshotter could not be opened.
+    #[error("snapshotter: {0}")]
+    Snapshots(#[from] crate::snapshots::SnapshotError),
+    /// The metadata store failed.
+    #[error(transparent)]
+    Metadata(#[from] crate::metadata::MetadataError),
+}
+
+/// Containers, tasks and events of one daemon.
+#[derive(Clone)]
+pub struct ContainerSystem {
+    /// The container manager.
+    pub containers: Arc<Containers>,
+    /// The event bus (images publish pulls/deletes here too).
+    pub events: EventBus,
+    tasks: TaskManager,
+}
+
+/// Tells the image service which containers use an image (so `rmi` refuses them).
+struct ContainerImageUsage(ContainerStore);
+
+impl ImageUsage for ContainerImageUsage {
+    fn users(&self, name: &str) -> Result<Vec<ImageUser>, String> {
+        let all = self.0.list().map_err(|e| e.to_string())?;
+        Ok(all
+            .into_iter()
+            .filter(|r| r.image == name)
+            .map(|r| ImageUser {
+                running: r
+                    .last_run
+                    .as_ref()
+                    .is_some_and(|l| l.started_at.is_some() && l.finished_at.is_none()),
+                container_id: r.id,
+            })
+            .collect())
+    }
+}
+
+impl ContainerSystem {
+    /// Builds everything from the config; call inside the tokio runtime.
+    pub fn open(
+        config: &Config,
+        metadata: &Metadata,
+        images: &ImageService,
+        snapshotter: Arc<dyn crate::snapshots::Snapshotter>,
+    ) -> Result<Self, WiringError> {
+        let events = EventBus::new();
+        let tm = TaskManager::new(TaskManagerConfig::new(&config.state, &config.runtime)?)?;
+        let store = ContainerStore::new(metadata.clone())?;
+        images.set_usage(Arc::new(ContainerImageUsage(store.clone())));
+        let containers = Containers::new(
+            store,
+            config.root.clone(),
+            config.runtime.clone(),
+            Arc::new(ImageRootfs::new(images.clone(), snapshotter)),
+            Arc::new(ManagedTasks::new(tm.clone())),
+            events.clone(),
+        );
+        containers.spawn_exit_handler();
+        Ok(Self {
+            containers,
+            events,
+            tasks: tm,
+        })
+    }
+
+    /// Picks up tasks of a previous berthd: live ones are watched again, exits that happened
+    /// meanwhile are recorded on their containers (and `--rm` ones removed).
+    pub async fn recover(&self) -> Result<(), WiringError> {
+        for t in self.tasks.recover().await? {
+            if let Some(exit) = t.exit {
+                self.containers
+                    .on_exit(&t.info.id, &exit_info(&exit, t.info.pid))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The Containers gRPC service.
+    pub fn containers_service(&self) -> ContainersServer<ContainersService> {
+        ContainersServer::new(ContainersService::new(Arc::clone(&self.containers)))
+    }
+
+    /// The Tasks gRPC service.
+    pub fn tasks_service(&self) -> TasksServer<TasksService> {
+        TasksServer::new(TasksService::new(Arc::clone(&self.containers)))
+    }
+
+    /// The Events gRPC service.
+    pub fn events_service(&self) -> EventsServer<EventsService> {
+        EventsServer::new(EventsService::new(self.events.clone()))
+    }
+}

@@ -1,0 +1,139 @@
+//! berthd itself: startup (directories, root lock, stores), the gRPC server on a unix socket, and
+//! clean shutdown on SIGTERM/SIGINT (stop serving, close the database, remove the socket, unlock).
+
+pub mod context;
+pub mod host;
+mod lock;
+pub mod services;
+mod signals;
+mod socket;
+pub mod version;
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::config::Config;
+pub use context::Context;
+pub use lock::RootLock;
+
+/// Daemon startup and serving failures.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Another berthd holds the root lock.
+    #[error("another berthd is already running on this root (lock {lock} held{})",
+        pid.as_ref().map(|p| format!(" by pid {p}")).unwrap_or_default())]
+    AlreadyRunning {
+        /// The lock file.
+        lock: PathBuf,
+        /// Pid recorded in the lock file, if readable.
+        pid: Option<String>,
+    },
+    /// Something else answers on the socket path.
+    #[error("socket address {0} is in use by another process")]
+    AddressInUse(PathBuf),
+    /// A file system operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was attempted.
+        op: &'static str,
+        /// Path involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    /// The container subsystem (tasks, snapshots) could not be set up or recovered.
+    #[error(transparent)]
+    Containers(#[from] crate::containers::wiring::WiringError),
+    /// The content store failed to open.
+    #[error(transparent)]
+    Content(#[from] crate::content::ContentError),
+    /// The metadata database failed to open.
+    #[error(transparent)]
+    Metadata(#[from] crate::metadata::MetadataError),
+    /// The `[registries]` section of the config is invalid.
+    #[error("config: {0}")]
+    RegistryConfig(String),
+    /// The snapshotter failed to open.
+    #[error(transparent)]
+    Snapshots(#[from] crate::snapshots::SnapshotError),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+    /// The server task panicked or was cancelled.
+    #[error("gRPC server task failed: {0}")]
+    ServerTask(String),
+}
+
+/// How long in-flight calls may run after SIGTERM before they are cut off.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn make_dir(path: &std::path::Path, mode: u32) -> Result<(), DaemonError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|source| DaemonError::Io {
+            op: "create directory",
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. Returns after the server stopped, the database closed and
+/// the socket was removed.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    make_dir(&config.root, 0o711)?;
+    make_dir(&config.state, 0o711)?;
+    let lock = RootLock::acquire(&config.lock_path())?;
+    let shutdown = signals::shutdown_signal()?;
+    let ctx = Context::open(config)?;
+    ctx.containers.recover().await?;
+    let (listener, socket_guard) = socket::bind(&ctx.config.address)?;
+    tracing::info!(
+        address = %ctx.config.address.display(),
+        root = %ctx.config.root.display(),
+        state = %ctx.config.state.display(),
+        version = version::VERSION,
+        "berthd serving"
+    );
+    let routes = services::routes(&ctx);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            }),
+    );
+    let result = tokio::select! {
+        sig = shutdown => {
+            tracing::info!(signal = sig, "shutting down");
+            let _ = stop_tx.send(());
+            // Streaming calls (events, logs -f, attach) never end on their own: give in-flight calls
+            // a grace period, then drop them.
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    tracing::warn!(grace = ?SHUTDOWN_GRACE, "calls still running after the grace period; closing them");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+        joined = &mut server => joined,
+    };
+    let result = match result {
+        Ok(r) => r.map_err(DaemonError::from),
+        Err(join) => Err(DaemonError::ServerTask(join.to_string())),
+    };
+    drop(socket_guard);
+    drop(ctx);
+    tracing::info!(lock = %lock.path().display(), "berthd stopped");
+    drop(lock);
+    result
+}

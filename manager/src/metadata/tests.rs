@@ -1,0 +1,75 @@
+use super::images::{Descriptor, ImageRecord, IMAGES};
+use super::*;
+use crate::content::Digest;
+
+fn record(name: &str, data: &[u8]) -> ImageRecord {
+    let now = chrono::Utc::now();
+    ImageRecord {
+        name: name.to_string(),
+        target: Descriptor {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            digest: Digest::of(data),
+            size: data.len() as u64,
+        },
+        created_at: now,
+        updated_at: now,
+        labels: Default::default(),
+    }
+}
+
+#[test]
+fn put_get_list_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = Metadata::open(&dir.path().join("m.redb")).unwrap();
+    let a = record("docker.io/library/a:latest", b"a");
+    let b = record("docker.io/library/b:latest", b"b");
+    md.write(|tx| {
+        IMAGES.put(tx, &b.name, &b)?;
+        IMAGES.put(tx, &a.name, &a)?;
+        Ok(())
+    })
+    .unwrap();
+    let got = md.read(|tx| IMAGES.get(tx, &a.name)).unwrap();
+    assert_eq!(got, Some(a.clone()));
+    let names: Vec<String> = md
+        .read(|tx| IMAGES.list(tx))
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(names, vec![a.name.clone(), b.name.clone()]);
+    let removed = md.write(|tx| IMAGES.remove(tx, &a.name)).unwrap();
+    assert_eq!(removed, Some(a.clone()));
+    assert_eq!(md.read(|tx| IMAGES.get(tx, &a.name)).unwrap(), None);
+}
+
+#[test]
+fn failed_write_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = Metadata::open(&dir.path().join("m.redb")).unwrap();
+    let a = record("docker.io/library/a:latest", b"a");
+    let res: Result<(), MetadataError> = md.write(|tx| {
+        IMAGES.put(tx, &a.name, &a)?;
+        Err(MetadataError::NotFound {
+            table: "images",
+            key: "x".into(),
+        })
+    });
+    assert!(res.is_err());
+    assert_eq!(md.read(|tx| IMAGES.get(tx, &a.name)).unwrap(), None);
+}
+
+#[test]
+fn create_refuses_existing_and_data_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.redb");
+    let a = record("docker.io/library/a:latest", b"a");
+    {
+        let md = Metadata::open(&path).unwrap();
+        md.write(|tx| IMAGES.create(tx, &a.name, &a)).unwrap();
+        let err = md.write(|tx| IMAGES.create(tx, &a.name, &a)).unwrap_err();
+        assert!(matches!(err, MetadataError::AlreadyExists { .. }), "{err}");
+    }
+    let md = Metadata::open(&path).unwrap();
+    assert_eq!(md.read(|tx| IMAGES.get(tx, &a.name)).unwrap(), Some(a));
+}

@@ -1,0 +1,149 @@
+//! Command line of `berth-monitor`, written by the task manager and parsed by the monitor.
+//!
+//! Hand-parsed rather than with clap: the monitor stays resident per container, and every page
+//! of code it touches counts against its memory.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Everything the monitor needs to create and watch one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorArgs {
+    /// Container id, passed to the runtime.
+    pub id: String,
+    /// OCI bundle directory (holds config.json).
+    pub bundle: PathBuf,
+    /// The task's state directory (see [`super::layout`]); created by the task manager.
+    pub state_dir: PathBuf,
+    /// Runtime binary (runc-compatible CLI).
+    pub runtime: PathBuf,
+    /// `--root` given to the runtime.
+    pub runtime_root: PathBuf,
+    /// Allocate a terminal (`--console-socket`).
+    pub tty: bool,
+    /// Keep the container's stdin open for attach clients.
+    pub stdin: bool,
+    /// Descriptor on which the monitor reports `created …` or `error …` (see docs/monitor.md).
+    pub sync_fd: i32,
+    /// Seconds to wait for `runtime create` before killing it.
+    pub create_timeout_secs: u64,
+}
+
+impl MonitorArgs {
+    /// Renders the arguments (without the program name) in the form [`MonitorArgs::parse`] reads.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec![
+            "--id".into(),
+            self.id.clone().into(),
+            "--bundle".into(),
+            self.bundle.clone().into(),
+            "--state-dir".into(),
+            self.state_dir.clone().into(),
+            "--runtime".into(),
+            self.runtime.clone().into(),
+            "--runtime-root".into(),
+            self.runtime_root.clone().into(),
+            "--sync-fd".into(),
+            self.sync_fd.to_string().into(),
+            "--create-timeout".into(),
+            self.create_timeout_secs.to_string().into(),
+        ];
+        if self.tty {
+            v.push("--tty".into());
+        }
+        if self.stdin {
+            v.push("--stdin".into());
+        }
+        v
+    }
+
+    /// Parses the arguments after the program name.
+    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, String> {
+        let mut it = args.into_iter();
+        let (mut id, mut bundle, mut state_dir, mut runtime, mut runtime_root) =
+            (None, None, None, None, None);
+        let mut out_tty = false;
+        let mut out_stdin = false;
+        let mut sync_fd = 3;
+        let mut create_timeout_secs = 60;
+        while let Some(flag) = it.next() {
+            let flag = flag
+                .into_string()
+                .map_err(|f| format!("argument {f:?} is not UTF-8"))?;
+            match flag.as_str() {
+                "--tty" => out_tty = true,
+                "--stdin" => out_stdin = true,
+                "--id" | "--bundle" | "--state-dir" | "--runtime" | "--runtime-root"
+                | "--sync-fd" | "--create-timeout" => {
+                    let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+                    match flag.as_str() {
+                        "--id" => {
+                            id = Some(
+                                value
+                                    .into_string()
+                                    .map_err(|v| format!("--id {v:?} is not UTF-8"))?,
+                            )
+                        }
+                        "--bundle" => bundle = Some(PathBuf::from(value)),
+                        "--state-dir" => state_dir = Some(PathBuf::from(value)),
+                        "--runtime" => runtime = Some(PathBuf::from(value)),
+                        "--runtime-root" => runtime_root = Some(PathBuf::from(value)),
+                        _ => {
+                            let n = value
+                                .to_str()
+                                .and_then(|s| s.parse::<u64>().ok())
+                                .ok_or_else(|| format!("{flag} {value:?} is not a number"))?;
+                            if flag == "--sync-fd" {
+                                sync_fd = i32::try_from(n)
+                                    .map_err(|_| format!("--sync-fd {n} is out of range"))?;
+                            } else {
+                                create_timeout_secs = n;
+                            }
+                        }
+                    }
+                }
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        let need = |v: Option<PathBuf>, name: &str| v.ok_or_else(|| format!("{name} is required"));
+        Ok(MonitorArgs {
+            id: id.ok_or("--id is required")?,
+            bundle: need(bundle, "--bundle")?,
+            state_dir: need(state_dir, "--state-dir")?,
+            runtime: need(runtime, "--runtime")?,
+            runtime_root: need(runtime_root, "--runtime-root")?,
+            tty: out_tty,
+            stdin: out_stdin,
+            sync_fd,
+            create_timeout_secs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let a = MonitorArgs {
+            id: "c1".into(),
+            bundle: "/b".into(),
+            state_dir: "/s".into(),
+            runtime: "/usr/sbin/runc".into(),
+            runtime_root: "/r".into(),
+            tty: true,
+            stdin: false,
+            sync_fd: 3,
+            create_timeout_secs: 7,
+        };
+        assert_eq!(MonitorArgs::parse(a.to_args()).unwrap(), a);
+    }
+
+    #[test]
+    fn missing_and_unknown() {
+        assert!(MonitorArgs::parse(vec!["--id".into()]).is_err());
+        assert!(MonitorArgs::parse(vec!["--bogus".into()]).is_err());
+        assert!(MonitorArgs::parse(Vec::<OsString>::new()).is_err());
+    }
+}

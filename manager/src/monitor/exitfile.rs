@@ -1,0 +1,76 @@
+//! The exit record: written atomically (tmp + fsync + rename + fsync dir) before the monitor exits.
+//!
+//! Format (one JSON object, hand-written to keep serde out of the monitor):
+//! `{"pid":123,"code":137,"signal":9,"exited_at":"2026-…Z","oom":false}`; `signal` is `null`
+//! when the process exited normally.
+
+use super::layout::EXIT_FILE;
+use super::timefmt::rfc3339_nanos;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::SystemTime;
+
+/// How the container's init process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// Pid of the container init.
+    pub pid: i32,
+    /// Exit code; 128 + signal number when a signal ended the process.
+    pub code: i32,
+    /// The signal that ended the process, if any.
+    pub signal: Option<i32>,
+    /// When the monitor reaped the process.
+    pub exited_at: SystemTime,
+    /// Whether the container's memory cgroup recorded an OOM kill.
+    pub oom: bool,
+}
+
+impl ExitRecord {
+    /// Renders the record as one line of JSON.
+    pub fn to_json(&self) -> String {
+        let signal = self
+            .signal
+            .map_or_else(|| "null".to_string(), |s| s.to_string());
+        format!(
+            "{{\"pid\":{},\"code\":{},\"signal\":{},\"exited_at\":\"{}\",\"oom\":{}}}\n",
+            self.pid,
+            self.code,
+            signal,
+            rfc3339_nanos(self.exited_at),
+            self.oom
+        )
+    }
+
+    /// Writes the record to `<dir>/exit.json` so that readers see either nothing or all of it.
+    pub fn write_atomic(&self, dir: &Path) -> io::Result<()> {
+        let tmp = dir.join(format!("{EXIT_FILE}.tmp"));
+        let mut f = File::create(&tmp)?;
+        f.write_all(self.to_json().as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, dir.join(EXIT_FILE))?;
+        File::open(dir)?.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn json_shape() {
+        let r = ExitRecord {
+            pid: 7,
+            code: 137,
+            signal: Some(9),
+            exited_at: UNIX_EPOCH + Duration::from_secs(1),
+            oom: true,
+        };
+        assert_eq!(
+            r.to_json(),
+            "{\"pid\":7,\"code\":137,\"signal\":9,\"exited_at\":\"1970-01-01T00:00:01.000000000Z\",\"oom\":true}\n"
+        );
+    }
+}

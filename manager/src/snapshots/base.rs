@@ -1,0 +1,149 @@
+//! What both snapshotters share: the metadata store, the directory per snapshot, locks.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::store::{Record, Store};
+use super::usage::disk_usage;
+use super::{Info, KeyLocks, Kind, Labels, SnapshotError, Usage};
+
+/// `<root>/metadata.redb` and `<root>/snapshots/<id>/`.
+#[derive(Debug)]
+pub(super) struct Base {
+    root: PathBuf,
+    pub store: Store,
+    pub locks: KeyLocks,
+}
+
+impl Base {
+    pub fn open(root: &Path) -> Result<Base, SnapshotError> {
+        let dirs = root.join("snapshots");
+        std::fs::create_dir_all(&dirs).map_err(|e| SnapshotError::io("create", &dirs, e))?;
+        let store = Store::open(&root.join("metadata.redb"))?;
+        let b = Base {
+            root: root.to_path_buf(),
+            store,
+            locks: KeyLocks::default(),
+        };
+        b.remove_orphans()?;
+        Ok(b)
+    }
+
+    /// Directories without a record are left by a crash between the two steps of create or
+    /// remove; nothing can refer to them.
+    fn remove_orphans(&self) -> Result<(), SnapshotError> {
+        let known: HashSet<String> = self
+            .store
+            .list()?
+            .into_iter()
+            .map(|(_, r)| r.id.to_string())
+            .collect();
+        let dirs = self.root.join("snapshots");
+        for ent in std::fs::read_dir(&dirs).map_err(|e| SnapshotError::io("readdir", &dirs, e))? {
+            let ent = ent.map_err(|e| SnapshotError::io("readdir", &dirs, e))?;
+            if !known.contains(&ent.file_name().to_string_lossy().to_string()) {
+                let p = ent.path();
+                tracing::info!(path = %p.display(), "removing orphaned snapshot directory");
+                std::fs::remove_dir_all(&p).map_err(|e| SnapshotError::io("remove", &p, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory of snapshot `id`.
+    pub fn dir(&self, id: u64) -> PathBuf {
+        self.root.join("snapshots").join(id.to_string())
+    }
+
+    /// The tree (overlay layer or full copy) of snapshot `id`.
+    pub fn fs(&self, id: u64) -> PathBuf {
+        self.dir(id).join("fs")
+    }
+
+    /// Records a new snapshot and lets `make` fill its directory (given the directory and the
+    /// ids of the parent chain, nearest first); undoes both if `make` fails.
+    pub fn create(
+        &self,
+        key: &str,
+        kind: Kind,
+        parent: Option<&str>,
+        labels: Labels,
+        make: impl FnOnce(&Path, &[u64]) -> Result<(), SnapshotError>,
+    ) -> Result<(Record, Vec<u64>), SnapshotError> {
+        let rec = self.store.create(key, kind, parent, labels)?;
+        let dir = self.dir(rec.id);
+        let made = self.store.ancestry(parent).and_then(|anc| {
+            std::fs::create_dir(&dir).map_err(|e| SnapshotError::io("create", &dir, e))?;
+            make(&dir, &anc)?;
+            Ok(anc)
+        });
+        match made {
+            Ok(anc) => Ok((rec, anc)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                let _ = self.store.remove(key);
+                Err(e)
+            }
+        }
+    }
+
+    /// A record and its parent chain's ids.
+    pub fn get_with_ancestry(&self, key: &str) -> Result<(Record, Vec<u64>), SnapshotError> {
+        let rec = self.store.get(key)?;
+        let anc = self.store.ancestry(rec.parent.as_deref())?;
+        Ok((rec, anc))
+    }
+
+    pub fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
+        let rec = self.store.get(key)?;
+        let usage = disk_usage(&self.fs(rec.id))?;
+        self.store.commit(name, key, labels, usage)
+    }
+
+    pub fn remove(&self, key: &str) -> Result<(), SnapshotError> {
+        let rec = self.store.remove(key)?;
+        let dir = self.dir(rec.id);
+        std::fs::remove_dir_all(&dir).map_err(|e| SnapshotError::io("remove", &dir, e))
+    }
+
+    pub fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
+        Ok(self.store.get(key)?.info(key))
+    }
+
+    pub fn list(&self) -> Result<Vec<Info>, SnapshotError> {
+        Ok(self.store.list()?.iter().map(|(k, r)| r.info(k)).collect())
+    }
+
+    pub fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
+        let rec = self.store.get(key)?;
+        match rec.usage {
+            Some(u) if rec.kind == Kind::Committed => Ok(u),
+            _ => disk_usage(&self.fs(rec.id)),
+        }
+    }
+
+    pub fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
+        Ok(self.store.set_labels(key, labels)?.info(key))
+    }
+
+    /// The error for asking mounts of a committed snapshot.
+    pub fn not_mountable(key: &str) -> SnapshotError {
+        SnapshotError::FailedPrecondition {
+            key: key.to_string(),
+            reason: "committed snapshots have no mounts; prepare or view one on top".into(),
+        }
+    }
+
+    pub fn require_active(rec: &Record, key: &str) -> Result<(), SnapshotError> {
+        if rec.kind != Kind::Active {
+            return Err(SnapshotError::FailedPrecondition {
+                key: key.to_string(),
+                reason: format!(
+                    "layers are unpacked into active snapshots, this one is {}",
+                    rec.kind
+                ),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The copying snapshotter, for hosts without overlayfs: each active snapshot is a full copy
+//! of its parent's tree, mounted with a bind mount. Slower and bigger, but works anywhere.
+
+use std::path::Path;
+
+use super::base::Base;
+use super::copy_tree::copy_tree;
+use super::mount::Mount;
+use super::{Info, KeyLocks, Kind, Labels, SnapshotError, Snapshotter, Usage};
+use crate::unpack::{ApplyTarget, WhiteoutMode};
+
+/// Snapshots as full directory copies.
+#[derive(Debug)]
+pub struct CopyingSnapshotter {
+    base: Base,
+}
+
+impl CopyingSnapshotter {
+    /// Opens (creating) the snapshotter rooted at `root` (e.g. `<state>/snapshots/copying`).
+    pub fn open(root: &Path) -> Result<Self, SnapshotError> {
+        Ok(CopyingSnapshotter {
+            base: Base::open(root)?,
+        })
+    }
+
+    fn mounts_for(
+        &self,
+        key: &str,
+        kind: Kind,
+        id: u64,
+        ancestry: &[u64],
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        match kind {
+            Kind::Committed => Err(Base::not_mountable(key)),
+            Kind::Active => Ok(vec![Mount::bind(&self.base.fs(id), false)]),
+            // A view needs no copy: the parent is immutable, so a read-only bind of it will do.
+            Kind::View => Ok(vec![Mount::bind(
+                &self.base.fs(ancestry.first().copied().unwrap_or(id)),
+                true,
+            )]),
+        }
+    }
+}
+
+impl Snapshotter for CopyingSnapshotter {
+    fn name(&self) -> &'static str {
+        "copying"
+    }
+
+    fn prepare(
+        &self,
+        key: &str,
+        parent: Option<&str>,
+        labels: Labels,
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        let (rec, anc) = self
+            .base
+            .create(key, Kind::Active, parent, labels, |dir, anc| {
+                let fs = dir.join("fs");
+                std::fs::create_dir(&fs).map_err(|e| SnapshotError::io("create", &fs, e))?;
+                if let Some(p) = anc.first() {
+                    copy_tree(&self.base.fs(*p), &fs)?;
+                }
+                Ok(())
+            })?;
+        self.mounts_for(key, rec.kind, rec.id, &anc)
+    }
+
+    fn view(
+        &self,
+        key: &str,
+        parent: Option<&str>,
+        labels: Labels,
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        let (rec, anc) = self
+            .base
+            .create(key, Kind::View, parent, labels, |dir, _| {
+                let fs = dir.join("fs");
+                std::fs::create_dir(&fs).map_err(|e| SnapshotError::io("create", &fs, e))
+            })?;
+        self.mounts_for(key, rec.kind, rec.id, &anc)
+    }
+
+    fn mounts(&self, key: &str) -> Result<Vec<Mount>, SnapshotError> {
+        let (rec, anc) = self.base.get_with_ancestry(key)?;
+        self.mounts_for(key, rec.kind, rec.id, &anc)
+    }
+
+    fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
+        self.base.commit(name, key, labels)
+    }
+
+    fn remove(&self, key: &str) -> Result<(), SnapshotError> {
+        self.base.remove(key)
+    }
+
+    fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
+        self.base.stat(key)
+    }
+
+    fn list(&self) -> Result<Vec<Info>, SnapshotError> {
+        self.base.list()
+    }
+
+    fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
+        self.base.usage(key)
+    }
+
+    fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
+        self.base.update_labels(key, labels)
+    }
+
+    fn apply_target(&self, key: &str) -> Result<ApplyTarget, SnapshotError> {
+        let rec = self.base.store.get(key)?;
+        Base::require_active(&rec, key)?;
+        Ok(ApplyTarget {
+            dir: self.base.fs(rec.id),
+            whiteouts: WhiteoutMode::Delete,
+            lowers: vec![],
+        })
+    }
+
+    fn locks(&self) -> &KeyLocks {
+        &self.base.locks
+    }
+}

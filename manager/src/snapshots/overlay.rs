@@ -1,0 +1,148 @@
+//! The overlayfs snapshotter: each snapshot is one directory (`<id>/fs`, plus `<id>/work` for
+//! active ones); an active snapshot is mounted as overlay with its parents as lower dirs.
+
+use std::path::Path;
+
+use super::base::Base;
+use super::mount::Mount;
+use super::store::Record;
+use super::{Info, KeyLocks, Kind, Labels, SnapshotError, Snapshotter, Usage};
+use crate::unpack::{ApplyTarget, WhiteoutMode};
+
+/// Snapshots stacked with overlayfs; layers are shared between every image that has them.
+#[derive(Debug)]
+pub struct OverlaySnapshotter {
+    base: Base,
+}
+
+impl OverlaySnapshotter {
+    /// Opens (creating) the snapshotter rooted at `root` (e.g. `<state>/snapshots/overlay`).
+    pub fn open(root: &Path) -> Result<Self, SnapshotError> {
+        Ok(OverlaySnapshotter {
+            base: Base::open(root)?,
+        })
+    }
+
+    fn mounts_for(
+        &self,
+        key: &str,
+        rec: &Record,
+        ancestry: &[u64],
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        let lower = || {
+            ancestry
+                .iter()
+                .map(|id| self.base.fs(*id).display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        match rec.kind {
+            Kind::Committed => Err(Base::not_mountable(key)),
+            Kind::Active if ancestry.is_empty() => {
+                Ok(vec![Mount::bind(&self.base.fs(rec.id), false)])
+            }
+            Kind::Active => Ok(vec![Mount {
+                typ: "overlay".into(),
+                source: "overlay".into(),
+                options: vec![
+                    format!("lowerdir={}", lower()),
+                    format!("upperdir={}", self.base.fs(rec.id).display()),
+                    format!("workdir={}", self.base.dir(rec.id).join("work").display()),
+                ],
+            }]),
+            Kind::View => match ancestry {
+                [] => Ok(vec![Mount::bind(&self.base.fs(rec.id), true)]),
+                [only] => Ok(vec![Mount::bind(&self.base.fs(*only), true)]),
+                _ => Ok(vec![Mount {
+                    typ: "overlay".into(),
+                    source: "overlay".into(),
+                    options: vec!["ro".into(), format!("lowerdir={}", lower())],
+                }]),
+            },
+        }
+    }
+
+    fn create(
+        &self,
+        key: &str,
+        kind: Kind,
+        parent: Option<&str>,
+        labels: Labels,
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        let (rec, anc) = self.base.create(key, kind, parent, labels, |dir, _| {
+            for d in ["fs", "work"] {
+                let p = dir.join(d);
+                std::fs::create_dir(&p).map_err(|e| SnapshotError::io("create", &p, e))?;
+            }
+            Ok(())
+        })?;
+        self.mounts_for(key, &rec, &anc)
+    }
+}
+
+impl Snapshotter for OverlaySnapshotter {
+    fn name(&self) -> &'static str {
+        "overlayfs"
+    }
+
+    fn prepare(
+        &self,
+        key: &str,
+        parent: Option<&str>,
+        labels: Labels,
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        self.create(key, Kind::Active, parent, labels)
+    }
+
+    fn view(
+        &self,
+        key: &str,
+        parent: Option<&str>,
+        labels: Labels,
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        self.create(key, Kind::View, parent, labels)
+    }
+
+    fn mounts(&self, key: &str) -> Result<Vec<Mount>, SnapshotError> {
+        let (rec, anc) = self.base.get_with_ancestry(key)?;
+        self.mounts_for(key, &rec, &anc)
+    }
+
+    fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
+        self.base.commit(name, key, labels)
+    }
+
+    fn remove(&self, key: &str) -> Result<(), SnapshotError> {
+        self.base.remove(key)
+    }
+
+    fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
+        self.base.stat(key)
+    }
+
+    fn list(&self) -> Result<Vec<Info>, SnapshotError> {
+        self.base.list()
+    }
+
+    fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
+        self.base.usage(key)
+    }
+
+    fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
+        self.base.update_labels(key, labels)
+    }
+
+    fn apply_target(&self, key: &str) -> Result<ApplyTarget, SnapshotError> {
+        let (rec, anc) = self.base.get_with_ancestry(key)?;
+        Base::require_active(&rec, key)?;
+        Ok(ApplyTarget {
+            dir: self.base.fs(rec.id),
+            whiteouts: WhiteoutMode::Overlay,
+            lowers: anc.iter().map(|id| self.base.fs(*id)).collect(),
+        })
+    }
+
+    fn locks(&self) -> &KeyLocks {
+        &self.base.locks
+    }
+}

@@ -1,0 +1,416 @@
+//! Layer application tests: crafted (also malicious) tars applied in temp dirs. Need root.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use super::*;
+
+/// Builds tars with raw headers, so paths the `tar` crate would refuse can be written.
+struct TarMaker(tar::Builder<Vec<u8>>);
+
+impl TarMaker {
+    fn new() -> Self {
+        TarMaker(tar::Builder::new(Vec::new()))
+    }
+    fn header(name: &str, kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        let bytes = name.as_bytes();
+        assert!(bytes.len() < 100, "test names stay short");
+        h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(size);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_600_000_000);
+        h
+    }
+    fn raw(&mut self, mut h: tar::Header, data: &[u8]) -> &mut Self {
+        h.set_cksum();
+        self.0.append(&h, data).unwrap();
+        self
+    }
+    fn dir(&mut self, name: &str, mode: u32) -> &mut Self {
+        self.raw(Self::header(name, tar::EntryType::Directory, mode, 0), &[])
+    }
+    fn file(&mut self, name: &str, data: &[u8]) -> &mut Self {
+        self.raw(
+            Self::header(name, tar::EntryType::Regular, 0o644, data.len() as u64),
+            data,
+        )
+    }
+    fn file_owned(&mut self, name: &str, data: &[u8], mode: u32, uid: u64, gid: u64) -> &mut Self {
+        let mut h = Self::header(name, tar::EntryType::Regular, mode, data.len() as u64);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        self.raw(h, data)
+    }
+    fn link(&mut self, kind: tar::EntryType, name: &str, target: &str) -> &mut Self {
+        let mut h = Self::header(name, kind, 0o777, 0);
+        let t = target.as_bytes();
+        h.as_old_mut().linkname[..t.len()].copy_from_slice(t);
+        self.raw(h, &[])
+    }
+    fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.link(tar::EntryType::Symlink, name, target)
+    }
+    fn hardlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.link(tar::EntryType::Link, name, target)
+    }
+    fn pax_file(&mut self, name: &str, data: &[u8], pax: &[(&str, &[u8])]) -> &mut Self {
+        self.0.append_pax_extensions(pax.iter().copied()).unwrap();
+        self.file(name, data)
+    }
+    fn finish(&mut self) -> Vec<u8> {
+        let b = std::mem::replace(&mut self.0, tar::Builder::new(Vec::new()));
+        b.into_inner().unwrap()
+    }
+}
+
+fn apply(tar: &[u8], dir: &Path, mode: WhiteoutMode) -> Result<ApplyStats, UnpackError> {
+    let target = ApplyTarget {
+        dir: dir.to_path_buf(),
+        whiteouts: mode,
+        lowers: vec![],
+    };
+    apply_layer(
+        tar,
+        "application/vnd.oci.image.layer.v1.tar",
+        &sha256_digest(tar),
+        &target,
+    )
+}
+
+#[test]
+fn regular_entries_keep_their_metadata() {
+    let t = tempfile::tempdir().unwrap();
+    let tar = TarMaker::new()
+        .dir("etc/", 0o750)
+        .file_owned("etc/conf", b"hello", 0o4755, 1000, 1001)
+        .symlink("etc/link", "conf")
+        .hardlink("etc/hard", "etc/conf")
+        .raw(
+            TarMaker::header("fifo", tar::EntryType::Fifo, 0o640, 0),
+            &[],
+        )
+        .finish();
+    let stats = apply(&tar, t.path(), WhiteoutMode::Delete).unwrap();
+    assert_eq!(stats.entries, 5);
+    assert_eq!(stats.diff_id, sha256_digest(&tar));
+    let conf = fs::metadata(t.path().join("etc/conf")).unwrap();
+    assert_eq!(fs::read(t.path().join("etc/conf")).unwrap(), b"hello");
+    assert_eq!(conf.permissions().mode() & 0o7777, 0o4755);
+    assert_eq!((conf.uid(), conf.gid()), (1000, 1001));
+    assert_eq!(conf.mtime(), 1_600_000_000);
+    assert_eq!(conf.nlink(), 2);
+    let etc = fs::metadata(t.path().join("etc")).unwrap();
+    assert_eq!(etc.permissions().mode() & 0o7777, 0o750);
+    assert_eq!(
+        etc.mtime(),
+        1_600_000_000,
+        "directory mtime is set after its children"
+    );
+    assert_eq!(
+        fs::read_link(t.path().join("etc/link")).unwrap(),
+        Path::new("conf")
+    );
+    assert!(fs::symlink_metadata(t.path().join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+#[test]
+fn device_nodes_are_created() {
+    let t = tempfile::tempdir().unwrap();
+    let mut h = TarMaker::header("dev/null", tar::EntryType::Char, 0o666, 0);
+    h.set_device_major(1).unwrap();
+    h.set_device_minor(3).unwrap();
+    let tar = TarMaker::new().raw(h, &[]).finish();
+    apply(&tar, t.path(), WhiteoutMode::Delete).unwrap();
+    let m = fs::symlink_metadata(t.path().join("dev/null")).unwrap();
+    assert!(m.file_type().is_char_device());
+    assert_eq!(m.rdev(), libc::makedev(1, 3));
+    assert_eq!(m.permissions().mode() & 0o777, 0o666);
+}
+
+#[test]
+fn pax_xattrs_are_applied_but_overlay_ones_are_not() {
+    let t = tempfile::tempdir().unwrap();
+    let tar = TarMaker::new()
+        .pax_file(
+            "f",
+            b"x",
+            &[
+                ("SCHILY.xattr.user.color", b"blue"),
+                ("SCHILY.xattr.trusted.overlay.opaque", b"y"),
+            ],
+        )
+        .finish();
+    apply(&tar, t.path(), WhiteoutMode::Overlay).unwrap();
+    let f = t.path().join("f");
+    assert_eq!(
+        xattr::get(&f, "user.color").unwrap().as_deref(),
+        Some(&b"blue"[..])
+    );
+    assert_eq!(xattr::get(&f, "trusted.overlay.opaque").unwrap(), None);
+}
+
+#[test]
+fn wrong_diff_id_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let tar = TarMaker::new().file("a", b"1").finish();
+    let target = ApplyTarget {
+        dir: t.path().to_path_buf(),
+        whiteouts: WhiteoutMode::Delete,
+        lowers: vec![],
+    };
+    let wrong = sha256_digest(b"something else");
+    let err = apply_layer(
+        &tar[..],
+        "application/vnd.oci.image.layer.v1.tar",
+        &wrong,
+        &target,
+    )
+    .unwrap_err();
+    assert!(matches!(err, UnpackError::DigestMismatch { .. }), "{err}");
+}
+
+#[test]
+fn gzip_and_zstd_layers_are_decompressed() {
+    let tar = TarMaker::new().file("z", b"compressed").finish();
+    let diff_id = sha256_digest(&tar);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    for (mt, blob) in [
+        ("application/vnd.oci.image.layer.v1.tar+gzip", &gz),
+        ("application/vnd.docker.image.rootfs.diff.tar.gzip", &gz),
+        ("application/vnd.oci.image.layer.v1.tar+zstd", &zst),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let target = ApplyTarget {
+            dir: t.path().to_path_buf(),
+            whiteouts: WhiteoutMode::Delete,
+            lowers: vec![],
+        };
+        apply_layer(&blob[..], mt, &diff_id, &target).unwrap();
+        assert_eq!(fs::read(t.path().join("z")).unwrap(), b"compressed", "{mt}");
+    }
+    let err = Compression::from_media_type("application/x-rar").unwrap_err();
+    assert!(matches!(err, UnpackError::UnsupportedMediaType(_)));
+}
+
+#[test]
+fn dotdot_entries_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    fs::create_dir(&root).unwrap();
+    let tar = TarMaker::new().file("../escaped", b"x").finish();
+    let err = apply(&tar, &root, WhiteoutMode::Delete).unwrap_err();
+    assert!(matches!(err, UnpackError::UnsafeEntry { .. }), "{err}");
+    assert!(!t.path().join("escaped").exists());
+    let tar = TarMaker::new().file("a/../../escaped2", b"x").finish();
+    assert!(apply(&tar, &root, WhiteoutMode::Delete).is_err());
+    assert!(!t.path().join("escaped2").exists());
+}
+
+#[test]
+fn absolute_paths_land_inside() {
+    let t = tempfile::tempdir().unwrap();
+    let tar = TarMaker::new().file("/abs/file", b"x").finish();
+    apply(&tar, t.path(), WhiteoutMode::Delete).unwrap();
+    assert_eq!(fs::read(t.path().join("abs/file")).unwrap(), b"x");
+}
+
+#[test]
+fn symlinked_parent_cannot_lead_outside() {
+    let outside = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let out = outside.path().to_str().unwrap().to_string();
+    // The same path exists inside the target, so the symlinks resolve (inside it).
+    fs::create_dir_all(t.path().join(&out[1..])).unwrap();
+    let tar = TarMaker::new()
+        .symlink("abs", &out)
+        .file("abs/pwned", b"x")
+        .symlink("rel", "../../../../../../../..")
+        .file(&format!("rel{out}/pwned2"), b"x")
+        .finish();
+    apply(&tar, t.path(), WhiteoutMode::Delete).unwrap();
+    assert!(!outside.path().join("pwned").exists());
+    assert!(!outside.path().join("pwned2").exists());
+    // Resolved as if the target were `/`.
+    assert!(t.path().join(&out[1..]).join("pwned").exists());
+    assert!(t.path().join(&out[1..]).join("pwned2").exists());
+}
+
+#[test]
+fn dangling_symlinked_parent_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let out = outside.path().to_str().unwrap().to_string();
+    let tar = TarMaker::new()
+        .symlink("a", &out)
+        .file("a/pwned", b"x")
+        .finish();
+    let err = apply(&tar, t.path(), WhiteoutMode::Delete).unwrap_err();
+    assert!(err.to_string().contains("a/pwned"), "{err}");
+    assert!(!outside.path().join("pwned").exists());
+}
+
+#[test]
+fn file_replacing_a_symlink_does_not_write_through_it() {
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    fs::write(&victim, b"original").unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let tar = TarMaker::new()
+        .symlink("s", victim.to_str().unwrap())
+        .file("s", b"overwritten")
+        .finish();
+    apply(&tar, t.path(), WhiteoutMode::Delete).unwrap();
+    assert_eq!(fs::read(&victim).unwrap(), b"original");
+    assert_eq!(fs::read(t.path().join("s")).unwrap(), b"overwritten");
+}
+
+#[test]
+fn hardlinks_cannot_reach_outside() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret");
+    fs::write(&secret, b"secret").unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let out = outside.path().to_str().unwrap();
+    let tar = TarMaker::new()
+        .hardlink("h", &format!("../../..{out}/secret"))
+        .finish();
+    assert!(apply(&tar, t.path(), WhiteoutMode::Delete).is_err());
+    let tar = TarMaker::new()
+        .hardlink("h", &format!("{out}/secret"))
+        .finish();
+    assert!(apply(&tar, t.path(), WhiteoutMode::Delete).is_err());
+    let tar = TarMaker::new()
+        .symlink("d", out)
+        .hardlink("h", "d/secret")
+        .finish();
+    assert!(apply(&tar, t.path(), WhiteoutMode::Delete).is_err());
+    // A link to a symlink links the symlink itself, not what it points at.
+    let tar = TarMaker::new()
+        .symlink("s", secret.to_str().unwrap())
+        .hardlink("h2", "s")
+        .finish();
+    apply(&tar, t.path(), WhiteoutMode::Delete).unwrap();
+    assert!(fs::symlink_metadata(t.path().join("h2"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::metadata(&secret).unwrap().nlink(), 1);
+}
+
+#[test]
+fn whiteouts_delete_in_copy_mode() {
+    let t = tempfile::tempdir().unwrap();
+    let lower = TarMaker::new()
+        .dir("d/", 0o755)
+        .file("d/gone", b"1")
+        .file("d/kept", b"1")
+        .dir("o/", 0o755)
+        .file("o/old", b"1")
+        .dir("o/sub/", 0o755)
+        .finish();
+    apply(&lower, t.path(), WhiteoutMode::Delete).unwrap();
+    let upper = TarMaker::new()
+        .file("d/.wh.gone", b"")
+        .file("d/new", b"2")
+        .file("d/.wh.new", b"")
+        .dir("o/", 0o755)
+        .file("o/fresh", b"2")
+        .file("o/.wh..wh..opq", b"")
+        .file(".wh.missing", b"")
+        .finish();
+    apply(&upper, t.path(), WhiteoutMode::Delete).unwrap();
+    assert!(!t.path().join("d/gone").exists());
+    assert!(t.path().join("d/kept").exists());
+    assert!(
+        t.path().join("d/new").exists(),
+        "same-layer files are not whited out"
+    );
+    assert!(!t.path().join("o/old").exists());
+    assert!(!t.path().join("o/sub").exists());
+    assert!(t.path().join("o/fresh").exists());
+}
+
+#[test]
+fn whiteouts_become_overlay_markers_in_overlay_mode() {
+    let lower = tempfile::tempdir().unwrap();
+    fs::create_dir(lower.path().join("keepmode")).unwrap();
+    fs::set_permissions(
+        lower.path().join("keepmode"),
+        fs::Permissions::from_mode(0o711),
+    )
+    .unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let tar = TarMaker::new()
+        .file("keepmode/.wh.gone", b"")
+        .file("o/.wh..wh..opq", b"")
+        .file("o/x", b"1")
+        .finish();
+    let target = ApplyTarget {
+        dir: t.path().to_path_buf(),
+        whiteouts: WhiteoutMode::Overlay,
+        lowers: vec![lower.path().to_path_buf()],
+    };
+    apply_layer(
+        &tar[..],
+        "application/vnd.oci.image.layer.v1.tar",
+        &sha256_digest(&tar),
+        &target,
+    )
+    .unwrap();
+    let w = fs::symlink_metadata(t.path().join("keepmode/gone")).unwrap();
+    assert!(w.file_type().is_char_device());
+    assert_eq!(w.rdev(), 0);
+    let m = fs::metadata(t.path().join("keepmode")).unwrap();
+    assert_eq!(
+        m.permissions().mode() & 0o7777,
+        0o711,
+        "implicit dir copies the lower's mode"
+    );
+    assert_eq!(
+        xattr::get(t.path().join("o"), "trusted.overlay.opaque")
+            .unwrap()
+            .as_deref(),
+        Some(&b"y"[..])
+    );
+    assert!(t.path().join("o/x").exists());
+}
+
+/// A small tmpfs mounted for the test, unmounted on drop.
+struct SmallFs(tempfile::TempDir);
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn full_disk_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        dir.path(),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=64k"),
+    )
+    .unwrap();
+    let fs_guard = SmallFs(dir);
+    let big = vec![7u8; 1024 * 1024];
+    let tar = TarMaker::new().file("big", &big).finish();
+    let err = apply(&tar, fs_guard.0.path(), WhiteoutMode::Delete).unwrap_err();
+    assert!(matches!(err, UnpackError::NoSpace { .. }), "{err}");
+    assert!(err.to_string().contains("no space left"), "{err}");
+}
