@@ -173,7 +173,7 @@ impl Cgroup {
                 let (mount, dir) = self.unified_pair().ok_or_else(|| {
                     CgroupError::Unsupported("a unified host without a cgroup2 mount".into())
                 })?;
-                v2::create(mount, dir, &v2::needed_controllers(resources)?)?;
+                v2::create(mount, dir, &v2::needed_controllers(resources)?, true)?;
                 if let Some(r) = resources {
                     v2::set(dir, r)?;
                 }
@@ -187,8 +187,16 @@ impl Cgroup {
                 if let Some(r) = resources {
                     unified_needs = v1::unified_needs(&self.v1, r)?;
                 }
+                let has_unified_keys = resources
+                    .and_then(|r| r.unified().as_ref())
+                    .is_some_and(|u| !u.is_empty());
                 if let Some((mount, dir)) = self.unified_pair() {
-                    v2::create(mount, dir, &unified_needs)?;
+                    v2::create(mount, dir, &unified_needs, false)?;
+                } else if has_unified_keys {
+                    return Err(CgroupError::Unsupported(
+                        "linux.resources.unified on a cgroup v1 host without a cgroup2 mount"
+                            .into(),
+                    ));
                 } else if !unified_needs.is_empty() {
                     return Err(CgroupError::Unsupported(format!(
                         "controllers {unified_needs:?} on a cgroup v1 host without them"
@@ -345,7 +353,12 @@ impl Cgroup {
         if signal == Signal::SIGKILL {
             if let Some(dir) = &self.unified {
                 if fs::exists(dir, "cgroup.kill") {
-                    return fs::write(dir, "cgroup.kill", "1");
+                    fs::write(dir, "cgroup.kill", "1")?;
+                    // A v1-frozen task keeps its SIGKILL pending until thawed (v2-frozen ones die at once).
+                    if self.state().is_ok_and(|s| s != FreezerState::Thawed) {
+                        self.thaw()?;
+                    }
+                    return Ok(());
                 }
             }
         }
@@ -376,5 +389,60 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unified_host_round_trips_through_state_json() {
+        let mi = "30 1 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        let cg = Cgroup::for_host(
+            None,
+            "c1",
+            Mode::Unified,
+            mi,
+            "0::/system.slice/x.service\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cg.unified.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/system.slice/c1"))
+        );
+        assert_eq!(
+            cg.unified_mount.as_deref(),
+            Some(Path::new("/sys/fs/cgroup"))
+        );
+        let json = serde_json::to_string(&cg).unwrap();
+        let back: Cgroup = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.unified, cg.unified);
+        assert_eq!(back.mode, Mode::Unified);
+        assert!(back.v1.is_empty());
+    }
+
+    #[test]
+    fn hybrid_host_gets_every_hierarchy_and_unified() {
+        let mi = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+        let cg =
+            Cgroup::for_host(Some(Path::new("/x/y")), "c", Mode::Hybrid, mi, "0::/\n").unwrap();
+        let dirs: Vec<_> = cg.v1.iter().map(|h| h.dir.clone()).collect();
+        assert_eq!(
+            dirs,
+            vec![
+                PathBuf::from("/sys/fs/cgroup/cpu/x/y"),
+                PathBuf::from("/sys/fs/cgroup/systemd/x/y")
+            ]
+        );
+        assert_eq!(
+            cg.unified.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/unified/x/y"))
+        );
+        assert!(Cgroup::for_host(Some(Path::new("/../x")), "c", Mode::Hybrid, mi, "").is_err());
     }
 }

@@ -70,12 +70,14 @@ pub fn needed_controllers(r: Option<&LinuxResources>) -> Result<BTreeSet<String>
     Ok(n)
 }
 
-/// Enables controllers in `parent`'s `cgroup.subtree_control` for its children: every available one, as runc
-/// does (so the container sees them), failing only if one that `needed` names cannot be enabled.
-fn enable_in(parent: &Path, needed: &BTreeSet<String>) -> Result<(), CgroupError> {
+/// Enables controllers in `parent`'s `cgroup.subtree_control` for its children: with `all`, every available one,
+/// as runc does on cgroup2 hosts (so the container sees them); otherwise only `needed`. Fails only if one that
+/// `needed` names cannot be enabled.
+fn enable_in(parent: &Path, needed: &BTreeSet<String>, all: bool) -> Result<(), CgroupError> {
     let available = words(&fs::read(parent, "cgroup.controllers")?);
     let enabled = words(&fs::read(parent, "cgroup.subtree_control")?);
-    let missing: Vec<&String> = available.difference(&enabled).collect();
+    let wanted = if all { available } else { needed.clone() };
+    let missing: Vec<&String> = wanted.difference(&enabled).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -96,8 +98,14 @@ fn enable_in(parent: &Path, needed: &BTreeSet<String>) -> Result<(), CgroupError
     Ok(())
 }
 
-/// Creates `dir` below the cgroup2 mount `mount`, enabling the needed controllers in every ancestor.
-pub fn create(mount: &Path, dir: &Path, needed: &BTreeSet<String>) -> Result<(), CgroupError> {
+/// Creates `dir` below the cgroup2 mount `mount`, enabling controllers in every ancestor (all available ones
+/// with `all`, else just `needed`: on hybrid hosts runc only joins the unified hierarchy and enables nothing).
+pub fn create(
+    mount: &Path,
+    dir: &Path,
+    needed: &BTreeSet<String>,
+    all: bool,
+) -> Result<(), CgroupError> {
     let available = words(&fs::read(mount, "cgroup.controllers")?);
     if let Some(c) = needed.iter().find(|c| !available.contains(*c)) {
         return Err(CgroupError::Unsupported(format!(
@@ -108,7 +116,7 @@ pub fn create(mount: &Path, dir: &Path, needed: &BTreeSet<String>) -> Result<(),
     fs::create_under(
         mount,
         dir,
-        |parent| enable_in(parent, needed),
+        |parent| enable_in(parent, needed, all),
         |_, _| Ok(()),
     )
 }
