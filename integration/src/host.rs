@@ -1,0 +1,170 @@
+//! Inspecting and cleaning host state: mounts, cgroup directories, processes.
+
+use std::path::{Path, PathBuf};
+
+/// Undoes mountinfo's octal escapes (`\040` for space and friends).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mount points of the host mount namespace (this process's), in mount order.
+pub fn mount_points() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(unescape(m)))
+        .collect()
+}
+
+/// Host mount points at or under `dir`.
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    mount_points()
+        .into_iter()
+        .filter(|m| m.starts_with(dir))
+        .collect()
+}
+
+/// Lazily unmounts everything at or under `dir`, deepest (latest) first.
+pub fn unmount_all_under(dir: &Path) {
+    for _ in 0..8 {
+        let ms = mounts_under(dir);
+        if ms.is_empty() {
+            return;
+        }
+        for m in ms.iter().rev() {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// Every cgroup hierarchy root on this host: each v1 hierarchy, the hybrid `unified` mount,
+/// or `/sys/fs/cgroup` itself on a cgroup2-only host.
+pub fn cgroup_roots() -> Vec<PathBuf> {
+    let base = Path::new("/sys/fs/cgroup");
+    if base.join("cgroup.controllers").exists() {
+        return vec![base.to_path_buf()];
+    }
+    let mut roots = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(base) {
+        for e in rd.flatten() {
+            let p = e.path();
+            // cpu,cpuacct style symlinks point at a hierarchy we already list.
+            if p.is_dir() && !e.file_type().map(|t| t.is_symlink()).unwrap_or(false) {
+                roots.push(p);
+            }
+        }
+    }
+    roots.sort();
+    roots
+}
+
+/// Directories for cgroup path `cg` (as in linux.cgroupsPath) that exist in any hierarchy.
+pub fn cgroup_dirs(cg: &str) -> Vec<PathBuf> {
+    let rel = cg.trim_start_matches('/');
+    if rel.is_empty() {
+        return Vec::new();
+    }
+    cgroup_roots()
+        .into_iter()
+        .map(|r| r.join(rel))
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Pids listed in `cgroup.procs` of `dir` and its descendants.
+pub fn cgroup_pids(dir: &Path) -> Vec<i32> {
+    let mut pids = Vec::new();
+    if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        pids.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                pids.extend(cgroup_pids(&e.path()));
+            }
+        }
+    }
+    pids
+}
+
+/// Removes a cgroup directory tree depth-first (cgroup dirs are removed with rmdir).
+pub fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// True if `pid` exists and is not a zombie.
+pub fn pid_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            // State is the field after the parenthesised comm.
+            let state = s
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X") | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// Sends SIGKILL to `pid` (which the caller started) and ignores errors.
+pub fn kill_pid(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// Pids of every process whose /proc/<pid>/cmdline mentions `needle` (used to assert a
+/// test's unique id is gone; never to kill).
+pub fn pids_mentioning(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    let me = std::process::id() as i32;
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+                if String::from_utf8_lossy(&c).contains(needle) && pid_alive(pid) {
+                    out.push(pid);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reads a field like `CapEff:` from a `/proc/<pid>/status` text.
+pub fn status_field<'a>(status: &'a str, field: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+        .map(str::trim)
+}

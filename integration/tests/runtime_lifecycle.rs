@@ -1,0 +1,178 @@
+//! Lifecycle: create/start/state/kill/delete/run, status transitions and exit codes.
+//! Needs root and the runtime under test (`BERTH_TEST_RUNTIME`, default berth-runc).
+
+use berth_integration::TestEnv;
+
+#[test]
+fn create_start_kill_delete_transitions() {
+    let env = TestEnv::new("lifecycle");
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    let id = env.id("c");
+    let cg = TestEnv::cgroup_path(&b);
+    env.create(&b, &id).ok();
+    let st = env.state(&id);
+    assert_eq!(st["status"], "created", "{st}");
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    assert!(pid > 0);
+    // The init waits in `created`: it has not exec'd the user process yet.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains("sleep"),
+        "process ran before start"
+    );
+
+    env.rt(&["start", &id]).ok();
+    assert_eq!(env.wait_status(&id, "running"), "running");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&cmdline).starts_with("sleep"),
+        "init did not exec sleep"
+    );
+
+    env.rt(&["kill", &id, "KILL"]).ok();
+    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    env.rt(&["delete", &id]).ok();
+    env.rt(&["state", &id]).fails();
+    env.assert_nothing_left(&id, &cg);
+}
+
+#[test]
+fn wrong_state_operations_fail_and_change_nothing() {
+    let env = TestEnv::new("wrongstate");
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    let id = env.id("c");
+    env.create(&b, &id).ok();
+    // delete (without --force) of a created container succeeds in runc, so check the others.
+    env.rt(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .fails();
+    assert_eq!(env.status(&id), "created");
+    env.rt(&["start", &id]).ok();
+    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.rt(&["start", &id]).fails();
+    assert_eq!(env.status(&id), "running");
+    let o = env.rt(&["delete", &id]).fails();
+    assert!(o.all().contains("running") || o.all().contains(&id), "{o}");
+    assert_eq!(env.status(&id), "running");
+    env.rt(&["kill", &id, "KILL"]).ok();
+    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    env.rt(&["start", &id]).fails();
+    env.rt(&["kill", &id, "TERM"]).fails();
+    assert_eq!(env.status(&id), "stopped");
+    env.rt(&["delete", &id]).ok();
+    env.rt(&["start", &id]).fails();
+    env.rt(&["kill", &id]).fails();
+    env.rt(&["delete", &id]).fails();
+}
+
+#[test]
+fn run_exit_codes() {
+    let env = TestEnv::new("exitcodes");
+    let mut b = env.bundle("b");
+    for (script, want) in [
+        ("exit 0", 0),
+        ("exit 3", 3),
+        ("kill -9 $$", 128 + 9),
+        ("kill -15 $$", 128 + 15),
+    ] {
+        // A shell that is pid 1 ignores signals it has no handler for, so signal a child.
+        let script = if script.starts_with("kill") {
+            format!("sh -c '{script}'; exit $?")
+        } else {
+            script.to_string()
+        };
+        b.sh(&script);
+        let id = env.id("run");
+        let o = env.run(&b, &id);
+        assert_eq!(o.code, Some(want), "{script}: {o}");
+        // run removes the container when it exits.
+        env.rt(&["state", &id]).fails();
+    }
+}
+
+#[test]
+fn run_killed_init_reports_128_plus_signal() {
+    let env = TestEnv::new("runkilled");
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    // A pid-namespace init ignores signals it has no handler for (only SIGKILL/SIGSTOP are
+    // forced), so sleep must not be pid 1 for SIGTERM to kill it.
+    b.remove_namespace("pid");
+    for (sig, want) in [("KILL", 137), ("TERM", 143)] {
+        let id = env.id("k");
+        b.write();
+        let mut cmd = env.rt.command(&["run", "--bundle"]);
+        let out = std::fs::File::create(env.path(&format!("{id}.log"))).unwrap();
+        cmd.arg(&b.dir)
+            .arg(&id)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        let mut child = cmd.spawn().unwrap();
+        assert_eq!(env.wait_status(&id, "running"), "running");
+        env.rt(&["kill", &id, sig]).ok();
+        let st = berth_integration::runtime::wait_timeout(
+            &mut child,
+            std::time::Duration::from_secs(30),
+        );
+        assert_eq!(st.code(), Some(want), "run exit after {sig}");
+    }
+}
+
+#[test]
+fn delete_force_running_container() {
+    let env = TestEnv::new("delforce");
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    let id = env.id("c");
+    let cg = TestEnv::cgroup_path(&b);
+    env.create(&b, &id).ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    env.rt(&["start", &id]).ok();
+    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.rt(&["delete", "--force", &id]).ok();
+    let start = std::time::Instant::now();
+    while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !berth_integration::host::pid_alive(pid),
+        "init {pid} survived delete --force"
+    );
+    env.assert_nothing_left(&id, &cg);
+}
+
+#[test]
+fn delete_created_container_kills_init() {
+    let env = TestEnv::new("delcreated");
+    let b = env.bundle("b");
+    let id = env.id("c");
+    let cg = TestEnv::cgroup_path(&b);
+    env.create(&b, &id).ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    env.rt(&["delete", &id]).ok();
+    let start = std::time::Instant::now();
+    while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!berth_integration::host::pid_alive(pid));
+    env.assert_nothing_left(&id, &cg);
+}
+
+#[test]
+fn process_exit_moves_to_stopped() {
+    let env = TestEnv::new("stopped");
+    let mut b = env.bundle("b");
+    b.sh("echo from-container; exit 0");
+    let id = env.id("c");
+    env.create_logged(&b, &id).ok();
+    // Nothing runs before start.
+    assert_eq!(env.container_output(&id), "");
+    env.rt(&["start", &id]).ok();
+    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    assert_eq!(env.container_output(&id), "from-container\n");
+    env.rt(&["delete", &id]).ok();
+}
