@@ -80,11 +80,12 @@ pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, env: MountEnv) -> Resu
 /// Everything done after pivot_root, inside the container's view.
 pub fn finalize(spec: &Spec) -> Result<()> {
     if let Some(linux) = spec.linux() {
-        paths::mask(linux.masked_paths().as_deref().unwrap_or_default())?;
-        paths::readonly(linux.readonly_paths().as_deref().unwrap_or_default())?;
+        // Sysctls first: readonlyPaths usually covers /proc/sys (runc's order too).
         if let Some(sysctl) = linux.sysctl() {
             paths::sysctl(sysctl)?;
         }
+        paths::mask(linux.masked_paths().as_deref().unwrap_or_default())?;
+        paths::readonly(linux.readonly_paths().as_deref().unwrap_or_default())?;
     }
     if spec
         .root()
