@@ -306,3 +306,47 @@ fn delete_force_of_paused_container_leaves_nothing() {
     );
     env.assert_nothing_left(&id, &cg);
 }
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let env = TestEnv::new("ps");
+    let mut b = env.bundle("b");
+    b.sh("sleep 1000 & sleep 1001");
+    let id = env.id("c");
+    env.create(&b, &id).ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    env.rt(&["start", &id]).ok();
+    assert_eq!(env.wait_status(&id, "running"), "running");
+    // Wait until both sleeps exist (the init execs sleep 1001 after forking sleep 1000).
+    let mut pids: Vec<i64> = Vec::new();
+    let start = std::time::Instant::now();
+    while pids.len() < 2 && start.elapsed().as_secs() < 10 {
+        let o = env.rt(&["ps", "-f", "json", &id]).ok();
+        pids = serde_json::from_str::<Vec<i64>>(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.contains(&(pid as i64)), "init {pid} not in {pids:?}");
+
+    let table = env.rt(&["ps", &id]).ok().stdout;
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap_or_default().contains("PID"), "{table}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows.iter().any(|l| l.contains("sleep 1000")), "{table}");
+    assert!(rows.iter().any(|l| l.contains("sleep 1001")), "{table}");
+    // ps arguments are passed through to ps(1).
+    let custom = env.rt(&["ps", &id, "-o", "pid,comm"]).ok().stdout;
+    assert!(
+        custom
+            .lines()
+            .skip(1)
+            .all(|l| l.trim_end().ends_with("sleep")),
+        "{custom}"
+    );
+    assert_eq!(custom.lines().count(), 3, "{custom}");
+    env.rt(&["ps", "-f", "yaml", &id]).fails();
+    env.rt(&["delete", "--force", &id]).ok();
+    env.rt(&["ps", &id]).fails();
+}

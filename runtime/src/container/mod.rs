@@ -1,11 +1,12 @@
 //! Container operations, one file each: create, start, run, kill, delete, state, list,
-//! pause, resume.
+//! pause, resume, ps.
 
 pub mod create;
 pub mod delete;
 pub mod kill;
 pub mod list;
 pub mod pause;
+pub mod ps;
 pub mod resume;
 pub mod run;
 pub mod start;
