@@ -82,6 +82,27 @@ pub enum Command {
         /// Container id.
         id: String,
     },
+    /// Suspend every process of a container.
+    Pause {
+        /// Container id.
+        id: String,
+    },
+    /// Resume a paused container.
+    Resume {
+        /// Container id.
+        id: String,
+    },
+    /// List the processes of a container.
+    Ps {
+        /// Output format: table (filtered `ps` output) or json (pids).
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        /// Container id.
+        id: String,
+        /// Arguments for ps(1) (default `-ef`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
     /// Create and start a container.
     Run {
         /// Detach from the container.

@@ -95,6 +95,13 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
                 log.warn(&w);
             }
         }
+        Command::Pause { id } => container::pause(root, id)?,
+        Command::Resume { id } => container::resume(root, id)?,
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(root, id, format, ps_args)?,
         Command::Run { detach, create } => {
             let out = container::run(root, &create.id, &create_options(create), *detach)?;
             for w in out.warnings {
@@ -181,6 +188,39 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
                 ]);
             }
             write!(out, "{}", container::list::format_table(&rows))?;
+        }
+        other => return Err(anyhow!("invalid format option {other:?}")),
+    }
+    Ok(())
+}
+
+fn ps(root: &std::path::Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
+    let pids = container::ps::pids(root, id)?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        // runc prints Go's encoding of the pid slice: `null` when there is none.
+        "json" if pids.is_empty() => writeln!(out, "null")?,
+        "json" => writeln!(out, "{}", serde_json::to_string(&pids)?)?,
+        "table" => {
+            let args: Vec<&str> = if ps_args.is_empty() {
+                vec!["-ef"]
+            } else {
+                ps_args.iter().map(String::as_str).collect()
+            };
+            let res = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .with_context(|| format!("run ps {}", args.join(" ")))?;
+            if !res.status.success() {
+                return Err(anyhow!(
+                    "ps {} failed ({}): {}",
+                    args.join(" "),
+                    res.status,
+                    String::from_utf8_lossy(&res.stderr).trim()
+                ));
+            }
+            let text = String::from_utf8_lossy(&res.stdout);
+            write!(out, "{}", container::ps::filter_ps_output(&text, &pids)?)?;
         }
         other => return Err(anyhow!("invalid format option {other:?}")),
     }
