@@ -106,9 +106,7 @@ pub fn run_captured(cmd: &mut Command, dir: &Path, timeout: Duration) -> Output 
     let err = File::create(&err_path).expect("create stderr capture file");
     cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
     let cmdline = format!("{cmd:?}");
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+    let mut child = spawn_retrying_etxtbsy(cmd).unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
     let start = Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait for command") {
@@ -182,5 +180,21 @@ pub fn wait_timeout(
             panic!("child {} did not exit within {timeout:?}", child.id());
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Spawns `cmd`, retrying for a while on ETXTBSY: a binary the test just copied (e.g. the
+/// runtime copy of the security tests) stays "busy" while a child forked by another test
+/// thread still holds the copy's write fd, until that child execs.
+pub fn spawn_retrying_etxtbsy(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }

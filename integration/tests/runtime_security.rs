@@ -183,10 +183,14 @@ fn cve_2024_21626_preserved_fds_are_only_the_requested_ones() {
     let raw = extra.as_raw_fd();
     let mut c = env.rt.command(&["run", "--preserve-fds", "1", "--bundle"]);
     c.arg(&b.dir).arg(&id);
-    // SAFETY: dup2 is async-signal-safe; fd 3 becomes the one preserved fd.
+    // SAFETY: dup2 and fcntl are async-signal-safe; fd 3 becomes the one preserved fd. If the
+    // file already is fd 3, dup2 is a no-op that keeps O_CLOEXEC, so clear it explicitly.
     unsafe {
         c.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 {
+            if raw != 3 && libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

@@ -12,8 +12,21 @@ use crate::{hooks, Error, Result};
 
 /// Deletes container `id`; returns poststop hook failures as warnings.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<Vec<String>> {
-    let st = State::load(root, id)?;
     let dir = state::container_dir(root, id);
+    let st = match State::load(root, id) {
+        Ok(st) => st,
+        Err(Error::NotExist(_)) => {
+            // An aborted create can leave a directory without state.json (runc removes it too);
+            // with --force a missing container is not an error, as in runc.
+            let _ = std::fs::remove_dir_all(&dir);
+            return if force {
+                Ok(Vec::new())
+            } else {
+                Err(Error::NotExist(id.to_string()))
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let status = st.status(&dir);
     match status {
         Status::Stopped => {}

@@ -41,3 +41,58 @@ pub fn list(root: &Path) -> Result<Vec<Entry>> {
     out.sort_by(|a, b| a.state.id.cmp(&b.state.id));
     Ok(out)
 }
+
+/// Formats rows like runc's `list` table (Go tabwriter: minimum width 12, padding 3, last column
+/// unpadded). The first row is the header.
+pub fn format_table(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols.saturating_sub(1))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 < cols {
+                out.push_str(&format!("{cell:<w$}", w = widths[c]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_table;
+
+    #[test]
+    fn table_matches_runc_layout() {
+        let rows: Vec<Vec<String>> = [
+            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+            [
+                "ref1",
+                "20255",
+                "created",
+                "/tmp/rt-ref",
+                "2026-11-23T18:10:21.511797563Z",
+                "root",
+            ],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect();
+        assert_eq!(
+            format_table(&rows),
+            "ID          PID         STATUS      BUNDLE        CREATED                          OWNER\n\
+             ref1        20255       created     /tmp/rt-ref   2026-11-23T18:10:21.511797563Z   root\n"
+        );
+    }
+}

@@ -14,7 +14,14 @@ use cli::{Cli, Command, CreateArgs};
 use logging::Logger;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // runc exits 1 on usage errors; help output is not an error.
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let mut log = Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
     match dispatch(&cli, &mut log) {
         Ok(code) => std::process::exit(code),
@@ -173,28 +180,7 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
                     user_name(e.owner_uid),
                 ]);
             }
-            // Go tabwriter(minwidth 12, padding 3); the last column is not padded.
-            let cols = rows[0].len();
-            let widths: Vec<usize> = (0..cols - 1)
-                .map(|c| {
-                    rows.iter()
-                        .map(|r| r[c].len() + 3)
-                        .max()
-                        .unwrap_or(0)
-                        .max(12)
-                })
-                .collect();
-            for r in &rows {
-                let mut line = String::new();
-                for (c, cell) in r.iter().enumerate() {
-                    if c + 1 < cols {
-                        line.push_str(&format!("{cell:<w$}", w = widths[c]));
-                    } else {
-                        line.push_str(cell);
-                    }
-                }
-                writeln!(out, "{line}")?;
-            }
+            write!(out, "{}", container::list::format_table(&rows))?;
         }
         other => return Err(anyhow!("invalid format option {other:?}")),
     }
