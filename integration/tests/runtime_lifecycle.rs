@@ -176,3 +176,133 @@ fn process_exit_moves_to_stopped() {
     assert_eq!(env.container_output(&id), "from-container\n");
     env.rt(&["delete", &id]).ok();
 }
+
+/// Size of the counter file a container appends to, 0 while it does not exist yet.
+fn counter_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Polls until the counter file grows past `than` or 10 s pass; returns the last size seen.
+fn wait_growth(path: &std::path::Path, than: u64) -> u64 {
+    let start = std::time::Instant::now();
+    loop {
+        let n = counter_len(path);
+        if n > than || start.elapsed().as_secs() >= 10 {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Creates and starts a container that appends a byte to /count every 10 ms.
+fn start_counter(env: &TestEnv, id: &str) -> (berth_integration::Bundle, i32) {
+    let mut b = env.bundle("b");
+    b.sh("while :; do echo -n x >> /count; usleep 10000; done");
+    env.create(&b, id).ok();
+    let pid = env.state(id)["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    env.rt(&["start", id]).ok();
+    assert_eq!(env.wait_status(id, "running"), "running");
+    (b, pid)
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let env = TestEnv::new("pause");
+    let id = env.id("c");
+    let (b, _pid) = start_counter(&env, &id);
+    let count = b.rootfs().join("count");
+    assert!(wait_growth(&count, 0) > 0, "the counter never started");
+
+    env.rt(&["pause", &id]).ok();
+    assert_eq!(env.status(&id), "paused");
+    let listed = env.rt(&["list", "--format", "json"]).ok();
+    let list: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {listed}"));
+    assert_eq!(entry["status"], "paused", "{listed}");
+    // Frozen: the counter must not move (it grows every 10 ms while running).
+    let frozen_at = counter_len(&count);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        counter_len(&count),
+        frozen_at,
+        "the counter grew while paused"
+    );
+    // A paused container is neither startable nor deletable without --force, and not pausable.
+    env.rt(&["start", &id]).fails();
+    env.rt(&["delete", &id]).fails();
+    let o = env.rt(&["pause", &id]).fails();
+    assert_eq!(o.code, Some(1), "{o}");
+    assert!(o.all().contains("container not running"), "{o}");
+    assert_eq!(env.status(&id), "paused");
+
+    env.rt(&["resume", &id]).ok();
+    assert_eq!(env.status(&id), "running");
+    assert!(
+        wait_growth(&count, frozen_at) > frozen_at,
+        "the counter did not move after resume"
+    );
+    let o = env.rt(&["resume", &id]).fails();
+    assert_eq!(o.code, Some(1), "{o}");
+    assert!(o.all().contains("container not paused"), "{o}");
+    env.rt(&["delete", "--force", &id]).ok();
+}
+
+#[test]
+fn pause_resume_of_stopped_or_missing_container_fails() {
+    let env = TestEnv::new("pausestopped");
+    let mut b = env.bundle("b");
+    b.sh("exit 0");
+    let id = env.id("c");
+    env.create(&b, &id).ok();
+    env.rt(&["start", &id]).ok();
+    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    let o = env.rt(&["pause", &id]).fails();
+    assert!(o.all().contains("container not running"), "{o}");
+    let o = env.rt(&["resume", &id]).fails();
+    assert!(o.all().contains("container not paused"), "{o}");
+    assert_eq!(env.status(&id), "stopped");
+    env.rt(&["delete", &id]).ok();
+    env.rt(&["pause", &id]).fails();
+    env.rt(&["resume", &id]).fails();
+}
+
+#[test]
+fn kill_of_paused_container_stops_it() {
+    let env = TestEnv::new("pausekill");
+    let id = env.id("c");
+    let (b, pid) = start_counter(&env, &id);
+    let cg = TestEnv::cgroup_path(&b);
+    env.rt(&["pause", &id]).ok();
+    assert_eq!(env.status(&id), "paused");
+    env.rt(&["kill", &id, "KILL"]).ok();
+    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    assert!(!berth_integration::host::pid_alive(pid), "init {pid} alive");
+    env.rt(&["delete", &id]).ok();
+    env.assert_nothing_left(&id, &cg);
+}
+
+#[test]
+fn delete_force_of_paused_container_leaves_nothing() {
+    let env = TestEnv::new("pausedel");
+    let id = env.id("c");
+    let (b, pid) = start_counter(&env, &id);
+    let cg = TestEnv::cgroup_path(&b);
+    env.rt(&["pause", &id]).ok();
+    assert_eq!(env.status(&id), "paused");
+    env.rt(&["delete", "--force", &id]).ok();
+    let start = std::time::Instant::now();
+    while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !berth_integration::host::pid_alive(pid),
+        "init {pid} survived delete --force of a paused container"
+    );
+    env.assert_nothing_left(&id, &cg);
+}

@@ -251,3 +251,41 @@ fn join_existing_uts_namespace_of_another_container() {
     let out = env.run_sh(&mut b, "hostname");
     assert_eq!(out.trim(), "shared-uts");
 }
+
+#[test]
+fn user_namespace_without_network_namespace_gets_sys() {
+    let env = TestEnv::new("nsusersys");
+    let mut b = env.bundle("b");
+    b.add_namespace(json!({"type": "user"}));
+    b.remove_namespace("network");
+    b.set(
+        "/linux/uidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    b.set(
+        "/linux/gidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    let st = Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The kernel refuses a sysfs mount here (the user namespace does not own the host's network
+    // namespace); the runtime must still give the container the host's /sys (a recursive bind).
+    b.sh("ls /sys/class/net; grep ' /sys ' /proc/self/mountinfo");
+    let id = env.id("s");
+    let o = env.run(&b, &id);
+    if !o.success() && berth_integration::runtime::testing_runc() && o.all().contains("sysfs") {
+        // runc 1.1.5 has no fallback (only `spec --rootless` configs bind /sys).
+        eprintln!("runc cannot mount sysfs here: {o}");
+        return;
+    }
+    let out = o.ok().stdout;
+    assert!(
+        out.lines().any(|l| l == "lo"),
+        "no /sys/class/net/lo: {out}"
+    );
+    assert!(out.contains(" /sys "), "/sys not mounted: {out}");
+}

@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, FreezerState};
 use crate::error::Context;
 use crate::{Error, Result};
 
@@ -30,6 +30,8 @@ pub enum Status {
     Created,
     /// The user program runs.
     Running,
+    /// The container's cgroup is frozen (`pause`).
+    Paused,
     /// The init has exited.
     Stopped,
 }
@@ -40,6 +42,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -149,16 +152,26 @@ impl State {
         write_atomic(&dir.join(STATE_FILE), &bytes, 0o600)
     }
 
-    /// The container's status, derived from the init process and the exec fifo.
+    /// The container's status, derived from the init process, the cgroup freezer and the exec fifo.
     pub fn status(&self, dir: &Path) -> Status {
         if !self.init_alive() {
             return Status::Stopped;
+        }
+        if self.frozen() {
+            return Status::Paused;
         }
         if dir.join(EXEC_FIFO).exists() {
             Status::Created
         } else {
             Status::Running
         }
+    }
+
+    /// True when the container's cgroup is frozen (a cgroup without a freezer is never paused).
+    pub fn frozen(&self) -> bool {
+        self.cgroup
+            .as_ref()
+            .is_some_and(|cg| matches!(cg.state(), Ok(FreezerState::Frozen)))
     }
 
     /// True when the recorded init still exists (same pid and start time) and is not a zombie.

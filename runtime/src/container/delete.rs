@@ -32,7 +32,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Vec<String>> {
         Status::Stopped => {}
         // runc deletes a created container without --force: nothing of the user's has run yet.
         Status::Created => kill_all(&st)?,
-        Status::Running | Status::Creating if force => kill_all(&st)?,
+        Status::Running | Status::Paused | Status::Creating if force => kill_all(&st)?,
         _ => {
             return Err(Error::WrongState(format!(
                 "cannot delete container {id} that is not stopped: {status}"
@@ -62,6 +62,10 @@ fn kill_all(st: &State) -> Result<()> {
     if let Some(cg) = &st.cgroup {
         for pid in cg.pids()? {
             let _ = kill(pid, Signal::SIGKILL);
+        }
+        // A paused container's tasks only die once thawed.
+        if st.frozen() {
+            cg.thaw()?;
         }
     }
     if st.init_alive() {

@@ -10,9 +10,21 @@ use crate::{Error, Result};
 /// Sends `sig` to container `id`.
 pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     let st = State::load(root, id)?;
-    if st.status(&state::container_dir(root, id)) == Status::Stopped {
+    let status = st.status(&state::container_dir(root, id));
+    if status == Status::Stopped {
         return Err(Error::WrongState("container not running".into()));
     }
+    signal(&st, id, sig, all)?;
+    // Frozen tasks do not act on SIGKILL until thawed (cgroup v1); runc thaws for SIGKILL only.
+    if status == Status::Paused && sig == Signal::SIGKILL {
+        if let Some(cg) = &st.cgroup {
+            cg.thaw()?;
+        }
+    }
+    Ok(())
+}
+
+fn signal(st: &State, id: &str, sig: Signal, all: bool) -> Result<()> {
     if all {
         let cg = st
             .cgroup

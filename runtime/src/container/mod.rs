@@ -1,9 +1,12 @@
-//! Container operations, one file each: create, start, run, kill, delete, state, list.
+//! Container operations, one file each: create, start, run, kill, delete, state, list,
+//! pause, resume.
 
 pub mod create;
 pub mod delete;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod resume;
 pub mod run;
 pub mod start;
 pub mod state;
@@ -12,6 +15,8 @@ pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use kill::kill;
 pub use list::list;
+pub use pause::pause;
+pub use resume::resume;
 pub use run::run;
 pub use start::start;
 pub use state::state;

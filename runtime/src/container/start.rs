@@ -27,10 +27,10 @@ pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
                 "cannot start an already running container".into(),
             ))
         }
-        Status::Creating => {
-            return Err(Error::WrongState(
-                "cannot start a container in the creating state".into(),
-            ))
+        other @ (Status::Creating | Status::Paused) => {
+            return Err(Error::WrongState(format!(
+                "cannot start a container in the {other} state"
+            )))
         }
     }
     let fifo_path = dir.join(EXEC_FIFO);

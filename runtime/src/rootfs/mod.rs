@@ -1,5 +1,5 @@
 //! The container's root filesystem: mounts and devices under the rootfs, then pivot_root, then the
-//! masked/read-only paths and sysctls that need the container's `/proc`.
+//! root propagation, sysctls and masked/read-only paths that need the container's `/proc`.
 
 pub mod cgroupfs;
 pub mod devices;
@@ -21,15 +21,7 @@ use mounts::MountEnv;
 /// Everything done before pivot_root: propagation, the rootfs bind, every mount, and /dev.
 pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, env: MountEnv) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let prop = match linux
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .filter(|p| !p.is_empty())
-    {
-        Some(name) => options::propagation(name).ok_or_else(|| {
-            Error::InvalidArgument(format!("invalid linux.rootfsPropagation {name:?}"))
-        })?,
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-    };
+    let prop = requested_propagation(spec)?.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     // Our mounts must not propagate to the host (unless the config asks for shared propagation).
     mount(
         None::<&str>,
@@ -77,14 +69,36 @@ pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, env: MountEnv) -> Resu
     Ok(())
 }
 
+/// `linux.rootfsPropagation` as mount flags, `None` when unset.
+fn requested_propagation(spec: &Spec) -> Result<Option<MsFlags>> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+    {
+        Some(name) => options::propagation(name).map(Some).ok_or_else(|| {
+            Error::InvalidArgument(format!("invalid linux.rootfsPropagation {name:?}"))
+        }),
+        None => Ok(None),
+    }
+}
+
 /// Everything done after pivot_root, inside the container's view.
 pub fn finalize(spec: &Spec) -> Result<()> {
+    // The rootfs bind mount was made under a private parent (pivot_root needs that), so the new
+    // `/` does not carry the requested propagation yet: the spec says it applies to the root.
+    if let Some(prop) = requested_propagation(spec)? {
+        mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+            .ctx(|| format!("set rootfsPropagation {prop:?} on the container's /"))?;
+    }
     if let Some(linux) = spec.linux() {
-        paths::mask(linux.masked_paths().as_deref().unwrap_or_default())?;
-        paths::readonly(linux.readonly_paths().as_deref().unwrap_or_default())?;
+        // Sysctls first: readonlyPaths usually covers /proc/sys (runc's order too).
         if let Some(sysctl) = linux.sysctl() {
             paths::sysctl(sysctl)?;
         }
+        paths::mask(linux.masked_paths().as_deref().unwrap_or_default())?;
+        paths::readonly(linux.readonly_paths().as_deref().unwrap_or_default())?;
     }
     if spec
         .root()

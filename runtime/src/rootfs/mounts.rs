@@ -54,14 +54,29 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount, env: MountEnv) -> Re
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = opts.data.join(",");
         let flags = opts.flags & !MsFlags::MS_REMOUNT;
-        mount(
+        match mount(
             Some(&source),
             &dest,
             Some(typ),
             flags,
             (!data.is_empty()).then_some(data.as_str()),
-        )
-        .ctx(|| format!("mount {} ({typ}) on {}", source.display(), dest.display()))?;
+        ) {
+            Ok(()) => {}
+            // A user namespace that does not own the network namespace may not mount sysfs:
+            // fall back to a recursive bind of the host's /sys with the same flags (what `runc spec
+            // --rootless` configs ask for; runc 1.1.5 itself fails the create here).
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && env.userns => {
+                let mut rbind = opts.clone();
+                rbind.flags |= MsFlags::MS_REC;
+                return bind(Path::new("/sys"), &dest, &rbind);
+            }
+            Err(e) => {
+                return Err(Error::Sys {
+                    context: format!("mount {} ({typ}) on {}", source.display(), dest.display()),
+                    source: e,
+                })
+            }
+        }
         apply_propagation(&dest, &opts)
     }
 }

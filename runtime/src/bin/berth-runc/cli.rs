@@ -82,6 +82,16 @@ pub enum Command {
         /// Container id.
         id: String,
     },
+    /// Suspend every process of a container.
+    Pause {
+        /// Container id.
+        id: String,
+    },
+    /// Resume a paused container.
+    Resume {
+        /// Container id.
+        id: String,
+    },
     /// Create and start a container.
     Run {
         /// Detach from the container.

@@ -95,6 +95,8 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
                 log.warn(&w);
             }
         }
+        Command::Pause { id } => container::pause(root, id)?,
+        Command::Resume { id } => container::resume(root, id)?,
         Command::Run { detach, create } => {
             let out = container::run(root, &create.id, &create_options(create), *detach)?;
             for w in out.warnings {
