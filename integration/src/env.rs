@@ -162,7 +162,9 @@ impl TestEnv {
             .to_string()
     }
 
-    /// Polls `state` until the status is `want` or 10 s pass; returns the last status seen.
+    /// Polls `state` until the status is `want` or [`COMMAND_TIMEOUT`] passes; returns the last
+    /// status seen. A bound for hangs, not a speed check: under software emulation (the cgroup2
+    /// guest) `run` took over 10 s to reach "running".
     pub fn wait_status(&self, id: &str, want: &str) -> String {
         let start = std::time::Instant::now();
         loop {
@@ -171,7 +173,7 @@ impl TestEnv {
                 .ok()
                 .and_then(|v| v["status"].as_str().map(String::from))
                 .unwrap_or_default();
-            if st == want || start.elapsed() > std::time::Duration::from_secs(10) {
+            if st == want || start.elapsed() > COMMAND_TIMEOUT {
                 return st;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));

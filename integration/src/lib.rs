@@ -54,3 +54,19 @@ pub fn require_root() {
         "this test needs root (it runs real containers); run the suite as root"
     );
 }
+
+/// True inside the cgroup2 QEMU guest of `scripts/test-runtime-cgroup2` (it sets
+/// `BERTH_IN_CGROUP2_VM=1`): no network, no containerd state, software emulation.
+pub fn in_cgroup2_vm() -> bool {
+    std::env::var_os("BERTH_IN_CGROUP2_VM").is_some_and(|v| v == "1")
+}
+
+/// Prints `SKIPPED: <test>: <reason>` (the guest runner counts these lines) and returns true
+/// when running in the cgroup2 guest; the caller returns early. Elsewhere returns false.
+pub fn skip_in_cgroup2_vm(test: &str, reason: &str) -> bool {
+    if in_cgroup2_vm() {
+        eprintln!("SKIPPED: {test}: {reason} (BERTH_IN_CGROUP2_VM=1)");
+        return true;
+    }
+    false
+}

@@ -85,8 +85,12 @@ fn container_sees_its_own_limit() {
     let env = TestEnv::new("cginside");
     let mut b = env.bundle("b");
     b.set("/linux/resources/pids", json!({"limit": 77}));
-    // The cgroup mount inside shows the container's own cgroup as the hierarchy root.
+    // The cgroup mount inside shows the container's own cgroup as the hierarchy root. On v1
+    // runtimes bind-mount the container's directory of each hierarchy; on cgroup2 runc mounts
+    // cgroup2 afresh, which shows the root of the container's cgroup namespace (without one,
+    // the host's root, which has no pids.max), so v2 needs the cgroup namespace runc's spec adds.
     let file = if cgroup2_only() {
+        b.add_namespace(json!({"type": "cgroup"}));
         "/sys/fs/cgroup/pids.max"
     } else {
         "/sys/fs/cgroup/pids/pids.max"

@@ -41,6 +41,9 @@ pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
         Mode::empty(),
     )
     .ctx(|| format!("open {}", fifo_path.display()))?;
+    // The init writes one byte, then keeps the fifo open until its execve closes it: reading on
+    // to EOF means the startContainer hooks ran and the process started before poststart.
+    let mut released = false;
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         let n = match poll(&mut fds, PollTimeout::from(20u8)) {
@@ -50,7 +53,8 @@ pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
         if n > 0 {
             let mut buf = [0u8; 1];
             match nix::unistd::read(&fifo, &mut buf) {
-                Ok(1) => break,
+                Ok(1) => released = true,
+                Ok(_) if released => break,
                 Ok(_) => {
                     return Err(Error::WrongState(
                         "cannot start a container that has stopped".into(),
@@ -66,6 +70,9 @@ pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
             }
         }
         if !st.init_alive() {
+            if released {
+                break;
+            }
             return Err(Error::WrongState(
                 "cannot start a container that has stopped".into(),
             ));

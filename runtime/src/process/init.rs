@@ -191,7 +191,8 @@ fn finish(ctx: &CreateCtx<'_>, p: Prepared) -> Result<Infallible> {
     )
     .ctx(|| "open exec fifo for writing".into())?;
     nix::unistd::write(&w, b"0").ctx(|| "write exec fifo".into())?;
-    drop(w);
+    // `w` stays open (close-on-exec) through the startContainer hooks: `start` reads until EOF,
+    // which comes at our execve, so its poststart hooks run after the process started (as runc).
     let _ = nix::unistd::close(p.fifo);
     if let Some(h) = ctx
         .bundle
@@ -208,6 +209,7 @@ fn finish(ctx: &CreateCtx<'_>, p: Prepared) -> Result<Infallible> {
     }
     reset_signals();
     let e = execve(&p.exe, &p.args, &p.env).ctx(|| format!("exec {:?}", p.exe));
+    drop(w);
     e
 }
 
