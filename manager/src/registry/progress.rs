@@ -22,12 +22,16 @@ pub enum PullStatus {
     PullComplete,
     /// The blob was already in the content store.
     AlreadyExists,
+    /// Push: the blob is queued for upload.
+    Preparing,
     /// Push: the blob is being uploaded.
     Pushing,
     /// Push: the blob was uploaded.
     Pushed,
     /// Push: the registry already has the blob.
     LayerAlreadyExists,
+    /// A line not tied to a blob (`latest: Pulling from library/busybox`); id and digest are empty.
+    Message(String),
 }
 
 /// One progress event: a layer id (12 hex digits, as Docker shows) and its new state.
@@ -54,9 +58,11 @@ impl PullStatus {
             PullStatus::DownloadComplete => "Download complete".into(),
             PullStatus::PullComplete => "Pull complete".into(),
             PullStatus::AlreadyExists => "Already exists".into(),
+            PullStatus::Preparing => "Preparing".into(),
             PullStatus::Pushing => "Pushing".into(),
             PullStatus::Pushed => "Pushed".into(),
             PullStatus::LayerAlreadyExists => "Layer already exists".into(),
+            PullStatus::Message(text) => text.clone(),
         }
     }
 }
@@ -72,14 +78,25 @@ impl PullStatus {
             PullStatus::DownloadComplete => ("Download complete", 0, 0),
             PullStatus::PullComplete => ("Pull complete", 0, 0),
             PullStatus::AlreadyExists => ("Already exists", 0, 0),
+            PullStatus::Preparing => ("Preparing", 0, 0),
             PullStatus::Pushing => ("Pushing", 0, 0),
             PullStatus::Pushed => ("Pushed", 0, 0),
             PullStatus::LayerAlreadyExists => ("Layer already exists", 0, 0),
+            PullStatus::Message(_) => ("", 0, 0),
         }
     }
 }
 
 impl PullEvent {
+    /// A free-form line not tied to a blob.
+    pub fn message(text: String) -> Self {
+        PullEvent {
+            id: String::new(),
+            digest: String::new(),
+            status: PullStatus::Message(text),
+        }
+    }
+
     /// An event for `digest`, deriving the short id.
     pub fn new(digest: &str, status: PullStatus) -> Self {
         PullEvent {
