@@ -139,10 +139,6 @@ async fn with_progress<T>(
     // `op` owns the only sender, so the forwarding loop ends when `op` does.
     let forward = async {
         while let Some(ev) = rx.recv().await {
-            if let super::PullStatus::Message(text) = &ev.status {
-                progress.message(text.clone()).await;
-                continue;
-            }
             let (status, current, total) = ev.status.label();
             if let Ok(digest) = Digest::parse(&ev.digest) {
                 progress.blob(&digest, status, current, total).await;

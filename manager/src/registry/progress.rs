@@ -30,8 +30,6 @@ pub enum PullStatus {
     Pushed,
     /// Push: the registry already has the blob.
     LayerAlreadyExists,
-    /// A line not tied to a blob (`latest: Pulling from library/busybox`); id and digest are empty.
-    Message(String),
 }
 
 /// One progress event: a layer id (12 hex digits, as Docker shows) and its new state.
@@ -62,7 +60,6 @@ impl PullStatus {
             PullStatus::Pushing => "Pushing".into(),
             PullStatus::Pushed => "Pushed".into(),
             PullStatus::LayerAlreadyExists => "Layer already exists".into(),
-            PullStatus::Message(text) => text.clone(),
         }
     }
 }
@@ -82,21 +79,11 @@ impl PullStatus {
             PullStatus::Pushing => ("Pushing", 0, 0),
             PullStatus::Pushed => ("Pushed", 0, 0),
             PullStatus::LayerAlreadyExists => ("Layer already exists", 0, 0),
-            PullStatus::Message(_) => ("", 0, 0),
         }
     }
 }
 
 impl PullEvent {
-    /// A free-form line not tied to a blob.
-    pub fn message(text: String) -> Self {
-        PullEvent {
-            id: String::new(),
-            digest: String::new(),
-            status: PullStatus::Message(text),
-        }
-    }
-
     /// An event for `digest`, deriving the short id.
     pub fn new(digest: &str, status: PullStatus) -> Self {
         PullEvent {

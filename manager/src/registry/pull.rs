@@ -87,9 +87,6 @@ pub async fn pull<S: BlobStore>(
     progress: Sender<PullEvent>,
 ) -> Result<PulledImage, RegistryError> {
     let (session, top) = resolve(ctx, reference, opts).await?;
-    let _ = progress
-        .send(PullEvent::message(pulling_from_line(reference)))
-        .await;
     let target = Descriptor {
         media_type: top.media_type.clone(),
         digest: top.digest.clone(),
