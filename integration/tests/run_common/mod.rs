@@ -38,9 +38,11 @@ impl Env {
     pub fn start() -> Env {
         let registry = TestRegistry::start(None);
         registry.seed();
+        // Short: unix socket paths under <state>/tasks/<64-hex id>/ must stay below 108 bytes.
         let tmp = tempfile::Builder::new()
-            .prefix("berth-run-it-")
-            .tempdir()
+            .prefix("b")
+            .rand_bytes(5)
+            .tempdir_in("/tmp")
             .unwrap();
         let dirs = DaemonDirs::under(tmp.path());
         let config = format!(
