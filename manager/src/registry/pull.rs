@@ -68,15 +68,14 @@ impl PulledImage {
     }
 }
 
-/// Docker's first line of a pull: `latest: Pulling from library/busybox`.
+/// Docker's first line of a pull: `latest: Pulling from library/busybox` (repository path only,
+/// for every registry).
 pub fn pulling_from_line(reference: &Reference) -> String {
-    let name = reference.familiar_name();
-    let path = if reference.registry() == crate::reference::DEFAULT_REGISTRY {
-        reference.repository().to_string()
-    } else {
-        name
-    };
-    format!("{}: Pulling from {path}", reference.manifest_reference())
+    format!(
+        "{}: Pulling from {}",
+        reference.manifest_reference(),
+        reference.repository()
+    )
 }
 
 /// Pulls `reference` into `store`, reporting per-layer progress on `progress`.
