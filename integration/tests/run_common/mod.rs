@@ -170,9 +170,8 @@ impl Env {
         );
         assert!(!self.dirs.state.join("tasks").join(id).exists());
         assert!(!self.dirs.root.join("containers").join(id).exists());
-        for cg in cgroup_dirs_of(id) {
-            panic!("cgroup left: {}", cg.display());
-        }
+        let cgroups = cgroup_dirs_of(id);
+        assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
         if let Some(pid) = monitor_pid {
             assert!(
                 !process_alive(pid),
