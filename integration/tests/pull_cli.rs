@@ -55,6 +55,7 @@ fn pull_through_mirror_images_tag_push_rmi() {
         out.contains("latest: Pulling from library/hello-world"),
         "{out}"
     );
+    assert_eq!(out.matches("Pulling from").count(), 1, "{out}");
     assert!(out.contains(": Pull complete"), "{out}");
     assert!(
         out.contains("Status: Downloaded newer image for hello-world:latest"),
