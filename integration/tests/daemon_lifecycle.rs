@@ -132,3 +132,21 @@ fn missing_explicit_config_is_an_error() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_stalled_client_does_not_block_shutdown() {
+    use std::io::Write;
+    let mut d = Daemon::start().unwrap();
+    // An HTTP/2 client that sends the preface and then nothing: graceful shutdown alone would wait
+    // for it forever (like a `berth events` that never ends).
+    let mut s = std::os::unix::net::UnixStream::connect(&d.dirs.address).unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    let status = d.stop().unwrap();
+    assert!(
+        status.success(),
+        "berthd exited with {status}; log:\n{}",
+        d.log_text()
+    );
+    assert!(!d.dirs.address.exists());
+    drop(s);
+}

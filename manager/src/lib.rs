@@ -9,6 +9,8 @@
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
 //! - [`cli`]: the `berth` command-line client.
+//! - [`reference`]: image references as Docker writes them.
+//! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 
 pub mod bundle;
 pub mod cli;
@@ -17,5 +19,7 @@ pub mod content;
 pub mod daemon;
 pub mod images;
 pub mod metadata;
+pub mod reference;
+pub mod registry;
 pub mod snapshots;
 pub mod unpack;

@@ -29,10 +29,17 @@ pub fn image_id(i: &Image) -> String {
     hex.get(..12).unwrap_or(hex).to_string()
 }
 
+/// Images ordered newest first (by build time), as Docker lists them.
+pub fn newest_first(images: &[Image]) -> Vec<&Image> {
+    let mut sorted: Vec<&Image> = images.iter().collect();
+    sorted.sort_by_key(|i| std::cmp::Reverse(i.created.as_ref().map(|t| (t.seconds, t.nanos))));
+    sorted
+}
+
 /// Renders the image table as Docker does.
 pub fn render(images: &[Image], now: DateTime<Utc>) -> String {
     let mut t = Table::new(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
-    for i in images {
+    for i in newest_first(images) {
         let created = i
             .created
             .as_ref()
@@ -61,7 +68,7 @@ pub async fn run(ctx: &CliContext, args: Args) -> anyhow::Result<()> {
         .into_inner()
         .images;
     if args.quiet {
-        for i in &images {
+        for i in newest_first(&images) {
             println!("{}", image_id(i));
         }
     } else {

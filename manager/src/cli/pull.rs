@@ -21,19 +21,6 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// `latest: Pulling from library/hello-world`: Docker's header line for a normalized name.
-pub fn header(full: &str) -> String {
-    let (name, tag) = match full.split_once('@') {
-        Some((n, d)) => (n, d.to_string()),
-        None => match full.rfind(':') {
-            Some(i) if !full[i..].contains('/') => (&full[..i], full[i + 1..].to_string()),
-            _ => (full, "latest".to_string()),
-        },
-    };
-    let path = name.split_once('/').map(|(_, p)| p).unwrap_or(name);
-    format!("{tag}: Pulling from {path}")
-}
-
 /// Pulls `image` showing Docker-style progress; returns the result. Reused by commands that pull a
 /// missing image (e.g. `run`).
 pub async fn pull_image(
@@ -42,7 +29,7 @@ pub async fn pull_image(
     platform: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<PullResult> {
-    let full = naming::normalize(image).map_err(|e| anyhow::anyhow!("{e}"))?;
+    naming::normalize(image).map_err(|e| anyhow::anyhow!("{e}"))?;
     let has_tag_or_digest = image.contains('@')
         || image
             .rsplit('/')
@@ -59,8 +46,8 @@ pub async fn pull_image(
         auth: auth::for_reference(image),
     };
     let mut stream = client.pull(req).await.map_err(daemon_error)?.into_inner();
-    view.message(&header(&full));
     let mut result = None;
+    // The daemon sends the "<tag>: Pulling from <repo>" line once it has resolved the reference.
     while let Some(ev) = stream.message().await.map_err(daemon_error)? {
         match ev.event {
             Some(Event::Message(m)) => view.message(&m),
@@ -86,18 +73,4 @@ pub async fn run(ctx: &CliContext, args: Args) -> anyhow::Result<()> {
     let r = pull_image(ctx, &args.image, args.platform, args.quiet).await?;
     println!("{}", r.name);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_like_docker() {
-        assert_eq!(
-            header("docker.io/library/hello-world:latest"),
-            "latest: Pulling from library/hello-world"
-        );
-        assert_eq!(header("127.0.0.1:5000/app:1.0"), "1.0: Pulling from app");
-    }
 }

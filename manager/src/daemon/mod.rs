@@ -58,7 +58,13 @@ pub enum DaemonError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// The server task panicked or was cancelled.
+    #[error("gRPC server task failed: {0}")]
+    ServerTask(String),
 }
+
+/// How long in-flight calls may run after SIGTERM before they are cut off.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn make_dir(path: &std::path::Path, mode: u32) -> Result<(), DaemonError> {
     std::fs::DirBuilder::new()
@@ -89,16 +95,38 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         "berthd serving"
     );
     let routes = services::routes(&ctx);
-    let result = tonic::transport::Server::builder()
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
-            let sig = shutdown.await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            }),
+    );
+    let result = tokio::select! {
+        sig = shutdown => {
             tracing::info!(signal = sig, "shutting down");
-        })
-        .await;
+            let _ = stop_tx.send(());
+            // Streaming calls (events, logs -f, attach) never end on their own: give in-flight calls
+            // a grace period, then drop them.
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    tracing::warn!(grace = ?SHUTDOWN_GRACE, "calls still running after the grace period; closing them");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+        joined = &mut server => joined,
+    };
+    let result = match result {
+        Ok(r) => r.map_err(DaemonError::from),
+        Err(join) => Err(DaemonError::ServerTask(join.to_string())),
+    };
     drop(socket_guard);
     drop(ctx);
     tracing::info!(lock = %lock.path().display(), "berthd stopped");
     drop(lock);
-    result.map_err(DaemonError::from)
+    result
 }

@@ -104,7 +104,14 @@ impl DistributionError {
 #[tonic::async_trait]
 pub trait Distribution: Send + Sync + 'static {
     /// Resolves `opts.reference`, fetches manifest(s), config and layers into the content store, and
-    /// returns the name and target to record. Reports per-blob progress on `progress`.
+    /// returns the name and target to record.
+    ///
+    /// Progress, as `docker pull` shows it: once the reference is resolved, one
+    /// `progress.message("latest: Pulling from library/hello-world")`; then per-blob events
+    /// ("Pulling fs layer", "Waiting", "Downloading" with bytes, "Verifying Checksum",
+    /// "Download complete", "Pull complete", or "Already exists"). Do not send the final
+    /// `Digest:`/`Status:` lines: the client prints them from the result, because only the Images
+    /// service knows whether the name changed.
     async fn pull(
         &self,
         opts: PullOptions,
@@ -112,6 +119,9 @@ pub trait Distribution: Send + Sync + 'static {
     ) -> Result<ResolvedImage, DistributionError>;
 
     /// Uploads `image` (its blobs from the content store) to the registry its name points at.
+    /// Progress: per-blob "Preparing", "Waiting", "Pushing" with bytes, "Pushed" or
+    /// "Layer already exists". The client prints "The push refers to repository [...]" and the final
+    /// "<tag>: digest: ... size: ..." line itself.
     async fn push(
         &self,
         image: &ImageRecord,

@@ -35,13 +35,11 @@ impl Table {
         let mut out = String::new();
         for r in std::iter::once(&self.header).chain(&self.rows) {
             let mut line = String::new();
-            for i in 0..n {
+            for (i, w) in widths.iter().enumerate() {
                 let c = cell(r, i);
-                if i + 1 == n {
-                    line.push_str(&c);
-                } else {
-                    line.push_str(&c);
-                    line.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+                line.push_str(&c);
+                if i + 1 < n {
+                    line.push_str(&" ".repeat(w - c.chars().count() + 3));
                 }
             }
             out.push_str(line.trim_end());

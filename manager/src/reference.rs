@@ -1,0 +1,482 @@
+//! Image references as Docker writes them: `hello-world`, `name:tag`, `name@sha256:…`,
+//! `host:port/path/name:tag`, `localhost/x`, normalized to a fully qualified form
+//! (`docker.io/library/hello-world:latest`) and displayed in Docker's short form.
+
+use std::fmt;
+
+/// The registry that names without a domain refer to.
+pub const DEFAULT_REGISTRY: &str = "docker.io";
+/// The namespace single-component Docker Hub names live in.
+const OFFICIAL_NAMESPACE: &str = "library";
+/// The tag used when a reference has neither tag nor digest.
+pub const DEFAULT_TAG: &str = "latest";
+/// Longest repository name (domain excluded) the distribution spec allows.
+const MAX_NAME_LEN: usize = 255;
+/// Longest tag the distribution spec allows.
+const MAX_TAG_LEN: usize = 128;
+
+/// Why a reference string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    /// The string was empty.
+    #[error("invalid reference format: empty reference")]
+    Empty,
+    /// The repository contains upper-case letters.
+    #[error("invalid reference format \"{0}\": repository name must be lowercase")]
+    Uppercase(String),
+    /// The name part does not follow the grammar.
+    #[error("invalid reference format \"{0}\": {1}")]
+    BadName(String, &'static str),
+    /// The tag does not follow the grammar.
+    #[error("invalid reference format \"{0}\": invalid tag \"{1}\"")]
+    BadTag(String, String),
+    /// The digest does not follow the grammar.
+    #[error("invalid reference format \"{0}\": invalid digest \"{1}\"")]
+    BadDigest(String, String),
+    /// The repository name is longer than the spec allows.
+    #[error(
+        "invalid reference format \"{0}\": repository name longer than {MAX_NAME_LEN} characters"
+    )]
+    TooLong(String),
+}
+
+/// A fully qualified image reference: registry, repository and a tag and/or digest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    registry: String,
+    repository: String,
+    tag: Option<String>,
+    digest: Option<String>,
+}
+
+impl Reference {
+    /// Parses a reference the way `docker pull` does, filling in `docker.io`, `library/` and `latest`.
+    pub fn parse(input: &str) -> Result<Self, ReferenceError> {
+        if input.is_empty() {
+            return Err(ReferenceError::Empty);
+        }
+        let bad = |why: &'static str| ReferenceError::BadName(input.to_string(), why);
+        let (rest, digest) = match input.split_once('@') {
+            Some((rest, digest)) => {
+                if !valid_digest(digest) {
+                    return Err(ReferenceError::BadDigest(input.into(), digest.into()));
+                }
+                (rest, Some(digest.to_string()))
+            }
+            None => (input, None),
+        };
+        // A tag is what follows the last ':' unless that ':' belongs to a host:port.
+        let (name, tag) = match rest.rfind(':') {
+            Some(i) if !rest[i + 1..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+            _ => (rest, None),
+        };
+        if let Some(tag) = tag {
+            if !valid_tag(tag) {
+                return Err(ReferenceError::BadTag(input.into(), tag.into()));
+            }
+        }
+        if name.is_empty() {
+            return Err(bad("missing repository name"));
+        }
+        let (domain, path) = split_domain(name);
+        if let Some(domain) = domain {
+            if !valid_domain(domain) {
+                return Err(bad("invalid registry host"));
+            }
+        }
+        if path.is_empty() {
+            return Err(bad("missing repository name"));
+        }
+        if path.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(ReferenceError::Uppercase(input.into()));
+        }
+        for component in path.split('/') {
+            if !valid_path_component(component) {
+                return Err(bad("repository name components must be lowercase letters, digits and separators (. _ __ -) between them"));
+            }
+        }
+        let (registry, repository) = match domain {
+            None | Some("index.docker.io") | Some(DEFAULT_REGISTRY) => {
+                let repository = if path.contains('/') {
+                    path.to_string()
+                } else {
+                    format!("{OFFICIAL_NAMESPACE}/{path}")
+                };
+                (DEFAULT_REGISTRY.to_string(), repository)
+            }
+            Some(domain) => (domain.to_string(), path.to_string()),
+        };
+        if repository.len() > MAX_NAME_LEN {
+            return Err(ReferenceError::TooLong(input.into()));
+        }
+        let tag = match (tag, &digest) {
+            (Some(tag), _) => Some(tag.to_string()),
+            (None, None) => Some(DEFAULT_TAG.to_string()),
+            (None, Some(_)) => None,
+        };
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// The registry host (with port), e.g. `docker.io` or `127.0.0.1:5000`.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// The repository path inside the registry, e.g. `library/hello-world`.
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// The tag, if any (`latest` is filled in when neither tag nor digest was given).
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// The digest, if the reference pins one.
+    pub fn digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+
+    /// What to ask the registry's manifest endpoint for: the digest if pinned, else the tag.
+    pub fn manifest_reference(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or(DEFAULT_TAG)
+    }
+
+    /// The same repository with another tag and no digest.
+    pub fn with_tag(&self, tag: &str) -> Result<Self, ReferenceError> {
+        if !valid_tag(tag) {
+            return Err(ReferenceError::BadTag(self.to_string(), tag.into()));
+        }
+        Ok(Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        })
+    }
+
+    /// The same repository pinned to `digest`, no tag.
+    pub fn with_digest(&self, digest: &str) -> Result<Self, ReferenceError> {
+        if !valid_digest(digest) {
+            return Err(ReferenceError::BadDigest(self.to_string(), digest.into()));
+        }
+        Ok(Reference {
+            tag: None,
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        })
+    }
+
+    /// The repository name without tag or digest, fully qualified (`docker.io/library/busybox`).
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The repository name as Docker shows it (`busybox`, `user/app`, `127.0.0.1:5000/x`).
+    pub fn familiar_name(&self) -> String {
+        if self.registry == DEFAULT_REGISTRY {
+            match self.repository.strip_prefix("library/") {
+                Some(short) if !short.contains('/') => short.to_string(),
+                _ => self.repository.clone(),
+            }
+        } else {
+            self.name()
+        }
+    }
+
+    /// The whole reference as Docker shows it (`busybox:latest`).
+    pub fn familiar(&self) -> String {
+        self.render(&self.familiar_name())
+    }
+
+    fn render(&self, name: &str) -> String {
+        let mut out = name.to_string();
+        if let Some(tag) = &self.tag {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Reference {
+    /// The fully qualified form (`docker.io/library/busybox:latest`), as stored in image records.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(&self.name()))
+    }
+}
+
+impl std::str::FromStr for Reference {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Reference::parse(s)
+    }
+}
+
+/// Splits off the first component if Docker would treat it as a registry host.
+fn split_domain(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('/') {
+        Some((first, rest))
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            (Some(first), rest)
+        }
+        _ => (None, name),
+    }
+}
+
+/// `host[:port]` where host is dot-separated labels of letters, digits and inner '-', or `[ipv6]`.
+fn valid_domain(domain: &str) -> bool {
+    let (host, port) = if let Some(rest) = domain.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((v6, after)) => {
+                if v6.is_empty() || !v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+                    return false;
+                }
+                match after {
+                    "" => return true,
+                    p => match p.strip_prefix(':') {
+                        Some(port) => return valid_port(port),
+                        None => return false,
+                    },
+                }
+            }
+            None => return false,
+        }
+    } else {
+        match domain.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (domain, None),
+        }
+    };
+    if let Some(port) = port {
+        if !valid_port(port) {
+            return false;
+        }
+    }
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn valid_port(port: &str) -> bool {
+    !port.is_empty() && port.len() <= 5 && port.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
+fn valid_path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let sep = &component[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// `[\w][\w.-]{0,127}`
+fn valid_tag(tag: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut chars = tag.chars();
+    match chars.next() {
+        Some(c) if word(c) => {}
+        _ => return false,
+    }
+    tag.len() <= MAX_TAG_LEN && chars.all(|c| word(c) || c == '.' || c == '-')
+}
+
+/// `algorithm:hex`; sha256 and sha512 must have their exact lengths.
+pub fn valid_digest(digest: &str) -> bool {
+    let Some((algo, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let lower_hex = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    };
+    match algo {
+        "sha256" => hex.len() == 64 && lower_hex(hex),
+        "sha512" => hex.len() == 128 && lower_hex(hex),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn full(s: &str) -> String {
+        Reference::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn docker_hub_short_names() {
+        assert_eq!(full("hello-world"), "docker.io/library/hello-world:latest");
+        assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
+        assert_eq!(full("user/app"), "docker.io/user/app:latest");
+        assert_eq!(
+            full("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            full("index.docker.io/library/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(full("a/b/c/d"), "docker.io/a/b/c/d:latest");
+    }
+
+    #[test]
+    fn hosts_ports_and_localhost() {
+        let r = Reference::parse("127.0.0.1:5000/library/busybox:v1").unwrap();
+        assert_eq!(r.registry(), "127.0.0.1:5000");
+        assert_eq!(r.repository(), "library/busybox");
+        assert_eq!(r.tag(), Some("v1"));
+        assert_eq!(full("localhost/x"), "localhost/x:latest");
+        assert_eq!(full("localhost:5000/x"), "localhost:5000/x:latest");
+        assert_eq!(full("quay.io/a/b"), "quay.io/a/b:latest");
+        assert_eq!(full("[::1]:5000/x:t"), "[::1]:5000/x:t");
+        // A single component with a port but no slash is a name:tag, not a host.
+        assert_eq!(full("localhost:5000"), "docker.io/library/localhost:5000");
+    }
+
+    #[test]
+    fn digests() {
+        let r = Reference::parse(&format!("busybox@{D}")).unwrap();
+        assert_eq!(r.tag(), None);
+        assert_eq!(r.digest(), Some(D));
+        assert_eq!(r.manifest_reference(), D);
+        let r = Reference::parse(&format!("host:1/busybox:t@{D}")).unwrap();
+        assert_eq!(r.tag(), Some("t"));
+        assert_eq!(r.manifest_reference(), D);
+        assert_eq!(r.to_string(), format!("host:1/busybox:t@{D}"));
+    }
+
+    #[test]
+    fn familiar_forms() {
+        let f = |s: &str| Reference::parse(s).unwrap().familiar();
+        assert_eq!(f("docker.io/library/hello-world"), "hello-world:latest");
+        assert_eq!(f("user/app:1"), "user/app:1");
+        assert_eq!(f("docker.io/library/a/b"), "library/a/b:latest");
+        assert_eq!(f("127.0.0.1:5000/x:y"), "127.0.0.1:5000/x:y");
+        assert_eq!(
+            Reference::parse("busybox").unwrap().familiar_name(),
+            "busybox"
+        );
+    }
+
+    #[test]
+    fn separators() {
+        for ok in ["a.b", "a_b", "a__b", "a-b", "a---b", "a1.b2_c3", "0"] {
+            assert!(Reference::parse(ok).is_ok(), "{ok} should parse");
+        }
+        for bad in [
+            "a..b", "a___b", "_a", "a_", "-a", "a-", "a.-b", ".a", "a/", "/a", "a//b",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert_eq!(Reference::parse(""), Err(ReferenceError::Empty));
+        assert!(matches!(
+            Reference::parse("Busybox"),
+            Err(ReferenceError::Uppercase(_))
+        ));
+        assert!(matches!(
+            Reference::parse("example.com/Foo"),
+            Err(ReferenceError::Uppercase(_))
+        ));
+        assert!(matches!(
+            Reference::parse("busybox:"),
+            Err(ReferenceError::BadTag(..))
+        ));
+        assert!(matches!(
+            Reference::parse("busybox:-x"),
+            Err(ReferenceError::BadTag(..))
+        ));
+        assert!(matches!(
+            Reference::parse(&format!("busybox:{}", "a".repeat(129))),
+            Err(ReferenceError::BadTag(..))
+        ));
+        assert!(Reference::parse(&format!("busybox:{}", "a".repeat(128))).is_ok());
+        assert!(matches!(
+            Reference::parse("busybox@sha256:abc"),
+            Err(ReferenceError::BadDigest(..))
+        ));
+        assert!(matches!(
+            Reference::parse("busybox@md5:abc"),
+            Err(ReferenceError::BadDigest(..))
+        ));
+        assert!(matches!(
+            Reference::parse(&format!("busybox@{}", D.to_uppercase())),
+            Err(ReferenceError::BadDigest(..))
+        ));
+        assert!(Reference::parse(":tag").is_err());
+        assert!(Reference::parse("@sha256:x").is_err());
+        assert!(Reference::parse("host:port/x").is_err());
+        assert!(Reference::parse("-host.com/x").is_err());
+        assert!(Reference::parse("a b").is_err());
+        assert!(Reference::parse("a:b:c").is_err());
+        assert!(matches!(
+            Reference::parse(&format!("x/{}", "a".repeat(256))),
+            Err(ReferenceError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_input() {
+        let msg = Reference::parse("Busybox").unwrap_err().to_string();
+        assert!(msg.contains("Busybox") && !msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn retagging() {
+        let r = Reference::parse("busybox").unwrap();
+        assert_eq!(
+            r.with_tag("v2").unwrap().to_string(),
+            "docker.io/library/busybox:v2"
+        );
+        assert!(r.with_tag("bad tag").is_err());
+        assert_eq!(
+            r.with_digest(D).unwrap().to_string(),
+            format!("docker.io/library/busybox@{D}")
+        );
+    }
+}

@@ -1,0 +1,383 @@
+//! Manifest and index documents (OCI and Docker schema 2), their media types, and choosing
+//! the manifest for a platform from an index.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::RegistryError;
+
+/// OCI image manifest.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker schema 2 manifest.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker schema 2 manifest list.
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Every manifest media type we ask for, in order of preference.
+pub const ACCEPTED_MANIFESTS: [&str; 4] = [
+    OCI_INDEX,
+    OCI_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    DOCKER_MANIFEST,
+];
+
+/// Config media types an image may have.
+const CONFIG_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+/// Layer media types we can unpack (uncompressed, gzip, zstd; OCI, Docker, non-distributable).
+const LAYER_TYPES: [&str; 9] = [
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+];
+
+/// Largest manifest or index we accept (the limit containerd and the distribution spec suggest).
+pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
+
+/// A content descriptor: what a manifest says about a blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    /// Media type of the referenced content.
+    #[serde(default)]
+    pub media_type: String,
+    /// Its digest (`sha256:…`).
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Platform, for entries of an index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// Free-form annotations (`org.opencontainers.image.ref.name`, …).
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
+/// An image manifest (config + layers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// Must be 2.
+    pub schema_version: u32,
+    /// The config blob.
+    pub config: Descriptor,
+    /// The layer blobs, base first.
+    pub layers: Vec<Descriptor>,
+}
+
+/// An image index / manifest list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Index {
+    /// Must be 2.
+    pub schema_version: u32,
+    /// One entry per platform (or per tagged image in a layout's index.json).
+    pub manifests: Vec<Descriptor>,
+}
+
+/// A parsed manifest-like document.
+#[derive(Debug, Clone)]
+pub enum Document {
+    /// A single-platform image manifest.
+    Manifest(Manifest),
+    /// An index pointing at per-platform manifests.
+    Index(Index),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    schema_version: Option<u32>,
+    media_type: Option<String>,
+    manifests: Option<serde_json::Value>,
+    config: Option<serde_json::Value>,
+}
+
+/// Works out the media type from the Content-Type header, the `mediaType` field or the shape.
+pub fn detect_media_type(header: Option<&str>, body: &[u8]) -> Option<String> {
+    let header = header
+        .map(|h| h.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|h| ACCEPTED_MANIFESTS.contains(&h.as_str()));
+    if header.is_some() {
+        return header;
+    }
+    let probe: Probe = serde_json::from_slice(body).ok()?;
+    if let Some(mt) = probe.media_type {
+        return Some(mt);
+    }
+    if probe.manifests.is_some() {
+        Some(OCI_INDEX.to_string())
+    } else if probe.config.is_some() {
+        Some(OCI_MANIFEST.to_string())
+    } else {
+        None
+    }
+}
+
+/// Parses a manifest or index of the given media type, checking what it references.
+pub fn parse(what: &str, media_type: &str, body: &[u8]) -> Result<Document, RegistryError> {
+    let bad = |message: String| RegistryError::BadManifest {
+        what: what.to_string(),
+        message,
+    };
+    let probe: Probe =
+        serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    if probe.schema_version != Some(2) {
+        return Err(bad(format!(
+            "unsupported schemaVersion {:?} (only schema 2 manifests are supported)",
+            probe.schema_version
+        )));
+    }
+    match media_type {
+        OCI_INDEX | DOCKER_MANIFEST_LIST => {
+            let index: Index =
+                serde_json::from_slice(body).map_err(|e| bad(format!("invalid index: {e}")))?;
+            Ok(Document::Index(index))
+        }
+        OCI_MANIFEST | DOCKER_MANIFEST => {
+            let manifest: Manifest =
+                serde_json::from_slice(body).map_err(|e| bad(format!("invalid manifest: {e}")))?;
+            if !CONFIG_TYPES.contains(&manifest.config.media_type.as_str()) {
+                return Err(bad(format!(
+                    "not a container image: config media type \"{}\"",
+                    manifest.config.media_type
+                )));
+            }
+            for layer in &manifest.layers {
+                if !LAYER_TYPES.contains(&layer.media_type.as_str()) {
+                    return Err(bad(format!(
+                        "layer {} has unsupported media type \"{}\"",
+                        layer.digest, layer.media_type
+                    )));
+                }
+            }
+            Ok(Document::Manifest(manifest))
+        }
+        other => Err(bad(format!("unsupported manifest media type \"{other}\""))),
+    }
+}
+
+/// An os/architecture[/variant] triple.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    /// Operating system (`linux`).
+    pub os: String,
+    /// CPU architecture in Go's names (`amd64`, `arm64`, `arm`).
+    pub architecture: String,
+    /// CPU variant (`v7`, `v8`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// The platform of the running host.
+    pub fn host() -> Self {
+        let (architecture, variant) = match std::env::consts::ARCH {
+            "x86_64" => ("amd64", None),
+            "aarch64" => ("arm64", Some("v8")),
+            "arm" => ("arm", Some("v7")),
+            "x86" => ("386", None),
+            "powerpc64" => ("ppc64le", None),
+            "s390x" => ("s390x", None),
+            "riscv64" => ("riscv64", None),
+            other => (other, None),
+        };
+        Platform {
+            os: std::env::consts::OS.to_string(),
+            architecture: architecture.to_string(),
+            variant: variant.map(str::to_string),
+        }
+    }
+
+    /// Parses `os/arch[/variant]` (as given to `--platform`).
+    pub fn parse(s: &str) -> Result<Self, RegistryError> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let ok =
+            |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        match parts.as_slice() {
+            [os, arch] if ok(os) && ok(arch) => Ok(Platform {
+                os: os.to_lowercase(),
+                architecture: arch.to_lowercase(),
+                variant: None,
+            }),
+            [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => Ok(Platform {
+                os: os.to_lowercase(),
+                architecture: arch.to_lowercase(),
+                variant: Some(variant.to_lowercase()),
+            }),
+            _ => Err(RegistryError::BadPlatform(s.to_string())),
+        }
+    }
+
+    /// Whether an index entry for `other` can run here; arm64's variant v8 is its default.
+    fn accepts(&self, other: &Platform) -> bool {
+        let norm = |p: &Platform| match (p.architecture.as_str(), p.variant.as_deref()) {
+            ("arm64", Some("v8")) => None,
+            (_, v) => v.map(str::to_string),
+        };
+        if self.os != other.os || self.architecture != other.architecture {
+            return false;
+        }
+        match norm(self) {
+            None => true,
+            Some(v) => norm(other).is_none_or(|o| o == v),
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Picks the entry of `index` for `wanted`: an exact variant match first, then any compatible one.
+pub fn select_platform<'a>(
+    index: &'a Index,
+    wanted: &Platform,
+) -> Result<&'a Descriptor, RegistryError> {
+    let candidates: Vec<&Descriptor> = index
+        .manifests
+        .iter()
+        .filter(|d| matches!(d.media_type.as_str(), OCI_MANIFEST | DOCKER_MANIFEST | ""))
+        .collect();
+    let exact = candidates
+        .iter()
+        .find(|d| d.platform.as_ref() == Some(wanted));
+    let compatible = || {
+        candidates
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| wanted.accepts(p)))
+    };
+    if let Some(d) = exact.or_else(compatible) {
+        return Ok(d);
+    }
+    let available: Vec<String> = candidates
+        .iter()
+        .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+        .collect();
+    Err(RegistryError::NoMatchingPlatform {
+        wanted: wanted.to_string(),
+        available: if available.is_empty() {
+            "none".into()
+        } else {
+            available.join(", ")
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(p: &str, digest: &str) -> Descriptor {
+        Descriptor {
+            media_type: OCI_MANIFEST.into(),
+            digest: digest.into(),
+            size: 1,
+            platform: Some(Platform::parse(p).unwrap()),
+            annotations: HashMap::new(),
+        }
+    }
+
+    fn index() -> Index {
+        Index {
+            schema_version: 2,
+            manifests: vec![
+                entry("linux/amd64", "a"),
+                entry("linux/arm/v6", "b"),
+                entry("linux/arm/v7", "c"),
+                entry("linux/arm64/v8", "d"),
+            ],
+        }
+    }
+
+    #[test]
+    fn selects_by_platform() {
+        let i = index();
+        let pick = |p: &str| {
+            select_platform(&i, &Platform::parse(p).unwrap())
+                .unwrap()
+                .digest
+                .clone()
+        };
+        assert_eq!(pick("linux/amd64"), "a");
+        assert_eq!(pick("linux/arm/v7"), "c");
+        assert_eq!(pick("linux/arm"), "b");
+        assert_eq!(pick("linux/arm64"), "d");
+        assert_eq!(pick("linux/arm64/v8"), "d");
+    }
+
+    #[test]
+    fn missing_platform_lists_available() {
+        let err = select_platform(&index(), &Platform::parse("linux/s390x").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linux/s390x"), "{err}");
+        assert!(
+            err.contains("linux/amd64, linux/arm/v6, linux/arm/v7, linux/arm64/v8"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn platform_syntax() {
+        assert!(Platform::parse("linux").is_err());
+        assert!(Platform::parse("linux/amd64/v1/x").is_err());
+        assert!(Platform::parse("linux//v1").is_err());
+        assert_eq!(
+            Platform::parse("Linux/AMD64").unwrap().to_string(),
+            "linux/amd64"
+        );
+        assert_eq!(Platform::host().os, "linux");
+    }
+
+    #[test]
+    fn media_types_and_parsing() {
+        let m = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:1","size":1},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":"sha256:2","size":2}]}"#;
+        assert_eq!(detect_media_type(None, m).as_deref(), Some(OCI_MANIFEST));
+        assert_eq!(
+            detect_media_type(
+                Some("application/vnd.docker.distribution.manifest.v2+json; x"),
+                m
+            )
+            .as_deref(),
+            Some(DOCKER_MANIFEST)
+        );
+        assert!(matches!(
+            parse("m", OCI_MANIFEST, m),
+            Ok(Document::Manifest(_))
+        ));
+        let helm = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"sha256:1","size":1},"layers":[]}"#;
+        assert!(parse("h", OCI_MANIFEST, helm)
+            .unwrap_err()
+            .to_string()
+            .contains("not a container image"));
+        let v1 = br#"{"schemaVersion":1,"name":"x"}"#;
+        assert!(parse("v1", DOCKER_MANIFEST, v1)
+            .unwrap_err()
+            .to_string()
+            .contains("schemaVersion"));
+        let idx = br#"{"schemaVersion":2,"manifests":[]}"#;
+        assert_eq!(detect_media_type(None, idx).as_deref(), Some(OCI_INDEX));
+        assert!(matches!(
+            parse("i", DOCKER_MANIFEST_LIST, idx),
+            Ok(Document::Index(_))
+        ));
+        assert!(parse("x", "text/html", idx).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! The registry side of images: talking to OCI distribution registries (pull, push, login),
+//! and importing OCI image layouts. Everything lands in the daemon's content store through
+//! the [`store::BlobStore`] trait.
+
+pub mod auth;
+pub mod client;
+pub mod docker_config;
+pub mod error;
+pub mod hosts;
+pub mod layout;
+pub mod manifest;
+pub mod progress;
+pub mod pull;
+pub mod push;
+pub mod store;
+
+pub use auth::login;
+pub use client::Credentials;
+pub use error::RegistryError;
+pub use hosts::{HostConfig, RegistryContext};
+pub use layout::{load_layout, LoadedImage};
+pub use manifest::{Descriptor, Platform};
+pub use progress::{PullEvent, PullStatus};
+pub use pull::{pull, pulling_from_line, PullOptions, PulledImage};
+pub use push::push;

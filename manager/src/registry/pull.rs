@@ -1,0 +1,350 @@
+//! `pull`: resolve a reference on the registry (or its mirrors), choose the platform's
+//! manifest, and stream every blob it needs into the content store, verified.
+
+use futures_util::{StreamExt, TryStreamExt};
+use oci_client::RegistryOperation;
+use tokio::sync::mpsc::Sender;
+
+use super::client::{RawManifest, Session};
+use super::error::RegistryError;
+use super::hosts::RegistryContext;
+use super::manifest::{self, Descriptor, Document, Manifest, Platform};
+use super::progress::{PullEvent, PullStatus};
+use super::store::{put_bytes, BlobStore, BlobWriter};
+use crate::reference::Reference;
+
+/// Emit at most one "Downloading" event per this many bytes (plus the last one).
+const PROGRESS_STEP: u64 = 512 * 1024;
+
+/// What the caller can choose about a pull.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// The platform to pick from an index; the host's platform when `None`.
+    pub platform: Option<Platform>,
+    /// Credentials for the registry (from `berth login` / `~/.docker/config.json`).
+    pub credentials: Option<super::Credentials>,
+}
+
+/// The result of a pull: what the name now refers to and what was stored.
+#[derive(Debug, Clone)]
+pub struct PulledImage {
+    /// The fully qualified reference that was pulled.
+    pub reference: Reference,
+    /// What the reference resolved to (an index or a manifest); image records point here.
+    pub target: Descriptor,
+    /// The manifest chosen for the platform (equal to `target` for single-platform images).
+    pub manifest: Descriptor,
+    /// The image config blob.
+    pub config: Descriptor,
+    /// The layers, base first.
+    pub layers: Vec<Descriptor>,
+    /// The host the content came from (a mirror or the registry).
+    pub served_by: String,
+    /// How many blobs were downloaded (0 means everything was already present).
+    pub downloaded: usize,
+}
+
+impl PulledImage {
+    /// Docker's last line of a pull, given what the name pointed at before the pull.
+    pub fn status_line(&self, previous_target: Option<&str>) -> String {
+        if previous_target == Some(self.target.digest.as_str()) {
+            format!(
+                "Status: Image is up to date for {}",
+                self.reference.familiar()
+            )
+        } else {
+            format!(
+                "Status: Downloaded newer image for {}",
+                self.reference.familiar()
+            )
+        }
+    }
+
+    /// Docker's `Digest: sha256:…` line.
+    pub fn digest_line(&self) -> String {
+        format!("Digest: {}", self.target.digest)
+    }
+}
+
+/// Docker's first line of a pull: `latest: Pulling from library/busybox`.
+pub fn pulling_from_line(reference: &Reference) -> String {
+    let name = reference.familiar_name();
+    let path = if reference.registry() == crate::reference::DEFAULT_REGISTRY {
+        reference.repository().to_string()
+    } else {
+        name
+    };
+    format!("{}: Pulling from {path}", reference.manifest_reference())
+}
+
+/// Pulls `reference` into `store`, reporting per-layer progress on `progress`.
+pub async fn pull<S: BlobStore>(
+    ctx: &RegistryContext,
+    reference: &Reference,
+    opts: &PullOptions,
+    store: &S,
+    progress: Sender<PullEvent>,
+) -> Result<PulledImage, RegistryError> {
+    let (session, top) = resolve(ctx, reference, opts).await?;
+    let target = Descriptor {
+        media_type: top.media_type.clone(),
+        digest: top.digest.clone(),
+        size: top.body.len() as u64,
+        platform: None,
+        annotations: Default::default(),
+    };
+    let mut parents: Vec<(Descriptor, Vec<u8>)> = Vec::new();
+    let (manifest_desc, manifest_doc, manifest_body) =
+        match manifest::parse(&top.digest, &top.media_type, &top.body)? {
+            Document::Manifest(m) => (target.clone(), m, top.body),
+            Document::Index(index) => {
+                let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
+                let chosen = manifest::select_platform(&index, &wanted)?.clone();
+                if chosen.size > manifest::MAX_MANIFEST_SIZE {
+                    return Err(RegistryError::ManifestTooLarge {
+                        reference: chosen.digest,
+                        size: chosen.size,
+                        limit: manifest::MAX_MANIFEST_SIZE,
+                    });
+                }
+                let child = session.fetch_manifest(&chosen.digest).await?;
+                let doc = match manifest::parse(&chosen.digest, &child.media_type, &child.body)? {
+                    Document::Manifest(m) => m,
+                    Document::Index(_) => {
+                        return Err(RegistryError::BadManifest {
+                            what: chosen.digest,
+                            message: "an index entry for a platform points at another index".into(),
+                        })
+                    }
+                };
+                parents.push((target.clone(), top.body));
+                let desc = Descriptor {
+                    media_type: child.media_type,
+                    ..chosen
+                };
+                (desc, doc, child.body)
+            }
+        };
+    let downloaded = fetch_blobs(ctx, &session, &manifest_doc, store, &progress).await?;
+    if let (Some(wanted), true) = (&opts.platform, parents.is_empty()) {
+        check_config_platform(store, reference, &manifest_doc.config.digest, wanted).await?;
+    }
+    // Parents after children: a stored manifest implies its config and layers are stored.
+    put_bytes(store, &manifest_desc.digest, &manifest_body).await?;
+    for (desc, body) in parents {
+        put_bytes(store, &desc.digest, &body).await?;
+    }
+    Ok(PulledImage {
+        reference: reference.clone(),
+        target,
+        manifest: manifest_desc,
+        config: manifest_doc.config,
+        layers: manifest_doc.layers,
+        served_by: session.endpoint().host.clone(),
+        downloaded,
+    })
+}
+
+/// For a single-platform image pulled with `--platform`, the config must say that platform.
+async fn check_config_platform<S: BlobStore>(
+    store: &S,
+    reference: &Reference,
+    config_digest: &str,
+    wanted: &Platform,
+) -> Result<(), RegistryError> {
+    let bytes = store
+        .read_all(config_digest)
+        .await
+        .map_err(|source| RegistryError::Store {
+            digest: config_digest.to_string(),
+            source,
+        })?;
+    let actual: Platform =
+        serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadManifest {
+            what: config_digest.to_string(),
+            message: format!("image config has no platform: {e}"),
+        })?;
+    if actual.os == wanted.os && actual.architecture == wanted.architecture {
+        return Ok(());
+    }
+    Err(RegistryError::PlatformMismatch {
+        reference: reference.familiar(),
+        wanted: wanted.to_string(),
+        actual: actual.to_string(),
+    })
+}
+
+/// Finds the first endpoint (mirrors, then the registry) that serves the reference.
+pub(crate) async fn resolve(
+    ctx: &RegistryContext,
+    reference: &Reference,
+    opts: &PullOptions,
+) -> Result<(Session, RawManifest), RegistryError> {
+    let mut mirror_errors = Vec::new();
+    for endpoint in ctx.endpoints(reference.registry()) {
+        // Credentials are for the registry itself; mirrors are asked anonymously.
+        let credentials = if endpoint.mirror {
+            None
+        } else {
+            opts.credentials.as_ref()
+        };
+        let attempt = async {
+            let session = Session::open(
+                ctx,
+                &endpoint,
+                reference.repository(),
+                credentials,
+                RegistryOperation::Pull,
+            )
+            .await?;
+            let top = session
+                .fetch_manifest(reference.manifest_reference())
+                .await?;
+            Ok::<_, RegistryError>((session, top))
+        };
+        match attempt.await {
+            Ok(found) => return Ok(found),
+            Err(e) if endpoint.mirror => {
+                tracing::warn!(mirror = %endpoint.host, error = %e, "mirror failed, trying next");
+                mirror_errors.push(e.to_string());
+            }
+            Err(e) if mirror_errors.is_empty() => return Err(e),
+            Err(e) => {
+                return Err(RegistryError::Transport {
+                    host: reference.registry().to_string(),
+                    message: format!("{e} (mirrors: {})", mirror_errors.join("; ")),
+                })
+            }
+        }
+    }
+    Err(RegistryError::Transport {
+        host: reference.registry().to_string(),
+        message: "no endpoint configured".into(),
+    })
+}
+
+/// Downloads the config and every missing layer; returns how many blobs were fetched.
+async fn fetch_blobs<S: BlobStore>(
+    ctx: &RegistryContext,
+    session: &Session,
+    manifest: &Manifest,
+    store: &S,
+    progress: &Sender<PullEvent>,
+) -> Result<usize, RegistryError> {
+    let wrap = |digest: &str| {
+        let digest = digest.to_string();
+        move |source| RegistryError::Store { digest, source }
+    };
+    let mut missing = Vec::new();
+    for layer in &manifest.layers {
+        if missing
+            .iter()
+            .any(|d: &&Descriptor| d.digest == layer.digest)
+        {
+            continue;
+        }
+        if store
+            .exists(&layer.digest)
+            .await
+            .map_err(wrap(&layer.digest))?
+        {
+            emit(progress, &layer.digest, PullStatus::AlreadyExists).await;
+        } else {
+            emit(progress, &layer.digest, PullStatus::PullingFsLayer).await;
+            missing.push(layer);
+        }
+    }
+    let limit = ctx.max_concurrent_transfers.max(1);
+    for layer in missing.iter().skip(limit) {
+        emit(progress, &layer.digest, PullStatus::Waiting).await;
+    }
+    let config_fetched = fetch_blob(session, store, &manifest.config, None).await?;
+    // Built eagerly: a lazy `map` closure over borrowed descriptors makes the future !Send.
+    let downloads: Vec<_> = missing
+        .into_iter()
+        .map(|layer| fetch_blob(session, store, layer, Some(progress)))
+        .collect();
+    let layers_fetched: usize = futures_util::stream::iter(downloads)
+        .buffer_unordered(limit)
+        .try_fold(0, |n, fetched| async move { Ok(n + usize::from(fetched)) })
+        .await?;
+    Ok(layers_fetched + usize::from(config_fetched))
+}
+
+/// Streams one blob into the store unless it is there; true if it was downloaded.
+async fn fetch_blob<S: BlobStore>(
+    session: &Session,
+    store: &S,
+    desc: &Descriptor,
+    progress: Option<&Sender<PullEvent>>,
+) -> Result<bool, RegistryError> {
+    let digest = desc.digest.as_str();
+    let wrap = |source| RegistryError::Store {
+        digest: digest.to_string(),
+        source,
+    };
+    let say = |status: PullStatus| async move {
+        if let Some(p) = progress {
+            emit(p, digest, status).await;
+        }
+    };
+    // Whoever holds the lock downloads; everyone else then finds the blob present.
+    let _guard = store.lock(digest).await;
+    if store.exists(digest).await.map_err(wrap)? {
+        say(PullStatus::AlreadyExists).await;
+        return Ok(false);
+    }
+    let mut stream = session.blob_stream(digest).await?;
+    let mut writer = store.writer(digest, desc.size).await.map_err(wrap)?;
+    let mut current = 0u64;
+    let mut reported = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        current += chunk.len() as u64;
+        if current > desc.size {
+            return Err(RegistryError::Verification {
+                digest: digest.to_string(),
+                message: format!(
+                    "registry sent more than the {} bytes the manifest announces",
+                    desc.size
+                ),
+            });
+        }
+        writer.write(&chunk).await.map_err(wrap)?;
+        if let Some(p) = progress {
+            if current - reported >= PROGRESS_STEP || current == desc.size {
+                reported = current;
+                // Progress may be dropped if the client is slow; state changes never are.
+                let _ = p.try_send(PullEvent::new(
+                    digest,
+                    PullStatus::Downloading {
+                        current,
+                        total: desc.size,
+                    },
+                ));
+            }
+        }
+    }
+    if current != desc.size {
+        return Err(RegistryError::Verification {
+            digest: digest.to_string(),
+            message: format!("truncated download: got {current} of {} bytes", desc.size),
+        });
+    }
+    say(PullStatus::VerifyingChecksum).await;
+    writer
+        .commit()
+        .await
+        .map_err(|source| RegistryError::Verification {
+            digest: digest.to_string(),
+            message: format!("content store rejected the blob: {source}"),
+        })?;
+    say(PullStatus::DownloadComplete).await;
+    say(PullStatus::PullComplete).await;
+    Ok(true)
+}
+
+async fn emit(progress: &Sender<PullEvent>, digest: &str, status: PullStatus) {
+    // A client that went away does not stop the pull.
+    let _ = progress.send(PullEvent::new(digest, status)).await;
+}
