@@ -101,7 +101,7 @@ impl BlobStore for DirStore {
         Ok(self.path(digest).exists())
     }
 
-    async fn lock(&self, digest: &str) -> Self::Guard {
+    async fn lock(&self, digest: &str) -> Result<Self::Guard, StoreError> {
         let m = self
             .locks
             .lock()
@@ -109,7 +109,7 @@ impl BlobStore for DirStore {
             .entry(digest.to_string())
             .or_default()
             .clone();
-        m.lock_owned().await
+        Ok(m.lock_owned().await)
     }
 
     async fn writer(&self, digest: &str, size: u64) -> Result<DirWriter, StoreError> {

@@ -48,6 +48,8 @@ pub struct FakeImage {
     pub manifest: Vec<u8>,
     /// Manifest digest.
     pub manifest_digest: String,
+    /// The manifest padded past 4 MiB (served for tag `huge`).
+    pub huge_manifest: Vec<u8>,
 }
 
 fn digest(data: &[u8]) -> String {
@@ -68,7 +70,13 @@ impl FakeImage {
         })
         .to_string()
         .into_bytes();
+        let mut huge_manifest = manifest.clone();
+        huge_manifest.truncate(manifest.len() - 1);
+        huge_manifest.extend_from_slice(b",\"annotations\":{\"pad\":\"");
+        huge_manifest.extend_from_slice(&vec![b'x'; 5 * 1024 * 1024]);
+        huge_manifest.extend_from_slice(b"\"}}");
         FakeImage {
+            huge_manifest,
             layer_digest: digest(&layer),
             config_digest: digest(&config),
             manifest_digest: digest(&manifest),
@@ -197,14 +205,7 @@ async fn serve(
     if let Some(reference) = path.strip_prefix("/v2/test/app/manifests/") {
         let mt = "application/vnd.oci.image.manifest.v1+json";
         let body = match reference {
-            "huge" => {
-                let mut v = image.manifest.clone();
-                v.truncate(v.len() - 1);
-                v.extend_from_slice(b",\"annotations\":{\"pad\":\"");
-                v.extend(std::iter::repeat_n(b'x', 5 * 1024 * 1024));
-                v.extend_from_slice(b"\"}}");
-                v
-            }
+            "huge" => image.huge_manifest.clone(),
             r if r == "latest" || r == image.manifest_digest => image.manifest.clone(),
             _ => {
                 return respond(

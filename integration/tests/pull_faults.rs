@@ -24,7 +24,7 @@ fn ctx_for(host: &str) -> RegistryContext {
     RegistryContext {
         hosts,
         connect_timeout: Duration::from_secs(2),
-        read_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(5),
         ..RegistryContext::default()
     }
 }

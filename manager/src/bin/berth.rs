@@ -5,7 +5,17 @@ use std::process::ExitCode;
 use berth_manager::cli::{Cli, CliContext, DaemonUnreachable, Reported};
 use clap::Parser;
 
+/// Restores the default SIGPIPE action so `berth images | head` ends quietly, as Unix tools do,
+/// instead of panicking on a failed print (Rust ignores SIGPIPE by default).
+fn default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installs the default disposition (no handler code runs in signal context) before any
+    // other thread exists.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let ctx = CliContext {
         address: cli.address.clone(),

@@ -7,6 +7,8 @@ use berth_proto::v1::{PullRequest, PullResult};
 use super::progress::ProgressView;
 use super::{auth, daemon_error, CliContext};
 use crate::images::naming;
+use crate::reference::Reference;
+use crate::registry::pulling_from_line;
 
 /// Arguments of `berth pull`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +31,7 @@ pub async fn pull_image(
     platform: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<PullResult> {
-    naming::normalize(image).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reference = Reference::parse(image).map_err(|e| anyhow::anyhow!("{e}"))?;
     let has_tag_or_digest = image.contains('@')
         || image
             .rsplit('/')
@@ -47,8 +49,13 @@ pub async fn pull_image(
     };
     let mut stream = client.pull(req).await.map_err(daemon_error)?.into_inner();
     let mut result = None;
-    // The daemon sends the "<tag>: Pulling from <repo>" line once it has resolved the reference.
+    let mut started = false;
     while let Some(ev) = stream.message().await.map_err(daemon_error)? {
+        // As with Docker, the header appears once the daemon answered (resolved the reference).
+        if !started {
+            view.message(&pulling_from_line(&reference));
+            started = true;
+        }
         match ev.event {
             Some(Event::Message(m)) => view.message(&m),
             Some(Event::Blob(b)) => view.blob(&b),

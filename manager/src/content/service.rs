@@ -138,3 +138,65 @@ impl Content for ContentApi {
         Ok(Response::new(pb::DeleteContentResponse {}))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_stream::StreamExt;
+
+    async fn read(
+        api: &ContentApi,
+        digest: &str,
+        offset: i64,
+        size: i64,
+    ) -> Result<Vec<u8>, Status> {
+        let req = Request::new(pb::ReadContentRequest {
+            digest: digest.to_string(),
+            offset,
+            size,
+        });
+        let mut stream = api.read(req).await?.into_inner();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            assert_eq!(chunk.offset as usize, offset as usize + out.len());
+            out.extend(chunk.data);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn read_ranges_info_list_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..3 * CHUNK as u32 / 2).map(|i| i as u8).collect();
+        let info = store.put(&data).await.unwrap();
+        let d = info.digest.to_string();
+        let api = ContentApi::new(store);
+
+        assert_eq!(read(&api, &d, 0, 0).await.unwrap(), data);
+        assert_eq!(read(&api, &d, 10, 5).await.unwrap(), data[10..15]);
+        assert_eq!(read(&api, &d, 100, 0).await.unwrap(), data[100..]);
+        let past = read(&api, &d, data.len() as i64 + 1, 0).await.unwrap_err();
+        assert_eq!(past.code(), tonic::Code::OutOfRange);
+        let bad = read(&api, "sha256:nope", 0, 0).await.unwrap_err();
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+
+        let got = api
+            .info(Request::new(pb::ContentInfoRequest { digest: d.clone() }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.info.unwrap().size, data.len() as i64);
+        let list = api
+            .list(Request::new(pb::ListContentRequest {}))
+            .await
+            .unwrap();
+        assert_eq!(list.into_inner().blobs.len(), 1);
+        api.delete(Request::new(pb::DeleteContentRequest { digest: d.clone() }))
+            .await
+            .unwrap();
+        let gone = read(&api, &d, 0, 0).await.unwrap_err();
+        assert_eq!(gone.code(), tonic::Code::NotFound);
+    }
+}

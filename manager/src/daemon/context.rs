@@ -30,6 +30,10 @@ impl Context {
         let content = ContentStore::open(&config.root)?;
         let metadata = Metadata::open(&config.metadata_path())?;
         let images = ImageService::new(metadata.clone(), content.clone());
+        let registry =
+            crate::registry::distribution::RegistryDistribution::new(&config, content.clone())
+                .map_err(super::DaemonError::RegistryConfig)?;
+        images.set_distribution(Arc::new(registry));
         let snapshotter = snapshots::open(&config.root, snapshots::Choice::Auto)?;
         for key in snapshots::rootfs::remove_stale_extractions(&*snapshotter)? {
             tracing::info!(

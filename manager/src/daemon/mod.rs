@@ -52,6 +52,9 @@ pub enum DaemonError {
     /// The metadata database failed to open.
     #[error(transparent)]
     Metadata(#[from] crate::metadata::MetadataError),
+    /// The `[registries]` section of the config is invalid.
+    #[error("config: {0}")]
+    RegistryConfig(String),
     /// The snapshotter failed to open.
     #[error(transparent)]
     Snapshots(#[from] crate::snapshots::SnapshotError),

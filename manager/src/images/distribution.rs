@@ -106,12 +106,11 @@ pub trait Distribution: Send + Sync + 'static {
     /// Resolves `opts.reference`, fetches manifest(s), config and layers into the content store, and
     /// returns the name and target to record.
     ///
-    /// Progress, as `docker pull` shows it: once the reference is resolved, one
-    /// `progress.message("latest: Pulling from library/hello-world")`; then per-blob events
-    /// ("Pulling fs layer", "Waiting", "Downloading" with bytes, "Verifying Checksum",
-    /// "Download complete", "Pull complete", or "Already exists"). Do not send the final
-    /// `Digest:`/`Status:` lines: the client prints them from the result, because only the Images
-    /// service knows whether the name changed.
+    /// Progress, as `docker pull` shows it: per-blob events ("Pulling fs layer", "Waiting",
+    /// "Downloading" with bytes, "Verifying Checksum", "Download complete", "Pull complete", or
+    /// "Already exists"). Do not send the `<tag>: Pulling from <repo>` header or the final
+    /// `Digest:`/`Status:` lines: the client prints the header when the first event arrives and the
+    /// rest from the result (only the Images service knows whether the name changed).
     async fn pull(
         &self,
         opts: PullOptions,

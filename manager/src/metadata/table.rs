@@ -35,13 +35,32 @@ fn collect<T: ReadableTable<&'static str, &'static [u8]>>(
     Ok(out)
 }
 
+impl ReadTx {
+    // A table no write has created yet (e.g. one not listed in TABLES) reads as empty.
+    fn open(
+        &self,
+        name: &str,
+    ) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>, MetadataError> {
+        match self.0.open_table(Def::new(name)) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+}
+
 impl Txn for ReadTx {
     fn get_raw(&self, name: &str, key: &str) -> Result<Option<Vec<u8>>, MetadataError> {
-        let t = self.0.open_table(Def::new(name)).map_err(db_err)?;
+        let Some(t) = self.open(name)? else {
+            return Ok(None);
+        };
         Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
     fn list_raw(&self, name: &str) -> Result<Vec<(String, Vec<u8>)>, MetadataError> {
-        collect(&self.0.open_table(Def::new(name)).map_err(db_err)?)
+        match self.open(name)? {
+            Some(t) => collect(&t),
+            None => Ok(Vec::new()),
+        }
     }
 }
 

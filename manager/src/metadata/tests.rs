@@ -73,3 +73,17 @@ fn create_refuses_existing_and_data_survives_reopen() {
     let md = Metadata::open(&path).unwrap();
     assert_eq!(md.read(|tx| IMAGES.get(tx, &a.name)).unwrap(), Some(a));
 }
+
+#[test]
+fn unlisted_table_reads_empty_and_is_created_on_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = Metadata::open(&dir.path().join("m.redb")).unwrap();
+    const LATER: Table<String> = Table::new("later");
+    assert_eq!(md.read(|tx| LATER.get(tx, "k")).unwrap(), None);
+    assert!(md.read(|tx| LATER.list(tx)).unwrap().is_empty());
+    md.write(|tx| LATER.put(tx, "k", &"v".to_string())).unwrap();
+    assert_eq!(
+        md.read(|tx| LATER.get(tx, "k")).unwrap(),
+        Some("v".to_string())
+    );
+}

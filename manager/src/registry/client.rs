@@ -186,10 +186,11 @@ impl Session {
         match status {
             200 => {}
             404 => {
+                let sep = if reference.contains(':') { '@' } else { ':' };
                 return Err(RegistryError::NotFound {
-                    reference: format!("{}:{reference}", self.repository),
+                    reference: format!("{}{sep}{reference}", self.repository),
                     host: self.endpoint.host.clone(),
-                })
+                });
             }
             401 | 403 => {
                 return Err(self.unauthorized(format!("manifest request answered HTTP {status}")))

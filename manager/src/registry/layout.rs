@@ -159,7 +159,7 @@ async fn import_blob<S: BlobStore>(
         digest: desc.digest.clone(),
         source,
     };
-    let _guard = store.lock(&desc.digest).await;
+    let _guard = store.lock(&desc.digest).await.map_err(wrap)?;
     if store.exists(&desc.digest).await.map_err(wrap)? {
         return Ok(());
     }

@@ -4,7 +4,7 @@
 
 pub mod auth;
 pub mod client;
-pub mod docker_config;
+pub mod distribution;
 pub mod error;
 pub mod hosts;
 pub mod layout;

@@ -22,6 +22,8 @@ pub enum PullStatus {
     PullComplete,
     /// The blob was already in the content store.
     AlreadyExists,
+    /// Push: the blob is queued for upload.
+    Preparing,
     /// Push: the blob is being uploaded.
     Pushing,
     /// Push: the blob was uploaded.
@@ -54,9 +56,29 @@ impl PullStatus {
             PullStatus::DownloadComplete => "Download complete".into(),
             PullStatus::PullComplete => "Pull complete".into(),
             PullStatus::AlreadyExists => "Already exists".into(),
+            PullStatus::Preparing => "Preparing".into(),
             PullStatus::Pushing => "Pushing".into(),
             PullStatus::Pushed => "Pushed".into(),
             PullStatus::LayerAlreadyExists => "Layer already exists".into(),
+        }
+    }
+}
+
+impl PullStatus {
+    /// The status word without sizes (`Downloading`), plus (current, total) bytes.
+    pub fn label(&self) -> (&'static str, u64, u64) {
+        match self {
+            PullStatus::PullingFsLayer => ("Pulling fs layer", 0, 0),
+            PullStatus::Waiting => ("Waiting", 0, 0),
+            PullStatus::Downloading { current, total } => ("Downloading", *current, *total),
+            PullStatus::VerifyingChecksum => ("Verifying Checksum", 0, 0),
+            PullStatus::DownloadComplete => ("Download complete", 0, 0),
+            PullStatus::PullComplete => ("Pull complete", 0, 0),
+            PullStatus::AlreadyExists => ("Already exists", 0, 0),
+            PullStatus::Preparing => ("Preparing", 0, 0),
+            PullStatus::Pushing => ("Pushing", 0, 0),
+            PullStatus::Pushed => ("Pushed", 0, 0),
+            PullStatus::LayerAlreadyExists => ("Layer already exists", 0, 0),
         }
     }
 }

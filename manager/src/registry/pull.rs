@@ -15,6 +15,8 @@ use crate::reference::Reference;
 
 /// Emit at most one "Downloading" event per this many bytes (plus the last one).
 const PROGRESS_STEP: u64 = 512 * 1024;
+/// Bytes collected from the network before one write to the store.
+const WRITE_BATCH: usize = 1024 * 1024;
 
 /// What the caller can choose about a pull.
 #[derive(Debug, Clone, Default)]
@@ -66,15 +68,14 @@ impl PulledImage {
     }
 }
 
-/// Docker's first line of a pull: `latest: Pulling from library/busybox`.
+/// Docker's first line of a pull: `latest: Pulling from library/busybox` (repository path only,
+/// for every registry).
 pub fn pulling_from_line(reference: &Reference) -> String {
-    let name = reference.familiar_name();
-    let path = if reference.registry() == crate::reference::DEFAULT_REGISTRY {
-        reference.repository().to_string()
-    } else {
-        name
-    };
-    format!("{}: Pulling from {path}", reference.manifest_reference())
+    format!(
+        "{}: Pulling from {}",
+        reference.manifest_reference(),
+        reference.repository()
+    )
 }
 
 /// Pulls `reference` into `store`, reporting per-layer progress on `progress`.
@@ -289,7 +290,7 @@ async fn fetch_blob<S: BlobStore>(
         }
     };
     // Whoever holds the lock downloads; everyone else then finds the blob present.
-    let _guard = store.lock(digest).await;
+    let _guard = store.lock(digest).await.map_err(wrap)?;
     if store.exists(digest).await.map_err(wrap)? {
         say(PullStatus::AlreadyExists).await;
         return Ok(false);
@@ -298,6 +299,7 @@ async fn fetch_blob<S: BlobStore>(
     let mut writer = store.writer(digest, desc.size).await.map_err(wrap)?;
     let mut current = 0u64;
     let mut reported = 0u64;
+    let mut pending = Vec::with_capacity(WRITE_BATCH);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         current += chunk.len() as u64;
@@ -310,7 +312,12 @@ async fn fetch_blob<S: BlobStore>(
                 ),
             });
         }
-        writer.write(&chunk).await.map_err(wrap)?;
+        // Network chunks are small; the store's writes are file system calls: batch them.
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= WRITE_BATCH {
+            writer.write(&pending).await.map_err(wrap)?;
+            pending.clear();
+        }
         if let Some(p) = progress {
             if current - reported >= PROGRESS_STEP || current == desc.size {
                 reported = current;
@@ -324,6 +331,9 @@ async fn fetch_blob<S: BlobStore>(
                 ));
             }
         }
+    }
+    if !pending.is_empty() {
+        writer.write(&pending).await.map_err(wrap)?;
     }
     if current != desc.size {
         return Err(RegistryError::Verification {

@@ -111,6 +111,11 @@ async fn push_blobs<S: BlobStore>(
     progress: &Sender<PullEvent>,
 ) -> Result<(), RegistryError> {
     let image = session.oci_reference("latest");
+    for layer in &manifest.layers {
+        let _ = progress
+            .send(PullEvent::new(&layer.digest, PullStatus::Preparing))
+            .await;
+    }
     let blobs = manifest
         .layers
         .iter()

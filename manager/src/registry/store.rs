@@ -16,8 +16,9 @@ pub trait BlobStore: Send + Sync {
 
     /// Whether a committed blob with this digest exists.
     fn exists(&self, digest: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Takes the per-digest lock (waits while another task holds it).
-    fn lock(&self, digest: &str) -> impl Future<Output = Self::Guard> + Send;
+    /// Takes the per-digest lock (waits while another task holds it); fails for digests the
+    /// store cannot hold.
+    fn lock(&self, digest: &str) -> impl Future<Output = Result<Self::Guard, StoreError>> + Send;
     /// Starts writing a blob that must hash to `digest` and be `size` bytes long.
     fn writer(
         &self,
@@ -46,7 +47,7 @@ pub async fn put_bytes<S: BlobStore>(
         digest: digest.to_string(),
         source,
     };
-    let _guard = store.lock(digest).await;
+    let _guard = store.lock(digest).await.map_err(wrap)?;
     if store.exists(digest).await.map_err(wrap)? {
         return Ok(());
     }
