@@ -92,7 +92,8 @@ fn output_streams_and_detach() {
         "{ps}"
     );
     env.ok(&["rm", "-f", "bg"]);
-    assert!(env.all_ids().is_empty());
+    assert!(!env.all_ids().contains(&id));
+    assert_eq!(env.all_ids().len(), 1);
 }
 
 #[test]

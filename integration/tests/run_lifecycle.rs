@@ -79,9 +79,9 @@ fn kill_and_stop_exit_codes() {
     let img = env.busybox();
 
     // kill → 137
-    env.ok(&["run", "-d", "--name", "k", &img, "sleep", "300"]);
-    env.ok(&["kill", "k"]);
-    assert_eq!(env.ok(&["wait", "k"]).trim(), "137");
+    env.ok(&["run", "-d", "--name", "kk", &img, "sleep", "300"]);
+    env.ok(&["kill", "kk"]);
+    assert_eq!(env.ok(&["wait", "kk"]).trim(), "137");
     assert!(env.ok(&["ps", "-a"]).contains("Exited (137)"));
 
     // kill -s TERM of a process that traps it → its own code
@@ -133,7 +133,7 @@ fn logs_follow_streams_until_exit() {
         "run",
         "-d",
         "--name",
-        "f",
+        "ff",
         "-v",
         &vol,
         &img,
@@ -143,7 +143,7 @@ fn logs_follow_streams_until_exit() {
     ]);
     let mut child = env
         .daemon()
-        .berth_command(&["logs", "-f", "f"])
+        .berth_command(&["logs", "-f", "ff"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

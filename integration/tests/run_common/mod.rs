@@ -38,9 +38,11 @@ impl Env {
     pub fn start() -> Env {
         let registry = TestRegistry::start(None);
         registry.seed();
+        // Short: unix socket paths under <state>/tasks/<64-hex id>/ must stay below 108 bytes.
         let tmp = tempfile::Builder::new()
-            .prefix("berth-run-it-")
-            .tempdir()
+            .prefix("b")
+            .rand_bytes(5)
+            .tempdir_in("/tmp")
             .unwrap();
         let dirs = DaemonDirs::under(tmp.path());
         let config = format!(
@@ -168,9 +170,8 @@ impl Env {
         );
         assert!(!self.dirs.state.join("tasks").join(id).exists());
         assert!(!self.dirs.root.join("containers").join(id).exists());
-        for cg in cgroup_dirs_of(id) {
-            panic!("cgroup left: {}", cg.display());
-        }
+        let cgroups = cgroup_dirs_of(id);
+        assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
         if let Some(pid) = monitor_pid {
             assert!(
                 !process_alive(pid),

@@ -20,7 +20,7 @@ mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -197,8 +197,40 @@ pub enum Choice {
     Copying,
 }
 
-/// Opens the snapshotter under `<state_root>/snapshots/<name>/` as chosen.
+/// Snapshotters already open in this process, by state root: the metadata database can be
+/// opened once per process, and per-chain locks only work if everyone shares them.
+static OPEN: Mutex<Vec<(PathBuf, Weak<dyn Snapshotter>)>> = Mutex::new(Vec::new());
+
+/// Opens the snapshotter under `<state_root>/snapshots/<name>/` as chosen. Opening the same
+/// root again while the first is alive returns the same instance (so the daemon's services
+/// share one); an explicit choice that differs from it is an error.
 pub fn open(state_root: &Path, choice: Choice) -> Result<Arc<dyn Snapshotter>, SnapshotError> {
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    open.retain(|(_, w)| w.strong_count() > 0);
+    if let Some(s) = open
+        .iter()
+        .find(|(p, _)| p == state_root)
+        .and_then(|(_, w)| w.upgrade())
+    {
+        let wanted = match choice {
+            Choice::Auto => None,
+            Choice::Overlay => Some("overlayfs"),
+            Choice::Copying => Some("copying"),
+        };
+        if wanted.is_some_and(|w| w != s.name()) {
+            return Err(SnapshotError::FailedPrecondition {
+                key: state_root.display().to_string(),
+                reason: format!("the {} snapshotter is already open on this root", s.name()),
+            });
+        }
+        return Ok(s);
+    }
+    let s = open_new(state_root, choice)?;
+    open.push((state_root.to_path_buf(), Arc::downgrade(&s)));
+    Ok(s)
+}
+
+fn open_new(state_root: &Path, choice: Choice) -> Result<Arc<dyn Snapshotter>, SnapshotError> {
     let dir = state_root.join("snapshots");
     std::fs::create_dir_all(&dir).map_err(|e| SnapshotError::io("create", &dir, e))?;
     let use_overlay = match choice {

@@ -576,3 +576,21 @@ async fn rootfs_from_the_content_store() {
     let mounted = Mounted::new(&p);
     assert_eq!(fs::read(mounted.path().join("from-store")).unwrap(), b"yes");
 }
+
+#[test]
+fn opening_a_root_twice_shares_one_snapshotter() {
+    let root = tempfile::tempdir().unwrap();
+    let a = open(root.path(), Choice::Auto).unwrap();
+    let b = open(root.path(), Choice::Auto).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    let other = if a.name() == "overlayfs" {
+        Choice::Copying
+    } else {
+        Choice::Overlay
+    };
+    assert!(open(root.path(), other).is_err());
+    drop((a, b));
+    // Once closed, it can be opened afresh (the database is released).
+    let c = open(root.path(), Choice::Auto).unwrap();
+    c.prepare("k", None, Labels::new()).unwrap();
+}
