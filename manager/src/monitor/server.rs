@@ -194,6 +194,12 @@ impl Server {
                 self.serve_client(i);
             }
         }
+        // Accept before reading output: berthd connects (the connection is queued) before it asks
+        // the runtime to start the container, so a client accepted here sees the first bytes the
+        // container writes. Reading output first would send them only to the log.
+        if any(ready[1]) {
+            self.accept_clients();
+        }
         if let (Some(idx), Some(s)) = (stdin_idx, &mut self.stdin) {
             if ready[idx].intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
                 // Nobody can read the container's stdin any more; polling it would spin.
@@ -206,9 +212,6 @@ impl Server {
             if any(ready[2 + i]) {
                 self.read_output(i);
             }
-        }
-        if any(ready[1]) {
-            self.accept_clients();
         }
         if let Some(s) = &mut self.stdin {
             if s.pending.is_empty() && s.close_requested {

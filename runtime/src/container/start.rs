@@ -78,7 +78,12 @@ pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
             ));
         }
     }
-    std::fs::remove_file(&fifo_path).ctx(|| format!("remove {}", fifo_path.display()))?;
+    // The process has started; a short-lived one may already have exited and been deleted by
+    // its manager (`delete` removes the whole state dir), so a fifo that is gone is not an error.
+    match std::fs::remove_file(&fifo_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        r => r.ctx(|| format!("remove {}", fifo_path.display()))?,
+    }
     let mut warnings = Vec::new();
     if let Some(h) = st.hooks.as_ref().and_then(|h| h.poststart().as_deref()) {
         if let Err(e) = hooks::run("poststart", h, &st.hook_state(Status::Running)) {
