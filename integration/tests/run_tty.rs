@@ -35,7 +35,11 @@ fn interactive_tty_session() {
     }
     let out = child.wait_with_output().unwrap();
     let text = stdout(&out);
-    assert!(!out.stdout.contains(&0), "NUL byte in the session: {:?}", text);
+    assert!(
+        !out.stdout.contains(&0),
+        "NUL byte in the session: {:?}",
+        text
+    );
     assert!(text.contains("/dev/pts/"), "{text}");
     assert!(text.contains("31 97"), "{text}");
     assert!(text.contains("got:hello"), "{text}");
@@ -52,7 +56,15 @@ fn long_state_dir_runs_and_attaches() {
     assert!(env.dirs.state.as_os_str().len() + "/tasks/".len() + 64 + "/attach.sock".len() > 108);
     let img = env.busybox();
     // Plain run attaches to the monitor's attach socket for the output.
-    let out = env.berth(&["run", "--name", "longp", &img, "sh", "-c", "echo out-ok; exit 3"]);
+    let out = env.berth(&[
+        "run",
+        "--name",
+        "longp",
+        &img,
+        "sh",
+        "-c",
+        "echo out-ok; exit 3",
+    ]);
     assert_eq!(code(&out), 3, "{}", run_common::stderr(&out));
     assert!(stdout(&out).contains("out-ok"), "{}", stdout(&out));
     // A terminal also needs the console socket in the same directory.
