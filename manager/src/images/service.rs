@@ -13,18 +13,20 @@ use super::distribution::{Credentials, DistributionErrorKind, PullOptions};
 use super::naming;
 use super::progress::{Progress, ProgressEvent};
 use super::store::{ImageError, ImageService, ImageView};
+use crate::events::EventBus;
 use crate::metadata::images::Descriptor;
 
 /// gRPC adapter over [`ImageService`].
 #[derive(Clone)]
 pub struct ImagesApi {
     images: ImageService,
+    events: EventBus,
 }
 
 impl ImagesApi {
-    /// Wraps the image logic.
-    pub fn new(images: ImageService) -> Self {
-        ImagesApi { images }
+    /// Wraps the image logic; pulls and deletes are published on `events`.
+    pub fn new(images: ImageService, events: EventBus) -> Self {
+        ImagesApi { images, events }
     }
 }
 
@@ -138,6 +140,7 @@ impl Images for ImagesApi {
         let (progress, mut events) = Progress::channel(PROGRESS_BUFFER);
         let (out, rx) = tokio::sync::mpsc::channel(PROGRESS_BUFFER);
         let images = self.images.clone();
+        let bus = self.events.clone();
         tokio::spawn(async move {
             let work = images.pull(opts, progress);
             tokio::pin!(work);
@@ -156,6 +159,12 @@ impl Images for ImagesApi {
                 let (m, b) = blob_message(e);
                 let event = m.map(Event::Message).or(b.map(Event::Blob));
                 let _ = out.send(Ok(pb::PullProgress { event })).await;
+            }
+            if let Ok(o) = &result {
+                bus.publish(pb::envelope::Event::ImagePull(pb::ImagePull {
+                    name: o.image.record.name.clone(),
+                    digest: o.image.record.target.digest.to_string(),
+                }));
             }
             let last = result.map_err(status).map(|o| pb::PullProgress {
                 event: Some(Event::Result(pb::PullResult {
@@ -208,12 +217,23 @@ impl Images for ImagesApi {
             .remove(&req.name, req.force)
             .await
             .map_err(status)?;
+        let untagged: Vec<String> = out
+            .untagged
+            .iter()
+            .map(|n| naming::display(n).full)
+            .collect();
+        // One event per name that went away; an untagged image removed by id has only that id.
+        let gone = if untagged.is_empty() && !out.deleted.is_empty() {
+            vec![req.name.clone()]
+        } else {
+            untagged.clone()
+        };
+        for name in gone {
+            self.events
+                .publish(pb::envelope::Event::ImageDelete(pb::ImageDelete { name }));
+        }
         Ok(Response::new(pb::RemoveImageResponse {
-            untagged: out
-                .untagged
-                .iter()
-                .map(|n| naming::display(n).full)
-                .collect(),
+            untagged,
             deleted: out.deleted.iter().map(ToString::to_string).collect(),
         }))
     }
