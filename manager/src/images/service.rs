@@ -118,6 +118,29 @@ fn blob_message(e: ProgressEvent) -> (Option<String>, Option<pb::BlobProgress>) 
     }
 }
 
+/// Drives `work` to completion while sending its progress events, made into messages by `wrap`,
+/// to `out`; events still queued when it finishes are sent too. Returns `work`'s result.
+async fn forward_progress<T, R>(
+    work: impl std::future::Future<Output = R>,
+    events: &mut tokio::sync::mpsc::Receiver<ProgressEvent>,
+    out: &tokio::sync::mpsc::Sender<Result<T, Status>>,
+    wrap: impl Fn(ProgressEvent) -> T,
+) -> R {
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            Some(e) = events.recv() => {
+                let _ = out.send(Ok(wrap(e))).await;
+            }
+        }
+    };
+    while let Ok(e) = events.try_recv() {
+        let _ = out.send(Ok(wrap(e))).await;
+    }
+    result
+}
+
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 const PROGRESS_BUFFER: usize = 256;
@@ -142,24 +165,13 @@ impl Images for ImagesApi {
         let images = self.images.clone();
         let bus = self.events.clone();
         tokio::spawn(async move {
-            let work = images.pull(opts, progress);
-            tokio::pin!(work);
             use pb::pull_progress::Event;
-            let result = loop {
-                tokio::select! {
-                    r = &mut work => break r,
-                    Some(e) = events.recv() => {
-                        let (m, b) = blob_message(e);
-                        let event = m.map(Event::Message).or(b.map(Event::Blob));
-                        let _ = out.send(Ok(pb::PullProgress { event })).await;
-                    }
-                }
-            };
-            while let Ok(e) = events.try_recv() {
+            let result = forward_progress(images.pull(opts, progress), &mut events, &out, |e| {
                 let (m, b) = blob_message(e);
                 let event = m.map(Event::Message).or(b.map(Event::Blob));
-                let _ = out.send(Ok(pb::PullProgress { event })).await;
-            }
+                pb::PullProgress { event }
+            })
+            .await;
             if let Ok(o) = &result {
                 bus.publish(pb::envelope::Event::ImagePull(pb::ImagePull {
                     name: o.image.record.name.clone(),
@@ -262,24 +274,14 @@ impl Images for ImagesApi {
         let (out, rx) = tokio::sync::mpsc::channel(PROGRESS_BUFFER);
         let images = self.images.clone();
         tokio::spawn(async move {
-            let work = images.push(&req.reference, credentials(req.auth), progress);
-            tokio::pin!(work);
             use pb::push_progress::Event;
-            let result = loop {
-                tokio::select! {
-                    r = &mut work => break r,
-                    Some(e) = events.recv() => {
-                        let (m, b) = blob_message(e);
-                        let event = m.map(Event::Message).or(b.map(Event::Blob));
-                        let _ = out.send(Ok(pb::PushProgress { event })).await;
-                    }
-                }
-            };
-            while let Ok(e) = events.try_recv() {
+            let work = images.push(&req.reference, credentials(req.auth), progress);
+            let result = forward_progress(work, &mut events, &out, |e| {
                 let (m, b) = blob_message(e);
                 let event = m.map(Event::Message).or(b.map(Event::Blob));
-                let _ = out.send(Ok(pb::PushProgress { event })).await;
-            }
+                pb::PushProgress { event }
+            })
+            .await;
             let last = result.map_err(status).map(|p| pb::PushProgress {
                 event: Some(Event::Result(pb::PushResult {
                     name: p.name,
