@@ -212,6 +212,8 @@ fn addressing_ps_prune_df_events() {
         env.ok(&["rm", &id]);
         seen.lock().unwrap().contains("/containers/delete")
     });
+    // A pull (even of an image we have) is published with its name and digest.
+    env.ok(&["pull", "-q", &img]);
     let a = env.ok(&["create", &img]).trim().to_string();
     let b = env.ok(&["create", &img]).trim().to_string();
     // Generated names are adjective_surname.
@@ -277,6 +279,18 @@ fn addressing_ps_prune_df_events() {
         assert!(ev.contains(topic), "missing {topic} in {ev}");
     }
     assert!(ev.contains("exitCode=137"), "{ev}");
+    let pull = ev.lines().find(|l| l.contains(" /images/pull "));
+    let pull = pull.unwrap_or_else(|| panic!("missing /images/pull in {ev}"));
+    assert!(
+        pull.contains("busybox") && pull.contains("digest=sha256:"),
+        "{pull}"
+    );
+    let delete = ev.lines().find(|l| l.contains(" /images/delete "));
+    let delete = delete.unwrap_or_else(|| panic!("missing /images/delete in {ev}"));
+    assert!(
+        delete.contains("name=") && delete.contains("busybox"),
+        "{delete}"
+    );
     assert!(env.container_dirs_left().is_empty());
     assert!(env.mounts_left().is_empty());
 }

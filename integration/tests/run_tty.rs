@@ -35,6 +35,12 @@ fn interactive_tty_session() {
     }
     let out = child.wait_with_output().unwrap();
     let text = stdout(&out);
+    // A NUL reaching the container's terminal shows up echoed as `^@`, or raw.
+    assert!(
+        !out.stdout.contains(&0) && !text.contains("^@"),
+        "NUL byte in the session: {:?}",
+        text
+    );
     assert!(text.contains("/dev/pts/"), "{text}");
     assert!(text.contains("31 97"), "{text}");
     assert!(text.contains("got:hello"), "{text}");
@@ -42,4 +48,40 @@ fn interactive_tty_session() {
     let j: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", "tt"])).unwrap();
     assert_eq!(j[0]["Config"]["Tty"], true);
     assert_eq!(j[0]["State"]["ExitCode"], 9);
+}
+
+#[test]
+fn long_state_dir_runs_and_attaches() {
+    // <state>/tasks/<64-hex id>/attach.sock is well over the 108-byte socket path limit here.
+    let env = Env::start_under("a-long-state-directory-for-berth-socket-paths-0123");
+    assert!(env.dirs.state.as_os_str().len() + "/tasks/".len() + 64 + "/attach.sock".len() > 108);
+    let img = env.busybox();
+    // Plain run attaches to the monitor's attach socket for the output.
+    let out = env.berth(&[
+        "run",
+        "--name",
+        "longp",
+        &img,
+        "sh",
+        "-c",
+        "echo out-ok; exit 3",
+    ]);
+    assert_eq!(code(&out), 3, "{}", run_common::stderr(&out));
+    assert!(stdout(&out).contains("out-ok"), "{}", stdout(&out));
+    // A terminal also needs the console socket in the same directory.
+    let berth = berth_integration::daemon::bin("berth");
+    let cmd = format!(
+        "BERTH_ADDRESS={} {} run -it --name longt {} sh -c 'tty; exit 4'",
+        env.dirs.address.display(),
+        berth.display(),
+        img
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert_eq!(code(&out), 4, "{text}");
 }

@@ -36,15 +36,22 @@ pub struct Env {
 impl Env {
     /// Starts a seeded registry and a berthd using it.
     pub fn start() -> Env {
+        Self::start_under("")
+    }
+
+    /// Like [`Env::start`], with the daemon's directories under `sub` inside the temp dir (a long
+    /// `sub` makes `<state>/tasks/<id>/attach.sock` longer than a unix socket path may be).
+    pub fn start_under(sub: &str) -> Env {
         let registry = TestRegistry::start(None);
         registry.seed();
-        // Short: unix socket paths under <state>/tasks/<64-hex id>/ must stay below 108 bytes.
         let tmp = tempfile::Builder::new()
             .prefix("b")
             .rand_bytes(5)
             .tempdir_in("/tmp")
             .unwrap();
-        let dirs = DaemonDirs::under(tmp.path());
+        let base = tmp.path().join(sub);
+        std::fs::create_dir_all(&base).unwrap();
+        let dirs = DaemonDirs::under(&base);
         let config = format!(
             "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n",
             runtime(),

@@ -90,19 +90,25 @@ async fn prune_images(ch: &Channel, all: bool) -> anyhow::Result<(Vec<String>, u
     Ok((lines, bytes))
 }
 
+/// Prints what a prune removed under `title` (nothing when it removed nothing), Docker's layout.
+fn print_section(title: &str, removed: &[String]) {
+    if removed.is_empty() {
+        return;
+    }
+    println!("{title}");
+    for r in removed {
+        println!("{r}");
+    }
+    println!();
+}
+
 /// `berth container prune`.
 pub async fn container_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
     if !args.force && !confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(0);
     }
     let (ids, bytes) = prune_containers(&ch).await?;
-    if !ids.is_empty() {
-        println!("Deleted Containers:");
-        for id in &ids {
-            println!("{id}");
-        }
-        println!();
-    }
+    print_section("Deleted Containers:", &ids);
     println!("Total reclaimed space: {}", human_size(bytes));
     Ok(0)
 }
@@ -118,13 +124,7 @@ pub async fn image_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let (lines, bytes) = prune_images(&ch, args.all).await?;
-    if !lines.is_empty() {
-        println!("Deleted Images:");
-        for l in &lines {
-            println!("{l}");
-        }
-        println!();
-    }
+    print_section("Deleted Images:", &lines);
     println!("Total reclaimed space: {}", human_size(bytes));
     Ok(0)
 }
@@ -142,20 +142,8 @@ pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
     }
     let (ids, cbytes) = prune_containers(&ch).await?;
     let (lines, ibytes) = prune_images(&ch, args.all).await?;
-    if !ids.is_empty() {
-        println!("Deleted Containers:");
-        for id in &ids {
-            println!("{id}");
-        }
-        println!();
-    }
-    if !lines.is_empty() {
-        println!("Deleted Images:");
-        for l in &lines {
-            println!("{l}");
-        }
-        println!();
-    }
+    print_section("Deleted Containers:", &ids);
+    print_section("Deleted Images:", &lines);
     println!("Total reclaimed space: {}", human_size(cbytes + ibytes));
     Ok(0)
 }

@@ -17,7 +17,10 @@ use crate::snapshots::service::SnapshotsService;
 pub fn routes(ctx: &Context) -> Routes {
     let mut b = Routes::builder();
     b.add_service(VersionServer::new(VersionApi::new(ctx.clone())))
-        .add_service(ImagesServer::new(ImagesApi::new(ctx.images.clone())))
+        .add_service(ImagesServer::new(ImagesApi::new(
+            ctx.images.clone(),
+            ctx.containers.events.clone(),
+        )))
         .add_service(ContentServer::new(ContentApi::new(ctx.content.clone())))
         .add_service(ctx.containers.containers_service())
         .add_service(ctx.containers.tasks_service())

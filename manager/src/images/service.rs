@@ -13,18 +13,20 @@ use super::distribution::{Credentials, DistributionErrorKind, PullOptions};
 use super::naming;
 use super::progress::{Progress, ProgressEvent};
 use super::store::{ImageError, ImageService, ImageView};
+use crate::events::EventBus;
 use crate::metadata::images::Descriptor;
 
 /// gRPC adapter over [`ImageService`].
 #[derive(Clone)]
 pub struct ImagesApi {
     images: ImageService,
+    events: EventBus,
 }
 
 impl ImagesApi {
-    /// Wraps the image logic.
-    pub fn new(images: ImageService) -> Self {
-        ImagesApi { images }
+    /// Wraps the image logic; pulls and deletes are published on `events`.
+    pub fn new(images: ImageService, events: EventBus) -> Self {
+        ImagesApi { images, events }
     }
 }
 
@@ -116,6 +118,29 @@ fn blob_message(e: ProgressEvent) -> (Option<String>, Option<pb::BlobProgress>) 
     }
 }
 
+/// Drives `work` to completion while sending its progress events, made into messages by `wrap`,
+/// to `out`; events still queued when it finishes are sent too. Returns `work`'s result.
+async fn forward_progress<T, R>(
+    work: impl std::future::Future<Output = R>,
+    events: &mut tokio::sync::mpsc::Receiver<ProgressEvent>,
+    out: &tokio::sync::mpsc::Sender<Result<T, Status>>,
+    wrap: impl Fn(ProgressEvent) -> T,
+) -> R {
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            Some(e) = events.recv() => {
+                let _ = out.send(Ok(wrap(e))).await;
+            }
+        }
+    };
+    while let Ok(e) = events.try_recv() {
+        let _ = out.send(Ok(wrap(e))).await;
+    }
+    result
+}
+
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 const PROGRESS_BUFFER: usize = 256;
@@ -138,24 +163,20 @@ impl Images for ImagesApi {
         let (progress, mut events) = Progress::channel(PROGRESS_BUFFER);
         let (out, rx) = tokio::sync::mpsc::channel(PROGRESS_BUFFER);
         let images = self.images.clone();
+        let bus = self.events.clone();
         tokio::spawn(async move {
-            let work = images.pull(opts, progress);
-            tokio::pin!(work);
             use pb::pull_progress::Event;
-            let result = loop {
-                tokio::select! {
-                    r = &mut work => break r,
-                    Some(e) = events.recv() => {
-                        let (m, b) = blob_message(e);
-                        let event = m.map(Event::Message).or(b.map(Event::Blob));
-                        let _ = out.send(Ok(pb::PullProgress { event })).await;
-                    }
-                }
-            };
-            while let Ok(e) = events.try_recv() {
+            let result = forward_progress(images.pull(opts, progress), &mut events, &out, |e| {
                 let (m, b) = blob_message(e);
                 let event = m.map(Event::Message).or(b.map(Event::Blob));
-                let _ = out.send(Ok(pb::PullProgress { event })).await;
+                pb::PullProgress { event }
+            })
+            .await;
+            if let Ok(o) = &result {
+                bus.publish(pb::envelope::Event::ImagePull(pb::ImagePull {
+                    name: o.image.record.name.clone(),
+                    digest: o.image.record.target.digest.to_string(),
+                }));
             }
             let last = result.map_err(status).map(|o| pb::PullProgress {
                 event: Some(Event::Result(pb::PullResult {
@@ -208,12 +229,23 @@ impl Images for ImagesApi {
             .remove(&req.name, req.force)
             .await
             .map_err(status)?;
+        let untagged: Vec<String> = out
+            .untagged
+            .iter()
+            .map(|n| naming::display(n).full)
+            .collect();
+        // One event per name that went away; an untagged image removed by id has only that id.
+        let gone = if untagged.is_empty() && !out.deleted.is_empty() {
+            vec![req.name.clone()]
+        } else {
+            untagged.clone()
+        };
+        for name in gone {
+            self.events
+                .publish(pb::envelope::Event::ImageDelete(pb::ImageDelete { name }));
+        }
         Ok(Response::new(pb::RemoveImageResponse {
-            untagged: out
-                .untagged
-                .iter()
-                .map(|n| naming::display(n).full)
-                .collect(),
+            untagged,
             deleted: out.deleted.iter().map(ToString::to_string).collect(),
         }))
     }
@@ -242,24 +274,14 @@ impl Images for ImagesApi {
         let (out, rx) = tokio::sync::mpsc::channel(PROGRESS_BUFFER);
         let images = self.images.clone();
         tokio::spawn(async move {
-            let work = images.push(&req.reference, credentials(req.auth), progress);
-            tokio::pin!(work);
             use pb::push_progress::Event;
-            let result = loop {
-                tokio::select! {
-                    r = &mut work => break r,
-                    Some(e) = events.recv() => {
-                        let (m, b) = blob_message(e);
-                        let event = m.map(Event::Message).or(b.map(Event::Blob));
-                        let _ = out.send(Ok(pb::PushProgress { event })).await;
-                    }
-                }
-            };
-            while let Ok(e) = events.try_recv() {
+            let work = images.push(&req.reference, credentials(req.auth), progress);
+            let result = forward_progress(work, &mut events, &out, |e| {
                 let (m, b) = blob_message(e);
                 let event = m.map(Event::Message).or(b.map(Event::Blob));
-                let _ = out.send(Ok(pb::PushProgress { event })).await;
-            }
+                pb::PushProgress { event }
+            })
+            .await;
             let last = result.map_err(status).map(|p| pb::PushProgress {
                 event: Some(Event::Result(pb::PushResult {
                     name: p.name,

@@ -1,7 +1,7 @@
 //! Running `<runtime> create` so that the container init becomes the monitor's child.
 
 use super::args::MonitorArgs;
-use super::layout::{CONSOLE_SOCKET, INIT_PID, RUNTIME_LOG};
+use super::layout::{SocketPath, CONSOLE_SOCKET, INIT_PID, RUNTIME_LOG};
 use crate::runtime::log::last_error;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -57,17 +57,22 @@ pub fn create(args: &MonitorArgs, sigchld: &SignalFd) -> Result<Created, String>
         .arg(dir.join(INIT_PID));
 
     let mut console = None;
+    let mut console_dir = None;
     let mut kept: Option<ContainerIo> = None;
     let mut stderr_read = None;
     if args.tty {
         let path = dir.join(CONSOLE_SOCKET);
         let _ = fs::remove_file(&path);
-        let listener = UnixListener::bind(&path)
+        // Kept open until the runtime has connected: its path may go through our descriptor.
+        let short = SocketPath::new(dir, CONSOLE_SOCKET)
+            .map_err(|e| format!("open {}: {e}", dir.display()))?;
+        let listener = UnixListener::bind(short.path())
             .map_err(|e| format!("bind console socket {}: {e}", path.display()))?;
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("console socket {}: {e}", path.display()))?;
-        cmd.arg("--console-socket").arg(&path);
+        cmd.arg("--console-socket").arg(short.path_for_children());
+        console_dir = Some(short);
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
         let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
         cmd.stderr(Stdio::from(w));
@@ -103,6 +108,7 @@ pub fn create(args: &MonitorArgs, sigchld: &SignalFd) -> Result<Created, String>
     if let Some(path) = console.is_some().then(|| dir.join(CONSOLE_SOCKET)) {
         let _ = fs::remove_file(path);
     }
+    drop(console_dir);
 
     if !status.success() {
         let log = read_from(&log_path, log_start);

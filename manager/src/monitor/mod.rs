@@ -150,7 +150,12 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
 
     let sock = dir.join(ATTACH_SOCKET);
     let _ = fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).map_err(sys(format!("bind {}", sock.display())))?;
+    // A long --state makes the full path overflow sun_path: bind through a short alias.
+    let bind_path = layout::SocketPath::new(dir, ATTACH_SOCKET)
+        .map_err(sys(format!("open {}", dir.display())))?;
+    let listener =
+        UnixListener::bind(bind_path.path()).map_err(sys(format!("bind {}", sock.display())))?;
+    drop(bind_path);
     let log_file = OpenOptions::new()
         .create(true)
         .append(true)

@@ -4,7 +4,7 @@ use super::error::{io_err, TaskError};
 use super::exit::parse_exit_record;
 use super::manager::TaskManager;
 use super::types::ExitStatus;
-use crate::monitor::layout::ATTACH_SOCKET;
+use crate::monitor::layout::{SocketPath, ATTACH_SOCKET};
 use crate::monitor::protocol::{
     self, C_CLOSE_STDIN, C_RESIZE, C_STDIN, M_EXIT, M_STDERR, M_STDOUT,
 };
@@ -54,9 +54,15 @@ impl TaskManager {
             return Err(TaskError::NotRunning(id.to_string()));
         }
         let path = e.info.state_dir.join(ATTACH_SOCKET);
-        let stream = UnixStream::connect(&path)
+        // A long --state makes the full path overflow sun_path: connect through a short alias.
+        let short = SocketPath::new(&e.info.state_dir, ATTACH_SOCKET).map_err(io_err(format!(
+            "open {} (task {id})",
+            e.info.state_dir.display()
+        )))?;
+        let stream = UnixStream::connect(short.path())
             .await
             .map_err(io_err(format!("connect to {} (task {id})", path.display())))?;
+        drop(short);
         let (r, w) = stream.into_split();
         Ok(Attach {
             input: AttachInput {

@@ -39,6 +39,25 @@ impl TasksService {
     }
 
     /// Removes a stopped task, keeping its exit on the record.
+    /// Pauses (`pause`) or resumes the task of container `q` and publishes the matching event.
+    async fn freeze(&self, q: &str, pause: bool) -> Result<(), Status> {
+        let rec = self.resolve(q)?;
+        let tasks = self.containers.tasks();
+        let done = if pause {
+            tasks.pause(&rec.id).await
+        } else {
+            tasks.resume(&rec.id).await
+        };
+        done.map_err(ContainerError::from)?;
+        let container_id = rec.id;
+        self.containers.events().publish(if pause {
+            Event::TaskPaused(pb::TaskPaused { container_id })
+        } else {
+            Event::TaskResumed(pb::TaskResumed { container_id })
+        });
+        Ok(())
+    }
+
     async fn reap(&self, id: &str) -> Result<(), Status> {
         let tasks = self.containers.tasks();
         if let Some(live) = self.task(id).await?.and_then(|t| t.log_path) {
@@ -415,17 +434,8 @@ impl tasks_server::Tasks for TasksService {
         &self,
         request: Request<pb::PauseTaskRequest>,
     ) -> Result<Response<pb::PauseTaskResponse>, Status> {
-        let rec = self.resolve(&request.into_inner().container_id)?;
-        self.containers
-            .tasks()
-            .pause(&rec.id)
-            .await
-            .map_err(ContainerError::from)?;
-        self.containers
-            .events()
-            .publish(Event::TaskPaused(pb::TaskPaused {
-                container_id: rec.id,
-            }));
+        self.freeze(&request.into_inner().container_id, true)
+            .await?;
         Ok(Response::new(pb::PauseTaskResponse {}))
     }
 
@@ -433,17 +443,8 @@ impl tasks_server::Tasks for TasksService {
         &self,
         request: Request<pb::ResumeTaskRequest>,
     ) -> Result<Response<pb::ResumeTaskResponse>, Status> {
-        let rec = self.resolve(&request.into_inner().container_id)?;
-        self.containers
-            .tasks()
-            .resume(&rec.id)
-            .await
-            .map_err(ContainerError::from)?;
-        self.containers
-            .events()
-            .publish(Event::TaskResumed(pb::TaskResumed {
-                container_id: rec.id,
-            }));
+        self.freeze(&request.into_inner().container_id, false)
+            .await?;
         Ok(Response::new(pb::ResumeTaskResponse {}))
     }
 
