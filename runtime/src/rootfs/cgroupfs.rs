@@ -10,6 +10,7 @@ use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
 
 use super::mounts::{remount_bind, MountEnv};
 use super::options::MountOptions;
+use crate::cgroups::mountinfo::{parse_mountinfo, parse_proc_cgroup};
 use crate::error::Context;
 use crate::{Error, Result};
 
@@ -131,58 +132,33 @@ fn mount_one(
 fn hierarchies() -> Result<Vec<Hierarchy>> {
     let text =
         fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo".into())?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let left: Vec<&str> = left.split(' ').collect();
-        let right: Vec<&str> = right.split(' ').collect();
-        if left.len() < 5 || right.len() < 3 {
-            continue;
-        }
-        let (mountpoint, fstype) = (left[4], right[0]);
-        if (fstype != "cgroup" && fstype != "cgroup2") || !mountpoint.starts_with("/sys/fs/cgroup/")
-        {
-            continue;
-        }
-        let controllers = right[2]
-            .split(',')
-            .filter(|o| {
-                !matches!(*o, "rw" | "ro")
-                    && (fstype == "cgroup"
-                        && !o.contains("xattr")
-                        && !o.starts_with("release_agent")
-                        && *o != "clone_children")
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        out.push(Hierarchy {
-            mountpoint: PathBuf::from(mountpoint),
-            fstype: fstype.to_string(),
-            controllers,
-        });
-    }
-    Ok(out)
+    Ok(parse_mountinfo(&text)
+        .into_iter()
+        .filter(|m| {
+            m.mount_point.starts_with(CGROUP_ROOT) && m.mount_point != Path::new(CGROUP_ROOT)
+        })
+        .map(|m| Hierarchy {
+            fstype: if m.v2 { "cgroup2" } else { "cgroup" }.to_string(),
+            controllers: m.controllers.join(","),
+            mountpoint: m.mount_point,
+        })
+        .collect())
 }
 
 /// This process's cgroup path for a hierarchy identified by its controller list (empty for cgroup2).
 fn own_path(controllers: &str) -> Result<String> {
     let text = fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     let want: Vec<&str> = controllers.split(',').filter(|c| !c.is_empty()).collect();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        );
-        let have: Vec<&str> = ctrls.split(',').filter(|c| !c.is_empty()).collect();
-        if have.len() == want.len() && want.iter().all(|w| have.contains(w)) {
-            return Ok(path.to_string());
-        }
-    }
-    Err(Error::InvalidArgument(format!(
-        "no cgroup for hierarchy {controllers:?} in /proc/self/cgroup"
-    )))
+    parse_proc_cgroup(&text)
+        .into_iter()
+        .find(|c| {
+            c.controllers.len() == want.len()
+                && want.iter().all(|w| c.controllers.iter().any(|h| h == w))
+        })
+        .map(|c| c.path.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "no cgroup for hierarchy {controllers:?} in /proc/self/cgroup"
+            ))
+        })
 }
