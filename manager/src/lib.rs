@@ -12,6 +12,7 @@
 //! - [`reference`]: image references as Docker writes them.
 //! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 
+pub mod api;
 pub mod bundle;
 pub mod cli;
 pub mod config;
