@@ -3,6 +3,7 @@
 use super::attach::{attach_and_wait, AttachOptions};
 use super::container_opts::ContainerFlags;
 use super::daemon_error;
+use crate::containers::exit_code as start_failure;
 use anyhow::Context;
 use berth_proto::v1::{self as pb, containers_client::ContainersClient, tasks_client::TasksClient};
 use tonic::transport::Channel;
@@ -131,27 +132,15 @@ async fn wait_removed(ch: &Channel, id: &str) {
     }
 }
 
-/// A failed start keeps Docker's exit codes: 127 for a missing program, 126 for one that cannot
-/// run, 125 otherwise. The code travels in the error for `main` to use.
+/// A failed start exits with the code berthd decided (Docker's 127 for a missing program, 126
+/// for one that cannot run, 125 otherwise), carried in the status; 125 when it carries none. The
+/// code travels in the error for `main` to use.
 pub fn start_error(s: tonic::Status) -> anyhow::Error {
-    let code = exit_code_for_start_failure(s.message());
+    let code = start_failure::code_of(&s).unwrap_or(start_failure::RUNTIME_FAILED);
     anyhow::Error::new(super::exit_code::ExitCodeError {
         code,
         message: format!("Error response from daemon: {}", s.message()),
     })
-}
-
-/// Docker's code for a start failure message.
-pub fn exit_code_for_start_failure(message: &str) -> i32 {
-    if message.contains("executable file not found")
-        || message.contains("no such file or directory")
-    {
-        127
-    } else if message.contains("permission denied") {
-        126
-    } else {
-        125
-    }
 }
 
 #[cfg(test)]
@@ -169,16 +158,20 @@ mod tests {
         assert_eq!(display_reference("a/b@sha256:00"), "a/b@sha256:00");
     }
 
+    // The rule's own assertions moved with it to containers/exit_code.rs; here the client
+    // takes the code from the status, not from the text.
     #[test]
-    fn start_failure_codes() {
+    fn start_errors_exit_with_the_code_berthd_sent() {
+        let code = |s| crate::cli::exit_code::exit_code_of(&start_error(s), 0);
         assert_eq!(
-            exit_code_for_start_failure("exec: \"foo\": executable file not found in $PATH"),
-            127
-        );
-        assert_eq!(
-            exit_code_for_start_failure("exec: \"/etc\": permission denied"),
+            code(start_failure::start_failure_status(126, "anything".into())),
             126
         );
-        assert_eq!(exit_code_for_start_failure("cgroup failed"), 125);
+        assert_eq!(
+            code(tonic::Status::failed_precondition(
+                "exec: \"foo\": executable file not found in $PATH"
+            )),
+            125
+        );
     }
 }

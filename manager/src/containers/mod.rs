@@ -46,6 +46,14 @@ pub enum ContainerError {
     /// Wrong state for the operation.
     #[error("{0}")]
     Precondition(String),
+    /// The task's program could not be started; `code` is the container's exit code (125/126/127).
+    #[error("{message}")]
+    StartFailed {
+        /// Exit code, see [`exit_code`].
+        code: i32,
+        /// The runtime's message.
+        message: String,
+    },
     /// Filesystem failure on a container directory.
     #[error("{path}: {source}")]
     Io {
@@ -59,6 +67,9 @@ pub enum ContainerError {
 impl From<ContainerError> for tonic::Status {
     fn from(e: ContainerError) -> Self {
         use tonic::Code;
+        if let ContainerError::StartFailed { code, message } = e {
+            return exit_code::start_failure_status(code, message);
+        }
         let code = match &e {
             ContainerError::Resolve(ResolveError::NotFound(_)) => Code::NotFound,
             ContainerError::Resolve(ResolveError::Ambiguous(_)) => Code::InvalidArgument,
@@ -66,7 +77,9 @@ impl From<ContainerError> for tonic::Status {
             ContainerError::Backend(b) => b.code,
             ContainerError::Invalid(_) => Code::InvalidArgument,
             ContainerError::Conflict(_) => Code::AlreadyExists,
-            ContainerError::Precondition(_) => Code::FailedPrecondition,
+            ContainerError::Precondition(_) | ContainerError::StartFailed { .. } => {
+                Code::FailedPrecondition
+            }
         };
         tonic::Status::new(code, e.to_string())
     }

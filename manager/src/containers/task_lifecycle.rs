@@ -76,8 +76,11 @@ impl Containers {
                 Ok(pid)
             }
             Err(e) => {
-                self.start_failed(&rec.id, &e.message).await;
-                Err(ContainerError::Precondition(e.message))
+                let code = self.start_failed(&rec.id, &e.message).await;
+                Err(ContainerError::StartFailed {
+                    code,
+                    message: e.message,
+                })
             }
         }
     }
@@ -110,15 +113,18 @@ impl Containers {
                 Ok(pid)
             }
             Err(e) => {
-                self.start_failed(&rec.id, &e.message).await;
-                Err(ContainerError::Precondition(e.message))
+                let code = self.start_failed(&rec.id, &e.message).await;
+                Err(ContainerError::StartFailed {
+                    code,
+                    message: e.message,
+                })
             }
         }
     }
 
     /// Records a failed create/start Docker's way (exit 127/126/125, state Created) and removes
-    /// whatever the runtime left.
-    async fn start_failed(&self, id: &str, message: &str) {
+    /// whatever the runtime left. Returns the exit code.
+    async fn start_failed(&self, id: &str, message: &str) -> i32 {
         // Best effort: the task may never have been created.
         let _ = self.tasks.delete(id).await;
         let code = start_failure_code(message);
@@ -131,6 +137,7 @@ impl Containers {
         }) {
             tracing::error!(container = id, error = %e, "recording start failure");
         }
+        code
     }
 
     /// Waits for the container's next exit, including one of a task not created yet.
