@@ -1,7 +1,7 @@
 //! `berth inspect`: containers as a JSON array (our own schema; documented in docs/containers.md).
 
 use super::daemon_error;
-use super::humanize::to_system_time;
+use super::format::to_system_time;
 use berth_proto::v1::{self as pb, containers_client::ContainersClient};
 use serde_json::{json, Value};
 use tonic::transport::Channel;

@@ -12,7 +12,6 @@ pub mod containers;
 pub mod events;
 pub mod exit_code;
 pub mod format;
-pub mod humanize;
 mod image_inspect;
 pub mod images;
 mod info;

@@ -1,7 +1,7 @@
 //! `berth container prune`, `image prune`, `system df`, `system prune`.
 
 use super::daemon_error;
-use super::humanize::human_size;
+use super::format::human_size;
 use berth_proto::v1::{
     self as pb, containers_client::ContainersClient, images_client::ImagesClient,
 };

@@ -1,7 +1,7 @@
 //! `berth ps`.
 
 use super::daemon_error;
-use super::humanize::{command_text, human_duration, since, status_text};
+use super::format::{command_text, human_duration, since, status_text};
 use berth_proto::v1::{self as pb, containers_client::ContainersClient};
 use tonic::transport::Channel;
 

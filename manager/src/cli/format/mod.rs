@@ -1,11 +1,14 @@
-//! Output helpers shared by every command: human sizes, relative ages, aligned tables, JSON.
+//! Output helpers shared by every command: human sizes, relative ages, container status text,
+//! aligned tables, JSON. The one place the CLI rounds sizes and durations.
 
 mod age;
 mod size;
+mod status;
 mod table;
 
 pub use age::{human_duration, time_ago};
 pub use size::human_size;
+pub use status::{command_text, since, status_text, to_system_time};
 pub use table::Table;
 
 /// Prints a value as indented JSON followed by a newline.

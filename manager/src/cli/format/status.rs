@@ -1,46 +1,8 @@
-//! Docker-style human text: durations, `ps` status, sizes, truncated commands.
+//! Docker-style text of containers: `ps` status and command columns, timestamps.
 
+use super::human_duration;
 use berth_proto::v1 as pb;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Docker's human duration: "Less than a second", "5 seconds", "About a minute", "3 hours"…
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let hours_f = d.as_secs_f64() / 3600.0;
-    if d.as_secs_f64() < 1.0 {
-        return "Less than a second".into();
-    }
-    if secs == 1 {
-        return "1 second".into();
-    }
-    if secs < 60 {
-        return format!("{secs} seconds");
-    }
-    let minutes = secs / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (hours_f + 0.5) as u64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", (hours_f / 24.0 / 365.0) as u64)
-}
 
 /// A protobuf timestamp as a system time.
 pub fn to_system_time(ts: &prost_types::Timestamp) -> SystemTime {
@@ -94,30 +56,13 @@ pub fn command_text(args: &[String]) -> String {
     format!("\"{cut}\"")
 }
 
-/// Bytes in Docker's decimal units: "1.5kB", "12.3MB".
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{:.3}", v)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + UNITS[i]
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::human_size;
     use super::*;
 
+    // The CLI's one duration and size rounding (format::age, format::size), as `ps` and
+    // `prune` print them.
     #[test]
     fn durations_match_docker() {
         assert_eq!(
@@ -168,6 +113,7 @@ mod tests {
         );
         assert_eq!(human_size(512), "512B");
         assert_eq!(human_size(1500), "1.5kB");
-        assert_eq!(human_size(13_256_000), "13.256MB");
+        // Docker's 3 significant digits (this copy of the rounding printed "13.256MB").
+        assert_eq!(human_size(13_256_000), "13.3MB");
     }
 }
