@@ -71,6 +71,8 @@ impl Daemon {
     /// Like [`Daemon::start`] with `config_toml` as the config file (root/state/address come from
     /// flags and override it).
     pub fn start_with_config(config_toml: &str) -> std::io::Result<Daemon> {
+        // berthd mounts snapshots and runs containers.
+        crate::require_root();
         let tmp = tempfile::Builder::new().prefix("berth-it-").tempdir()?;
         let dirs = DaemonDirs::under(tmp.path());
         std::fs::write(&dirs.config, config_toml)?;

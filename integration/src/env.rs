@@ -143,13 +143,13 @@ impl TestEnv {
     pub fn run_sh(&self, b: &mut Bundle, script: &str) -> String {
         b.sh(script);
         let id = self.id("sh");
-        self.run(b, &id).ok().stdout
+        self.run(b, &id).assert_success().stdout
     }
 
     /// `state <id>` parsed as JSON; panics if it fails.
     #[track_caller]
     pub fn state(&self, id: &str) -> serde_json::Value {
-        let o = self.rt(&["state", id]).ok();
+        let o = self.rt(&["state", id]).assert_success();
         serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("state JSON: {e}: {o}"))
     }
 

@@ -4,6 +4,7 @@
 //! (`cargo build --workspace --bins`); such tests call [`require_root`] first so a non-root
 //! run fails loudly instead of passing vacuously.
 
+pub mod berthd_env;
 pub mod blob_store;
 pub mod bundle;
 pub mod console;
@@ -13,11 +14,15 @@ pub mod fake_registry;
 pub mod host;
 pub mod registry;
 pub mod runtime;
+pub mod task_env;
 pub mod token_server;
+pub mod wait;
 
+pub use berthd_env::BerthdEnv;
 pub use bundle::{default_spec, make_busybox_rootfs, Bundle};
 pub use env::TestEnv;
 pub use runtime::{Output, Runtime};
+pub use task_env::TaskEnv;
 
 use std::path::PathBuf;
 

@@ -60,7 +60,7 @@ impl Output {
 
     /// Panics with the full output unless the command succeeded; returns self for chaining.
     #[track_caller]
-    pub fn ok(self) -> Self {
+    pub fn assert_success(self) -> Self {
         assert!(self.success(), "command failed: {self}");
         self
     }

@@ -1,12 +1,10 @@
 //! Container output and input through the monitor: the log file (timestamps, partial lines,
 //! tail, follow), attach with stdin, and a terminal container.
 
-mod monitor_support;
-
+use berth_integration::task_env::{rss_kb, unique, TaskEnv};
 use berth_manager::tasks::{AttachEvent, LogLine, LogOptions, LogStream, StdioOptions};
-use monitor_support::{rss_kb, unique, Env};
 
-async fn collect(env: &Env, id: &str, opts: LogOptions) -> Vec<LogLine> {
+async fn collect(env: &TaskEnv, id: &str, opts: LogOptions) -> Vec<LogLine> {
     let mut rx = env.manager.logs(id, opts).await.unwrap();
     let mut out = Vec::new();
     while let Some(l) = rx.recv().await {
@@ -17,7 +15,7 @@ async fn collect(env: &Env, id: &str, opts: LogOptions) -> Vec<LogLine> {
 
 #[tokio::test]
 async fn logs_lines_partials_timestamps_tail() {
-    let env = Env::new("logs");
+    let env = TaskEnv::new("logs");
     let id = unique("logs");
     let script = "echo out1; echo err1 >&2; echo out2; printf 'no-newline'";
     let bundle = env.bundle(&["sh", "-c", script], false);
@@ -83,7 +81,7 @@ async fn logs_lines_partials_timestamps_tail() {
 
 #[tokio::test]
 async fn follow_ends_when_task_exits() {
-    let env = Env::new("follow");
+    let env = TaskEnv::new("follow");
     let id = unique("follow");
     let bundle = env.bundle(
         &[
@@ -113,7 +111,7 @@ async fn follow_ends_when_task_exits() {
 
 #[tokio::test]
 async fn attach_stdin_echo() {
-    let env = Env::new("attach");
+    let env = TaskEnv::new("attach");
     let id = unique("attach");
     let bundle = env.bundle(
         &[
@@ -162,7 +160,7 @@ async fn attach_stdin_echo() {
 
 #[tokio::test]
 async fn terminal_container() {
-    let env = Env::new("tty");
+    let env = TaskEnv::new("tty");
     let id = unique("tty");
     // The shell waits for a line so that the resize (sent first, frames are applied in
     // order) has happened before it asks for the size.
@@ -211,7 +209,7 @@ async fn terminal_container() {
 
 #[tokio::test]
 async fn monitor_memory_after_heavy_output() {
-    let env = Env::new("rss");
+    let env = TaskEnv::new("rss");
     let id = unique("rss");
     let script =
         "i=0; while [ $i -lt 20000 ]; do echo line $i with some padding text; i=$((i+1)); done; \
@@ -265,7 +263,7 @@ async fn monitor_memory_after_heavy_output() {
 
 #[tokio::test]
 async fn two_clients_see_the_same_output() {
-    let env = Env::new("multi");
+    let env = TaskEnv::new("multi");
     let id = unique("multi");
     let bundle = env.bundle(&["sh", "-c", "read l; echo got:$l"], false);
     let stdio = StdioOptions {

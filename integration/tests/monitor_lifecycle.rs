@@ -1,14 +1,12 @@
 //! Task manager + monitor against a real runtime (`$BERTH_TEST_RUNTIME`, default runc):
 //! exit codes, signals, create errors, pause/resume, runtime timeouts.
 
-mod monitor_support;
-
+use berth_integration::task_env::{unique, TaskEnv, TempDir};
 use berth_manager::oci_runtime::{Runtime, RuntimeError};
 use berth_manager::tasks::{LogOptions, StdioOptions, TaskError, TaskStatus};
-use monitor_support::{unique, Env, TempDir};
 use std::time::Duration;
 
-async fn run_to_exit(env: &Env, args: &[&str]) -> berth_manager::tasks::ExitStatus {
+async fn run_to_exit(env: &TaskEnv, args: &[&str]) -> berth_manager::tasks::ExitStatus {
     let id = unique("exit");
     let bundle = env.bundle(args, false);
     env.manager
@@ -24,7 +22,7 @@ async fn run_to_exit(env: &Env, args: &[&str]) -> berth_manager::tasks::ExitStat
 
 #[tokio::test]
 async fn exit_codes() {
-    let env = Env::new("codes");
+    let env = TaskEnv::new("codes");
     let ok = run_to_exit(&env, &["true"]).await;
     assert_eq!((ok.code, ok.signal, ok.oom), (Some(0), None, false));
     assert!(ok.exited_at.is_some());
@@ -42,7 +40,7 @@ async fn exit_codes() {
 
 #[tokio::test]
 async fn missing_executable_fails_create_cleanly() {
-    let env = Env::new("nocmd");
+    let env = TaskEnv::new("nocmd");
     let id = unique("nocmd");
     let bundle = env.bundle(&["/no/such/binary"], false);
     let err = env
@@ -68,7 +66,7 @@ async fn missing_executable_fails_create_cleanly() {
 
 #[tokio::test]
 async fn sigkill_gives_137() {
-    let env = Env::new("kill");
+    let env = TaskEnv::new("kill");
     let id = unique("kill");
     let bundle = env.bundle(&["sleep", "1000"], false);
     let info = env
@@ -97,7 +95,7 @@ async fn sigkill_gives_137() {
 
 #[tokio::test]
 async fn trapped_sigterm_exits_with_own_code() {
-    let env = Env::new("term");
+    let env = TaskEnv::new("term");
     let id = unique("term");
     let script = "trap 'exit 42' TERM; echo ready; while true; do sleep 0.1; done";
     let bundle = env.bundle(&["sh", "-c", script], false);
@@ -122,7 +120,7 @@ async fn trapped_sigterm_exits_with_own_code() {
 
 #[tokio::test]
 async fn pause_resume_and_force_delete() {
-    let env = Env::new("pause");
+    let env = TaskEnv::new("pause");
     let id = unique("pause");
     let bundle = env.bundle(&["sleep", "1000"], false);
     env.manager
@@ -141,7 +139,7 @@ async fn pause_resume_and_force_delete() {
 
 #[tokio::test]
 async fn runtime_errors_are_clean() {
-    let env = Env::new("rterr");
+    let env = TaskEnv::new("rterr");
     let cfg = env.manager.config();
     let rt = Runtime::new(
         cfg.runtime.clone(),
@@ -177,7 +175,7 @@ async fn hanging_runtime_is_killed() {
 
 #[tokio::test]
 async fn oom_kill_is_recorded() {
-    let env = Env::new("oom");
+    let env = TaskEnv::new("oom");
     let id = unique("oom");
     // The shell itself (pid 1) accumulates 256 MiB in a variable under a 32 MiB limit.
     let bundle = env.bundle(
@@ -188,7 +186,7 @@ async fn oom_kill_is_recorded() {
         ],
         false,
     );
-    monitor_support::set_memory_limit(&bundle, 32 << 20);
+    berth_integration::task_env::set_memory_limit(&bundle, 32 << 20);
     env.manager
         .create(&id, &bundle, StdioOptions::default())
         .await
@@ -203,7 +201,7 @@ async fn oom_kill_is_recorded() {
 
 #[tokio::test]
 async fn terminal_mismatch_is_refused() {
-    let env = Env::new("ttymis");
+    let env = TaskEnv::new("ttymis");
     let id = unique("ttymis");
     let bundle = env.bundle(&["true"], false);
     let stdio = StdioOptions {
@@ -217,7 +215,7 @@ async fn terminal_mismatch_is_refused() {
 
 #[tokio::test]
 async fn stopped_state_comes_with_its_exit_status() {
-    let env = Env::new("stopped");
+    let env = TaskEnv::new("stopped");
     let id = unique("stopped");
     let bundle = env.bundle(&["sh", "-c", "exit 5"], false);
     env.manager

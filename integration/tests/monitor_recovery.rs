@@ -1,11 +1,9 @@
 //! The monitor outlives the process that created the task, and a new task manager (a restarted
 //! berthd) recovers running and exited tasks from the state dirs.
 
-mod monitor_support;
-
+use berth_integration::task_env::{make_bundle, monitor_binary, rss_kb, unique, wait_until};
+use berth_integration::task_env::{TaskEnv, TempDir};
 use berth_manager::tasks::{StdioOptions, TaskError, TaskManager, TaskManagerConfig, TaskStatus};
-use monitor_support::{make_bundle, monitor_binary, rss_kb, runtime_binary, unique, wait_until};
-use monitor_support::{Env, TempDir};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -23,7 +21,7 @@ fn helper_create_and_leave() {
     rt.block_on(async {
         let config = TaskManagerConfig::with_binaries(
             Path::new(&var("BERTH_HELPER_ROOT")),
-            runtime_binary(),
+            berth_integration::runtime::runtime_under_test(),
             monitor_binary(),
         );
         let manager = TaskManager::new(config).unwrap();
@@ -92,7 +90,7 @@ async fn monitor_survives_its_starter_and_is_recovered() {
     let id = unique("survive");
     let helper = create_from_helper(&root.0, &id, &bundle);
 
-    let env = Env::at(root, "survive");
+    let env = TaskEnv::at(root, "survive");
     let found = env.manager.recover().await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].info.id, id);
@@ -134,7 +132,7 @@ async fn exit_while_daemon_absent_is_read_from_exit_file() {
         exit_file.exists().then_some(())
     });
 
-    let env = Env::at(root, "absent");
+    let env = TaskEnv::at(root, "absent");
     let found = env.manager.recover().await.unwrap();
     assert_eq!(found.len(), 1);
     let exit = found[0].exit.clone().unwrap();
@@ -146,7 +144,7 @@ async fn exit_while_daemon_absent_is_read_from_exit_file() {
 
 #[tokio::test]
 async fn killed_monitor_means_unknown_exit() {
-    let env = Env::new("unknown");
+    let env = TaskEnv::new("unknown");
     let id = unique("unknown");
     let bundle = env.bundle(&["sleep", "1000"], false);
     let info = env

@@ -1,11 +1,10 @@
 //! 20 containers started concurrently, then everything removed: nothing left behind.
 
-mod run_common;
-use run_common::{code, stderr, Env};
+use berth_integration::berthd_env::{code, stderr, BerthdEnv};
 
 #[test]
 fn twenty_concurrent_runs_then_clean() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     let handles: Vec<_> = (0..20)
         .map(|i| {

@@ -1,11 +1,10 @@
 //! `berth run hello-world` end to end, exit codes and bad input.
 
-mod run_common;
-use run_common::{code, stderr, stdout, Env};
+use berth_integration::berthd_env::{code, stderr, stdout, BerthdEnv};
 
 #[test]
 fn hello_world_pulls_then_runs_and_exits_zero() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let out = env.berth(&["run", "hello-world"]);
     let (o, e) = (stdout(&out), stderr(&out));
     assert_eq!(code(&out), 0, "stdout: {o}\nstderr: {e}");
@@ -50,7 +49,7 @@ fn hello_world_pulls_then_runs_and_exits_zero() {
 
 #[test]
 fn exit_codes_match_docker() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     let out = env.berth(&["run", &img, "sh", "-c", "exit 0"]);
     assert_eq!(code(&out), 0);
@@ -75,7 +74,7 @@ fn exit_codes_match_docker() {
 
 #[test]
 fn output_streams_and_detach() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     let out = env.berth(&["run", &img, "sh", "-c", "echo to-out; echo to-err >&2"]);
     assert_eq!(code(&out), 0);
@@ -98,7 +97,7 @@ fn output_streams_and_detach() {
 
 #[test]
 fn bad_input_gives_clear_errors_and_leaves_nothing() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
 
     // Missing image in a registry: the pull fails, nothing is created.

@@ -1,18 +1,17 @@
 //! create/start/stop/restart/kill/wait/rm/ps/inspect/logs/prune/events with real containers.
 
-mod run_common;
-use run_common::{code, stderr, stdout, Env};
+use berth_integration::berthd_env::{code, stderr, stdout, BerthdEnv};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-fn inspect(env: &Env, name: &str) -> serde_json::Value {
+fn inspect(env: &BerthdEnv, name: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
     v[0].clone()
 }
 
 #[test]
 fn create_start_wait_restart_rm() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     let id = env
         .ok(&[
@@ -75,7 +74,7 @@ fn create_start_wait_restart_rm() {
 
 #[test]
 fn kill_and_stop_exit_codes() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
 
     // kill → 137
@@ -123,7 +122,7 @@ fn kill_and_stop_exit_codes() {
 
 #[test]
 fn logs_follow_streams_until_exit() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     // The container waits for a file we create, so the follow starts before the output.
     let gate = env.tmp().join("gate");
@@ -162,7 +161,7 @@ fn logs_follow_streams_until_exit() {
 
 #[test]
 fn rm_flag_removes_container_on_exit() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     let out = env.berth(&[
         "run",
@@ -186,7 +185,7 @@ fn rm_flag_removes_container_on_exit() {
 
 #[test]
 fn addressing_ps_prune_df_events() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     let mut events = env
         .daemon()
@@ -224,16 +223,40 @@ fn addressing_ps_prune_df_events() {
         .map(|l| l.rsplit(' ').next().unwrap())
         .collect();
     assert!(names.iter().all(|n| n.contains('_')), "{ps}");
-    // Find a prefix shared by both ids, if any, for the ambiguity error.
-    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-    if common > 0 {
-        let out = env.berth(&["inspect", &a[..common]]);
+    // Two ids sharing a first hex digit, for the ambiguity error: of 17 ids two always do, so
+    // create more (removed again) until a pair does.
+    let shared = |x: &str, y: &str| x.chars().zip(y.chars()).take_while(|(p, q)| p == q).count();
+    let mut extra: Vec<String> = Vec::new();
+    let (x, y) = loop {
+        let ids: Vec<String> = [a.clone(), b.clone()]
+            .into_iter()
+            .chain(extra.clone())
+            .collect();
+        let pair = ids.iter().enumerate().find_map(|(i, x)| {
+            ids[i + 1..]
+                .iter()
+                .find(|y| shared(x, y) > 0)
+                .map(|y| (x.clone(), y.clone()))
+        });
+        if let Some(pair) = pair {
+            break pair;
+        }
         assert!(
-            stderr(&out).contains("Multiple IDs found with provided prefix"),
-            "{}",
-            stderr(&out)
+            extra.len() < 15,
+            "17 ids without a shared first digit: {ids:?}"
         );
+        extra.push(env.ok(&["create", &img]).trim().to_string());
+    };
+    let out = env.berth(&["inspect", &x[..shared(&x, &y)]]);
+    assert!(
+        stderr(&out).contains("Multiple IDs found with provided prefix"),
+        "{}",
+        stderr(&out)
+    );
+    for id in &extra {
+        env.ok(&["rm", id]);
     }
+    let common = shared(&a, &b);
     assert_eq!(inspect(&env, &a[..common + 1])["Id"], a.as_str());
     env.ok(&["run", "-d", "--name", "alive", &img, "sleep", "300"]);
     assert_eq!(env.ok(&["ps", "-q"]).lines().count(), 1);

@@ -1,12 +1,11 @@
 //! berthd SIGKILLed while containers run, then restarted: containers are still listed and
 //! controllable, and exits that happened meanwhile carry the right code.
 
-mod run_common;
-use run_common::Env;
+use berth_integration::berthd_env::BerthdEnv;
 
 #[test]
 fn daemon_sigkill_and_restart_keeps_containers() {
-    let mut env = Env::start();
+    let mut env = BerthdEnv::start();
     let img = env.busybox();
     let gate = env.tmp().join("gate");
     std::fs::create_dir_all(&gate).unwrap();

@@ -1,12 +1,11 @@
 //! `run -it` through a real pseudo-terminal (`script -qec` gives berth a pty as its terminal).
 
-mod run_common;
-use run_common::{code, stdout, Env};
+use berth_integration::berthd_env::{code, stdout, BerthdEnv};
 use std::process::Command;
 
 #[test]
 fn interactive_tty_session() {
-    let env = Env::start();
+    let env = BerthdEnv::start();
     let img = env.busybox();
     let berth = berth_integration::daemon::bin("berth");
     // The container sees a terminal of the client's size, reads our stdin, and exits with the
@@ -53,7 +52,7 @@ fn interactive_tty_session() {
 #[test]
 fn long_state_dir_runs_and_attaches() {
     // <state>/tasks/<64-hex id>/attach.sock is well over the 108-byte socket path limit here.
-    let env = Env::start_under("a-long-state-directory-for-berth-socket-paths-0123");
+    let env = BerthdEnv::start_under("a-long-state-directory-for-berth-socket-paths-0123");
     assert!(env.dirs.state.as_os_str().len() + "/tasks/".len() + 64 + "/attach.sock".len() > 108);
     let img = env.busybox();
     // Plain run attaches to the monitor's attach socket for the output.
@@ -66,7 +65,12 @@ fn long_state_dir_runs_and_attaches() {
         "-c",
         "echo out-ok; exit 3",
     ]);
-    assert_eq!(code(&out), 3, "{}", run_common::stderr(&out));
+    assert_eq!(
+        code(&out),
+        3,
+        "{}",
+        berth_integration::berthd_env::stderr(&out)
+    );
     assert!(stdout(&out).contains("out-ok"), "{}", stdout(&out));
     // A terminal also needs the console socket in the same directory.
     let berth = berth_integration::daemon::bin("berth");

@@ -132,7 +132,7 @@ fn duplicate_id() {
     let mut b = env.bundle("b");
     b.args(&["sleep", "1000"]);
     let id = env.id("dup");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let first = env.state(&id);
     let o = env.create(&b, &id).fails();
     assert!(o.all().contains("exist") || o.all().contains(&id), "{o}");
@@ -212,7 +212,7 @@ fn unknown_signal_name() {
     let mut b = env.bundle("b");
     b.args(&["sleep", "1000"]);
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let o = env.rt(&["kill", &id, "SIGBERTHNOPE"]).fails();
     assert!(
         o.all().contains("SIGBERTHNOPE") || o.all().to_lowercase().contains("signal"),

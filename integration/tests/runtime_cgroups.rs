@@ -34,7 +34,7 @@ fn init_joins_cgroups_path_and_delete_removes_it() {
     b.args(&["sleep", "1000"]);
     let cg = TestEnv::cgroup_path(&b);
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     for line in own.lines() {
@@ -48,7 +48,7 @@ fn init_joins_cgroups_path_and_delete_removes_it() {
         assert!(path.ends_with(&cg), "init not in {cg}: {line}\n{own}");
     }
     assert!(!host::cgroup_dirs(&cg).is_empty());
-    env.rt(&["delete", "--force", &id]).ok();
+    env.rt(&["delete", "--force", &id]).assert_success();
     env.assert_nothing_left(&id, &cg);
 }
 
@@ -64,7 +64,7 @@ fn memory_and_pids_limits_applied() {
     b.set("/linux/resources/pids", json!({"limit": 42}));
     let cg = TestEnv::cgroup_path(&b);
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     if cgroup2_only() {
         assert_eq!(
             read(&cg_file("", &cg, "memory.max")),
@@ -106,7 +106,7 @@ fn cpu_shares_or_weight_applied() {
     b.set("/linux/resources/cpu", json!({"shares": 512}));
     let cg = TestEnv::cgroup_path(&b);
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     if cgroup2_only() {
         // runc's conversion: weight = 1 + ((shares - 2) * 9999) / 262142.
         assert_eq!(

@@ -8,7 +8,7 @@ fn created_sleeper(env: &TestEnv, name: &str) -> String {
     let mut b = env.bundle(name);
     b.args(&["sleep", "1000"]);
     let id = env.id(name);
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     id
 }
 
@@ -66,14 +66,14 @@ fn state_json_has_runc_fields() {
 #[test]
 fn list_table_json_quiet() {
     let env = TestEnv::new("list");
-    let empty = env.rt(&["list"]).ok();
+    let empty = env.rt(&["list"]).assert_success();
     assert!(empty.stdout.starts_with("ID"), "{empty}");
     let a = created_sleeper(&env, "a");
     let bid = created_sleeper(&env, "b");
-    env.rt(&["start", &bid]).ok();
+    env.rt(&["start", &bid]).assert_success();
     env.wait_status(&bid, "running");
 
-    let table = env.rt(&["list"]).ok().stdout;
+    let table = env.rt(&["list"]).assert_success().stdout;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
@@ -94,8 +94,12 @@ fn list_table_json_quiet() {
         "{row_b}"
     );
 
-    let json: Value =
-        serde_json::from_str(&env.rt(&["list", "--format", "json"]).ok().stdout).unwrap();
+    let json: Value = serde_json::from_str(
+        &env.rt(&["list", "--format", "json"])
+            .assert_success()
+            .stdout,
+    )
+    .unwrap();
     let arr = json.as_array().expect("list json is an array");
     assert_eq!(arr.len(), 2, "{json}");
     for c in arr {
@@ -114,7 +118,7 @@ fn list_table_json_quiet() {
     }
     let mut quiet: Vec<String> = env
         .rt(&["list", "-q"])
-        .ok()
+        .assert_success()
         .stdout
         .lines()
         .map(String::from)
@@ -130,7 +134,8 @@ fn spec_writes_default_config() {
     let env = TestEnv::new("spec");
     let dir = env.path("specdir");
     std::fs::create_dir_all(&dir).unwrap();
-    env.rt(&["spec", "--bundle", dir.to_str().unwrap()]).ok();
+    env.rt(&["spec", "--bundle", dir.to_str().unwrap()])
+        .assert_success();
     let spec: Value =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     assert!(
@@ -156,7 +161,7 @@ fn spec_writes_default_config() {
     let rl = env.path("rootless");
     std::fs::create_dir_all(&rl).unwrap();
     env.rt(&["spec", "--rootless", "--bundle", rl.to_str().unwrap()])
-        .ok();
+        .assert_success();
     let spec: Value =
         serde_json::from_slice(&std::fs::read(rl.join("config.json")).unwrap()).unwrap();
     assert!(spec["linux"]["uidMappings"].is_array(), "{spec}");
@@ -165,7 +170,7 @@ fn spec_writes_default_config() {
 #[test]
 fn features_reports_capabilities() {
     let env = TestEnv::new("features");
-    let o = env.rt(&["features"]).ok();
+    let o = env.rt(&["features"]).assert_success();
     let f: Value =
         serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("features JSON: {e}: {o}"));
     assert!(
@@ -222,16 +227,16 @@ fn kill_and_expect(env: &TestEnv, sig: &str) {
     b.remove_namespace("pid");
     b.args(&["sleep", "1000"]);
     let id = env.id("k");
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
-    env.rt(&["kill", &id, sig]).ok();
+    env.rt(&["kill", &id, sig]).assert_success();
     assert_eq!(
         env.wait_status(&id, "stopped"),
         "stopped",
         "after kill {sig}"
     );
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
 }
 
 #[test]
@@ -251,11 +256,11 @@ fn kill_default_signal_is_sigterm() {
     // A trap on TERM that writes a marker: proves which signal arrived.
     b.sh("trap 'echo got-term > /tmp/sig; exit 0' TERM; while true; do sleep 0.1; done");
     let id = env.id("c");
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    env.rt(&["kill", &id]).ok();
+    env.rt(&["kill", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     let marker = std::fs::read_to_string(b.rootfs().join("tmp/sig")).unwrap_or_default();
     assert_eq!(marker.trim(), "got-term");
@@ -269,8 +274,8 @@ fn kill_all_reaches_every_process() {
     b.sh("sleep 1000 & sleep 1000 & wait");
     let id = env.id("c");
     let cg = TestEnv::cgroup_path(&b);
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
     // Wait for the children to exist in the cgroup.
     let start = std::time::Instant::now();
@@ -289,7 +294,7 @@ fn kill_all_reaches_every_process() {
         pids.len() >= 3,
         "expected sh + 2 sleeps in the cgroup: {pids:?}"
     );
-    env.rt(&["kill", "--all", &id, "KILL"]).ok();
+    env.rt(&["kill", "--all", &id, "KILL"]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     let start = std::time::Instant::now();
     while pids.iter().any(|p| berth_integration::host::pid_alive(*p))
@@ -333,7 +338,7 @@ fn pid_file_holds_init_pid() {
         b.dir.to_str().unwrap(),
         &id,
     ])
-    .ok();
+    .assert_success();
     let pid: i64 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()

@@ -23,9 +23,9 @@ fn console_socket_receives_pty_master() {
         b.dir.to_str().unwrap(),
         &id,
     ])
-    .ok();
+    .assert_success();
     let master = sock.master(Duration::from_secs(30));
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     let out = read_pty(&master, Duration::from_secs(20)).replace('\r', "");
     assert!(out.contains("all-tty\n"), "{out:?}");
     assert!(out.contains("/dev/pts/0"), "{out:?}");
@@ -55,9 +55,9 @@ fn console_input_reaches_process() {
         b.dir.to_str().unwrap(),
         &id,
     ])
-    .ok();
+    .assert_success();
     let master = sock.master(Duration::from_secs(30));
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     write_pty(&master, b"ping-berth\n");
     let out = read_pty(&master, Duration::from_secs(20)).replace('\r', "");
     assert!(out.contains("got:ping-berth"), "{out:?}");

@@ -19,7 +19,7 @@ struct Containerd<'a> {
 }
 
 fn cmd_ok(env: &TestEnv, cmd: &mut Command) -> Output {
-    run_captured(cmd, &env.rt.scratch, Duration::from_secs(120)).ok()
+    run_captured(cmd, &env.rt.scratch, Duration::from_secs(120)).assert_success()
 }
 
 impl<'a> Containerd<'a> {

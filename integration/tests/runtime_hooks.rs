@@ -51,7 +51,7 @@ fn all_hooks_run_in_order_with_state_and_env() {
     let (mut b, dir) = bundle_with_hooks(&env);
     b.sh("echo started > /hooks/process; sleep 0.2");
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let order = || std::fs::read_to_string(dir.join("order")).unwrap_or_default();
     // runc 1.1.5 runs poststart hooks at the end of `create` rather than after `start`
     // (fixed in runc 1.2; docs/testing.md). Everyone else must follow the spec.
@@ -68,10 +68,10 @@ fn all_hooks_run_in_order_with_state_and_env() {
         )
     };
     assert_eq!(order(), after_create, "after create");
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     assert_eq!(order(), after_start, "after start");
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
     assert_eq!(order(), format!("{after_start}poststop\n"));
 
     for name in [
@@ -177,9 +177,9 @@ fn failing_poststart_hook_only_warns() {
         json!({"poststart": [{"path": "/bin/false", "args": ["false"]}]}),
     );
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     // The spec: a failing poststart hook is logged as a warning and the lifecycle continues.
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
 }
 
@@ -197,7 +197,7 @@ fn hooks_during_create_see_creating_status() {
         json!({"createRuntime": [hook(hs, "createRuntime", hd)]}),
     );
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let st: Value =
         serde_json::from_slice(&std::fs::read(dir.join("createRuntime.json")).unwrap()).unwrap();
     // The state passed while the container is being set up: creating, then created after.

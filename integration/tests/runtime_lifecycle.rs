@@ -10,7 +10,7 @@ fn create_start_kill_delete_transitions() {
     b.args(&["sleep", "1000"]);
     let id = env.id("c");
     let cg = TestEnv::cgroup_path(&b);
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let st = env.state(&id);
     assert_eq!(st["status"], "created", "{st}");
     let pid = st["pid"].as_i64().unwrap() as i32;
@@ -23,7 +23,7 @@ fn create_start_kill_delete_transitions() {
         "process ran before start"
     );
 
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(
@@ -31,9 +31,9 @@ fn create_start_kill_delete_transitions() {
         "init did not exec sleep"
     );
 
-    env.rt(&["kill", &id, "KILL"]).ok();
+    env.rt(&["kill", &id, "KILL"]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
     env.rt(&["state", &id]).fails();
     env.assert_nothing_left(&id, &cg);
 }
@@ -44,24 +44,24 @@ fn wrong_state_operations_fail_and_change_nothing() {
     let mut b = env.bundle("b");
     b.args(&["sleep", "1000"]);
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     // delete (without --force) of a created container succeeds in runc, so check the others.
     env.rt(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
         .fails();
     assert_eq!(env.status(&id), "created");
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
     env.rt(&["start", &id]).fails();
     assert_eq!(env.status(&id), "running");
     let o = env.rt(&["delete", &id]).fails();
     assert!(o.all().contains("running") || o.all().contains(&id), "{o}");
     assert_eq!(env.status(&id), "running");
-    env.rt(&["kill", &id, "KILL"]).ok();
+    env.rt(&["kill", &id, "KILL"]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     env.rt(&["start", &id]).fails();
     env.rt(&["kill", &id, "TERM"]).fails();
     assert_eq!(env.status(&id), "stopped");
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
     env.rt(&["start", &id]).fails();
     env.rt(&["kill", &id]).fails();
     env.rt(&["delete", &id]).fails();
@@ -111,7 +111,7 @@ fn run_killed_init_reports_128_plus_signal() {
             .stderr(out);
         let mut child = cmd.spawn().unwrap();
         assert_eq!(env.wait_status(&id, "running"), "running");
-        env.rt(&["kill", &id, sig]).ok();
+        env.rt(&["kill", &id, sig]).assert_success();
         let st = berth_integration::runtime::wait_timeout(
             &mut child,
             std::time::Duration::from_secs(30),
@@ -127,12 +127,12 @@ fn delete_force_running_container() {
     b.args(&["sleep", "1000"]);
     let id = env.id("c");
     let cg = TestEnv::cgroup_path(&b);
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
     env.track_pid(pid);
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
-    env.rt(&["delete", "--force", &id]).ok();
+    env.rt(&["delete", "--force", &id]).assert_success();
     let start = std::time::Instant::now();
     while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -150,10 +150,10 @@ fn delete_created_container_kills_init() {
     let b = env.bundle("b");
     let id = env.id("c");
     let cg = TestEnv::cgroup_path(&b);
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
     env.track_pid(pid);
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
     let start = std::time::Instant::now();
     while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -168,13 +168,13 @@ fn process_exit_moves_to_stopped() {
     let mut b = env.bundle("b");
     b.sh("echo from-container; exit 0");
     let id = env.id("c");
-    env.create_logged(&b, &id).ok();
+    env.create_logged(&b, &id).assert_success();
     // Nothing runs before start.
     assert_eq!(env.container_output(&id), "");
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     assert_eq!(env.container_output(&id), "from-container\n");
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
 }
 
 /// Size of the counter file a container appends to, 0 while it does not exist yet.
@@ -198,10 +198,10 @@ fn wait_growth(path: &std::path::Path, than: u64) -> u64 {
 fn start_counter(env: &TestEnv, id: &str) -> (berth_integration::Bundle, i32) {
     let mut b = env.bundle("b");
     b.sh("while :; do echo -n x >> /count; usleep 10000; done");
-    env.create(&b, id).ok();
+    env.create(&b, id).assert_success();
     let pid = env.state(id)["pid"].as_i64().unwrap() as i32;
     env.track_pid(pid);
-    env.rt(&["start", id]).ok();
+    env.rt(&["start", id]).assert_success();
     assert_eq!(env.wait_status(id, "running"), "running");
     (b, pid)
 }
@@ -214,9 +214,9 @@ fn pause_freezes_and_resume_thaws() {
     let count = b.rootfs().join("count");
     assert!(wait_growth(&count, 0) > 0, "the counter never started");
 
-    env.rt(&["pause", &id]).ok();
+    env.rt(&["pause", &id]).assert_success();
     assert_eq!(env.status(&id), "paused");
-    let listed = env.rt(&["list", "--format", "json"]).ok();
+    let listed = env.rt(&["list", "--format", "json"]).assert_success();
     let list: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
     let entry = list
         .as_array()
@@ -241,7 +241,7 @@ fn pause_freezes_and_resume_thaws() {
     assert!(o.all().contains("container not running"), "{o}");
     assert_eq!(env.status(&id), "paused");
 
-    env.rt(&["resume", &id]).ok();
+    env.rt(&["resume", &id]).assert_success();
     assert_eq!(env.status(&id), "running");
     assert!(
         wait_growth(&count, frozen_at) > frozen_at,
@@ -250,7 +250,7 @@ fn pause_freezes_and_resume_thaws() {
     let o = env.rt(&["resume", &id]).fails();
     assert_eq!(o.code, Some(1), "{o}");
     assert!(o.all().contains("container not paused"), "{o}");
-    env.rt(&["delete", "--force", &id]).ok();
+    env.rt(&["delete", "--force", &id]).assert_success();
 }
 
 #[test]
@@ -259,15 +259,15 @@ fn pause_resume_of_stopped_or_missing_container_fails() {
     let mut b = env.bundle("b");
     b.sh("exit 0");
     let id = env.id("c");
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     let o = env.rt(&["pause", &id]).fails();
     assert!(o.all().contains("container not running"), "{o}");
     let o = env.rt(&["resume", &id]).fails();
     assert!(o.all().contains("container not paused"), "{o}");
     assert_eq!(env.status(&id), "stopped");
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
     env.rt(&["pause", &id]).fails();
     env.rt(&["resume", &id]).fails();
 }
@@ -278,12 +278,12 @@ fn kill_of_paused_container_stops_it() {
     let id = env.id("c");
     let (b, pid) = start_counter(&env, &id);
     let cg = TestEnv::cgroup_path(&b);
-    env.rt(&["pause", &id]).ok();
+    env.rt(&["pause", &id]).assert_success();
     assert_eq!(env.status(&id), "paused");
-    env.rt(&["kill", &id, "KILL"]).ok();
+    env.rt(&["kill", &id, "KILL"]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     assert!(!berth_integration::host::pid_alive(pid), "init {pid} alive");
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
     env.assert_nothing_left(&id, &cg);
 }
 
@@ -293,9 +293,9 @@ fn delete_force_of_paused_container_leaves_nothing() {
     let id = env.id("c");
     let (b, pid) = start_counter(&env, &id);
     let cg = TestEnv::cgroup_path(&b);
-    env.rt(&["pause", &id]).ok();
+    env.rt(&["pause", &id]).assert_success();
     assert_eq!(env.status(&id), "paused");
-    env.rt(&["delete", "--force", &id]).ok();
+    env.rt(&["delete", "--force", &id]).assert_success();
     let start = std::time::Instant::now();
     while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -313,23 +313,23 @@ fn ps_lists_the_container_processes() {
     let mut b = env.bundle("b");
     b.sh("sleep 1000 & sleep 1001");
     let id = env.id("c");
-    env.create(&b, &id).ok();
+    env.create(&b, &id).assert_success();
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
     env.track_pid(pid);
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
     // Wait until both sleeps exist (the init execs sleep 1001 after forking sleep 1000).
     let mut pids: Vec<i64> = Vec::new();
     let start = std::time::Instant::now();
     while pids.len() < 2 && start.elapsed().as_secs() < 10 {
-        let o = env.rt(&["ps", "-f", "json", &id]).ok();
+        let o = env.rt(&["ps", "-f", "json", &id]).assert_success();
         pids = serde_json::from_str::<Vec<i64>>(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert!(pids.contains(&(pid as i64)), "init {pid} not in {pids:?}");
 
-    let table = env.rt(&["ps", &id]).ok().stdout;
+    let table = env.rt(&["ps", &id]).assert_success().stdout;
     let mut lines = table.lines();
     assert!(lines.next().unwrap_or_default().contains("PID"), "{table}");
     let rows: Vec<&str> = lines.collect();
@@ -337,7 +337,10 @@ fn ps_lists_the_container_processes() {
     assert!(rows.iter().any(|l| l.contains("sleep 1000")), "{table}");
     assert!(rows.iter().any(|l| l.contains("sleep 1001")), "{table}");
     // ps arguments are passed through to ps(1).
-    let custom = env.rt(&["ps", &id, "-o", "pid,comm"]).ok().stdout;
+    let custom = env
+        .rt(&["ps", &id, "-o", "pid,comm"])
+        .assert_success()
+        .stdout;
     assert!(
         custom
             .lines()
@@ -347,6 +350,6 @@ fn ps_lists_the_container_processes() {
     );
     assert_eq!(custom.lines().count(), 3, "{custom}");
     env.rt(&["ps", "-f", "yaml", &id]).fails();
-    env.rt(&["delete", "--force", &id]).ok();
+    env.rt(&["delete", "--force", &id]).assert_success();
     env.rt(&["ps", &id]).fails();
 }

@@ -199,7 +199,7 @@ fn time_namespace_offsets() {
         eprintln!("runc does not support time namespaces: {o}");
         return;
     }
-    o.ok();
+    o.assert_success();
     let out = env.run_sh(
         &mut b,
         "cat /proc/self/timens_offsets; readlink /proc/self/ns/time",
@@ -242,7 +242,7 @@ fn join_existing_uts_namespace_of_another_container() {
     a.set("/hostname", json!("shared-uts"));
     a.args(&["sleep", "1000"]);
     let aid = env.id("a");
-    env.create(&a, &aid).ok();
+    env.create(&a, &aid).assert_success();
     let pid = env.state(&aid)["pid"].as_i64().unwrap();
     let mut b = env.bundle("b");
     b.spec.as_object_mut().unwrap().remove("hostname");
@@ -282,7 +282,7 @@ fn user_namespace_without_network_namespace_gets_sys() {
         eprintln!("runc cannot mount sysfs here: {o}");
         return;
     }
-    let out = o.ok().stdout;
+    let out = o.assert_success().stdout;
     assert!(
         out.lines().any(|l| l == "lo"),
         "no /sys/class/net/lo: {out}"

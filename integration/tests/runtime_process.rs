@@ -23,7 +23,7 @@ fn args_env_cwd() {
         "x",
     ]);
     let id = env.id("c");
-    let out = env.run(&b, &id).ok().stdout;
+    let out = env.run(&b, &id).assert_success().stdout;
     assert_eq!(out, "zero|first arg|x\n/work/dir\none\ntwo words\n2\n");
 }
 
@@ -212,7 +212,7 @@ fn stdio_passthrough_without_terminal() {
         &env.rt.scratch,
         berth_integration::runtime::COMMAND_TIMEOUT,
     )
-    .ok();
+    .assert_success();
     assert_eq!(o.stdout, "out:hello stdin\n", "{o}");
     assert!(o.stderr.contains("err:hello stdin"), "{o}");
 }

@@ -87,7 +87,7 @@ fn no_pivot_runs_and_hides_host() {
         &env.rt.scratch,
         berth_integration::runtime::COMMAND_TIMEOUT,
     )
-    .ok();
+    .assert_success();
     assert!(!o.stdout.contains("visible"), "{o}");
     assert_eq!(o.stdout.lines().next(), Some("ok"), "{o}");
 }

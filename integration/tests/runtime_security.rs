@@ -119,7 +119,7 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
     let aid = env.id("a");
     let mut c = rt.command(&["create", "--bundle"]);
     c.arg(&a.dir).arg(&aid);
-    run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).ok();
+    run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
     let pid = env.state(&aid)["pid"].as_i64().unwrap();
     // Container B joins A's pid namespace with every capability and attacks pid 1.
     let mut b = env.bundle("b");
@@ -137,7 +137,7 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
     let bid = env.id("b");
     let mut c = rt.command(&["run", "--bundle"]);
     c.arg(&b.dir).arg(&bid);
-    let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).ok();
+    let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
     eprintln!("attack output: {o}");
     assert_eq!(
         std::fs::read(&copy).unwrap(),
@@ -149,7 +149,7 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
         "{o}"
     );
     // The created container still starts: the attack did not corrupt its init either.
-    env.rt(&["start", &aid]).ok();
+    env.rt(&["start", &aid]).assert_success();
     assert_eq!(env.wait_status(&aid, "running"), "running");
 }
 
@@ -196,7 +196,7 @@ fn cve_2024_21626_preserved_fds_are_only_the_requested_ones() {
             Ok(())
         });
     }
-    let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).ok();
+    let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
     let fds: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(fds, ["0", "1", "2", "3"], "{o}");
 }

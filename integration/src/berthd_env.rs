@@ -1,28 +1,17 @@
-//! Shared fixture of the `run_*` tests: a seeded local registry (also configured as the docker.io
-//! mirror, so `hello-world` resolves offline), a private berthd with its own root/state/socket in
-//! a temp dir, and a guard that removes every container, stops berthd and checks/cleans mounts
-//! on drop.
-#![allow(dead_code)]
+//! `BerthdEnv`, the fixture of the `run_*` tests: a seeded local registry (also configured as the
+//! docker.io mirror, so `hello-world` resolves offline), a private berthd with its own
+//! root/state/socket in a temp dir, and a guard that removes every container, stops berthd and
+//! checks/cleans mounts on drop.
 
-use berth_integration::daemon::{bin, Daemon, DaemonDirs};
-use berth_integration::registry::TestRegistry;
+use crate::daemon::{Daemon, DaemonDirs};
+use crate::registry::TestRegistry;
+use crate::runtime::runtime_under_test;
+use crate::{host, wait};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
-
-/// The OCI runtime under test: `BERTH_TEST_RUNTIME` (`berth-runc` by default, or `runc`).
-pub fn runtime() -> String {
-    let name = std::env::var("BERTH_TEST_RUNTIME").unwrap_or_else(|_| "berth-runc".into());
-    let local = bin(&name);
-    if local.exists() {
-        local.display().to_string()
-    } else {
-        name
-    }
-}
 
 /// A registry + berthd pair owned by one test.
-pub struct Env {
+pub struct BerthdEnv {
     /// berthd (None while it is down in restart tests).
     pub daemon: Option<Daemon>,
     /// Its directories (inside `tmp`).
@@ -33,15 +22,16 @@ pub struct Env {
     restarts: u32,
 }
 
-impl Env {
+impl BerthdEnv {
     /// Starts a seeded registry and a berthd using it.
-    pub fn start() -> Env {
+    pub fn start() -> BerthdEnv {
         Self::start_under("")
     }
 
     /// Like [`Env::start`], with the daemon's directories under `sub` inside the temp dir (a long
     /// `sub` makes `<state>/tasks/<id>/attach.sock` longer than a unix socket path may be).
-    pub fn start_under(sub: &str) -> Env {
+    pub fn start_under(sub: &str) -> BerthdEnv {
+        crate::require_root();
         let registry = TestRegistry::start(None);
         registry.seed();
         let tmp = tempfile::Builder::new()
@@ -54,11 +44,11 @@ impl Env {
         let dirs = DaemonDirs::under(&base);
         let config = format!(
             "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n",
-            runtime(),
+            runtime_under_test().display(),
             host = registry.host
         );
         std::fs::write(&dirs.config, config).unwrap();
-        let mut env = Env {
+        let mut env = BerthdEnv {
             daemon: None,
             dirs,
             registry,
@@ -148,12 +138,9 @@ impl Env {
 
     /// Mount points under this test's temp dir still in the mount table.
     pub fn mounts_left(&self) -> Vec<String> {
-        let base = self.tmp.path().display().to_string();
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-            .filter(|mp| mp.starts_with(&base))
+        host::mounts_under(self.tmp.path())
+            .iter()
+            .map(|p| p.display().to_string())
             .collect()
     }
 
@@ -181,7 +168,7 @@ impl Env {
         assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
         if let Some(pid) = monitor_pid {
             assert!(
-                !process_alive(pid),
+                !host::pid_alive(pid),
                 "monitor {pid} of {id} is still running"
             );
         }
@@ -196,15 +183,9 @@ impl Env {
 
     /// Waits (bounded) until `f` holds; panics with `what` otherwise. Not a timing assertion:
     /// the bound only stops a broken test from hanging.
+    #[track_caller]
     pub fn eventually(&self, what: &str, mut f: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !f() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "never happened: {what}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait::until(what, wait::DEFAULT_LIMIT, || f().then_some(()))
     }
 }
 
@@ -230,18 +211,7 @@ pub fn cgroup_dirs_of(id: &str) -> Vec<PathBuf> {
     out
 }
 
-/// Whether `pid` exists (and is not a zombie we own).
-pub fn process_alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-impl Drop for Env {
+impl Drop for BerthdEnv {
     fn drop(&mut self) {
         if self.daemon.is_none() {
             self.spawn_daemon_quietly();
@@ -264,7 +234,7 @@ impl Drop for Env {
     }
 }
 
-impl Env {
+impl BerthdEnv {
     fn spawn_daemon_quietly(&mut self) {
         let log = self.tmp.path().join("berthd-cleanup.log");
         if let Ok(mut d) = Daemon::spawn(&self.dirs, log) {

@@ -1,21 +1,14 @@
-//! Shared fixtures for the monitor/task-manager tests: busybox bundles, a task manager with its
-//! own state dirs, and guards that clean up only what the test created.
-#![allow(dead_code)]
+//! `TaskEnv`, the fixture of the `monitor_*` tests: busybox bundles, a task manager with its own
+//! state dirs over the runtime under test ([`crate::runtime::runtime_under_test`]), and guards
+//! that clean up only what the test created.
 
-use berth_manager::oci_runtime::resolve_binary;
 use berth_manager::tasks::{TaskManager, TaskManagerConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// The runtime under test: `$BERTH_TEST_RUNTIME` (name or path), default `runc`.
-pub fn runtime_binary() -> PathBuf {
-    let name = std::env::var("BERTH_TEST_RUNTIME").unwrap_or_else(|_| "runc".into());
-    resolve_binary(&name).unwrap_or_else(|e| panic!("runtime for tests: {e}"))
-}
 
 /// The berth-monitor binary: `$BERTH_MONITOR`, else `target/<profile>/berth-monitor`.
 pub fn monitor_binary() -> PathBuf {
@@ -48,7 +41,10 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// A temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
+pub struct TempDir(
+    /// Its path.
+    pub PathBuf,
+);
 
 impl TempDir {
     /// Creates `/tmp/berth-test-<unique>`.
@@ -95,13 +91,16 @@ pub fn make_bundle(dir: &Path, args: &[&str], tty: bool) {
 }
 
 /// A task manager with its own state root; deletes every task it still knows on drop.
-pub struct Env {
+pub struct TaskEnv {
+    /// The state root (task dirs, runtime root).
     pub root: TempDir,
+    /// Where [`TaskEnv::bundle`] writes bundles.
     pub bundles: TempDir,
+    /// The task manager under test.
     pub manager: TaskManager,
 }
 
-impl Env {
+impl TaskEnv {
     /// A fresh manager under a new state root.
     pub fn new(name: &str) -> Self {
         let root = TempDir::new(&format!("{name}-state"));
@@ -110,9 +109,14 @@ impl Env {
 
     /// A manager over an existing state root (a "restarted daemon").
     pub fn at(root: TempDir, name: &str) -> Self {
-        let config = TaskManagerConfig::with_binaries(&root.0, runtime_binary(), monitor_binary());
+        crate::require_root();
+        let config = TaskManagerConfig::with_binaries(
+            &root.0,
+            crate::runtime::runtime_under_test(),
+            monitor_binary(),
+        );
         let manager = TaskManager::new(config).unwrap();
-        Env {
+        TaskEnv {
             root,
             bundles: TempDir::new(&format!("{name}-bundles")),
             manager,
@@ -127,7 +131,7 @@ impl Env {
     }
 }
 
-impl Drop for Env {
+impl Drop for TaskEnv {
     fn drop(&mut self) {
         let cfg = self.manager.config().clone();
         // Every container under our own runtime root is ours; the runtime kills and removes it.
@@ -145,17 +149,10 @@ impl Drop for Env {
     }
 }
 
-/// Polls `f` until it returns `Some`, failing the test after `limit` (not a timing assertion:
-/// the limit only stops a hung test).
-pub fn wait_until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Polls `f` until it returns `Some`, failing the test after `limit` (see [`crate::wait::until`]).
+#[track_caller]
+pub fn wait_until<T>(what: &str, limit: Duration, f: impl FnMut() -> Option<T>) -> T {
+    crate::wait::until(what, limit, f)
 }
 
 /// `VmRSS` and `VmHWM` of `pid` in kB.
