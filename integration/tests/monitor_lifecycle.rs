@@ -1,4 +1,4 @@
-//! Task manager + monitor against a real runtime (`$BERTH_TEST_RUNTIME`, default runc):
+//! Task manager + monitor against a real runtime (`$BERTH_TEST_RUNTIME`, default berth-runc):
 //! exit codes, signals, create errors, pause/resume, runtime timeouts.
 
 use berth_integration::task_env::{unique, TaskEnv, TempDir};

@@ -1,16 +1,26 @@
 //! berth-manager: the library behind `berthd` (the daemon), `berth` (its CLI) and `berth-monitor`.
 //!
-//! - [`config`]: berthd's TOML configuration.
-//! - [`daemon`]: startup, root lock, gRPC server on a unix socket, shutdown.
-//! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.
-//! - [`content`]: the content-addressable blob store.
+//! Modules, top layer first (a module imports only modules of lower layers; `tests/layers.rs`
+//! checks it, `docs/architecture.md` draws it):
+//! - [`cli`]: the `berth` command-line client.
+//! - [`daemon`]: startup, root lock, gRPC server on a unix socket, wiring of the subsystems
+//!   (`daemon/wiring.rs`), shutdown.
+//! - [`api`]: the Containers and Tasks gRPC services, thin over [`containers`].
+//! - [`containers`]: container records and the rules of their tasks (create, start, stop, exit
+//!   codes, `--rm`), over narrow backends for rootfs and tasks.
+//! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 //! - [`images`]: image records and the Images gRPC service.
 //! - [`snapshots`]: snapshotters (overlayfs, copying), image rootfs preparation, Snapshots service.
-//! - [`unpack`]: applying an OCI layer tar to a directory, safely.
+//! - [`tasks`]: the task manager: one `berth-monitor` per container and the OCI runtime binary.
+//! - [`monitor`]: the per-container monitor process (`berth-monitor`).
+//! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
-//! - [`cli`]: the `berth` command-line client.
+//! - [`content`]: the content-addressable blob store.
+//! - [`unpack`]: applying an OCI layer tar to a directory, safely.
+//! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
+//! - [`events`]: the in-process event bus and the Events service.
 //! - [`reference`]: image references as Docker writes them.
-//! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
+//! - [`config`]: berthd's TOML configuration.
 
 pub mod api;
 pub mod bundle;
