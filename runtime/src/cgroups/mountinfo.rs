@@ -1,4 +1,5 @@
-//! Finding cgroup hierarchies in `/proc/self/mountinfo` and the process's own cgroups in `/proc/self/cgroup`.
+//! Finding cgroup hierarchies in `/proc/self/mountinfo` (parsed by `berth_mountinfo`) and the process's own
+//! cgroups in `/proc/self/cgroup`.
 
 use std::path::PathBuf;
 
@@ -33,44 +34,11 @@ pub struct CgroupMount {
     pub controllers: Vec<String>,
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space, etc.).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let v = (bytes[i + 1] - b'0') as u32 * 64
-                + (bytes[i + 2] - b'0') as u32 * 8
-                + (bytes[i + 3] - b'0') as u32;
-            out.push(v as u8);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses mountinfo text and returns its cgroup mounts, first mount of each v1 hierarchy only.
 pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
     let mut mounts: Vec<CgroupMount> = Vec::new();
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let left: Vec<&str> = left.split(' ').collect();
-        let right: Vec<&str> = right.split(' ').collect();
-        if left.len() < 5 || right.len() < 3 {
-            continue;
-        }
-        let v2 = match right[0] {
+    for mount in berth_mountinfo::parse(text) {
+        let v2 = match mount.fs_type.as_str() {
             "cgroup2" => true,
             "cgroup" => false,
             _ => continue,
@@ -78,15 +46,16 @@ pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
         let controllers: Vec<String> = if v2 {
             Vec::new()
         } else {
-            right[2]
+            mount
+                .super_options
                 .split(',')
                 .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
                 .map(str::to_string)
                 .collect()
         };
         let m = CgroupMount {
-            mount_point: PathBuf::from(unescape(left[4])),
-            root: PathBuf::from(unescape(left[3])),
+            mount_point: mount.mount_point,
+            root: mount.root,
             v2,
             controllers,
         };

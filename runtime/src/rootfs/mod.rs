@@ -116,9 +116,9 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .ctx(|| "read /proc/self/mountinfo".into())?;
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
-    let best = text
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+    let best = berth_mountinfo::parse(&text)
+        .into_iter()
+        .map(|m| m.mount_point)
         .filter(|mp| parent.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
         .unwrap_or_else(|| PathBuf::from("/"));
