@@ -22,19 +22,20 @@ const LAYERS: &[(&str, u8)] = &[
     ("bundle", 1),
     ("metadata", 1),
     ("monitor", 1),
-    // Tasks (monitors + runtime binary), image records, snapshotters.
+    // Image records and the platform matcher; tasks (monitors + runtime binary).
     ("images", 2),
-    ("snapshots", 2),
     ("tasks", 2),
-    // The container/task model and its rules; registry clients behind images' trait.
-    ("containers", 3),
+    // Snapshotters (rootfs from image layers); registry clients behind images' trait.
     ("registry", 3),
+    ("snapshots", 3),
+    // The container/task model and its rules.
+    ("containers", 4),
     // gRPC fronts of the container model (thin).
-    ("api", 4),
+    ("api", 5),
     // Daemon assembly: builds and wires everything.
-    ("daemon", 5),
+    ("daemon", 6),
     // The command-line client.
-    ("cli", 6),
+    ("cli", 7),
 ];
 
 fn layer(module: &str) -> Option<u8> {

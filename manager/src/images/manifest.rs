@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::platform::host_platform;
 use crate::content::{ContentStore, Digest};
 use crate::metadata::images::Descriptor;
 
@@ -24,19 +25,6 @@ pub struct ImageFacts {
     pub manifest: Option<Vec<u8>>,
     /// Raw config JSON.
     pub config: Option<Vec<u8>>,
-}
-
-/// The host's platform in OCI notation ("linux/amd64").
-pub fn host_platform() -> String {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        "arm" => "arm",
-        other => other,
-    };
-    format!("{}/{arch}", std::env::consts::OS)
 }
 
 fn is_index(media_type: &str, doc: &Value) -> bool {

@@ -9,6 +9,7 @@
 pub mod distribution;
 mod manifest;
 pub mod naming;
+pub mod platform;
 pub mod progress;
 pub mod service;
 mod store;
@@ -18,7 +19,8 @@ pub use distribution::{
     Credentials, Distribution, DistributionError, DistributionErrorKind, LoginOutcome, PullOptions,
     PushedImage, ResolvedImage,
 };
-pub use manifest::{host_platform, ImageFacts};
+pub use manifest::ImageFacts;
+pub use platform::host_platform;
 pub use progress::{BlobStatus, Progress, ProgressEvent};
 pub use store::{ImageError, ImageService, ImageView, PullOutcome, RemoveOutcome};
 pub use usage::{ImageUsage, ImageUser};

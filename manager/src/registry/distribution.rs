@@ -158,7 +158,7 @@ impl Distribution for RegistryDistribution {
     ) -> Result<ResolvedImage, DistributionError> {
         let reference = Reference::parse(&opts.reference).map_err(|e| to_dist(e.into()))?;
         let platform = match opts.platform.as_deref().filter(|p| !p.is_empty()) {
-            Some(p) => Some(Platform::parse(p).map_err(to_dist)?),
+            Some(p) => Some(Platform::parse(p).map_err(|e| to_dist(e.into()))?),
             None => None,
         };
         let pull_opts = super::PullOptions {

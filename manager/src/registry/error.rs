@@ -127,3 +127,9 @@ pub(crate) fn describe_http(err: &reqwest::Error) -> String {
         chain(err)
     }
 }
+
+impl From<crate::images::platform::PlatformError> for RegistryError {
+    fn from(e: crate::images::platform::PlatformError) -> Self {
+        RegistryError::BadPlatform(e.0)
+    }
+}

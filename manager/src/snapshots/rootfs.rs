@@ -8,9 +8,10 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest, Os};
+use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest};
 
 use super::{chain_ids, Kind, Labels, Mount, SnapshotError, Snapshotter};
+use crate::images::platform::Platform;
 use crate::unpack::{apply_layer, ApplyStats, UnpackError};
 
 /// Label on committed layer snapshots: the layer's uncompressed digest.
@@ -107,14 +108,9 @@ pub struct PreparedRootfs {
     pub mounts: Vec<Mount>,
 }
 
-/// The OCI architecture name of this host (`amd64`, `arm64`, …).
+/// The OCI architecture name of this host (`amd64`, `arm64`, …), from the one platform table.
 pub fn host_arch() -> Arch {
-    match std::env::consts::ARCH {
-        "x86_64" => Arch::Amd64,
-        "aarch64" => Arch::ARM64,
-        "x86" => Arch::i386,
-        other => Arch::from(other),
-    }
+    Arch::from(Platform::host().architecture.as_str())
 }
 
 /// Picks the linux/<host arch> manifest out of an image index (`index_digest` must be one).
@@ -136,13 +132,14 @@ pub fn platform_manifest(
         reason: format!("not an image index: {e}"),
     })?;
     let arch = host_arch();
+    let host = Platform::host();
     index
         .manifests()
         .iter()
         .find(|m| {
             m.platform()
                 .as_ref()
-                .is_some_and(|p| *p.os() == Os::Linux && *p.architecture() == arch)
+                .is_some_and(|p| host.accepts(&Platform::from_oci(p)))
         })
         .map(|m| m.digest().to_string())
         .ok_or_else(|| RootfsError::Manifest {
