@@ -9,8 +9,8 @@
 //! - [`containers`]: container records and the rules of their tasks (create, start, stop, exit
 //!   codes, `--rm`), over narrow backends for rootfs and tasks.
 //! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
-//! - [`images`]: image records and the Images gRPC service.
-//! - [`snapshots`]: snapshotters (overlayfs, copying), image rootfs preparation, Snapshots service.
+//! - [`images`]: image records, the platform matcher, image rootfs preparation, Images service.
+//! - [`snapshots`]: snapshotters (overlayfs, copying) and the Snapshots service.
 //! - [`tasks`]: the task manager: one `berth-monitor` per container and the OCI runtime binary.
 //! - [`monitor`]: the per-container monitor process (`berth-monitor`).
 //! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.

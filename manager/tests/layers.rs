@@ -22,14 +22,14 @@ const LAYERS: &[(&str, u8)] = &[
     ("bundle", 1),
     ("metadata", 1),
     ("monitor", 1),
-    // Image records and the platform matcher; tasks (monitors + runtime binary).
-    ("images", 2),
+    // Snapshotters (prepare, commit, remove layers); tasks (monitors + runtime binary).
+    ("snapshots", 2),
     ("tasks", 2),
-    // Snapshotters (rootfs from image layers); registry clients behind images' trait.
-    ("registry", 3),
-    ("snapshots", 3),
-    // The container/task model and its rules.
+    // Image records, the platform matcher, image rootfs from layers.
+    ("images", 3),
+    // The container/task model and its rules; registry clients behind images' trait.
     ("containers", 4),
+    ("registry", 4),
     // gRPC fronts of the container model (thin).
     ("api", 5),
     // Daemon assembly: builds and wires everything.

@@ -6,8 +6,9 @@ use super::backend::{BackendError, ImageInfo, PreparedRootfs, RootfsBackend};
 use super::record::RunOptions;
 use crate::bundle;
 use crate::content::{ContentStore, Digest};
+use crate::images::rootfs::{self, BlobSource};
 use crate::images::ImageService;
-use crate::snapshots::{self, rootfs::BlobSource, Snapshotter};
+use crate::snapshots::{self, Snapshotter};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -131,7 +132,7 @@ impl RootfsBackend for ImageRootfs {
         );
         let opts = bundle_options(&id, options);
         tokio::task::spawn_blocking(move || {
-            let prepared = snapshots::rootfs::prepare_image_rootfs(
+            let prepared = rootfs::prepare_image_rootfs(
                 &blobs,
                 snapshotter.as_ref(),
                 &digest,

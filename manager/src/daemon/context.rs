@@ -38,7 +38,7 @@ impl Context {
                 .map_err(super::DaemonError::RegistryConfig)?;
         images.set_distribution(Arc::new(registry));
         let snapshotter = snapshots::open(&config.root, snapshots::Choice::Auto)?;
-        for key in snapshots::rootfs::remove_stale_extractions(&*snapshotter)? {
+        for key in crate::images::rootfs::remove_stale_extractions(&*snapshotter)? {
             tracing::info!(
                 key,
                 "removed a layer snapshot left by an interrupted unpack"

@@ -11,6 +11,7 @@ mod manifest;
 pub mod naming;
 pub mod platform;
 pub mod progress;
+pub mod rootfs;
 pub mod service;
 mod store;
 pub mod usage;

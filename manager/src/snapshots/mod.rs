@@ -13,7 +13,6 @@ pub mod copying;
 pub mod locks;
 pub mod mount;
 pub mod overlay;
-pub mod rootfs;
 pub mod service;
 mod store;
 mod usage;

@@ -6,10 +6,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::rootfs::{
+use super::*;
+use crate::images::rootfs::{
     prepare_image_rootfs, remove_stale_extractions, unpack_image, BlobSource, RootfsError,
 };
-use super::*;
 use crate::unpack::{apply_layer, sha256_digest};
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -535,7 +535,7 @@ fn an_index_resolves_to_the_host_platform_manifest() {
     let s = open(root.path(), Choice::Overlay).unwrap();
     let mut blobs = Blobs::default();
     let (m, _) = image(&mut blobs, &[layer(&[("f", b"1")])], None);
-    let arch = super::rootfs::host_arch().to_string();
+    let arch = crate::images::rootfs::host_arch().to_string();
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",

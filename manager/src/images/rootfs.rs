@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest};
 
-use super::{chain_ids, Kind, Labels, Mount, SnapshotError, Snapshotter};
-use crate::images::platform::Platform;
+use super::platform::Platform;
+use crate::snapshots::{chain_ids, Kind, Labels, Mount, SnapshotError, Snapshotter};
 use crate::unpack::{apply_layer, ApplyStats, UnpackError};
 
 /// Label on committed layer snapshots: the layer's uncompressed digest.
@@ -104,7 +104,7 @@ pub struct PreparedRootfs {
     pub image: ImageLayers,
     /// Key of the container's active snapshot.
     pub key: String,
-    /// Mounts that make the rootfs (see [`super::mount_all`]).
+    /// Mounts that make the rootfs (see [`crate::snapshots::mount_all`]).
     pub mounts: Vec<Mount>,
 }
 
