@@ -12,9 +12,11 @@ mod error;
 mod exit;
 mod logs;
 mod manager;
+mod orphan;
 mod recover;
 pub mod service;
 mod spawn;
+mod stop;
 mod types;
 
 pub use attach::{Attach, AttachEvent, AttachInput, AttachOutput};
@@ -22,6 +24,7 @@ pub use config::TaskManagerConfig;
 pub use error::TaskError;
 pub use exit::parse_exit_record;
 pub use manager::TaskManager;
+pub use orphan::become_subreaper;
 pub use recover::RecoveredTask;
 pub use types::{
     ExitStatus, LogLine, LogOptions, LogStream, StdioOptions, TaskExit, TaskInfo, TaskStatus,

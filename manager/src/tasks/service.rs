@@ -158,8 +158,9 @@ impl TasksService {
                     if run.started_at.is_some() || run.finished_at.is_some() {
                         return Ok(ExitInfo {
                             code: run.exit_code,
-                            exited_at: std::time::UNIX_EPOCH
-                                + Duration::from_nanos(run.finished_at.unwrap_or(0).max(0) as u64),
+                            exited_at: run.finished_at.map(|t| {
+                                std::time::UNIX_EPOCH + Duration::from_nanos(t.max(0) as u64)
+                            }),
                             oom: run.oom_killed,
                             pid: 0,
                         });
@@ -175,16 +176,13 @@ impl TasksService {
                         if e.container_id == rec.id {
                             return Ok(ExitInfo {
                                 code: e.exit_code_known.then_some(e.exit_code),
-                                exited_at: e
-                                    .exited_at
-                                    .map(|t| {
-                                        std::time::UNIX_EPOCH
-                                            + Duration::new(
-                                                t.seconds.max(0) as u64,
-                                                t.nanos.max(0) as u32,
-                                            )
-                                    })
-                                    .unwrap_or_else(std::time::SystemTime::now),
+                                exited_at: e.exited_at.map(|t| {
+                                    std::time::UNIX_EPOCH
+                                        + Duration::new(
+                                            t.seconds.max(0) as u64,
+                                            t.nanos.max(0) as u32,
+                                        )
+                                }),
                                 oom: false,
                                 pid: e.pid,
                             });
@@ -212,7 +210,7 @@ pub fn exit_status(e: &ExitInfo) -> pb::ExitStatus {
     pb::ExitStatus {
         exit_code: e.code.unwrap_or(0),
         known: e.code.is_some(),
-        exited_at: Some(to_timestamp(e.exited_at)),
+        exited_at: e.exited_at.map(to_timestamp),
         oom_killed: e.oom,
     }
 }
@@ -231,7 +229,7 @@ fn task_proto(t: &TaskInfo) -> pb::Task {
         exit_code: t.exit.as_ref().and_then(|e| e.code).unwrap_or(0),
         exit_code_known: t.exit.as_ref().is_some_and(|e| e.code.is_some()),
         started_at: t.started_at.map(to_timestamp),
-        exited_at: t.exit.as_ref().map(|e| to_timestamp(e.exited_at)),
+        exited_at: t.exit.as_ref().and_then(|e| e.exited_at).map(to_timestamp),
         oom_killed: t.exit.as_ref().is_some_and(|e| e.oom),
     }
 }
@@ -366,29 +364,11 @@ impl tasks_server::Tasks for TasksService {
         } else {
             r.signal as i32
         };
-        if task.state == TaskState::Paused {
-            tasks.resume(&rec.id).await.map_err(ContainerError::from)?;
-        }
-        tasks
-            .kill(&rec.id, signal, false)
+        let grace = Duration::from_secs(r.timeout_seconds.into());
+        let paused = task.state == TaskState::Paused;
+        let exit = super::stop::stop_task(&**tasks, &rec.id, signal, grace, paused)
             .await
             .map_err(ContainerError::from)?;
-        let waited = tokio::time::timeout(
-            Duration::from_secs(r.timeout_seconds.into()),
-            tasks.wait(&rec.id),
-        )
-        .await;
-        let exit = match waited {
-            Ok(res) => res.map_err(ContainerError::from)?,
-            Err(_) => {
-                tracing::info!(container = rec.id, "stop timeout expired; sending SIGKILL");
-                tasks
-                    .kill(&rec.id, libc::SIGKILL, true)
-                    .await
-                    .map_err(ContainerError::from)?;
-                tasks.wait(&rec.id).await.map_err(ContainerError::from)?
-            }
-        };
         Ok(Response::new(pb::StopTaskResponse {
             container_id: rec.id,
             status: Some(exit_status(&exit)),

@@ -111,10 +111,15 @@ async fn read_report(read: OwnedFd) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// Parses `created <init pid> <monitor pid>` or `error <message>`; `Err("")` for no report.
+/// Parses `created|adopted <init pid> <monitor pid>` or `error <message>`; `Err("")` for no
+/// report.
 fn parse_report(id: &str, text: &str) -> Result<Report, String> {
     let line = text.lines().next().unwrap_or("").trim();
-    if let Some(rest) = line.strip_prefix("created ") {
+    // An adopting monitor (`--adopt`) reports `adopted <init pid> <monitor pid>`.
+    if let Some(rest) = line
+        .strip_prefix("created ")
+        .or_else(|| line.strip_prefix("adopted "))
+    {
         let mut it = rest.split_whitespace().map(str::parse::<u32>);
         if let (Some(Ok(init_pid)), Some(Ok(monitor_pid))) = (it.next(), it.next()) {
             return Ok(Report {
@@ -141,6 +146,8 @@ mod tests {
     fn reports() {
         let r = parse_report("c", "created 10 20\n").unwrap();
         assert_eq!((r.init_pid, r.monitor_pid), (10, 20));
+        let r = parse_report("c", "adopted 10 30\n").unwrap();
+        assert_eq!((r.init_pid, r.monitor_pid), (10, 30));
         assert_eq!(parse_report("c", "error boom\n").err().unwrap(), "boom");
         assert_eq!(parse_report("c", "").err().unwrap(), "");
         assert!(parse_report("c", "created x").is_err());
