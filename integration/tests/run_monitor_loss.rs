@@ -209,3 +209,45 @@ fn monitor_loss_and_daemon_restart() {
 
     env.ok(&["rm", "ml-a", "ml-b", "ml-c", "ml-d"]);
 }
+
+/// Zombie children of `parent` (pids whose stat says state Z and that parent).
+fn zombie_children(parent: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for ent in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = ent.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let (state, ppid) = (fields.next(), fields.next().and_then(|p| p.parse().ok()));
+        if state == Some("Z") && ppid == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn berthd_reaps_the_monitors_it_adopts_as_subreaper() {
+    let env = Env::start();
+    let img = env.busybox();
+    let berthd = env.daemon().pid().unwrap();
+    // A create that fails (its monitor exits after reporting the error) ...
+    let out = env.berth(&["run", "--name", "ml-missing", &img, "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127));
+    // ... one that exits normally, and one whose monitor was killed.
+    assert_eq!(env.ok(&["run", "--name", "ml-done", &img, "true"]), "");
+    env.ok(&["run", "-d", "--name", "ml-lost", &img, "sleep", "300"]);
+    kill_monitor(&env, &id_of(&env, "ml-lost"));
+    env.ok(&["stop", "-t", "1", "ml-lost"]);
+    assert_exited(&env, "ml-lost", 137);
+    env.ok(&["rm", "ml-missing", "ml-done", "ml-lost"]);
+    env.eventually("berthd reaped every child it adopted", || {
+        zombie_children(berthd).is_empty()
+    });
+}

@@ -107,7 +107,12 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
 
     // SAFETY: the monitor is single-threaded here, so the child may run arbitrary code.
     match unsafe { fork() }.map_err(nix_sys("fork"))? {
-        ForkResult::Parent { .. } => return Ok(Role::Launcher),
+        ForkResult::Parent { child } => {
+            // berthd, a subreaper, becomes the monitor's parent: it learns the pid here so that
+            // it can reap the monitor even if it fails before reporting anything else.
+            let _ = nix::unistd::write(&sync, format!("monitor {child}\n").as_bytes());
+            return Ok(Role::Launcher);
+        }
         ForkResult::Child => {}
     }
     setsid().map_err(nix_sys("setsid"))?;

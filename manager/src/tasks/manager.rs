@@ -199,6 +199,7 @@ impl TaskManager {
         if let Err(e) = written {
             // Without task.json the task could not be recovered: undo the create.
             let _ = runtime.delete(id, true).await;
+            tokio::spawn(orphan::reap_when_gone(report.monitor_pid));
             let _ = tokio::fs::remove_dir_all(&dir).await;
             return Err(e);
         }

@@ -110,6 +110,23 @@ async fn wait_monitor(pid: u32, dir: &std::path::Path) {
     let _ = monitor.try_reap();
 }
 
+/// Reaps process `pid` once it has exited, if it is our child (a monitor that failed, which
+/// berthd does not track).
+pub(crate) async fn reap_when_gone(pid: u32) {
+    let Some(fd) = i32::try_from(pid)
+        .ok()
+        .and_then(|p| PidFd::open(p, None).ok().flatten())
+    else {
+        return;
+    };
+    // Only our own child can be reaped, and a child's pid is not reused before it is.
+    if let Ok(watch) = fd.fd().try_clone_to_owned() {
+        if wait_pidfd(watch).await.is_ok() {
+            let _ = fd.try_reap();
+        }
+    }
+}
+
 /// Polls until the monitor's process is gone (when its pidfd cannot be watched).
 async fn poll_gone(pid: u32, dir: &std::path::Path) {
     while is_monitor_of(pid, dir) {
