@@ -9,7 +9,7 @@ use super::types::{ExitStatus, StdioOptions, TaskExit, TaskInfo, TaskStatus};
 use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
 use crate::monitor::pidfd::PidFd;
-use crate::runtime::{Runtime, RuntimeStatus};
+use crate::oci_runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};

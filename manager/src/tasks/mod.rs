@@ -14,9 +14,7 @@ mod logs;
 mod manager;
 mod orphan;
 mod recover;
-pub mod service;
 mod spawn;
-mod stop;
 mod types;
 
 pub use attach::{Attach, AttachEvent, AttachInput, AttachOutput};

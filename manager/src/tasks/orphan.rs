@@ -19,7 +19,7 @@ use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::TASK_FILE;
 use crate::monitor::pidfd::{start_time, Exit, PidFd, REAP_WAIT};
 use crate::monitor::ExitRecord;
-use crate::runtime::{Runtime, RuntimeStatus};
+use crate::oci_runtime::{Runtime, RuntimeStatus};
 use nix::errno::Errno;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

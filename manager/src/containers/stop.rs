@@ -1,13 +1,13 @@
-//! `Tasks.Stop`: the stop signal, the grace period, then SIGKILL to every process of the task,
+//! Stopping a task: the stop signal, the grace period, then SIGKILL to every process of the task,
 //! all through the OCI runtime's `kill` (which works whether or not the task's monitor lives).
 //! It returns only once the exit is known; a process that outlives even SIGKILL is an error,
 //! never a quiet success.
 
-use crate::containers::backend::{BackendError, ExitInfo, TaskBackend};
+use super::backend::{BackendError, ExitInfo, TaskBackend};
 use std::time::Duration;
 
 /// How long to wait for the exit after SIGKILL: the exit of an init whose monitor died may only
-/// be known once its parent reaped it (see `orphan`), so this outlasts that wait.
+/// be known once its parent reaped it (see `tasks::orphan`), so this outlasts that wait.
 const KILL_WAIT: Duration = Duration::from_secs(90);
 /// How long to wait for the exit when the runtime refused a signal (the process may have just
 /// exited on its own).
