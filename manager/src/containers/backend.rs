@@ -92,8 +92,8 @@ pub trait RootfsBackend: Send + Sync {
 pub struct ExitInfo {
     /// Exit code (128+signal); `None` when it could not be recovered.
     pub code: Option<i32>,
-    /// When it exited.
-    pub exited_at: SystemTime,
+    /// When it exited; `None` when nobody saw the exit (never made up).
+    pub exited_at: Option<SystemTime>,
     /// OOM-killed.
     pub oom: bool,
     /// Pid it had.

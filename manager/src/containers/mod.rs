@@ -10,6 +10,7 @@ pub mod names;
 pub mod record;
 pub mod resolve;
 pub mod rootfs_backend;
+mod stop;
 pub mod store;
 pub mod task_backend;
 mod task_lifecycle;
@@ -195,7 +196,7 @@ impl Containers {
                     state: pb::ContainerState::Exited as i32,
                     pid: 0,
                     started_at,
-                    finished_at: exit.as_ref().map(|e| ts(e.exited_at)),
+                    finished_at: exit.as_ref().and_then(|e| e.exited_at).map(ts),
                     exit_code: exit.as_ref().and_then(|e| e.code).unwrap_or(0),
                     exit_code_known: exit.as_ref().is_some_and(|e| e.code.is_some()),
                     oom_killed: exit.as_ref().is_some_and(|e| e.oom),
@@ -231,13 +232,13 @@ impl Containers {
 
     /// Stores an exit on the record.
     pub fn record_exit(&self, id: &str, exit: &ExitInfo) -> Result<(), ContainerError> {
-        let nanos = exit
-            .exited_at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+        let nanos = exit.exited_at.map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0)
+        });
         self.update_last_run(id, |run| {
-            run.finished_at = Some(nanos);
+            run.finished_at = nanos;
             run.exit_code = exit.code;
             run.oom_killed = exit.oom;
         })
@@ -284,7 +285,7 @@ impl Containers {
                 pid: exit.pid,
                 exit_code: exit.code.unwrap_or(0),
                 exit_code_known: exit.code.is_some(),
-                exited_at: Some(crate::events::to_timestamp(exit.exited_at)),
+                exited_at: exit.exited_at.map(crate::events::to_timestamp),
             }));
         let auto_remove = matches!(self.store.get(id), Ok(Some(r)) if r.options.auto_remove);
         if auto_remove {

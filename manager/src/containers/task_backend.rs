@@ -50,7 +50,7 @@ impl ManagedTasks {
 pub fn exit_info(s: &ExitStatus, pid: u32) -> ExitInfo {
     ExitInfo {
         code: s.code,
-        exited_at: s.exited_at.unwrap_or_else(std::time::SystemTime::now),
+        exited_at: s.exited_at,
         oom: s.oom,
         pid,
     }

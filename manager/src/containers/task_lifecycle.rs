@@ -155,8 +155,9 @@ impl Containers {
                     if run.started_at.is_some() || run.finished_at.is_some() {
                         return Ok(ExitInfo {
                             code: run.exit_code,
-                            exited_at: std::time::UNIX_EPOCH
-                                + Duration::from_nanos(run.finished_at.unwrap_or(0).max(0) as u64),
+                            exited_at: run.finished_at.map(|t| {
+                                std::time::UNIX_EPOCH + Duration::from_nanos(t.max(0) as u64)
+                            }),
                             oom: run.oom_killed,
                             pid: 0,
                         });
@@ -172,16 +173,13 @@ impl Containers {
                         if e.container_id == rec.id {
                             return Ok(ExitInfo {
                                 code: e.exit_code_known.then_some(e.exit_code),
-                                exited_at: e
-                                    .exited_at
-                                    .map(|t| {
-                                        std::time::UNIX_EPOCH
-                                            + Duration::new(
-                                                t.seconds.max(0) as u64,
-                                                t.nanos.max(0) as u32,
-                                            )
-                                    })
-                                    .unwrap_or_else(std::time::SystemTime::now),
+                                exited_at: e.exited_at.map(|t| {
+                                    std::time::UNIX_EPOCH
+                                        + Duration::new(
+                                            t.seconds.max(0) as u64,
+                                            t.nanos.max(0) as u32,
+                                        )
+                                }),
                                 oom: false,
                                 pid: e.pid,
                             });
@@ -241,18 +239,8 @@ impl Containers {
             return Ok(task.exit);
         }
         let signal = if signal == 0 { libc::SIGTERM } else { signal };
-        if task.state == TaskState::Paused {
-            tasks.resume(&rec.id).await?;
-        }
-        tasks.kill(&rec.id, signal, false).await?;
-        let exit = match tokio::time::timeout(timeout, tasks.wait(&rec.id)).await {
-            Ok(res) => res?,
-            Err(_) => {
-                tracing::info!(container = rec.id, "stop timeout expired; sending SIGKILL");
-                tasks.kill(&rec.id, libc::SIGKILL, true).await?;
-                tasks.wait(&rec.id).await?
-            }
-        };
+        let paused = task.state == TaskState::Paused;
+        let exit = super::stop::stop_task(&**tasks, &rec.id, signal, timeout, paused).await?;
         Ok(Some(exit))
     }
 

@@ -75,7 +75,7 @@ impl FakeTasks {
     fn exit(&self, id: &str, code: i32) {
         let exit = ExitInfo {
             code: Some(code),
-            exited_at: std::time::SystemTime::now(),
+            exited_at: Some(std::time::SystemTime::now()),
             oom: false,
             pid: 42,
         };

@@ -44,6 +44,10 @@ pub enum DaemonError {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// berthd could not become a child subreaper (needed to learn exits of containers whose
+    /// monitor died).
+    #[error("prctl(PR_SET_CHILD_SUBREAPER): {0}")]
+    Subreaper(nix::errno::Errno),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -92,6 +96,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     make_dir(&config.state, 0o711)?;
     let lock = RootLock::acquire(&config.lock_path())?;
     let shutdown = signals::shutdown_signal()?;
+    // Before any monitor starts: they must become berthd's children (see tasks::orphan).
+    crate::tasks::become_subreaper().map_err(DaemonError::Subreaper)?;
     let ctx = Context::open(config)?;
     ctx.containers.recover().await?;
     let (listener, socket_guard) = socket::bind(&ctx.config.address)?;

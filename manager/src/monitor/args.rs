@@ -27,6 +27,9 @@ pub struct MonitorArgs {
     pub sync_fd: i32,
     /// Seconds to wait for `runtime create` before killing it.
     pub create_timeout_secs: u64,
+    /// Adopt the running container init `(pid, start time)` whose monitor died, instead of
+    /// creating a container: watch it and record its exit (`--adopt PID:START`).
+    pub adopt: Option<(i32, u64)>,
 }
 
 impl MonitorArgs {
@@ -54,6 +57,10 @@ impl MonitorArgs {
         if self.stdin {
             v.push("--stdin".into());
         }
+        if let Some((pid, start)) = self.adopt {
+            v.push("--adopt".into());
+            v.push(format!("{pid}:{start}").into());
+        }
         v
     }
 
@@ -66,6 +73,7 @@ impl MonitorArgs {
         let mut out_stdin = false;
         let mut sync_fd = 3;
         let mut create_timeout_secs = 60;
+        let mut adopt = None;
         while let Some(flag) = it.next() {
             let flag = flag
                 .into_string()
@@ -73,6 +81,15 @@ impl MonitorArgs {
             match flag.as_str() {
                 "--tty" => out_tty = true,
                 "--stdin" => out_stdin = true,
+                "--adopt" => {
+                    let value = it.next().ok_or("--adopt needs a value")?;
+                    let parsed = value.to_str().and_then(|v| {
+                        let (pid, start) = v.split_once(':')?;
+                        Some((pid.parse::<i32>().ok()?, start.parse::<u64>().ok()?))
+                    });
+                    adopt =
+                        Some(parsed.ok_or_else(|| format!("--adopt {value:?} is not PID:START"))?);
+                }
                 "--id" | "--bundle" | "--state-dir" | "--runtime" | "--runtime-root"
                 | "--sync-fd" | "--create-timeout" => {
                     let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -116,6 +133,7 @@ impl MonitorArgs {
             stdin: out_stdin,
             sync_fd,
             create_timeout_secs,
+            adopt,
         })
     }
 }
@@ -136,8 +154,14 @@ mod tests {
             stdin: false,
             sync_fd: 3,
             create_timeout_secs: 7,
+            adopt: None,
         };
         assert_eq!(MonitorArgs::parse(a.to_args()).unwrap(), a);
+        let adopting = MonitorArgs {
+            adopt: Some((1234, 987654321)),
+            ..a
+        };
+        assert_eq!(MonitorArgs::parse(adopting.to_args()).unwrap(), adopting);
     }
 
     #[test]

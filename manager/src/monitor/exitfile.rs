@@ -52,12 +52,63 @@ impl ExitRecord {
         fs::rename(&tmp, dir.join(EXIT_FILE))?;
         File::open(dir)?.sync_all()
     }
+
+    /// Like [`ExitRecord::write_atomic`], but only if no record exists yet (`renameat2` with
+    /// `RENAME_NOREPLACE`): after a monitor died, berthd and an adopting monitor may both learn
+    /// the exit, and the first record stays. Returns whether this one was written.
+    pub fn write_new(&self, dir: &Path) -> io::Result<bool> {
+        let tmp = dir.join(format!("{EXIT_FILE}.{}.tmp", std::process::id()));
+        let mut f = File::create(&tmp)?;
+        f.write_all(self.to_json().as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        let cwd = nix::fcntl::AT_FDCWD;
+        let renamed = nix::fcntl::renameat2(
+            cwd,
+            &tmp,
+            cwd,
+            &dir.join(EXIT_FILE),
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+        );
+        match renamed {
+            Ok(()) => {
+                File::open(dir)?.sync_all()?;
+                Ok(true)
+            }
+            Err(nix::errno::Errno::EEXIST) => {
+                let _ = fs::remove_file(&tmp);
+                Ok(false)
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e.into())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn write_new_keeps_the_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = ExitRecord {
+            pid: 7,
+            code: 42,
+            signal: None,
+            exited_at: UNIX_EPOCH + Duration::from_secs(1),
+            oom: false,
+        };
+        assert!(r.write_new(dir.path()).unwrap());
+        r.code = 1;
+        assert!(!r.write_new(dir.path()).unwrap());
+        let text = fs::read_to_string(dir.path().join(EXIT_FILE)).unwrap();
+        assert!(text.contains("\"code\":42"), "{text}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn json_shape() {

@@ -4,8 +4,10 @@
 //! berthd, becomes a child subreaper, runs `<runtime> create` so the container init becomes its
 //! child, reports `created`/`error` on the sync descriptor, then holds the container's stdio,
 //! logs its output, serves attach clients, reaps the init and records its exit durably.
+//! With `--adopt` it instead watches the init of a container whose monitor died (see [`adopt`]).
 //! Single-threaded, std + nix only: see docs/monitor.md for the protocols and file formats.
 
+mod adopt;
 pub mod args;
 mod client;
 mod create;
@@ -13,6 +15,7 @@ mod exitfile;
 pub mod layout;
 mod logfile;
 mod oom;
+pub mod pidfd;
 pub mod protocol;
 mod server;
 pub mod timefmt;
@@ -50,6 +53,14 @@ pub enum MonitorError {
         /// Container id.
         id: String,
         /// The runtime's error.
+        message: String,
+    },
+    /// The init to adopt cannot be watched.
+    #[error("adopt container {id}: {message}")]
+    Adopt {
+        /// Container id.
+        id: String,
+        /// Why.
         message: String,
     },
 }
@@ -96,7 +107,12 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
 
     // SAFETY: the monitor is single-threaded here, so the child may run arbitrary code.
     match unsafe { fork() }.map_err(nix_sys("fork"))? {
-        ForkResult::Parent { .. } => return Ok(Role::Launcher),
+        ForkResult::Parent { child } => {
+            // berthd, a subreaper, becomes the monitor's parent: it learns the pid here so that
+            // it can reap the monitor even if it fails before reporting anything else.
+            let _ = nix::unistd::write(&sync, format!("monitor {child}\n").as_bytes());
+            return Ok(Role::Launcher);
+        }
         ForkResult::Child => {}
     }
     setsid().map_err(nix_sys("setsid"))?;
@@ -116,7 +132,11 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
         source: e.into(),
     })?;
     let mut sync = File::from(sync);
-    match monitor(args, &mut sync) {
+    let done = match args.adopt {
+        Some((pid, start)) => adopt::adopt(args, pid, start, &mut sync),
+        None => monitor(args, &mut sync),
+    };
+    match done {
         Ok(()) => Ok(Role::Monitor),
         Err(e) => {
             // Tell berthd if it is still waiting; the sync file closes when we return.

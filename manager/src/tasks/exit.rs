@@ -1,10 +1,11 @@
 //! Learning that a monitor has exited (pidfd) and reading the exit record it left.
+//! (Opening pidfds: `crate::monitor::pidfd`.)
 
 use super::error::{io_err, TaskError};
 use super::types::ExitStatus;
 use crate::monitor::layout::EXIT_FILE;
 use serde::Deserialize;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::SystemTime;
 use tokio::io::unix::AsyncFd;
@@ -44,25 +45,6 @@ pub async fn read_exit_file(dir: &Path) -> Result<Option<ExitStatus>, TaskError>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(format!("read {}", path.display()))(e)),
     }
-}
-
-/// Opens a pidfd for `pid`; `Ok(None)` when the process no longer exists.
-pub fn pidfd_open(pid: u32) -> std::io::Result<Option<OwnedFd>> {
-    let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "pid out of range"))?;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no memory
-    // is passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        return if e.raw_os_error() == Some(libc::ESRCH) {
-            Ok(None)
-        } else {
-            Err(e)
-        };
-    }
-    // SAFETY: the kernel returned a new descriptor that nothing else owns.
-    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
 }
 
 /// Waits until the process behind `pidfd` has exited.

@@ -2,15 +2,18 @@
 
 use super::config::TaskManagerConfig;
 use super::error::{io_err, TaskError};
-use super::exit::{is_monitor_of, pidfd_open, read_exit_file, wait_pidfd};
+use super::exit::read_exit_file;
+use super::orphan;
 use super::spawn::spawn_monitor;
 use super::types::{ExitStatus, StdioOptions, TaskExit, TaskInfo, TaskStatus};
 use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
+use crate::monitor::pidfd::PidFd;
 use crate::oci_runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -27,9 +30,22 @@ pub(crate) struct Entry {
     /// `None` while the task lives; the exit status once its monitor has gone.
     pub(crate) exit: watch::Sender<Option<ExitStatus>>,
     pub(crate) runtime: Runtime,
+    /// The current monitor: the first one, or the one that adopted the init after it died.
+    pub(crate) monitor_pid: AtomicU32,
+    /// A pidfd on the live init, opened while its identity was certain (see `orphan`).
+    pub(crate) init: Option<PidFd>,
+    /// The init's start time, for an adopting monitor to check the pid.
+    pub(crate) init_start: Option<u64>,
 }
 
 impl Entry {
+    /// The task info with the current monitor's pid.
+    pub(crate) fn current_info(&self) -> TaskInfo {
+        let mut info = self.info.clone();
+        info.monitor_pid = self.monitor_pid.load(Ordering::SeqCst);
+        info
+    }
+
     /// Records the exit and broadcasts it, once: later calls change nothing.
     pub(crate) fn settle(&self, status: ExitStatus, events: &broadcast::Sender<TaskExit>) {
         let set = self.exit.send_if_modified(|cur| {
@@ -145,6 +161,7 @@ impl TaskManager {
             stdin: stdio.stdin,
             sync_fd: 3,
             create_timeout_secs: self.inner.config.create_timeout.as_secs().max(1),
+            adopt: None,
         };
         // The monitor kills a hanging runtime at create_timeout; give it time to report that.
         let wait = self.inner.config.create_timeout + Duration::from_secs(10);
@@ -156,11 +173,18 @@ impl TaskManager {
                 return Err(e);
             }
         };
+        // The init is the monitor's child, stopped before the user program: certainly this
+        // container's process, so this is when its identity is pinned.
+        let init_start_time = orphan::init_start_time(report.init_pid);
+        let init = i32::try_from(report.init_pid)
+            .ok()
+            .and_then(|pid| PidFd::open(pid, init_start_time).ok().flatten());
         let info = TaskInfo {
             id: id.to_string(),
             bundle,
             pid: report.init_pid,
             monitor_pid: report.monitor_pid,
+            init_start_time,
             stdio,
             state_dir: dir.clone(),
         };
@@ -175,10 +199,11 @@ impl TaskManager {
         if let Err(e) = written {
             // Without task.json the task could not be recovered: undo the create.
             let _ = runtime.delete(id, true).await;
+            tokio::spawn(orphan::reap_when_gone(report.monitor_pid));
             let _ = tokio::fs::remove_dir_all(&dir).await;
             return Err(e);
         }
-        self.track(info.clone(), runtime, None);
+        self.track(info.clone(), runtime, None, init);
         Ok(info)
     }
 
@@ -261,12 +286,12 @@ impl TaskManager {
 
     /// What is known about task `id`.
     pub fn get(&self, id: &str) -> Result<TaskInfo, TaskError> {
-        Ok(self.lookup(id)?.info.clone())
+        Ok(self.lookup(id)?.current_info())
     }
 
     /// All known tasks, sorted by id.
     pub fn list(&self) -> Vec<TaskInfo> {
-        let mut v: Vec<TaskInfo> = self.tasks().values().map(|e| e.info.clone()).collect();
+        let mut v: Vec<TaskInfo> = self.tasks().values().map(|e| e.current_info()).collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     }
@@ -350,19 +375,28 @@ impl TaskManager {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a task and, while its monitor lives, watches for its exit.
-    pub(crate) fn track(&self, info: TaskInfo, runtime: Runtime, exit: Option<ExitStatus>) {
+    /// Registers a task and, until its exit is known, watches for it (`init`: a pidfd on its
+    /// live init, see [`orphan`]).
+    pub(crate) fn track(
+        &self,
+        info: TaskInfo,
+        runtime: Runtime,
+        exit: Option<ExitStatus>,
+        init: Option<PidFd>,
+    ) {
         let watching = exit.is_none();
         let (tx, _) = watch::channel(exit);
         let entry = Arc::new(Entry {
+            monitor_pid: AtomicU32::new(info.monitor_pid),
+            init_start: info.init_start_time,
             info,
             exit: tx,
             runtime,
+            init,
         });
         self.tasks().insert(entry.info.id.clone(), entry.clone());
         if watching {
-            let events = self.inner.events.clone();
-            tokio::spawn(watch_exit(entry, events));
+            tokio::spawn(orphan::watch_exit(entry, self.clone()));
         }
     }
 }
@@ -374,26 +408,6 @@ async fn wait_settled(e: &Entry, limit: Duration) -> bool {
         .await
         .is_ok_and(|r| r.is_ok());
     settled
-}
-
-/// Waits for the monitor to exit, then publishes the exit record (or unknown).
-async fn watch_exit(entry: Arc<Entry>, events: broadcast::Sender<TaskExit>) {
-    let dir = entry.info.state_dir.clone();
-    let monitor_pid = entry.info.monitor_pid;
-    if let Ok(Some(fd)) = pidfd_open(monitor_pid) {
-        if is_monitor_of(monitor_pid, &dir) && wait_pidfd(fd).await.is_err() {
-            // Cannot watch the pidfd: poll until the process is gone.
-            while is_monitor_of(monitor_pid, &dir) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    let status = read_exit_file(&dir)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(ExitStatus::unknown);
-    entry.settle(status, &events);
 }
 
 /// The runtime needs `process.terminal` in config.json to agree with the console socket the
@@ -434,7 +448,7 @@ fn validate_id(id: &str) -> Result<(), TaskError> {
     }
 }
 
-async fn write_atomic(path: &PathBuf, bytes: &[u8]) -> Result<(), TaskError> {
+pub(crate) async fn write_atomic(path: &PathBuf, bytes: &[u8]) -> Result<(), TaskError> {
     let tmp = path.with_extension("tmp");
     let what = || format!("write {}", path.display());
     let mut f = tokio::fs::File::create(&tmp)

@@ -12,6 +12,7 @@ mod error;
 mod exit;
 mod logs;
 mod manager;
+mod orphan;
 mod recover;
 mod spawn;
 mod types;
@@ -21,6 +22,7 @@ pub use config::TaskManagerConfig;
 pub use error::TaskError;
 pub use exit::parse_exit_record;
 pub use manager::TaskManager;
+pub use orphan::become_subreaper;
 pub use recover::RecoveredTask;
 pub use types::{
     ExitStatus, LogLine, LogOptions, LogStream, StdioOptions, TaskExit, TaskInfo, TaskStatus,

@@ -4,6 +4,7 @@
 use super::error::{io_err, TaskError};
 use super::exit::{is_monitor_of, read_exit_file};
 use super::manager::TaskManager;
+use super::orphan::open_init;
 use super::types::{ExitStatus, TaskInfo};
 use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
 
@@ -12,8 +13,8 @@ use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
 pub struct RecoveredTask {
     /// What was recorded at create.
     pub info: TaskInfo,
-    /// `Some` if it has exited (code `None` when the monitor died without recording it),
-    /// `None` if its monitor still runs.
+    /// `Some` if it has exited (code `None` when the monitor died without recording it and
+    /// nobody saw the exit), `None` if it still runs or its exit is being learned.
     pub exit: Option<ExitStatus>,
 }
 
@@ -64,16 +65,23 @@ impl TaskManager {
                 }
             };
             let mut exit = read_exit_file(&task_dir).await?;
-            // The monitor's command line names the state dir as recorded at create.
-            if exit.is_none() && !is_monitor_of(info.monitor_pid, &info.state_dir) {
-                // The monitor may have finished between the two checks.
-                exit = Some(
-                    read_exit_file(&task_dir)
-                        .await?
-                        .unwrap_or_else(ExitStatus::unknown),
-                );
+            let mut init = None;
+            if exit.is_none() {
+                // Whether or not the monitor still runs, berthd watches the init too: if the
+                // monitor dies, that is how its exit is still learned.
+                init = open_init(&info, &runtime).await;
+                // The monitor's command line names the state dir as recorded at create.
+                if init.is_none() && !is_monitor_of(info.monitor_pid, &info.state_dir) {
+                    // The monitor may have finished between the checks. Otherwise both it and
+                    // the init are gone without a record: nothing can tell how it ended.
+                    exit = Some(
+                        read_exit_file(&task_dir)
+                            .await?
+                            .unwrap_or_else(ExitStatus::unknown),
+                    );
+                }
             }
-            self.track(info.clone(), runtime, exit.clone());
+            self.track(info.clone(), runtime, exit.clone(), init);
             found.push(RecoveredTask { info, exit });
         }
         found.sort_by(|a, b| a.info.id.cmp(&b.info.id));

@@ -72,7 +72,14 @@ pub async fn spawn_monitor(
     let (status, stderr_text) = launch;
     let status = status.map_err(io_err(format!("wait for {}", monitor.display())))?;
     let text = report.map_err(io_err(format!("read report of monitor for {id}")))?;
-    parse_report(&id, &text).map_err(|message| {
+    let parsed = parse_report(&id, &text);
+    if parsed.is_err() {
+        if let Some(pid) = launched_pid(&text) {
+            // It exits after a failed create: reap it (it is berthd's child, see orphan).
+            tokio::spawn(super::orphan::reap_when_gone(pid));
+        }
+    }
+    parsed.map_err(|message| {
         let message = if message.is_empty() {
             format!(
                 "monitor exited ({status}) without reporting: {}",
@@ -111,10 +118,26 @@ async fn read_report(read: OwnedFd) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// Parses `created <init pid> <monitor pid>` or `error <message>`; `Err("")` for no report.
+/// The pid in the launcher's `monitor <pid>` line: the detached monitor's.
+fn launched_pid(text: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("monitor "))
+        .and_then(|p| p.parse().ok())
+}
+
+/// Parses `created|adopted <init pid> <monitor pid>` or `error <message>` (skipping the
+/// launcher's `monitor <pid>` line); `Err("")` for no report.
 fn parse_report(id: &str, text: &str) -> Result<Report, String> {
-    let line = text.lines().next().unwrap_or("").trim();
-    if let Some(rest) = line.strip_prefix("created ") {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.starts_with("monitor "))
+        .unwrap_or("");
+    // An adopting monitor (`--adopt`) reports `adopted <init pid> <monitor pid>`.
+    if let Some(rest) = line
+        .strip_prefix("created ")
+        .or_else(|| line.strip_prefix("adopted "))
+    {
         let mut it = rest.split_whitespace().map(str::parse::<u32>);
         if let (Some(Ok(init_pid)), Some(Ok(monitor_pid))) = (it.next(), it.next()) {
             return Ok(Report {
@@ -141,6 +164,16 @@ mod tests {
     fn reports() {
         let r = parse_report("c", "created 10 20\n").unwrap();
         assert_eq!((r.init_pid, r.monitor_pid), (10, 20));
+        let r = parse_report("c", "monitor 20\ncreated 10 20\n").unwrap();
+        assert_eq!((r.init_pid, r.monitor_pid), (10, 20));
+        assert_eq!(
+            parse_report("c", "error boom\nmonitor 20\n").err().unwrap(),
+            "boom"
+        );
+        assert_eq!(launched_pid("error boom\nmonitor 20\n"), Some(20));
+        assert_eq!(parse_report("c", "monitor 20\n").err().unwrap(), "");
+        let r = parse_report("c", "adopted 10 30\n").unwrap();
+        assert_eq!((r.init_pid, r.monitor_pid), (10, 30));
         assert_eq!(parse_report("c", "error boom\n").err().unwrap(), "boom");
         assert_eq!(parse_report("c", "").err().unwrap(), "");
         assert!(parse_report("c", "created x").is_err());

@@ -76,8 +76,12 @@ pub struct TaskInfo {
     pub bundle: PathBuf,
     /// Pid of the container init.
     pub pid: u32,
-    /// Pid of the monitor process.
+    /// Pid of the monitor process (an adopting monitor's after the first one died).
     pub monitor_pid: u32,
+    /// Start time of the init (`/proc/<pid>/stat` field 22), which tells it from a later
+    /// process with the same pid; `None` in records of older versions.
+    #[serde(default)]
+    pub init_start_time: Option<u64>,
     /// Stdio options it was created with.
     pub stdio: StdioOptions,
     /// The task's state directory (log, exit record, attach socket).

@@ -36,7 +36,7 @@ pub fn exit_status(e: &ExitInfo) -> pb::ExitStatus {
     pb::ExitStatus {
         exit_code: e.code.unwrap_or(0),
         known: e.code.is_some(),
-        exited_at: Some(to_timestamp(e.exited_at)),
+        exited_at: e.exited_at.map(to_timestamp),
         oom_killed: e.oom,
     }
 }
@@ -55,7 +55,7 @@ fn task_proto(t: &TaskInfo) -> pb::Task {
         exit_code: t.exit.as_ref().and_then(|e| e.code).unwrap_or(0),
         exit_code_known: t.exit.as_ref().is_some_and(|e| e.code.is_some()),
         started_at: t.started_at.map(to_timestamp),
-        exited_at: t.exit.as_ref().map(|e| to_timestamp(e.exited_at)),
+        exited_at: t.exit.as_ref().and_then(|e| e.exited_at).map(to_timestamp),
         oom_killed: t.exit.as_ref().is_some_and(|e| e.oom),
     }
 }

@@ -17,7 +17,8 @@ pub fn since(ts: &prost_types::Timestamp) -> Duration {
 }
 
 /// The STATUS column of `ps`: `Up 2 minutes`, `Up 5 seconds (Paused)`, `Exited (0) 10 minutes ago`,
-/// `Exited (unknown) …` when the code was lost, `Created`.
+/// `Exited (unknown) …` when the code was lost (without a time when that is unknown too),
+/// `Created`.
 pub fn status_text(status: Option<&pb::ContainerStatus>) -> String {
     let Some(s) = status else {
         return "Unknown".into();
@@ -36,7 +37,11 @@ pub fn status_text(status: Option<&pb::ContainerStatus>) -> String {
             } else {
                 "unknown".into()
             };
-            format!("Exited ({code}) {} ago", ago(&s.finished_at))
+            match &s.finished_at {
+                Some(_) => format!("Exited ({code}) {} ago", ago(&s.finished_at)),
+                // Nobody saw the exit: no time to show rather than a made-up one.
+                None => format!("Exited ({code})"),
+            }
         }
         pb::ContainerState::Created => "Created".into(),
         pb::ContainerState::Unspecified => "Unknown".into(),
@@ -93,6 +98,11 @@ mod tests {
             ..exited
         };
         assert!(status_text(Some(&lost)).starts_with("Exited (unknown) "));
+        let unseen = pb::ContainerStatus {
+            finished_at: None,
+            ..lost
+        };
+        assert_eq!(status_text(Some(&unseen)), "Exited (unknown)");
         let created = pb::ContainerStatus {
             state: pb::ContainerState::Created as i32,
             ..Default::default()
