@@ -246,6 +246,23 @@ impl Cgroup {
         fs::procs(dir)
     }
 
+    /// Lists the pids in the cgroup of every hierarchy (and the unified one): a process that was
+    /// being moved in when its runtime died may be in some of them only.
+    pub fn all_pids(&self) -> Result<Vec<Pid>, CgroupError> {
+        let mut all = BTreeSet::new();
+        let dirs = self
+            .v1
+            .iter()
+            .map(|h| h.dir.as_path())
+            .chain(self.unified.as_deref());
+        for dir in dirs {
+            if dir.exists() {
+                all.extend(fs::procs(dir)?.into_iter().map(Pid::as_raw));
+            }
+        }
+        Ok(all.into_iter().map(Pid::from_raw).collect())
+    }
+
     /// Removes the container's cgroup directory in every hierarchy; one that is already gone is not an error.
     /// Parent directories created for a nested path are left, as runc leaves them.
     pub fn destroy(&self) -> Result<(), CgroupError> {

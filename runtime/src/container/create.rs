@@ -13,7 +13,7 @@ use crate::cgroups::Cgroup;
 use crate::config::{self, Bundle};
 use crate::error::Context;
 use crate::process::{parent, CreateCtx};
-use crate::state::{self, State, EXEC_FIFO};
+use crate::state::{self, Phase, State, EXEC_FIFO};
 use crate::{namespaces, Error, Result};
 
 /// `create` flags.
@@ -103,6 +103,21 @@ fn create_in(
         .as_ref()
         .ok_or_else(|| Error::InvalidArgument("config has no linux section".into()))?;
     let cgroup = Cgroup::new(linux.cgroups_path().as_deref(), id)?;
+    let mut st = State {
+        id: id.to_string(),
+        init_pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        hooks: bundle.spec.hooks().clone(),
+        cgroup: Some(cgroup.clone()),
+        phase: Phase::Creating,
+    };
+    // Recorded before any cgroup, process or mount exists: a create killed from here on (SIGKILL
+    // cannot be caught, so no rollback runs) leaves a record that `delete --force` undoes.
+    st.save(dir)?;
     *cgroup_slot = Some(cgroup.clone());
 
     let fifo = dir.join(EXEC_FIFO);
@@ -140,17 +155,6 @@ fn create_in(
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
     };
-    let mut st = State {
-        id: id.to_string(),
-        init_pid: 0,
-        init_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        hooks: bundle.spec.hooks().clone(),
-        cgroup: Some(cgroup.clone()),
-    };
     let pid = parent::spawn(&ctx, &cgroup, &mut st)?;
     drop(socket);
     drop(fifo_fd);
@@ -162,6 +166,7 @@ fn create_in(
     st.init_start_time = state::proc_stat(pid.as_raw())
         .map(|(_, t)| t)
         .ok_or_else(|| kill_init(Error::Init(format!("container init {pid} vanished"))))?;
+    st.phase = Phase::Created;
     st.save(dir).map_err(kill_init)?;
     if let Some(pid_file) = &opts.pid_file {
         state::write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill_init)?;
