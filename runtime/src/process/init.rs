@@ -78,6 +78,9 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     let linux = ctx.linux()?;
     let process = ctx.process()?;
     let rootfs = &ctx.bundle.rootfs;
+    if namespaces::creates(linux, LinuxNamespaceType::Network) {
+        crate::network::loopback_up()?;
+    }
     let env = MountEnv {
         userns: namespaces::has(linux, LinuxNamespaceType::User),
         cgroupns: namespaces::creates(linux, LinuxNamespaceType::Cgroup),
@@ -146,7 +149,11 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
             .ctx(|| "write /proc/self/oom_score_adj".into())?;
     }
 
-    let env_list: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env_list: Vec<String> = process.env().clone().unwrap_or_default();
+    if !crate::passwd::has_home(&env_list) {
+        let home = crate::passwd::home_of(crate::passwd::PASSWD, process.user().uid());
+        env_list.push(format!("HOME={home}"));
+    }
     let args = process.args().as_deref().unwrap_or_default();
     let exe = find_executable(&args[0], &env_list)?;
 

@@ -126,7 +126,7 @@ pub fn remount_bind(dest: &Path, flags: MsFlags) -> Result<()> {
 }
 
 /// The flags of the mount at `path` that an unprivileged remount must keep.
-fn locked_flags(path: &Path) -> MsFlags {
+pub(crate) fn locked_flags(path: &Path) -> MsFlags {
     let Ok(st) = statvfs(path) else {
         return MsFlags::empty();
     };

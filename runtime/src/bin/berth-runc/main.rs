@@ -18,8 +18,22 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            // runc exits 1 on usage errors; help output is not an error.
-            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+            if !e.use_stderr() {
+                // Help and version output are not errors.
+                std::process::exit(0);
+            }
+            // runc logs usage errors to --log too: a caller such as containerd reports only
+            // what it finds there.
+            let argv0 = std::env::args()
+                .next()
+                .unwrap_or_else(|| "berth-runc".into());
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let (path, format) = logging::log_flags(&args);
+            Logger::new(path.as_deref(), format, false)
+                .log_only(&logging::usage_message(&e, &argv0, &args));
+            // runc (urfave/cli) exits 3 for an unknown command, 1 for other usage errors.
+            let unknown = e.kind() == clap::error::ErrorKind::InvalidSubcommand;
+            std::process::exit(if unknown { 3 } else { 1 });
         }
     };
     let mut log = Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
