@@ -70,8 +70,7 @@ fn readonly_proc_paths_keep_nosuid_nodev_noexec() {
         // The last mount at a point is the visible one.
         let Some(line) = out
             .lines()
-            .filter(|l| l.split_whitespace().nth(4) == Some(dir))
-            .next_back()
+            .rfind(|l| l.split_whitespace().nth(4) == Some(dir))
         else {
             continue; // this kernel has no such /proc entry
         };
