@@ -87,6 +87,9 @@ pub struct State {
     /// How far `create` got.
     #[serde(default, rename = "status")]
     pub phase: Phase,
+    /// The resources the cgroup holds: `linux.resources` at create, with every `update` merged in.
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 /// The state JSON of the runtime spec, as `runc state` prints it.
@@ -326,6 +329,7 @@ mod tests {
             hooks: None,
             cgroup: None,
             phase: Phase::Created,
+            resources: None,
         };
         let v = serde_json::to_value(st.oci_state(Status::Stopped)).unwrap();
         assert_eq!(v["pid"], 0);

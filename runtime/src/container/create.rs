@@ -114,6 +114,7 @@ fn create_in(
         hooks: bundle.spec.hooks().clone(),
         cgroup: Some(cgroup.clone()),
         phase: Phase::Creating,
+        resources: linux.resources().clone(),
     };
     // Recorded before any cgroup, process or mount exists: a create killed from here on (SIGKILL
     // cannot be caught, so no rollback runs) leaves a record that `delete --force` undoes.

@@ -92,6 +92,8 @@ pub enum Command {
         /// Container id.
         id: String,
     },
+    /// Update a container's resource limits.
+    Update(Box<crate::update_cmd::UpdateArgs>),
     /// List the processes of a container.
     Ps {
         /// Output format: table (filtered `ps` output) or json (pids).

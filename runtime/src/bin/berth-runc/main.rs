@@ -2,6 +2,7 @@
 
 mod cli;
 mod logging;
+mod update_cmd;
 
 use std::io::Write;
 
@@ -111,6 +112,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         }
         Command::Pause { id } => container::pause(root, id)?,
         Command::Resume { id } => container::resume(root, id)?,
+        Command::Update(a) => update_cmd::run(root, a)?,
         Command::Ps {
             format,
             id,
