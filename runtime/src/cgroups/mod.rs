@@ -11,10 +11,15 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+pub use oom::OomWatch;
+pub use stats::Stats;
+
 pub mod devices;
 mod fs;
 pub mod mountinfo;
+pub mod oom;
 pub mod resolve;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 

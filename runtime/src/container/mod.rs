@@ -1,8 +1,9 @@
 //! Container operations, one file each: create, start, run, kill, delete, state, list,
-//! pause, resume, ps, update.
+//! pause, resume, ps, update, events.
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod kill;
 pub mod list;
 pub mod pause;

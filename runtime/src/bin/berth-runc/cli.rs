@@ -94,6 +94,17 @@ pub enum Command {
     },
     /// Update a container's resource limits.
     Update(Box<crate::update_cmd::UpdateArgs>),
+    /// Show a container's resource usage and OOM events.
+    Events {
+        /// Interval between stats events (Go duration: 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Print the stats once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Container id.
+        id: String,
+    },
     /// List the processes of a container.
     Ps {
         /// Output format: table (filtered `ps` output) or json (pids).

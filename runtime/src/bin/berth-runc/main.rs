@@ -113,6 +113,19 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         Command::Pause { id } => container::pause(root, id)?,
         Command::Resume { id } => container::resume(root, id)?,
         Command::Update(a) => update_cmd::run(root, a)?,
+        Command::Events {
+            interval,
+            stats,
+            id,
+        } => {
+            let mut out = std::io::stdout().lock();
+            if *stats {
+                container::events::stats(root, id, &mut out)?;
+            } else {
+                let interval = container::events::parse_duration(interval)?;
+                container::events::stream(root, id, interval, &mut out, &mut |w| log.error(w))?;
+            }
+        }
         Command::Ps {
             format,
             id,
