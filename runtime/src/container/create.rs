@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::stat::Mode;
 use nix::unistd::{chown, mkfifo, Gid, Uid};
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, FreezerState};
 use crate::config::{self, Bundle};
 use crate::error::Context;
 use crate::process::{parent, CreateCtx};
@@ -31,6 +31,8 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// `run --keep`: a foreground run leaves the stopped container for `delete`.
+    pub keep: bool,
 }
 
 /// Creates container `id` under `root`. On error nothing is left behind.
@@ -103,6 +105,15 @@ fn create_in(
         .as_ref()
         .ok_or_else(|| Error::InvalidArgument("config has no linux section".into()))?;
     let cgroup = Cgroup::new(linux.cgroups_path().as_deref(), id)?;
+    // A process joining a frozen cgroup stops at once and the init never reports: refuse, as runc.
+    if matches!(
+        cgroup.state(),
+        Ok(FreezerState::Frozen | FreezerState::Freezing)
+    ) {
+        return Err(Error::WrongState(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
     let mut st = State {
         id: id.to_string(),
         init_pid: 0,

@@ -157,9 +157,23 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     let args = process.args().as_deref().unwrap_or_default();
     let exe = find_executable(&args[0], &env_list)?;
 
+    // runc's order: chdir as the runtime's user first (it may enter what the process's user may
+    // not), and only on EACCES/EPERM again once the process's user is set (it may enter what
+    // root cannot, e.g. a root-squashed volume owned by that user).
+    let cwd_err = |source| Error::Sys {
+        context: format!("chdir to cwd ({:?}) set in config.json", process.cwd()),
+        source,
+    };
+    let cwd_done = match chdir(process.cwd()) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => false,
+        Err(e) => return Err(cwd_err(e)),
+    };
+    console::fix_stdio_owner(process.user().uid())?;
     set_user(ctx)?;
-    chdir(process.cwd())
-        .ctx(|| format!("chdir to cwd ({:?}) set in config.json", process.cwd()))?;
+    if !cwd_done {
+        chdir(process.cwd()).map_err(cwd_err)?;
+    }
     check_cwd_inside_root()?;
     if process.no_new_privileges().unwrap_or(false) {
         prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;

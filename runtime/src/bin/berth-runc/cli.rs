@@ -121,6 +121,9 @@ pub enum Command {
         /// Detach from the container.
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Do not delete the container after it exits.
+        #[arg(long)]
+        keep: bool,
         /// Create flags.
         #[command(flatten)]
         create: CreateArgs,

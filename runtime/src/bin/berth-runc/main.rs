@@ -76,6 +76,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        keep: false,
     }
 }
 
@@ -131,8 +132,16 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
             id,
             ps_args,
         } => ps(root, id, format, ps_args)?,
-        Command::Run { detach, create } => {
-            let out = container::run(root, &create.id, &create_options(create), *detach)?;
+        Command::Run {
+            detach,
+            keep,
+            create,
+        } => {
+            let opts = CreateOptions {
+                keep: *keep,
+                ..create_options(create)
+            };
+            let out = container::run(root, &create.id, &opts, *detach)?;
             for w in out.warnings {
                 log.warn(&w);
             }
@@ -145,7 +154,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         Command::Kill { all, id, signal: s } => {
             // runc reports a missing container before a bad signal.
             container::state(root, id)?;
-            let sig = signal::parse(s)?;
+            let sig = signal::parse_or_zero(s)?;
             container::kill(root, id, sig, *all)?;
         }
         Command::Delete { force, id } => {
