@@ -294,3 +294,87 @@ fn unified_resources_on_cgroup_v1_give_runcs_error() {
     );
     env.assert_nothing_left(&id, &cg);
 }
+
+#[test]
+fn version_has_runcs_lines() {
+    let env = TestEnv::new("version");
+    let o = env.rt(&["--version"]).ok();
+    let mut lines = o.stdout.lines();
+    let first = lines.next().unwrap_or_default();
+    let (name, version) = first
+        .split_once(" version ")
+        .unwrap_or_else(|| panic!("first line not `NAME version X`: {o}"));
+    assert!(!name.is_empty() && !version.trim().is_empty(), "{o}");
+    assert!(o.stdout.lines().any(|l| l.starts_with("commit: ")), "{o}");
+    assert!(o.stdout.lines().any(|l| l.starts_with("spec: ")), "{o}");
+}
+
+#[test]
+fn help_has_runcs_sections() {
+    let env = TestEnv::new("help");
+    let o = env.rt(&["--help"]).ok();
+    for section in [
+        "NAME:",
+        "USAGE:",
+        "VERSION:",
+        "COMMANDS:",
+        "GLOBAL OPTIONS:",
+    ] {
+        assert!(
+            o.stdout.lines().any(|l| l == section),
+            "no {section} in --help: {o}"
+        );
+    }
+    for cmd in ["create", "start", "update", "events", "kill", "delete"] {
+        assert!(
+            o.stdout.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "{cmd} not listed: {o}"
+        );
+    }
+    let o = env.rt(&["help", "start"]).ok();
+    assert!(o.stdout.lines().any(|l| l == "NAME:"), "{o}");
+    assert!(o.stdout.lines().any(|l| l == "USAGE:"), "{o}");
+    assert!(o.stdout.contains(" start"), "{o}");
+}
+
+#[test]
+fn debug_writes_debug_lines() {
+    let env = TestEnv::new("debug");
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    let id = env.id("c");
+    let log = env.path("debug.log");
+    b.write();
+    env.rt(&[
+        "--debug",
+        "--log",
+        log.to_str().unwrap(),
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    // More than a closing line: what ran and what it made (runc: its nsexec stages).
+    assert!(
+        text.lines().filter(|l| l.contains("level=debug")).count() >= 3,
+        "too few debug lines in --log: {text:?}"
+    );
+    let quiet = env.path("quiet.log");
+    let id2 = env.id("q");
+    env.rt(&[
+        "--log",
+        quiet.to_str().unwrap(),
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id2,
+    ])
+    .ok();
+    let text = std::fs::read_to_string(&quiet).unwrap_or_default();
+    assert!(
+        !text.contains("level=debug"),
+        "debug lines without --debug: {text:?}"
+    );
+}

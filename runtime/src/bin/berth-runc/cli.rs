@@ -13,7 +13,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// berth-runc: an OCI runtime, a drop-in for runc.
+/// Open Container Initiative runtime (berth-runc, a drop-in for runc).
 #[derive(Debug, Parser)]
 #[command(name = "berth-runc", disable_version_flag = true)]
 pub struct Cli {

@@ -1,6 +1,7 @@
 //! `berth-runc`: the OCI runtime CLI, with runc's commands, flags, output and exit codes.
 
 mod cli;
+mod help;
 mod logging;
 mod update_cmd;
 
@@ -9,13 +10,16 @@ use std::io::Write;
 use anyhow::{anyhow, bail, Context, Result};
 use berth_runtime::container::{self, CreateOptions};
 use berth_runtime::{features, selfclone, signal, spec};
-use clap::Parser;
 
 use cli::{Cli, Command, CreateArgs};
 use logging::Logger;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match help::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -82,11 +86,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 
 fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     if cli.version {
-        println!(
-            "berth-runc version {}\nspec: {}",
-            env!("CARGO_PKG_VERSION"),
-            berth_runtime::OCI_VERSION
-        );
+        print!("{}", help::version_text());
         return Ok(0);
     }
     if cli.systemd_cgroup {
@@ -102,9 +102,23 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         selfclone::reexec().context("re-exec from a sealed copy (CVE-2019-5736 protection)")?;
     }
     let root = &cli.root;
+    // `--debug`: what runs, where; runc's debug lines come from the same points (its nsexec
+    // stages, the cgroup and state writes).
+    log.debug(&format!(
+        "berth-runc {} (root {})",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        root.display()
+    ));
     match cmd {
         Command::Create(a) => {
-            container::create(root, &a.id, &create_options(a))?;
+            log.debug(&format!(
+                "create {}: bundle {}, root {}",
+                a.id,
+                a.bundle.display(),
+                root.display()
+            ));
+            let st = container::create(root, &a.id, &create_options(a))?;
+            log.debug(&created_line(&st));
         }
         Command::Start { id } => {
             for w in container::start(root, id)? {
@@ -183,6 +197,27 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     }
     log.debug("done");
     Ok(0)
+}
+
+/// The debug line for a created container: its init and cgroup directories.
+fn created_line(st: &berth_runtime::state::State) -> String {
+    let dirs: Vec<String> = st
+        .cgroup
+        .iter()
+        .flat_map(|cg| {
+            cg.v1
+                .iter()
+                .map(|h| h.dir.display().to_string())
+                .chain(cg.unified.iter().map(|u| u.display().to_string()))
+        })
+        .collect();
+    format!(
+        "container {} created: init pid {}, cgroup {}, bundle {}",
+        st.id,
+        st.init_pid,
+        dirs.join(" "),
+        st.bundle.display()
+    )
 }
 
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
