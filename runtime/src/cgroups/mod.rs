@@ -14,7 +14,7 @@ use oci_spec::runtime::LinuxResources;
 pub use oom::OomWatch;
 pub use stats::Stats;
 
-pub mod devices;
+pub mod device_rules;
 mod fs;
 pub mod mountinfo;
 pub mod oom;

@@ -10,7 +10,7 @@ use nix::poll::{poll, PollFd, PollTimeout};
 use serde::Serialize;
 
 use crate::cgroups::{Cgroup, OomWatch};
-use crate::state::{self, State, Status};
+use crate::state_dir::{self as state, State, Status};
 use crate::{Error, Result};
 
 /// One line of `events` output (runc's `types.Event`; `data` is left out when empty).

@@ -13,7 +13,7 @@ use oci_spec::runtime::{
 };
 use serde_json::Value;
 
-use crate::state::{self, State, Status};
+use crate::state_dir::{self as state, State, Status};
 use crate::{Error, Result};
 
 /// The values one `update` changes; `None` (or zero) leaves a value as it is.

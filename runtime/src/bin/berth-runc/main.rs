@@ -200,7 +200,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
 }
 
 /// The debug line for a created container: its init and cgroup directories.
-fn created_line(st: &berth_runtime::state::State) -> String {
+fn created_line(st: &berth_runtime::state_dir::State) -> String {
     let dirs: Vec<String> = st
         .cgroup
         .iter()
