@@ -86,3 +86,46 @@ pub fn recv_master(socket: RawFd) -> Result<OwnedFd> {
         "console socket message carried no pty master".into(),
     ))
 }
+
+/// Gives the process's user the stdio it will run with, as runc does before switching to it: a pty
+/// slave (or any other stdio file) not already owned by `uid` is chowned to `uid`, keeping its
+/// group (the devpts `gid=5`). /dev/null is left alone, and so is a file the kernel will not let
+/// us chown (EINVAL: gid not mapped; EPERM: owner not mapped; EROFS): the process can still run.
+pub fn fix_stdio_owner(uid: u32) -> Result<()> {
+    use nix::sys::stat::{fstat, stat};
+    let null = stat("/dev/null").ctx(|| "stat /dev/null".into())?;
+    for fd in 0..3 {
+        // SAFETY: 0, 1 and 2 are open for the life of the process; the borrow ends in this loop.
+        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let st = match fstat(bfd) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::EBADF) => continue,
+            Err(e) => {
+                return Err(Error::Sys {
+                    context: format!("fstat stdio fd {fd}"),
+                    source: e,
+                })
+            }
+        };
+        if st.st_uid == uid || (st.st_rdev == null.st_rdev && st.st_rdev != 0) {
+            continue;
+        }
+        match nix::unistd::fchown(
+            bfd,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(st.st_gid)),
+        ) {
+            Ok(()) => {}
+            Err(
+                nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
+            ) => {}
+            Err(e) => {
+                return Err(Error::Sys {
+                    context: format!("fchown stdio fd {fd} to uid {uid}"),
+                    source: e,
+                })
+            }
+        }
+    }
+    Ok(())
+}

@@ -13,6 +13,8 @@ pub mod features;
 pub mod hooks;
 pub mod id;
 pub mod namespaces;
+pub mod network;
+pub mod passwd;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;

@@ -19,6 +19,15 @@ pub fn parse(s: &str) -> Result<Signal> {
     name.parse::<Signal>().map_err(|_| bad())
 }
 
+/// Like [`parse`], but also takes `0`, the null signal (`kill ID 0` checks that the processes
+/// exist and may be signalled, as runc allows); `None` stands for it.
+pub fn parse_or_zero(s: &str) -> Result<Option<Signal>> {
+    if s.trim() == "0" {
+        return Ok(None);
+    }
+    parse(s).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,6 +40,13 @@ mod tests {
         assert_eq!(parse("hup").unwrap(), Signal::SIGHUP);
         assert_eq!(parse("9").unwrap(), Signal::SIGKILL);
         assert_eq!(parse("15").unwrap(), Signal::SIGTERM);
+    }
+
+    #[test]
+    fn zero_is_the_null_signal() {
+        assert_eq!(parse_or_zero("0").unwrap(), None);
+        assert_eq!(parse_or_zero("KILL").unwrap(), Some(Signal::SIGKILL));
+        assert!(parse_or_zero("-1").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The state directory `<root>/<id>/`: `state.json` (what `create` recorded) and `exec.fifo` (present
-//! until `start`). The status is derived, never stored: see [`State::status`].
+//! until `start`). The status is derived from the processes, except that `create` records
+//! "creating" before it makes anything: see [`State::status`].
 
 use std::collections::HashMap;
 use std::fs;
@@ -48,6 +49,18 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// How far `create` got, as recorded in `state.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Written before the first cgroup, process or mount is made: if `create` dies (even by
+    /// SIGKILL) from here on, `delete --force` finds the record and undoes what was made.
+    Creating,
+    /// The init is set up and waits on the exec fifo (state files without the field are this).
+    #[default]
+    Created,
+}
+
 /// What `create` records about a container; kept in `state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -71,6 +84,12 @@ pub struct State {
     pub hooks: Option<Hooks>,
     /// The container's cgroup (always set by `create`; `None` only in unit tests).
     pub cgroup: Option<Cgroup>,
+    /// How far `create` got.
+    #[serde(default, rename = "status")]
+    pub phase: Phase,
+    /// The resources the cgroup holds: `linux.resources` at create, with every `update` merged in.
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 /// The state JSON of the runtime spec, as `runc state` prints it.
@@ -154,6 +173,11 @@ impl State {
 
     /// The container's status, derived from the init process, the cgroup freezer and the exec fifo.
     pub fn status(&self, dir: &Path) -> Status {
+        // A create that is still running, or died before the init was ready, stays "creating"
+        // until `delete --force` removes what it made.
+        if self.phase == Phase::Creating {
+            return Status::Creating;
+        }
         if !self.init_alive() {
             return Status::Stopped;
         }
@@ -274,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn state_without_phase_is_created_and_creating_round_trips() {
+        let old = r#"{"id":"x","init_pid":1,"init_start_time":1,"bundle":"/b","rootfs":"/r","created":"t","cgroup":null}"#;
+        let st: State = serde_json::from_str(old).unwrap();
+        assert_eq!(st.phase, Phase::Created);
+        let mut st = st;
+        st.phase = Phase::Creating;
+        let v = serde_json::to_value(&st).unwrap();
+        assert_eq!(v["status"], "creating");
+        assert_eq!(st.status(Path::new("/nonexistent")), Status::Creating);
+    }
+
+    #[test]
     fn own_process_is_readable() {
         let (state, start) = proc_stat(std::process::id() as i32).unwrap();
         assert!(state == 'R' || state == 'S');
@@ -292,6 +328,8 @@ mod tests {
             annotations: HashMap::new(),
             hooks: None,
             cgroup: None,
+            phase: Phase::Created,
+            resources: None,
         };
         let v = serde_json::to_value(st.oci_state(Status::Stopped)).unwrap();
         assert_eq!(v["pid"], 0);

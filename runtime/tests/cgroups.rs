@@ -366,10 +366,12 @@ fn unsupported_settings_are_refused_not_dropped() {
         LinuxResourcesBuilder::default().unified(u).build().unwrap()
     };
     match g.cg.set_resources(Some(&r)) {
-        Err(CgroupError::Unsupported(m)) => {
-            assert!(m.contains("realtime") || m.contains("memory"), "{m}")
+        Err(CgroupError::Unsupported(m)) if is_v2() => assert!(m.contains("realtime"), "{m}"),
+        // runc's words for unified keys that v1 controls.
+        Err(CgroupError::Refused(m)) if !is_v2() => {
+            assert_eq!(m, berth_runtime::cgroups::ERR_V1_NO_UNIFIED)
         }
-        other => panic!("expected Unsupported, got {other:?}"),
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 
@@ -383,7 +385,7 @@ fn unified_keys_are_written() {
         let r = LinuxResourcesBuilder::default().unified(u).build().unwrap();
         assert!(matches!(
             g.cg.set_resources(Some(&r)),
-            Err(CgroupError::Unsupported(_))
+            Err(CgroupError::Refused(_))
         ));
         return;
     }

@@ -50,7 +50,8 @@ fn number(v: Option<i64>, what: &str) -> Result<Option<u32>, CgroupError> {
     }
 }
 
-/// Parses an access string of `r`, `w` and `m`.
+/// Parses an access string of `r`, `w` and `m`. Other letters grant nothing and are ignored, as
+/// runc ignores them (`rwa` is `rw`); an access that grants nothing is refused.
 pub fn parse_access(s: &str) -> Result<u32, CgroupError> {
     let mut bits = 0;
     for c in s.chars() {
@@ -58,17 +59,13 @@ pub fn parse_access(s: &str) -> Result<u32, CgroupError> {
             'r' => ACC_READ,
             'w' => ACC_WRITE,
             'm' => ACC_MKNOD,
-            _ => {
-                return Err(CgroupError::Invalid(format!(
-                    "linux.resources.devices access {s:?}: only r, w and m are allowed"
-                )))
-            }
+            _ => 0,
         };
     }
     if bits == 0 {
-        return Err(CgroupError::Invalid(
-            "linux.resources.devices access is empty".into(),
-        ));
+        return Err(CgroupError::Invalid(format!(
+            "linux.resources.devices access {s:?} grants none of r, w, m"
+        )));
     }
     Ok(bits)
 }
@@ -77,16 +74,17 @@ pub fn parse_access(s: &str) -> Result<u32, CgroupError> {
 pub fn rules_from_spec(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, CgroupError> {
     spec.iter()
         .map(|d| {
-            let kind =
-                match d.typ().unwrap_or(LinuxDeviceType::A) {
-                    LinuxDeviceType::A => DevKind::All,
-                    LinuxDeviceType::B => DevKind::Block,
-                    LinuxDeviceType::C | LinuxDeviceType::U => DevKind::Char,
-                    LinuxDeviceType::P => return Err(CgroupError::Unsupported(
-                        "linux.resources.devices type \"p\" (the device cgroup has no FIFO rules)"
-                            .into(),
-                    )),
-                };
+            let kind = match d.typ().unwrap_or(LinuxDeviceType::A) {
+                LinuxDeviceType::A => DevKind::All,
+                LinuxDeviceType::B => DevKind::Block,
+                LinuxDeviceType::C | LinuxDeviceType::U => DevKind::Char,
+                // The device cgroup has no FIFO rules; runc's words.
+                LinuxDeviceType::P => {
+                    return Err(CgroupError::Refused(
+                        "invalid cgroup device type \"p\"".into(),
+                    ))
+                }
+            };
             let access = match d.access() {
                 Some(a) => parse_access(a)?,
                 None => ACC_READ | ACC_WRITE | ACC_MKNOD,
@@ -163,17 +161,18 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bad_access_and_fifo() {
-        assert!(parse_access("rx").is_err());
+    fn ignores_unknown_access_letters_and_rejects_fifo() {
+        assert_eq!(parse_access("rwa").unwrap(), ACC_READ | ACC_WRITE);
+        assert!(parse_access("a").is_err());
         assert!(parse_access("").is_err());
         let fifo = LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(LinuxDeviceType::P)
             .build()
             .unwrap();
-        assert!(matches!(
-            rules_from_spec(&[fifo]),
-            Err(CgroupError::Unsupported(_))
-        ));
+        assert_eq!(
+            rules_from_spec(&[fifo]).unwrap_err().to_string(),
+            "invalid cgroup device type \"p\""
+        );
     }
 }

@@ -11,10 +11,15 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+pub use oom::OomWatch;
+pub use stats::Stats;
+
 pub mod device_rules;
 mod fs;
 pub mod mountinfo;
+pub mod oom;
 pub mod resolve;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 
@@ -42,7 +47,13 @@ pub enum CgroupError {
     /// The config's cgroup settings are invalid.
     #[error("cgroup: invalid configuration: {0}")]
     Invalid(String),
+    /// Refused with runc's own words (callers match on them), printed as is.
+    #[error("{0}")]
+    Refused(String),
 }
+
+/// runc's error for `linux.resources.unified` where cgroup v1 controls the resources.
+pub const ERR_V1_NO_UNIFIED: &str = "invalid configuration: cannot use unified on cgroup v1";
 
 /// How the host mounts cgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -190,13 +201,24 @@ impl Cgroup {
                 let has_unified_keys = resources
                     .and_then(|r| r.unified().as_ref())
                     .is_some_and(|u| !u.is_empty());
+                if has_unified_keys {
+                    // Keys whose controller the hybrid cgroup2 mount lacks are v1's: refused as
+                    // runc refuses every unified key on v1.
+                    let available = self
+                        .unified_pair()
+                        .and_then(|(m, _)| fs::read(m, "cgroup.controllers").ok())
+                        .map(|t| {
+                            t.split_whitespace()
+                                .map(str::to_string)
+                                .collect::<BTreeSet<_>>()
+                        });
+                    let ok = available.is_some_and(|a| unified_needs.iter().all(|c| a.contains(c)));
+                    if !ok {
+                        return Err(CgroupError::Refused(ERR_V1_NO_UNIFIED.into()));
+                    }
+                }
                 if let Some((mount, dir)) = self.unified_pair() {
                     v2::create(mount, dir, &unified_needs, false)?;
-                } else if has_unified_keys {
-                    return Err(CgroupError::Unsupported(
-                        "linux.resources.unified on a cgroup v1 host without a cgroup2 mount"
-                            .into(),
-                    ));
                 } else if !unified_needs.is_empty() {
                     return Err(CgroupError::Unsupported(format!(
                         "controllers {unified_needs:?} on a cgroup v1 host without them"
@@ -244,6 +266,23 @@ impl Cgroup {
             return Ok(Vec::new());
         }
         fs::procs(dir)
+    }
+
+    /// Lists the pids in the cgroup of every hierarchy (and the unified one): a process that was
+    /// being moved in when its runtime died may be in some of them only.
+    pub fn all_pids(&self) -> Result<Vec<Pid>, CgroupError> {
+        let mut all = BTreeSet::new();
+        let dirs = self
+            .v1
+            .iter()
+            .map(|h| h.dir.as_path())
+            .chain(self.unified.as_deref());
+        for dir in dirs {
+            if dir.exists() {
+                all.extend(fs::procs(dir)?.into_iter().map(Pid::as_raw));
+            }
+        }
+        Ok(all.into_iter().map(Pid::from_raw).collect())
     }
 
     /// Removes the container's cgroup directory in every hierarchy; one that is already gone is not an error.

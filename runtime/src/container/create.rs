@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use nix::sys::stat::Mode;
 use nix::unistd::{chown, mkfifo, Gid, Uid};
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, FreezerState};
 use crate::config::{self, Bundle};
 use crate::error::Context;
 use crate::process::{parent, CreateCtx};
-use crate::state_dir::{self, State, EXEC_FIFO};
+use crate::state_dir::{self, Phase, State, EXEC_FIFO};
 use crate::{namespaces, Error, Result};
 
 /// `create` flags.
@@ -31,6 +31,8 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// `run --keep`: a foreground run leaves the stopped container for `delete`.
+    pub keep: bool,
 }
 
 /// Creates container `id` under `root`. On error nothing is left behind.
@@ -103,6 +105,31 @@ fn create_in(
         .as_ref()
         .ok_or_else(|| Error::InvalidArgument("config has no linux section".into()))?;
     let cgroup = Cgroup::new(linux.cgroups_path().as_deref(), id)?;
+    // A process joining a frozen cgroup stops at once and the init never reports: refuse, as runc.
+    if matches!(
+        cgroup.state(),
+        Ok(FreezerState::Frozen | FreezerState::Freezing)
+    ) {
+        return Err(Error::WrongState(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
+    let mut st = State {
+        id: id.to_string(),
+        init_pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        hooks: bundle.spec.hooks().clone(),
+        cgroup: Some(cgroup.clone()),
+        phase: Phase::Creating,
+        resources: linux.resources().clone(),
+    };
+    // Recorded before any cgroup, process or mount exists: a create killed from here on (SIGKILL
+    // cannot be caught, so no rollback runs) leaves a record that `delete --force` undoes.
+    st.save(dir)?;
     *cgroup_slot = Some(cgroup.clone());
 
     let fifo = dir.join(EXEC_FIFO);
@@ -140,17 +167,6 @@ fn create_in(
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
     };
-    let mut st = State {
-        id: id.to_string(),
-        init_pid: 0,
-        init_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        hooks: bundle.spec.hooks().clone(),
-        cgroup: Some(cgroup.clone()),
-    };
     let pid = parent::spawn(&ctx, &cgroup, &mut st)?;
     drop(socket);
     drop(fifo_fd);
@@ -162,6 +178,7 @@ fn create_in(
     st.init_start_time = state_dir::proc_stat(pid.as_raw())
         .map(|(_, t)| t)
         .ok_or_else(|| kill_init(Error::Init(format!("container init {pid} vanished"))))?;
+    st.phase = Phase::Created;
     st.save(dir).map_err(kill_init)?;
     if let Some(pid_file) = &opts.pid_file {
         state_dir::write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill_init)?;

@@ -32,7 +32,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Vec<String>> {
         Status::Stopped => {}
         // runc deletes a created container without --force: nothing of the user's has run yet.
         Status::Created => kill_all(&st)?,
-        Status::Running | Status::Paused | Status::Creating if force => kill_all(&st)?,
+        Status::Creating if force => kill_creating(&st)?,
+        Status::Running | Status::Paused if force => kill_all(&st)?,
         _ => {
             return Err(Error::WrongState(format!(
                 "cannot delete container {id} that is not stopped: {status}"
@@ -55,6 +56,33 @@ pub(crate) fn destroy(st: &State, dir: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(warnings)
+}
+
+/// Ends a container whose `create` is running or died half way: its init may not be known yet, and
+/// a process may be in some hierarchies only, so every hierarchy is emptied.
+fn kill_creating(st: &State) -> Result<()> {
+    let Some(cg) = &st.cgroup else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = cg.all_pids()?;
+        if pids.is_empty() {
+            return Ok(());
+        }
+        // Freezes first where it can, so a process forking meanwhile cannot escape.
+        cg.kill_all(Signal::SIGKILL)?;
+        for pid in pids {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        if Instant::now() > deadline {
+            return Err(Error::WrongState(format!(
+                "processes of container {} did not die after SIGKILL",
+                st.id
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// SIGKILLs every process of the container and waits until the init is gone.

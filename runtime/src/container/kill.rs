@@ -7,8 +7,8 @@ use nix::sys::signal::{kill as sys_kill, Signal};
 use crate::state_dir::{self, State, Status};
 use crate::{Error, Result};
 
-/// Sends `sig` to container `id`.
-pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
+/// Sends `sig` to container `id`; `None` is the null signal (only checks the processes exist).
+pub fn kill(root: &Path, id: &str, sig: Option<Signal>, all: bool) -> Result<()> {
     let st = State::load(root, id)?;
     let status = st.status(&state_dir::container_dir(root, id));
     if status == Status::Stopped {
@@ -16,7 +16,7 @@ pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     }
     signal(&st, id, sig, all)?;
     // Frozen tasks do not act on SIGKILL until thawed (cgroup v1); runc thaws for SIGKILL only.
-    if status == Status::Paused && sig == Signal::SIGKILL {
+    if status == Status::Paused && sig == Some(Signal::SIGKILL) {
         if let Some(cg) = &st.cgroup {
             cg.thaw()?;
         }
@@ -24,7 +24,8 @@ pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     Ok(())
 }
 
-fn signal(st: &State, id: &str, sig: Signal, all: bool) -> Result<()> {
+fn signal(st: &State, id: &str, sig: Option<Signal>, all: bool) -> Result<()> {
+    let name = sig.map_or("0", Signal::as_str);
     if all {
         let cg = st
             .cgroup
@@ -35,7 +36,7 @@ fn signal(st: &State, id: &str, sig: Signal, all: bool) -> Result<()> {
                 Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
                 Err(e) => {
                     return Err(Error::Sys {
-                        context: format!("kill({pid}, {sig})"),
+                        context: format!("kill({pid}, {name})"),
                         source: e,
                     })
                 }
@@ -43,5 +44,14 @@ fn signal(st: &State, id: &str, sig: Signal, all: bool) -> Result<()> {
         }
         return Ok(());
     }
-    st.signal_init(sig)
+    match sig {
+        Some(sig) => st.signal_init(sig),
+        None if st.init_alive() => {
+            sys_kill(nix::unistd::Pid::from_raw(st.init_pid), None).map_err(|e| Error::Sys {
+                context: format!("kill({}, 0)", st.init_pid),
+                source: e,
+            })
+        }
+        None => Err(Error::WrongState("container not running".into())),
+    }
 }

@@ -1,8 +1,9 @@
 //! Container operations, one file each: create, start, run, kill, delete, state, list,
-//! pause, resume, ps.
+//! pause, resume, ps, update, events.
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -11,6 +12,7 @@ pub mod resume;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod update;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
@@ -21,3 +23,4 @@ pub use resume::resume;
 pub use run::run;
 pub use start::start;
 pub use state::state;
+pub use update::{update, ResourceUpdate};

@@ -107,7 +107,10 @@ pub fn run(root: &Path, id: &str, opts: &CreateOptions, detach: bool) -> Result<
         }
     };
     let exit_code = wait_init(init, &all, master.as_ref())?;
-    warnings.extend(super::delete(root, id, true)?);
+    // `--keep` leaves the stopped container (state and cgroup) for a later `delete`, as runc.
+    if !opts.keep {
+        warnings.extend(super::delete(root, id, true)?);
+    }
     drop(restore);
     Ok(RunOutcome {
         exit_code,

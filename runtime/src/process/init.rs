@@ -78,6 +78,9 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     let linux = ctx.linux()?;
     let process = ctx.process()?;
     let rootfs = &ctx.bundle.rootfs;
+    if namespaces::creates(linux, LinuxNamespaceType::Network) {
+        crate::network::loopback_up()?;
+    }
     let env = MountEnv {
         userns: namespaces::has(linux, LinuxNamespaceType::User),
         cgroupns: namespaces::creates(linux, LinuxNamespaceType::Cgroup),
@@ -146,13 +149,31 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
             .ctx(|| "write /proc/self/oom_score_adj".into())?;
     }
 
-    let env_list: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env_list: Vec<String> = process.env().clone().unwrap_or_default();
+    if !crate::passwd::has_home(&env_list) {
+        let home = crate::passwd::home_of(crate::passwd::PASSWD, process.user().uid());
+        env_list.push(format!("HOME={home}"));
+    }
     let args = process.args().as_deref().unwrap_or_default();
     let exe = find_executable(&args[0], &env_list)?;
 
+    // runc's order: chdir as the runtime's user first (it may enter what the process's user may
+    // not), and only on EACCES/EPERM again once the process's user is set (it may enter what
+    // root cannot, e.g. a root-squashed volume owned by that user).
+    let cwd_err = |source| Error::Sys {
+        context: format!("chdir to cwd ({:?}) set in config.json", process.cwd()),
+        source,
+    };
+    let cwd_done = match chdir(process.cwd()) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => false,
+        Err(e) => return Err(cwd_err(e)),
+    };
+    console::fix_stdio_owner(process.user().uid())?;
     set_user(ctx)?;
-    chdir(process.cwd())
-        .ctx(|| format!("chdir to cwd ({:?}) set in config.json", process.cwd()))?;
+    if !cwd_done {
+        chdir(process.cwd()).map_err(cwd_err)?;
+    }
     check_cwd_inside_root()?;
     if process.no_new_privileges().unwrap_or(false) {
         prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;

@@ -3,6 +3,7 @@
 
 pub mod cgroupfs;
 pub mod dev_nodes;
+pub mod mountattr;
 pub mod mounts;
 pub mod options;
 pub mod paths;
@@ -107,6 +108,17 @@ pub fn finalize(spec: &Spec) -> Result<()> {
         .unwrap_or(false)
     {
         paths::readonly_root()?;
+    }
+    // A read-only /dev was mounted writable so that everything under it could be made first.
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        let opts = options::parse(m.options().as_deref().unwrap_or_default());
+        if mounts::is_dev(m) && opts.flags.contains(MsFlags::MS_RDONLY) {
+            let dev = Path::new("/dev");
+            let keep = mounts::locked_flags(dev)
+                & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+            let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+            mounts::remount_bind(dev, flags | keep)?;
+        }
     }
     Ok(())
 }

@@ -23,7 +23,34 @@ pub struct MountEnv {
 
 /// Mounts one `mounts` entry; `bundle` anchors relative bind sources.
 pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount, env: MountEnv) -> Result<()> {
-    let opts = options::parse(m.options().as_deref().unwrap_or_default());
+    let mut opts = options::parse(m.options().as_deref().unwrap_or_default());
+    // /dev is mounted writable and made read-only at the end (`finalize`), after the devices,
+    // their links and the mounts below it (/dev/pts, /dev/shm) are in place, as runc does.
+    if is_dev(m) {
+        opts.flags.remove(MsFlags::MS_RDONLY);
+    }
+    let dest = secure_join(rootfs, m.destination())?;
+    mount_entry_with(bundle, m, &opts, &dest, env)?;
+    super::mountattr::set_recursive(&dest, opts.rec_set, opts.rec_clear)
+}
+
+/// True for the mount at `/dev`.
+pub fn is_dev(m: &Mount) -> bool {
+    let d = m.destination();
+    d.components()
+        .filter(|c| !matches!(c, std::path::Component::RootDir))
+        .count()
+        == 1
+        && d.file_name().is_some_and(|n| n == "dev")
+}
+
+fn mount_entry_with(
+    bundle: &Path,
+    m: &Mount,
+    opts: &MountOptions,
+    dest: &Path,
+    env: MountEnv,
+) -> Result<()> {
     if !opts.unsupported.is_empty() {
         return Err(Error::Unsupported(format!(
             "mount option {:?} (mount {})",
@@ -32,9 +59,9 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount, env: MountEnv) -> Re
         )));
     }
     let typ = m.typ().as_deref().unwrap_or("none");
-    let dest = secure_join(rootfs, m.destination())?;
+    let dest = dest.to_path_buf();
     if typ == "cgroup" || typ == "cgroup2" {
-        return super::cgroupfs::mount_cgroup(&dest, &opts, env);
+        return super::cgroupfs::mount_cgroup(&dest, opts, env);
     }
     if opts.bind || typ == "bind" {
         let src = m.source().as_deref().ok_or_else(|| {
@@ -48,7 +75,7 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount, env: MountEnv) -> Re
         } else {
             bundle.join(src)
         };
-        bind(&src, &dest, &opts)
+        bind(&src, &dest, opts)
     } else {
         fs::create_dir_all(&dest).ctx(|| format!("mkdir {}", dest.display()))?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
@@ -77,7 +104,7 @@ pub fn mount_entry(rootfs: &Path, bundle: &Path, m: &Mount, env: MountEnv) -> Re
                 })
             }
         }
-        apply_propagation(&dest, &opts)
+        apply_propagation(&dest, opts)
     }
 }
 
@@ -126,7 +153,7 @@ pub fn remount_bind(dest: &Path, flags: MsFlags) -> Result<()> {
 }
 
 /// The flags of the mount at `path` that an unprivileged remount must keep.
-fn locked_flags(path: &Path) -> MsFlags {
+pub(crate) fn locked_flags(path: &Path) -> MsFlags {
     let Ok(st) = statvfs(path) else {
         return MsFlags::empty();
     };

@@ -13,8 +13,65 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// `bind` or `rbind` was given.
     pub bind: bool,
-    /// Options this runtime does not implement (`idmap`, `rro`...): the caller errors.
+    /// Options this runtime does not implement (`idmap`, `tmpcopyup`): the caller errors.
     pub unsupported: Vec<String>,
+    /// Recursive attributes (`rro`, `rnosuid`, ...) to set on the whole mount tree with
+    /// mount_setattr(2), as `MOUNT_ATTR_*` bits.
+    pub rec_set: u64,
+    /// Recursive attributes to clear (`rrw`, `rsuid`, ...; an atime mode also clears the others).
+    pub rec_clear: u64,
+}
+
+/// `MOUNT_ATTR_*` from linux/mount.h (stable kernel ABI, Linux 5.12+).
+pub mod attr {
+    /// Read-only.
+    pub const RDONLY: u64 = 0x0000_0001;
+    /// No set-uid.
+    pub const NOSUID: u64 = 0x0000_0002;
+    /// No device access.
+    pub const NODEV: u64 = 0x0000_0004;
+    /// No exec.
+    pub const NOEXEC: u64 = 0x0000_0008;
+    /// The atime mode mask.
+    pub const ATIME_MASK: u64 = 0x0000_0070;
+    /// relatime (the zero atime mode).
+    pub const RELATIME: u64 = 0x0000_0000;
+    /// noatime.
+    pub const NOATIME: u64 = 0x0000_0010;
+    /// strictatime.
+    pub const STRICTATIME: u64 = 0x0000_0020;
+    /// nodiratime.
+    pub const NODIRATIME: u64 = 0x0000_0080;
+    /// nosymfollow.
+    pub const NOSYMFOLLOW: u64 = 0x0020_0000;
+}
+
+/// The (set, clear) attributes of a recursive option, as runc 1.1 defines them.
+pub fn recursive(opt: &str) -> Option<(u64, u64)> {
+    use attr::*;
+    Some(match opt {
+        "rro" => (RDONLY, 0),
+        "rrw" => (0, RDONLY),
+        "rnosuid" => (NOSUID, 0),
+        "rsuid" => (0, NOSUID),
+        "rnodev" => (NODEV, 0),
+        "rdev" => (0, NODEV),
+        "rnoexec" => (NOEXEC, 0),
+        "rexec" => (0, NOEXEC),
+        "rnodiratime" => (NODIRATIME, 0),
+        "rdiratime" => (0, NODIRATIME),
+        "rrelatime" => (RELATIME, ATIME_MASK),
+        // The kernel takes the atime mode as an enum: clearing one means clearing the whole
+        // mask (back to the default, relatime); a partial mask is EINVAL.
+        "rnorelatime" => (RELATIME, ATIME_MASK),
+        "rnoatime" => (NOATIME, ATIME_MASK),
+        "ratime" => (RELATIME, ATIME_MASK),
+        "rstrictatime" => (STRICTATIME, ATIME_MASK),
+        "rnostrictatime" => (RELATIME, ATIME_MASK),
+        "rnosymfollow" => (NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 /// Parses options in order (a later `rw` clears an earlier `ro`).
@@ -25,8 +82,16 @@ pub fn parse(options: &[String]) -> MountOptions {
         data: Vec::new(),
         bind: false,
         unsupported: Vec::new(),
+        rec_set: 0,
+        rec_clear: 0,
     };
     for opt in options {
+        if let Some((set, clear)) = recursive(opt) {
+            // A later option wins over an earlier one, as for the plain flags.
+            out.rec_set = (out.rec_set & !clear & !set) | set;
+            out.rec_clear = (out.rec_clear & !set) | clear;
+            continue;
+        }
         let (set, clear) = match opt.as_str() {
             "defaults" => (MsFlags::empty(), MsFlags::empty()),
             "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
@@ -71,9 +136,7 @@ pub fn parse(options: &[String]) -> MountOptions {
                     .push(propagation(opt).unwrap_or(MsFlags::MS_PRIVATE));
                 continue;
             }
-            "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev"
-            | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime"
-            | "rstrictatime" | "rnostrictatime" | "tmpcopyup" => {
+            "idmap" | "ridmap" | "tmpcopyup" => {
                 out.unsupported.push(opt.clone());
                 continue;
             }
@@ -137,5 +200,16 @@ mod tests {
         assert!(o.bind);
         assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
         assert_eq!(p(&["idmap"]).unsupported, vec!["idmap"]);
+    }
+
+    #[test]
+    fn recursive_options_become_mount_attrs() {
+        let o = p(&["rbind", "rro", "rnosuid", "rnoatime"]);
+        assert!(o.unsupported.is_empty());
+        assert_eq!(o.rec_set, attr::RDONLY | attr::NOSUID | attr::NOATIME);
+        assert_eq!(o.rec_clear, attr::ATIME_MASK);
+        let o = p(&["rro", "rrw"]);
+        assert_eq!(o.rec_set, 0);
+        assert_eq!(o.rec_clear, attr::RDONLY);
     }
 }

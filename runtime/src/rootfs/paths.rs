@@ -64,7 +64,11 @@ pub fn readonly(paths: &[String]) -> Result<()> {
                 })
             }
         }
-        remount_bind(Path::new(p), MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
+        // A bind remount sets exactly the flags given: keep the source's nosuid/nodev/noexec
+        // (procfs has all three), as runc does.
+        let keep = super::mounts::locked_flags(Path::new(p))
+            & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+        remount_bind(Path::new(p), MsFlags::MS_RDONLY | MsFlags::MS_REC | keep)?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// berth-runc: an OCI runtime, a drop-in for runc.
+/// Open Container Initiative runtime (berth-runc, a drop-in for runc).
 #[derive(Debug, Parser)]
 #[command(name = "berth-runc", disable_version_flag = true)]
 pub struct Cli {
@@ -92,6 +92,19 @@ pub enum Command {
         /// Container id.
         id: String,
     },
+    /// Update a container's resource limits.
+    Update(Box<crate::update_cmd::UpdateArgs>),
+    /// Show a container's resource usage and OOM events.
+    Events {
+        /// Interval between stats events (Go duration: 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Print the stats once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Container id.
+        id: String,
+    },
     /// List the processes of a container.
     Ps {
         /// Output format: table (filtered `ps` output) or json (pids).
@@ -108,6 +121,9 @@ pub enum Command {
         /// Detach from the container.
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Do not delete the container after it exits.
+        #[arg(long)]
+        keep: bool,
         /// Create flags.
         #[command(flatten)]
         create: CreateArgs,

@@ -1,25 +1,44 @@
 //! `berth-runc`: the OCI runtime CLI, with runc's commands, flags, output and exit codes.
 
 mod cli;
+mod help;
 mod logging;
+mod update_cmd;
 
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Context, Result};
 use berth_runtime::container::{self, CreateOptions};
 use berth_runtime::{features, selfclone, signal, spec};
-use clap::Parser;
 
 use cli::{Cli, Command, CreateArgs};
 use logging::Logger;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match help::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            // runc exits 1 on usage errors; help output is not an error.
-            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+            if !e.use_stderr() {
+                // Help and version output are not errors.
+                std::process::exit(0);
+            }
+            // runc logs usage errors to --log too: a caller such as containerd reports only
+            // what it finds there.
+            let argv0 = std::env::args()
+                .next()
+                .unwrap_or_else(|| "berth-runc".into());
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let (path, format) = logging::log_flags(&args);
+            Logger::new(path.as_deref(), format, false)
+                .log_only(&logging::usage_message(&e, &argv0, &args));
+            // runc (urfave/cli) exits 3 for an unknown command, 1 for other usage errors.
+            let unknown = e.kind() == clap::error::ErrorKind::InvalidSubcommand;
+            std::process::exit(if unknown { 3 } else { 1 });
         }
     };
     let mut log = Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
@@ -61,16 +80,13 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        keep: false,
     }
 }
 
 fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     if cli.version {
-        println!(
-            "berth-runc version {}\nspec: {}",
-            env!("CARGO_PKG_VERSION"),
-            berth_runtime::OCI_VERSION
-        );
+        print!("{}", help::version_text());
         return Ok(0);
     }
     if cli.systemd_cgroup {
@@ -86,9 +102,23 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         selfclone::reexec().context("re-exec from a sealed copy (CVE-2019-5736 protection)")?;
     }
     let root = &cli.root;
+    // `--debug`: what runs, where; runc's debug lines come from the same points (its nsexec
+    // stages, the cgroup and state writes).
+    log.debug(&format!(
+        "berth-runc {} (root {})",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        root.display()
+    ));
     match cmd {
         Command::Create(a) => {
-            container::create(root, &a.id, &create_options(a))?;
+            log.debug(&format!(
+                "create {}: bundle {}, root {}",
+                a.id,
+                a.bundle.display(),
+                root.display()
+            ));
+            let st = container::create(root, &a.id, &create_options(a))?;
+            log.debug(&created_line(&st));
         }
         Command::Start { id } => {
             for w in container::start(root, id)? {
@@ -97,13 +127,35 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         }
         Command::Pause { id } => container::pause(root, id)?,
         Command::Resume { id } => container::resume(root, id)?,
+        Command::Update(a) => update_cmd::run(root, a)?,
+        Command::Events {
+            interval,
+            stats,
+            id,
+        } => {
+            let mut out = std::io::stdout().lock();
+            if *stats {
+                container::events::stats(root, id, &mut out)?;
+            } else {
+                let interval = container::events::parse_duration(interval)?;
+                container::events::stream(root, id, interval, &mut out, &mut |w| log.error(w))?;
+            }
+        }
         Command::Ps {
             format,
             id,
             ps_args,
         } => ps(root, id, format, ps_args)?,
-        Command::Run { detach, create } => {
-            let out = container::run(root, &create.id, &create_options(create), *detach)?;
+        Command::Run {
+            detach,
+            keep,
+            create,
+        } => {
+            let opts = CreateOptions {
+                keep: *keep,
+                ..create_options(create)
+            };
+            let out = container::run(root, &create.id, &opts, *detach)?;
             for w in out.warnings {
                 log.warn(&w);
             }
@@ -116,7 +168,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         Command::Kill { all, id, signal: s } => {
             // runc reports a missing container before a bad signal.
             container::state(root, id)?;
-            let sig = signal::parse(s)?;
+            let sig = signal::parse_or_zero(s)?;
             container::kill(root, id, sig, *all)?;
         }
         Command::Delete { force, id } => {
@@ -145,6 +197,27 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     }
     log.debug("done");
     Ok(0)
+}
+
+/// The debug line for a created container: its init and cgroup directories.
+fn created_line(st: &berth_runtime::state_dir::State) -> String {
+    let dirs: Vec<String> = st
+        .cgroup
+        .iter()
+        .flat_map(|cg| {
+            cg.v1
+                .iter()
+                .map(|h| h.dir.display().to_string())
+                .chain(cg.unified.iter().map(|u| u.display().to_string()))
+        })
+        .collect();
+    format!(
+        "container {} created: init pid {}, cgroup {}, bundle {}",
+        st.id,
+        st.init_pid,
+        dirs.join(" "),
+        st.bundle.display()
+    )
 }
 
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {

@@ -37,8 +37,15 @@ pub(crate) fn need<'a>(
 pub fn create(hs: &[V1Hierarchy]) -> Result<(), CgroupError> {
     for h in hs {
         if h.controllers.iter().any(|c| c == "cpuset") {
-            // A new v1 cpuset starts with empty cpus/mems and refuses tasks until they are filled in.
-            fs::create_under(&h.mount, &h.dir, |_| Ok(()), cpu::copy_cpuset_from_parent)?;
+            // A new v1 cpuset starts with empty cpus/mems and refuses tasks (ENOSPC) until they are
+            // filled in; so may an existing ancestor someone else made. Like runc, every level from
+            // the top down gets its parent's values where it has none.
+            let fill = |d: &Path| match d.parent() {
+                Some(parent) if d != h.mount.as_path() => cpu::copy_cpuset_from_parent(parent, d),
+                _ => Ok(()),
+            };
+            fs::create_under(&h.mount, &h.dir, fill, cpu::copy_cpuset_from_parent)?;
+            fill(&h.dir)?;
         } else {
             fs::create_under(&h.mount, &h.dir, |_| Ok(()), |_, _| Ok(()))?;
         }
