@@ -22,6 +22,7 @@ pub mod events;
 pub mod images;
 pub mod metadata;
 pub mod monitor;
+pub mod network;
 pub mod reference;
 pub mod registry;
 pub mod runtime;

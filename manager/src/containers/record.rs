@@ -39,6 +39,28 @@ pub struct RunOptions {
     pub open_stdin: bool,
     /// Remove when the task exits.
     pub auto_remove: bool,
+    /// `-p` values as given.
+    #[serde(default)]
+    pub publish: Vec<String>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all: bool,
+    /// `--network` as given (empty: the default network).
+    #[serde(default)]
+    pub network: String,
+    /// `--dns`.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `--add-host`.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// The network decided at create from the options above (not part of the API's options;
+    /// absent on records made without networking).
+    #[serde(default)]
+    pub network_plan: Option<crate::network::ContainerNetwork>,
 }
 
 /// How the container's last process ended, kept on the record after its task is deleted.
@@ -124,6 +146,13 @@ impl From<&pb::RunOptions> for RunOptions {
             tty: o.tty,
             open_stdin: o.open_stdin,
             auto_remove: o.auto_remove,
+            publish: o.publish.clone(),
+            publish_all: o.publish_all,
+            network: o.network.clone(),
+            dns: o.dns.clone(),
+            dns_search: o.dns_search.clone(),
+            extra_hosts: o.extra_hosts.clone(),
+            network_plan: None,
         }
     }
 }
@@ -149,6 +178,12 @@ impl From<&RunOptions> for pb::RunOptions {
             tty: o.tty,
             open_stdin: o.open_stdin,
             auto_remove: o.auto_remove,
+            publish: o.publish.clone(),
+            publish_all: o.publish_all,
+            network: o.network.clone(),
+            dns: o.dns.clone(),
+            dns_search: o.dns_search.clone(),
+            extra_hosts: o.extra_hosts.clone(),
         }
     }
 }
@@ -170,6 +205,15 @@ impl ContainerRecord {
             log_path: self.log_path.display().to_string(),
             runtime: self.runtime.clone(),
             status: Some(status),
+            network_settings: self
+                .options
+                .network_plan
+                .as_ref()
+                .map(|p| pb::NetworkSettings {
+                    mode: p.mode.display(),
+                    ports: p.ports.iter().map(port_binding).collect(),
+                    ..Default::default()
+                }),
         }
     }
 
@@ -198,5 +242,15 @@ impl ContainerRecord {
                 error: run.error.clone(),
             },
         }
+    }
+}
+
+/// A published port as the API describes it.
+pub fn port_binding(m: &crate::network::ports::PortMapping) -> pb::PortBinding {
+    pb::PortBinding {
+        host_ip: m.host_ip.to_string(),
+        host_port: m.host_port.into(),
+        container_port: m.container_port.into(),
+        protocol: m.protocol.as_str().to_string(),
     }
 }

@@ -67,6 +67,7 @@ impl TasksService {
         if let Some(exit) = tasks.delete(id).await.map_err(ContainerError::from)? {
             self.containers.record_exit(id, &exit)?;
         }
+        self.containers.detach_network(id).await;
         self.containers
             .events()
             .publish(Event::TaskDelete(pb::TaskDelete {
@@ -86,6 +87,14 @@ impl TasksService {
                 )));
             }
             self.reap(&rec.id).await?;
+        }
+        // The network is set up before the runtime enters its namespace; an exit handled
+        // meanwhile must not tear the new one down (it takes the same lock).
+        let _net = self.containers.network_lock(&rec.id).await;
+        if let Err(e) = self.containers.attach_network(rec).await {
+            let status = tonic::Status::from(e);
+            self.start_failed(&rec.id, status.message()).await;
+            return Err(status);
         }
         let spec = TaskSpec {
             id: rec.id.clone(),
@@ -116,6 +125,7 @@ impl TasksService {
     async fn start_failed(&self, id: &str, message: &str) {
         // Best effort: the task may never have been created.
         let _ = self.containers.tasks().delete(id).await;
+        self.containers.detach_network(id).await;
         let code = if message.contains("executable file not found")
             || message.contains("no such file or directory")
         {
@@ -389,6 +399,12 @@ impl tasks_server::Tasks for TasksService {
                 tasks.wait(&rec.id).await.map_err(ContainerError::from)?
             }
         };
+        // `stop` returns with the network released (the exit handler may not have run yet).
+        if let Some(_g) = self.containers.network_lock(&rec.id).await {
+            if !self.containers.is_live(&rec.id).await? {
+                self.containers.detach_network(&rec.id).await;
+            }
+        }
         Ok(Response::new(pb::StopTaskResponse {
             container_id: rec.id,
             status: Some(exit_status(&exit)),
