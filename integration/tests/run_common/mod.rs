@@ -42,6 +42,12 @@ impl Env {
     /// Like [`Env::start`], with the daemon's directories under `sub` inside the temp dir (a long
     /// `sub` makes `<state>/tasks/<id>/attach.sock` longer than a unix socket path may be).
     pub fn start_under(sub: &str) -> Env {
+        Self::start_with(sub, "")
+    }
+
+    /// Like [`Env::start_under`], with `extra_toml` appended to the daemon's config file (e.g. a
+    /// `[network]` section).
+    pub fn start_with(sub: &str, extra_toml: &str) -> Env {
         let registry = TestRegistry::start(None);
         registry.seed();
         let tmp = tempfile::Builder::new()
@@ -56,7 +62,7 @@ impl Env {
             "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n",
             runtime(),
             host = registry.host
-        );
+        ) + extra_toml;
         std::fs::write(&dirs.config, config).unwrap();
         let mut env = Env {
             daemon: None,

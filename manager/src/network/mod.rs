@@ -407,6 +407,13 @@ impl Networks {
                 return Err(NetworkError::Invalid(format!("{d} is not an ip address")));
             }
         }
+        // A missing plugin fails the create, before anything exists.
+        if !matches!(mode, NetworkMode::Host | NetworkMode::Container(_)) {
+            self.cni.check_installed(&ConfList::loopback())?;
+        }
+        if let NetworkMode::Network(n) = &mode {
+            self.cni.check_installed(&self.conflist(n)?)?;
+        }
         self.check_ports(id, &ports)?;
         for m in ports.iter_mut().filter(|m| m.host_port == 0) {
             m.host_port = ports::ephemeral_port(m.host_ip, m.protocol).ok_or_else(|| {
