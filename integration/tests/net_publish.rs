@@ -21,6 +21,10 @@ fn welcome_page_on_localhost_and_stop_start_keep_the_mapping() {
         .to_string();
     let page = n.http_get(port);
     assert!(page.contains("Welcome to nginx!"), "{page}");
+    // Also on the host's other addresses: here the gateway address of the test's own bridge.
+    let gw: std::net::Ipv4Addr = format!("{}1", n.prefix).parse().unwrap();
+    let page = net_common::try_http_get(gw, port).expect("no answer on the bridge address");
+    assert!(page.contains("Welcome to nginx!"), "{page}");
 
     let ps = n.ok(&["ps"]);
     assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");

@@ -2,7 +2,7 @@
 //! whose default network has a bridge name and subnet of its own, so tests never meet each other
 //! or a real berthd; host ports chosen free; and a guard that removes the test's containers and
 //! networks, then deletes its bridge and any iptables rule naming its subnet.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 #[path = "../run_common/mod.rs"]
 pub mod run_common;

@@ -710,11 +710,18 @@ impl Networks {
     }
 
     /// Start-up cleanup: detaches every endpoint whose container is gone or not running
-    /// (`live` says which are), and unpins namespaces no endpoint owns.
+    /// (`live` says which are), CHECKs the running ones, and unpins namespaces no endpoint owns.
     pub async fn cleanup(&self, live: &dyn Fn(&str) -> bool) {
         let endpoints = self.store.endpoints().unwrap_or_default();
         for ep in &endpoints {
-            if !live(&ep.container_id) {
+            if live(&ep.container_id) {
+                // Still running: the plugins verify that what ADD set up survived berthd's
+                // absence. Only reported: Debian's portmap 1.1 fails CHECK of every IPv4-only
+                // container (it looks for IPv6 rules it never made; fixed upstream after 1.1).
+                if let Err(e) = self.check(&ep.container_id).await {
+                    tracing::info!(container = ep.container_id, error = %e, "CNI CHECK of a running container");
+                }
+            } else {
                 tracing::info!(
                     container = ep.container_id,
                     "releasing the network of a container that no longer runs"
