@@ -1,7 +1,6 @@
-//! Shared fixture of the `net_*` tests: a `run_common::Env` (seeded registry, private berthd)
-//! whose default network has a bridge name and subnet of its own, so tests never meet each other
-//! or a real berthd; host ports chosen free; and a guard that removes the test's containers and
-//! networks, then deletes its bridge and any iptables rule naming its subnet.
+//! Shared fixture of the `net_*` tests: a `run_common::Env` (seeded registry, private berthd whose
+//! default network has a bridge name and subnet of its own, so tests never meet each other or a
+//! real berthd), host ports chosen free, HTTP on 127.0.0.1, and the "nothing left" checks.
 #![allow(dead_code, unused_imports)]
 
 #[path = "../run_common/mod.rs"]
@@ -25,29 +24,6 @@ pub struct NetEnv {
     pub user_subnet: String,
     /// Prefix of `user_subnet`.
     pub user_prefix: String,
-    _conf_dir: tempfile::TempDir,
-}
-
-/// An unused /23 in 10.240.0.0/12 (by the host's routing table), from the test's pid and name.
-fn free_subnets(name: &str) -> (u8, u8) {
-    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let mut h: u32 = std::process::id().wrapping_mul(2654435761);
-    for b in name.bytes() {
-        h = h.wrapping_mul(31).wrapping_add(b as u32);
-    }
-    for i in 0..4096u32 {
-        let v = h.wrapping_add(i.wrapping_mul(7919));
-        let (a, b) = (240 + (v % 16) as u8, ((v / 16) % 128) as u8 * 2);
-        // /proc/net/route shows destinations as little-endian hex.
-        let taken = [b, b + 1].iter().any(|c| {
-            let hex = format!("{:02X}{:02X}{:02X}{:02X}", 0, c, a, 10);
-            routes.contains(&hex)
-        });
-        if !taken {
-            return (a, b);
-        }
-    }
-    panic!("no free test subnet in 10.240.0.0/12");
 }
 
 /// A host port nobody uses now (the kernel's choice for port 0).
@@ -65,28 +41,15 @@ impl NetEnv {
     }
 
     /// Like [`NetEnv::start`] with extra `[network]` lines (e.g. `plugin_dirs = [...]`).
-    pub fn start_with(name: &str, extra: &str) -> NetEnv {
-        let (a, b) = free_subnets(name);
-        let bridge = format!("bt{:x}{:02x}{:02x}", std::process::id() % 0xffff, a, b);
-        let bridge: String = bridge.chars().take(15).collect();
-        let prefix = format!("10.{a}.{b}.");
-        let user_prefix = format!("10.{a}.{}.", b + 1);
-        let conf_dir = tempfile::Builder::new()
-            .prefix("bcni")
-            .tempdir_in("/tmp")
-            .expect("temp dir for CNI configs");
-        let toml = format!(
-            "\n[network]\nbridge = \"{bridge}\"\nsubnet = \"{prefix}0/24\"\nconf_dir = \"{}\"\n{extra}\n",
-            conf_dir.path().display()
-        );
-        let env = Env::start_with("", &toml);
+    pub fn start_with(_name: &str, extra: &str) -> NetEnv {
+        let env = Env::start_with("", extra);
+        let net = env.net.clone();
         NetEnv {
             env: Some(env),
-            bridge,
-            prefix,
-            user_subnet: format!("{user_prefix}0/24"),
-            user_prefix,
-            _conf_dir: conf_dir,
+            bridge: net.bridge,
+            prefix: net.prefix,
+            user_subnet: format!("{}0/24", net.user_prefix),
+            user_prefix: net.user_prefix,
         }
     }
 
@@ -153,9 +116,10 @@ impl NetEnv {
 
     /// iptables rules (nat and filter) naming an address of the test's subnets.
     pub fn rules_left(&self) -> Vec<String> {
-        iptables_lines()
+        self.env()
+            .net
+            .rules()
             .into_iter()
-            .filter(|(_, l)| l.contains(&self.prefix) || l.contains(&self.user_prefix))
             .map(|(t, l)| format!("{t}: {l}"))
             .collect()
     }
@@ -218,48 +182,10 @@ pub fn try_http_get(ip: Ipv4Addr, port: u16) -> Option<String> {
     buf.starts_with("HTTP/").then_some(buf)
 }
 
-/// Every `-A` line of `iptables-save` for the nat and filter tables, with its table.
-fn iptables_lines() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for t in ["nat", "filter"] {
-        let text = Command::new("iptables-save")
-            .args(["-t", t])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        for l in text.lines().filter(|l| l.starts_with("-A ")) {
-            out.push((t.to_string(), l.to_string()));
-        }
-    }
-    out
-}
-
 impl Drop for NetEnv {
     fn drop(&mut self) {
-        if let Some(env) = &self.env {
-            if let Some(d) = &env.daemon {
-                let ids = d.berth(&["ps", "-aq", "--no-trunc"]);
-                for id in String::from_utf8_lossy(&ids.stdout).lines() {
-                    let _ = d.berth(&["rm", "-f", id]);
-                }
-                let _ = d.berth(&["network", "prune", "-f"]);
-            }
-        }
-        // Stops berthd, removes what is left of containers and mounts (run_common's guard).
+        // run_common's guard removes containers and networks, stops berthd, unmounts, and
+        // deletes the rules naming the test's subnets and its bridge.
         self.env.take();
-        // What only a failed test leaves: rules naming our subnets, our bridge.
-        for (t, l) in iptables_lines() {
-            if l.contains(&self.prefix) || l.contains(&self.user_prefix) {
-                let rule = l.trim_start_matches("-A ");
-                let _ = Command::new("sh")
-                    .arg("-c")
-                    .arg(format!("iptables -t {t} -D {rule}"))
-                    .status();
-            }
-        }
-        let _ = Command::new("ip")
-            .args(["link", "delete", &self.bridge])
-            .stderr(std::process::Stdio::null())
-            .status();
     }
 }

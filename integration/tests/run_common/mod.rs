@@ -29,6 +29,8 @@ pub struct Env {
     pub dirs: DaemonDirs,
     /// The seeded registry.
     pub registry: TestRegistry,
+    /// The test's own bridge and subnets.
+    pub net: TestNet,
     tmp: tempfile::TempDir,
     restarts: u32,
 }
@@ -45,9 +47,9 @@ impl Env {
         Self::start_with(sub, "")
     }
 
-    /// Like [`Env::start_under`], with `extra_toml` appended to the daemon's config file (e.g. a
-    /// `[network]` section).
-    pub fn start_with(sub: &str, extra_toml: &str) -> Env {
+    /// Like [`Env::start_under`], with `extra_network_toml` lines added to the daemon's
+    /// `[network]` section (which always gives the test its own bridge, subnet and conflist dir).
+    pub fn start_with(sub: &str, extra_network_toml: &str) -> Env {
         let registry = TestRegistry::start(None);
         registry.seed();
         let tmp = tempfile::Builder::new()
@@ -58,16 +60,21 @@ impl Env {
         let base = tmp.path().join(sub);
         std::fs::create_dir_all(&base).unwrap();
         let dirs = DaemonDirs::under(&base);
+        let net = TestNet::pick(&tmp.path().display().to_string());
         let config = format!(
-            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n",
+            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n\n[network]\nbridge = \"{bridge}\"\nsubnet = \"{prefix}0/24\"\nconf_dir = \"{conf}\"\n{extra_network_toml}\n",
             runtime(),
-            host = registry.host
-        ) + extra_toml;
+            host = registry.host,
+            bridge = net.bridge,
+            prefix = net.prefix,
+            conf = tmp.path().join("cni").display(),
+        );
         std::fs::write(&dirs.config, config).unwrap();
         let mut env = Env {
             daemon: None,
             dirs,
             registry,
+            net,
             tmp,
             restarts: 0,
         };
@@ -214,6 +221,82 @@ impl Env {
     }
 }
 
+/// A test daemon's network identity: its default network's bridge and /24, and a second /24 for
+/// a user network, all unused on the host, so test daemons never share a bridge or addresses.
+#[derive(Debug, Clone)]
+pub struct TestNet {
+    /// Bridge of the default network (15 characters at most).
+    pub bridge: String,
+    /// First three octets of the default network's /24 with the trailing dot (`10.244.18.`).
+    pub prefix: String,
+    /// The same for the spare /24.
+    pub user_prefix: String,
+}
+
+impl TestNet {
+    /// A free /23 in 10.240.0.0/12 (by the host's routing table and other tests' bridges),
+    /// derived from the pid and `seed`.
+    pub fn pick(seed: &str) -> TestNet {
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let mut h: u32 = std::process::id().wrapping_mul(2_654_435_761);
+        for b in seed.bytes() {
+            h = h.wrapping_mul(31).wrapping_add(b as u32);
+        }
+        for i in 0..4096u32 {
+            let v = h.wrapping_add(i.wrapping_mul(7919));
+            let (a, b) = (240 + (v % 16) as u8, ((v / 16) % 128) as u8 * 2);
+            let bridge = format!("bt{:08x}", v);
+            // /proc/net/route shows destinations as little-endian hex.
+            let taken = [b, b + 1]
+                .iter()
+                .any(|c| routes.contains(&format!("00{c:02X}{a:02X}0A")))
+                || Path::new("/sys/class/net").join(&bridge).exists();
+            if !taken {
+                return TestNet {
+                    bridge,
+                    prefix: format!("10.{a}.{b}."),
+                    user_prefix: format!("10.{a}.{}.", b + 1),
+                };
+            }
+        }
+        panic!("no free test subnet in 10.240.0.0/12");
+    }
+
+    /// iptables rules (nat and filter) naming an address of the test's subnets, as (table, rule).
+    pub fn rules(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for t in ["nat", "filter"] {
+            let text = std::process::Command::new("iptables-save")
+                .args(["-t", t])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            for l in text.lines().filter(|l| l.starts_with("-A ")) {
+                if l.contains(&self.prefix) || l.contains(&self.user_prefix) {
+                    out.push((t.to_string(), l.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Removes what only a failed test leaves: rules naming its subnets, its bridge.
+    pub fn clean_up(&self) {
+        for (t, l) in self.rules() {
+            let rule = l.trim_start_matches("-A ");
+            let _ = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("iptables -t {t} -D {rule}"))
+                .status();
+        }
+        if Path::new("/sys/class/net").join(&self.bridge).exists() {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "delete", &self.bridge])
+                .status();
+        }
+    }
+}
+
 fn dir_entries(p: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(p)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -257,6 +340,7 @@ impl Drop for Env {
             for id in String::from_utf8_lossy(&ids.stdout).lines() {
                 let _ = d.berth(&["rm", "-f", id]);
             }
+            let _ = d.berth(&["network", "prune", "-f"]);
         }
         if let Some(mut d) = self.daemon.take() {
             let _ = d.stop();
@@ -267,6 +351,7 @@ impl Drop for Env {
         for m in left {
             let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
+        self.net.clean_up();
     }
 }
 

@@ -222,8 +222,8 @@ fn overlap(a: &Ipv4Net, b: &Ipv4Net) -> bool {
 }
 
 impl Networks {
-    /// Opens the subsystem: makes sure the default network exists as configured and its
-    /// conflist is written.
+    /// Opens the subsystem: makes sure the default network's record matches the config (its
+    /// conflist is written when first needed, so a daemon that runs no container writes none).
     pub fn open(config: &Config, md: &Metadata) -> Result<Arc<Self>, NetworkError> {
         let nc = &config.network;
         let me = Networks {
@@ -270,8 +270,18 @@ impl Networks {
         };
         if existing.as_ref() != Some(&rec) {
             me.store.put_network(&rec)?;
+            // Settings changed: the conflist is written again, from the new record, when needed.
+            match std::fs::remove_file(me.conflist_path(DEFAULT_NETWORK)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(NetworkError::Invalid(format!(
+                        "removing the stale {}: {e}",
+                        me.conflist_path(DEFAULT_NETWORK).display()
+                    )))
+                }
+            }
         }
-        me.write_conflist(&rec)?;
         Ok(Arc::new(me))
     }
 
