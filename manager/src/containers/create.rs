@@ -120,6 +120,11 @@ impl Containers {
         })?;
         if let Some(net) = self.network() {
             let all = self.store.list()?;
+            if let Some(q) = options.network.strip_prefix("container:") {
+                let other = super::resolve::resolve(&all, q)
+                    .map_err(|_| ContainerError::Invalid(format!("No such container: {q}")))?;
+                options.network = format!("container:{}", other.id);
+            }
             let plan = net
                 .plan(&id, &options, &image.exposed_ports, &all)
                 .map_err(super::network_error)?;

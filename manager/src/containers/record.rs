@@ -60,7 +60,7 @@ pub struct RunOptions {
     /// The network decided at create from the options above (not part of the API's options;
     /// absent on records made without networking).
     #[serde(default)]
-    pub network_plan: Option<crate::network::ContainerNetwork>,
+    pub network_plan: Option<crate::metadata::networks::ContainerNetwork>,
 }
 
 /// How the container's last process ended, kept on the record after its task is deleted.
@@ -246,7 +246,7 @@ impl ContainerRecord {
 }
 
 /// A published port as the API describes it.
-pub fn port_binding(m: &crate::network::ports::PortMapping) -> pb::PortBinding {
+pub fn port_binding(m: &crate::metadata::networks::PortMapping) -> pb::PortBinding {
     pb::PortBinding {
         host_ip: m.host_ip.to_string(),
         host_port: m.host_port.into(),

@@ -71,7 +71,7 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
         network: o
             .network_plan
             .as_ref()
-            .map(|p| p.bundle_setup())
+            .map(crate::network::bundle_setup)
             .unwrap_or_default(),
         ..Default::default()
     }

@@ -22,12 +22,12 @@ pub mod store;
 use crate::bundle::{self, NetNamespace, NetworkSetup};
 use crate::config::Config;
 use crate::containers::record::{ContainerRecord, RunOptions};
+pub use crate::metadata::networks::{ContainerNetwork, NetworkMode};
 use crate::metadata::{Metadata, MetadataError};
 use cni::{Attachment, Cni, CniError};
 use conflist::{BridgeSettings, ConfList};
 use ipnet::Ipv4Net;
 use ports::{PortError, PortMapping};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -97,66 +97,17 @@ impl From<NetworkError> for tonic::Status {
     }
 }
 
-/// A container's network mode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// Attached to this network (the default `bridge` or a user network).
-    Network(String),
-    /// Its own namespace with loopback only.
-    None,
-    /// The host's namespace.
-    Host,
-    /// The namespace of the container with this id.
-    Container(String),
-}
-
-impl NetworkMode {
-    /// Docker's spelling (`bridge`, `none`, `host`, `container:<id>`).
-    pub fn display(&self) -> String {
-        match self {
-            NetworkMode::Network(n) => n.clone(),
-            NetworkMode::None => "none".into(),
-            NetworkMode::Host => "host".into(),
-            NetworkMode::Container(id) => format!("container:{id}"),
-        }
-    }
-}
-
-/// What a container's network is, decided at create and kept on its record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContainerNetwork {
-    /// The mode.
-    pub mode: NetworkMode,
-    /// Published ports, host ports chosen (the same on every start).
-    pub ports: Vec<PortMapping>,
-    /// `--add-host` entries (name, ip).
-    pub extra_hosts: Vec<(String, String)>,
-    /// `--dns`.
-    pub dns: Vec<String>,
-    /// `--dns-search`.
-    pub dns_search: Vec<String>,
-    /// The namespace the bundle joins (None: host).
-    pub netns: Option<PathBuf>,
-    /// Hostname (the host's in host mode, the joined container's in container mode).
-    pub hostname: Option<String>,
-    /// Bundle whose /etc files are shared (container mode).
-    pub share_files_from: Option<PathBuf>,
-}
-
-impl ContainerNetwork {
-    /// The bundle generator's view of it.
-    pub fn bundle_setup(&self) -> NetworkSetup {
-        NetworkSetup {
-            namespace: match &self.netns {
-                Some(p) => NetNamespace::Join(p.clone()),
-                None => NetNamespace::Host,
-            },
-            extra_hosts: self.extra_hosts.clone(),
-            dns: self.dns.clone(),
-            dns_search: self.dns_search.clone(),
-            share_files_from: self.share_files_from.clone(),
-        }
+/// The bundle generator's view of a container's network.
+pub fn bundle_setup(net: &ContainerNetwork) -> NetworkSetup {
+    NetworkSetup {
+        namespace: match &net.netns {
+            Some(p) => NetNamespace::Join(p.clone()),
+            None => NetNamespace::Host,
+        },
+        extra_hosts: net.extra_hosts.clone(),
+        dns: net.dns.clone(),
+        dns_search: net.dns_search.clone(),
+        share_files_from: net.share_files_from.clone(),
     }
 }
 
@@ -179,18 +130,29 @@ pub struct Networks {
 /// A way to read every container record.
 type RecordSource = Box<dyn Fn() -> Vec<ContainerRecord> + Send + Sync>;
 
+/// A 64-hex id from /dev/urandom.
 fn new_id() -> Result<String, NetworkError> {
-    crate::containers::names::new_id()
-        .map_err(|e| NetworkError::Invalid(format!("reading /dev/urandom: {e}")))
+    use std::io::Read;
+    let mut b = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| NetworkError::Invalid(format!("reading /dev/urandom: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 fn now_nanos() -> i64 {
-    crate::containers::record::now_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
-/// Docker's rule for network names (as for container names).
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 fn valid_network_name(name: &str) -> bool {
-    crate::containers::names::valid_name(name)
+    let mut c = name.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphanumeric())
+        && name.len() > 1
+        && c.all(|x| x.is_ascii_alphanumeric() || matches!(x, '_' | '.' | '-'))
 }
 
 /// IPv4 routes of the host (destination networks, from /proc/net/route), default route excluded.
@@ -346,11 +308,9 @@ impl Networks {
             "" | "bridge" | "default" => NetworkMode::Network(DEFAULT_NETWORK.into()),
             "none" => NetworkMode::None,
             "host" => NetworkMode::Host,
+            // The container layer has resolved the name to a full id.
             m if m.starts_with("container:") => {
-                let q = &m["container:".len()..];
-                let other = crate::containers::resolve::resolve(all, q)
-                    .map_err(|_| NetworkError::NotFound(format!("No such container: {q}")))?;
-                NetworkMode::Container(other.id.clone())
+                NetworkMode::Container(m["container:".len()..].to_string())
             }
             name => {
                 if self.store.network(name)?.is_none() {

@@ -1,55 +1,8 @@
 //! Published ports: Docker's `-p [hostIP:][hostPort:]containerPort[/tcp|udp]` syntax (with port
 //! ranges), `-P` for the image's `EXPOSE`d ports, and the "is this host port free" check.
 
-use serde::{Deserialize, Serialize};
+pub use crate::metadata::networks::{PortMapping, Protocol};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
-
-/// Transport protocol of a published port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// TCP.
-    Tcp,
-    /// UDP.
-    Udp,
-}
-
-impl Protocol {
-    /// `tcp` or `udp`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
-    }
-}
-
-/// One host port forwarded to one container port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct PortMapping {
-    /// Host address the port is published on; `0.0.0.0` means every address.
-    pub host_ip: Ipv4Addr,
-    /// Host port; 0 until one is chosen (`-p 80`, `-P`).
-    pub host_port: u16,
-    /// Port inside the container.
-    pub container_port: u16,
-    /// Protocol.
-    pub protocol: Protocol,
-}
-
-impl std::fmt::Display for PortMapping {
-    /// Docker's `ps` form: `0.0.0.0:8080->80/tcp`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}->{}/{}",
-            self.host_ip,
-            self.host_port,
-            self.container_port,
-            self.protocol.as_str()
-        )
-    }
-}
 
 /// A `-p` value that cannot be used, worded as Docker words it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

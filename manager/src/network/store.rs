@@ -2,66 +2,8 @@
 //! and table `endpoints` (container id → [`Endpoint`], present from a successful CNI ADD until
 //! its DEL succeeded, with the cached ADD result DEL and CHECK need).
 
-use super::ports::PortMapping;
-use crate::metadata::{Metadata, MetadataError, Table};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-
-/// A network berthd manages (a Linux bridge with its own subnet).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkRecord {
-    /// 64-hex id.
-    pub id: String,
-    /// Unique name (`bridge` for the default network).
-    pub name: String,
-    /// Driver (always `bridge`).
-    pub driver: String,
-    /// Linux bridge interface.
-    pub bridge: String,
-    /// IPv4 subnet in CIDR form.
-    pub subnet: String,
-    /// Gateway address (on the bridge).
-    pub gateway: String,
-    /// Creation time, unix nanoseconds.
-    pub created_at: i64,
-    /// The default network (from config.toml; cannot be removed).
-    #[serde(default)]
-    pub builtin: bool,
-}
-
-/// A container attached to a network: what CNI ADD gave it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Endpoint {
-    /// Container id.
-    pub container_id: String,
-    /// Network name; empty for `--network none` (loopback only).
-    pub network: String,
-    /// The pinned namespace.
-    pub netns: PathBuf,
-    /// Interface in the container.
-    pub ifname: String,
-    /// Container address (no prefix); empty for none.
-    pub ip: String,
-    /// Prefix length.
-    pub prefix_len: u8,
-    /// Gateway.
-    pub gateway: String,
-    /// MAC of the container interface.
-    pub mac: String,
-    /// Published ports, host ports resolved.
-    pub ports: Vec<PortMapping>,
-    /// Names other containers on the network resolve to this one (its name, hostname).
-    pub aliases: Vec<String>,
-    /// The cached result of the network's ADD (CNI's `prevResult` for DEL and CHECK).
-    pub result: serde_json::Value,
-    /// The cached result of the loopback ADD.
-    pub loopback_result: serde_json::Value,
-}
-
-/// Network records by name.
-pub const NETWORKS: Table<NetworkRecord> = Table::new("networks");
-/// Endpoints by container id.
-pub const ENDPOINTS: Table<Endpoint> = Table::new("endpoints");
+pub use crate::metadata::networks::{Endpoint, NetworkRecord, ENDPOINTS, NETWORKS};
+use crate::metadata::{Metadata, MetadataError};
 
 /// Typed access to both tables.
 #[derive(Clone)]
