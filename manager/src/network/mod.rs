@@ -935,3 +935,6 @@ fn delete_link(name: &str) {
             .status();
     }
 }
+
+#[cfg(test)]
+mod tests;
