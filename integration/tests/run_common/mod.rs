@@ -280,14 +280,42 @@ impl TestNet {
         out
     }
 
-    /// Removes what only a failed test leaves: rules naming its subnets, its bridge.
+    /// Removes what only a failed test leaves: rules naming its subnets, the per-container CNI
+    /// chains those rules were in once they are empty, its bridge.
     pub fn clean_up(&self) {
+        // Chains every CNI user shares; never removed here.
+        const SHARED: [&str; 5] = [
+            "CNI-HOSTPORT-DNAT",
+            "CNI-HOSTPORT-SETMARK",
+            "CNI-HOSTPORT-MASQ",
+            "CNI-FORWARD",
+            "CNI-ADMIN",
+        ];
+        let mut chains = std::collections::BTreeSet::new();
         for (t, l) in self.rules() {
             let rule = l.trim_start_matches("-A ");
+            if let Some(chain) = rule.split_whitespace().next() {
+                if chain.starts_with("CNI-") && !SHARED.contains(&chain) {
+                    chains.insert((t.clone(), chain.to_string()));
+                }
+            }
             let _ = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("iptables -t {t} -D {rule}"))
                 .status();
+        }
+        for (t, chain) in chains {
+            let left = std::process::Command::new("iptables")
+                .args(["-t", &t, "-S", &chain])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+                .unwrap_or(0);
+            // Only "-N CHAIN" left: it held nothing but the test's rules.
+            if left == 1 {
+                let _ = std::process::Command::new("iptables")
+                    .args(["-t", &t, "-X", &chain])
+                    .status();
+            }
         }
         if Path::new("/sys/class/net").join(&self.bridge).exists() {
             let _ = std::process::Command::new("ip")
