@@ -4,8 +4,8 @@
 //! - [`netns`]: namespaces pinned at `<state>/netns/<container id>`;
 //! - [`conflist`]: the configuration lists berthd writes for its bridge networks;
 //! - [`cni`]: running the plugins (ADD/DEL/CHECK, cached results, timeouts);
-//! - [`store`]: networks and endpoints in the metadata database;
-//! - [`service`]: the `berth.v1.Networks` gRPC service.
+//! - [`store`]: networks and endpoints in the metadata database (the gRPC front is
+//!   `crate::api::NetworksService`).
 //!
 //! [`Networks`] ties them together: at container create it checks the request ([`Networks::plan`]);
 //! before each task create it pins a namespace and runs ADD ([`Networks::attach`]); when the task
@@ -16,12 +16,11 @@ pub mod cni;
 pub mod conflist;
 pub mod netns;
 pub mod ports;
-pub mod service;
 pub mod store;
 
 use crate::bundle::{self, NetNamespace, NetworkSetup};
 use crate::config::Config;
-use crate::containers::record::{ContainerRecord, RunOptions};
+use crate::metadata::containers::{ContainerRecord, RunOptions};
 pub use crate::metadata::networks::{ContainerNetwork, NetworkMode};
 use crate::metadata::{Metadata, MetadataError};
 use cni::{Attachment, Cni, CniError};

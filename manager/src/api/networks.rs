@@ -1,8 +1,8 @@
 //! The `berth.v1.Networks` gRPC service over [`Networks`].
 
-use super::store::NetworkRecord;
-use super::Networks;
 use crate::containers::Containers;
+use crate::network::store::NetworkRecord;
+use crate::network::{NetworkMode, Networks};
 use berth_proto::v1::{self as pb, networks_server};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -29,7 +29,7 @@ impl NetworksService {
             .into_iter()
             .filter(|r| {
                 matches!(r.options.network_plan.as_ref().map(|p| &p.mode),
-                    Some(super::NetworkMode::Network(n)) if n == name)
+                    Some(NetworkMode::Network(n)) if n == name)
             })
             .map(|r| r.id)
             .collect())

@@ -1,0 +1,10 @@
+//! The gRPC fronts of the container model: each handler resolves its request, calls
+//! [`crate::containers::Containers`] (where the rules are) and builds the response.
+
+mod containers;
+mod networks;
+mod tasks;
+
+pub use containers::ContainersService;
+pub use networks::NetworksService;
+pub use tasks::{exit_status, TasksService};
