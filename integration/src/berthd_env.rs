@@ -18,6 +18,8 @@ pub struct BerthdEnv {
     pub dirs: DaemonDirs,
     /// The seeded registry.
     pub registry: TestRegistry,
+    /// The test's own bridge and subnets.
+    pub net: TestNet,
     tmp: tempfile::TempDir,
     restarts: u32,
 }
@@ -28,9 +30,15 @@ impl BerthdEnv {
         Self::start_under("")
     }
 
-    /// Like [`Env::start`], with the daemon's directories under `sub` inside the temp dir (a long
+    /// Like [`BerthdEnv::start`], with the daemon's directories under `sub` inside the temp dir (a long
     /// `sub` makes `<state>/tasks/<id>/attach.sock` longer than a unix socket path may be).
     pub fn start_under(sub: &str) -> BerthdEnv {
+        Self::start_with(sub, "")
+    }
+
+    /// Like [`BerthdEnv::start_under`], with `extra_network_toml` lines added to the daemon's
+    /// `[network]` section (which always gives the test its own bridge, subnet and conflist dir).
+    pub fn start_with(sub: &str, extra_network_toml: &str) -> BerthdEnv {
         crate::require_root();
         let registry = TestRegistry::start(None);
         registry.seed();
@@ -42,16 +50,21 @@ impl BerthdEnv {
         let base = tmp.path().join(sub);
         std::fs::create_dir_all(&base).unwrap();
         let dirs = DaemonDirs::under(&base);
+        let net = TestNet::pick(&tmp.path().display().to_string());
         let config = format!(
-            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n",
+            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n\n[network]\nbridge = \"{bridge}\"\nsubnet = \"{prefix}0/24\"\nconf_dir = \"{conf}\"\n{extra_network_toml}\n",
             runtime_under_test().display(),
-            host = registry.host
+            host = registry.host,
+            bridge = net.bridge,
+            prefix = net.prefix,
+            conf = tmp.path().join("cni").display(),
         );
         std::fs::write(&dirs.config, config).unwrap();
         let mut env = BerthdEnv {
             daemon: None,
             dirs,
             registry,
+            net,
             tmp,
             restarts: 0,
         };
@@ -189,6 +202,107 @@ impl BerthdEnv {
     }
 }
 
+/// A test daemon's network identity: its default network's bridge and /24, and a second /24 for
+/// a user network, all unused on the host, so test daemons never share a bridge or addresses.
+#[derive(Debug, Clone)]
+pub struct TestNet {
+    /// Bridge of the default network (15 characters at most).
+    pub bridge: String,
+    /// First three octets of the default network's /24 with the trailing dot (`10.244.18.`).
+    pub prefix: String,
+    /// The same for the spare /24.
+    pub user_prefix: String,
+}
+
+impl TestNet {
+    /// A free /23 in 10.240.0.0/12 (by the host's routing table and other tests' bridges),
+    /// derived from the pid and `seed`.
+    pub fn pick(seed: &str) -> TestNet {
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let mut h: u32 = std::process::id().wrapping_mul(2_654_435_761);
+        for b in seed.bytes() {
+            h = h.wrapping_mul(31).wrapping_add(b as u32);
+        }
+        for i in 0..4096u32 {
+            let v = h.wrapping_add(i.wrapping_mul(7919));
+            let (a, b) = (240 + (v % 16) as u8, ((v / 16) % 128) as u8 * 2);
+            let bridge = format!("bt{:08x}", v);
+            // /proc/net/route shows destinations as little-endian hex.
+            let taken = [b, b + 1]
+                .iter()
+                .any(|c| routes.contains(&format!("00{c:02X}{a:02X}0A")))
+                || Path::new("/sys/class/net").join(&bridge).exists();
+            if !taken {
+                return TestNet {
+                    bridge,
+                    prefix: format!("10.{a}.{b}."),
+                    user_prefix: format!("10.{a}.{}.", b + 1),
+                };
+            }
+        }
+        panic!("no free test subnet in 10.240.0.0/12");
+    }
+
+    /// iptables rules (nat and filter) naming an address of the test's subnets, as (table, rule).
+    pub fn rules(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for t in ["nat", "filter"] {
+            let text = std::process::Command::new("iptables-save")
+                .args(["-t", t])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            for l in text.lines().filter(|l| l.starts_with("-A ")) {
+                if l.contains(&self.prefix) || l.contains(&self.user_prefix) {
+                    out.push((t.to_string(), l.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Removes what only a failed test leaves: rules naming its subnets, the per-container CNI
+    /// chains those rules were in, its bridge.
+    pub fn clean_up(&self) {
+        // Chains every CNI user shares; never removed here.
+        const SHARED: [&str; 5] = [
+            "CNI-HOSTPORT-DNAT",
+            "CNI-HOSTPORT-SETMARK",
+            "CNI-HOSTPORT-MASQ",
+            "CNI-FORWARD",
+            "CNI-ADMIN",
+        ];
+        let mut chains = std::collections::BTreeSet::new();
+        for (t, l) in self.rules() {
+            let rule = l.trim_start_matches("-A ");
+            if let Some(chain) = rule.split_whitespace().next() {
+                if chain.starts_with("CNI-") && !SHARED.contains(&chain) {
+                    chains.insert((t.clone(), chain.to_string()));
+                }
+            }
+            let _ = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("iptables -t {t} -D {rule}"))
+                .status();
+        }
+        // A per-container chain (named from the network and container id) that held a rule with
+        // the test's addresses belongs to one of the test's containers: flush and delete it.
+        for (t, chain) in chains {
+            for op in ["-F", "-X"] {
+                let _ = std::process::Command::new("iptables")
+                    .args(["-t", &t, op, &chain])
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+        if Path::new("/sys/class/net").join(&self.bridge).exists() {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "delete", &self.bridge])
+                .status();
+        }
+    }
+}
+
 fn dir_entries(p: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(p)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -221,6 +335,7 @@ impl Drop for BerthdEnv {
             for id in String::from_utf8_lossy(&ids.stdout).lines() {
                 let _ = d.berth(&["rm", "-f", id]);
             }
+            let _ = d.berth(&["network", "prune", "-f"]);
         }
         if let Some(mut d) = self.daemon.take() {
             let _ = d.stop();
@@ -231,6 +346,7 @@ impl Drop for BerthdEnv {
         for m in left {
             let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
+        self.net.clean_up();
     }
 }
 

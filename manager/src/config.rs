@@ -13,6 +13,10 @@
 //!
 //! [registries."docker.io"]
 //! mirrors = ["https://mirror.example"]
+//!
+//! [network]
+//! bridge = "berth0"
+//! subnet = "10.210.0.0/16"
 //! ```
 
 use std::collections::BTreeMap;
@@ -68,6 +72,40 @@ pub struct Config {
     pub log_level: String,
     /// Per-registry settings keyed by host (with port), e.g. "docker.io" or "127.0.0.1:5000".
     pub registries: BTreeMap<String, RegistryConfig>,
+    /// Container networking (CNI).
+    pub network: NetworkConfig,
+}
+
+/// Container networking settings (`[network]`): where the CNI plugins and configuration lists
+/// live (containerd's defaults, plus Debian's plugin directory) and the default bridge network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Directories searched for CNI plugin binaries, in order.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Directory of CNI configuration lists; berthd writes `berth-<network>.conflist` there.
+    pub conf_dir: PathBuf,
+    /// Linux bridge of the default network `bridge`.
+    pub bridge: String,
+    /// IPv4 subnet of the default network.
+    pub subnet: String,
+    /// Address pool `berth network create` takes /24 subnets from when none is given.
+    pub pool: String,
+    /// Limit for one CNI plugin execution, in seconds.
+    pub plugin_timeout_secs: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            plugin_dirs: vec![PathBuf::from("/opt/cni/bin"), PathBuf::from("/usr/lib/cni")],
+            conf_dir: PathBuf::from("/etc/cni/net.d"),
+            bridge: "berth0".into(),
+            subnet: "10.210.0.0/16".into(),
+            pool: "10.211.0.0/16".into(),
+            plugin_timeout_secs: 30,
+        }
+    }
 }
 
 /// Settings for one registry host.
@@ -89,6 +127,7 @@ impl Default for Config {
             runtime: DEFAULT_RUNTIME.to_string(),
             log_level: "info".to_string(),
             registries: BTreeMap::new(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -162,6 +201,20 @@ mod tests {
         assert!(c.registry("127.0.0.1:5000").plain_http);
         assert_eq!(c.registry("docker.io").mirrors, vec!["https://m.example"]);
         assert!(!c.registry("quay.io").plain_http);
+    }
+
+    #[test]
+    fn network_section_overrides_defaults() {
+        let c = Config::from_toml(
+            "[network]\nbridge = \"bt1\"\nsubnet = \"10.99.0.0/24\"\nplugin_dirs = [\"/x\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.network.bridge, "bt1");
+        assert_eq!(c.network.subnet, "10.99.0.0/24");
+        assert_eq!(c.network.plugin_dirs, vec![PathBuf::from("/x")]);
+        assert_eq!(c.network.conf_dir, PathBuf::from("/etc/cni/net.d"));
+        assert!(Config::from_toml("[network]\nbogus = 1\n", Path::new("x")).is_err());
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod events;
 pub mod images;
 pub mod metadata;
 pub mod monitor;
+pub mod network;
 pub mod oci_runtime;
 pub mod reference;
 pub mod registry;

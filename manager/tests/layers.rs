@@ -22,7 +22,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("bundle", 1),
     ("metadata", 1),
     ("monitor", 1),
-    // Snapshotters (prepare, commit, remove layers); tasks (monitors + runtime binary).
+    // Snapshotters (prepare, commit, remove layers); tasks (monitors + runtime binary); networking (CNI).
+    ("network", 2),
     ("snapshots", 2),
     ("tasks", 2),
     // Image records, the platform matcher, image rootfs from layers.

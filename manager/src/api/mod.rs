@@ -2,7 +2,9 @@
 //! [`crate::containers::Containers`] (where the rules are) and builds the response.
 
 mod containers;
+mod networks;
 mod tasks;
 
 pub use containers::ContainersService;
+pub use networks::NetworksService;
 pub use tasks::{exit_status, TasksService};

@@ -30,10 +30,67 @@ pub fn create_bundle_dir(bundle_dir: &Path) -> Result<PathBuf, BundleError> {
 
 /// `/etc/hosts` for a container whose network namespace has only loopback.
 pub fn hosts_file(hostname: &str) -> String {
-    format!(
+    hosts_file_for(hostname, None, &[])
+}
+
+/// `/etc/hosts` as Docker writes it: the localhost lines, `extra` entries (`--add-host`, other
+/// containers of the network) as `IP\tNAME`, then the container's own address with its hostname
+/// (`127.0.1.1` when it has none but loopback).
+pub fn hosts_file_for(hostname: &str, own_ip: Option<&str>, extra: &[(String, String)]) -> String {
+    let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
-         ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
-    )
+         ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for (name, ip) in extra {
+        s.push_str(&format!("{ip}\t{name}\n"));
+    }
+    s.push_str(&format!("{}\t{hostname}\n", own_ip.unwrap_or("127.0.1.1")));
+    s
+}
+
+/// Replaces the content of the bundle's `hosts` file in place (same inode), so a running
+/// container, which has it bind-mounted, sees the change.
+pub fn rewrite_hosts(bundle_dir: &Path, content: &str) -> Result<(), BundleError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = bundle_dir.join("hosts");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&p)
+        .map_err(io("open", &p))?;
+    f.write_all(content.as_bytes()).map_err(io("write", &p))
+}
+
+/// resolv.conf with `--dns` servers and `--dns-search` domains replacing the base file's
+/// `nameserver` and `search` lines (a base without nameservers gets Docker's defaults).
+pub fn resolv_conf_with(base: &str, dns: &[String], search: &[String]) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in base.lines() {
+        let first = line.split_whitespace().next();
+        if first == Some("nameserver") {
+            if !dns.is_empty() {
+                continue;
+            }
+            servers += 1;
+        }
+        if (first == Some("search") || first == Some("domain")) && !search.is_empty() {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    for d in dns {
+        out.push_str(&format!("nameserver {d}\n"));
+    }
+    if dns.is_empty() && servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    out
 }
 
 /// The host's resolv.conf without loopback nameservers (unreachable from the container's netns).
@@ -93,17 +150,40 @@ pub fn write_bundle(
     let rootfs = bundle_dir.join("rootfs");
     let mut spec = generate(image_config, &rootfs, opts)?;
     let hostname = spec.hostname().clone().unwrap_or_default();
+    let net = &opts.network;
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts, resolv) = if net.namespace == super::NetNamespace::Host {
+        // The host's own files: its loopback resolvers are reachable from its namespace.
+        let mut hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
+        for (name, ip) in &net.extra_hosts {
+            hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        (
+            hosts,
+            resolv_conf_with(&host_resolv, &net.dns, &net.dns_search),
+        )
+    } else {
+        (
+            hosts_file_for(&hostname, None, &net.extra_hosts),
+            resolv_conf_with(&resolv_conf(&host_resolv), &net.dns, &net.dns_search),
+        )
+    };
     let files = [
         ("hostname", format!("{hostname}\n")),
-        ("hosts", hosts_file(&hostname)),
-        ("resolv.conf", resolv_conf(&host_resolv)),
+        ("hosts", hosts),
+        ("resolv.conf", resolv),
     ];
     let root = Root::open(&rootfs).map_err(io("open", &rootfs))?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     for (name, content) in &files {
-        let p = bundle_dir.join(name);
-        write_atomic(&p, content.as_bytes())?;
+        let p = match &net.share_files_from {
+            Some(other) => other.join(name),
+            None => {
+                let p = bundle_dir.join(name);
+                write_atomic(&p, content.as_bytes())?;
+                p
+            }
+        };
         ensure_mountpoint(&root, name)?;
         mounts.push(defaults::bind(
             &p,

@@ -42,6 +42,36 @@ pub struct RunOptions {
     pub labels: HashMap<String, String>,
     /// cgroups path (default: `/berth/<id>`).
     pub cgroups_path: Option<String>,
+    /// Network namespace and the /etc files that describe the network.
+    pub network: NetworkSetup,
+}
+
+/// Which network namespace the container gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NetNamespace {
+    /// A new one made by the runtime (loopback only, and down).
+    #[default]
+    New,
+    /// An existing one, entered by path (berthd's pinned namespaces, another container's).
+    Join(PathBuf),
+    /// The host's (`--network host`): no network namespace.
+    Host,
+}
+
+/// The network side of a bundle (`--network`, `--add-host`, `--dns`, `--dns-search`).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSetup {
+    /// The namespace.
+    pub namespace: NetNamespace,
+    /// `--add-host NAME:IP` entries, as (name, ip).
+    pub extra_hosts: Vec<(String, String)>,
+    /// `--dns` servers (replace the host's).
+    pub dns: Vec<String>,
+    /// `--dns-search` domains (replace the host's search list).
+    pub dns_search: Vec<String>,
+    /// `--network container:NAME`: that container's bundle, whose hostname, hosts and
+    /// resolv.conf are bind-mounted instead of this container's own.
+    pub share_files_from: Option<PathBuf>,
 }
 
 /// Bundle generation failures.
@@ -188,8 +218,22 @@ pub fn generate(
         .cgroups_path
         .clone()
         .unwrap_or_else(|| format!("/berth/{}", opts.container_id));
+    let mut namespaces = defaults::namespaces()?;
+    match &opts.network.namespace {
+        NetNamespace::New => {}
+        NetNamespace::Host => {
+            namespaces.retain(|n| n.typ() != oci_spec::runtime::LinuxNamespaceType::Network)
+        }
+        NetNamespace::Join(path) => {
+            for n in namespaces.iter_mut() {
+                if n.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+                    n.set_path(Some(path.clone()));
+                }
+            }
+        }
+    }
     let linux = LinuxBuilder::default()
-        .namespaces(defaults::namespaces()?)
+        .namespaces(namespaces)
         .masked_paths(
             defaults::MASKED_PATHS
                 .iter()

@@ -40,6 +40,24 @@ pub struct ContainerFlags {
     /// Automatically remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Publish a container's port(s) to the host: [hostIP:][hostPort:]containerPort[/tcp|udp].
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random host ports.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Connect the container to a network: bridge, none, host, container:NAME or a network name.
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    /// Set custom DNS servers.
+    #[arg(long = "dns")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains.
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip).
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (replace the image's CMD).
@@ -117,6 +135,12 @@ impl ContainerFlags {
                 tty: self.tty,
                 open_stdin: self.interactive,
                 auto_remove: self.rm,
+                publish: self.publish.clone(),
+                publish_all: self.publish_all,
+                network: self.network.clone().unwrap_or_default(),
+                dns: self.dns.clone(),
+                dns_search: self.dns_search.clone(),
+                extra_hosts: self.add_host.clone(),
             }),
             labels: parse_labels(&self.labels),
         })

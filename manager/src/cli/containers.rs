@@ -1,6 +1,6 @@
 //! The container commands of `berth` and how they plug into the CLI's command enum.
 
-use super::{events, inspect, lifecycle, logs, prune, ps, run};
+use super::{events, inspect, lifecycle, logs, network, prune, ps, run};
 use clap::Subcommand;
 use tonic::transport::Channel;
 
@@ -8,9 +8,9 @@ use tonic::transport::Channel;
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     /// Create and run a new container from an image.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Create a new container.
-    Create(run::CreateArgs),
+    Create(Box<run::CreateArgs>),
     /// Start one or more stopped containers.
     Start(lifecycle::StartArgs),
     /// Stop one or more running containers.
@@ -31,6 +31,11 @@ pub enum ContainerCommand {
     Inspect(lifecycle::ContainersArgs),
     /// Get real-time events from the daemon.
     Events(events::EventsArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(network::PortArgs),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerSub),
@@ -67,8 +72,8 @@ impl ContainerCommand {
     pub async fn run(self, ctx: &super::CliContext) -> anyhow::Result<i32> {
         let ch: Channel = ctx.channel().await?;
         match self {
-            ContainerCommand::Run(a) => run::run(ch, ctx, a).await,
-            ContainerCommand::Create(a) => run::create(ch, ctx, a).await,
+            ContainerCommand::Run(a) => run::run(ch, ctx, *a).await,
+            ContainerCommand::Create(a) => run::create(ch, ctx, *a).await,
             ContainerCommand::Start(a) => lifecycle::start(ch, a).await,
             ContainerCommand::Stop(a) => lifecycle::stop(ch, a).await,
             ContainerCommand::Restart(a) => lifecycle::restart(ch, a).await,
@@ -86,6 +91,8 @@ impl ContainerCommand {
                 inspect::inspect(ch, a).await
             }
             ContainerCommand::Events(a) => events::events(ch, a).await,
+            ContainerCommand::Port(a) => network::port(ch, a).await,
+            ContainerCommand::Network(c) => c.run(ch).await,
             ContainerCommand::Container(ContainerSub::Prune(a)) => {
                 prune::container_prune(ch, a).await
             }

@@ -61,10 +61,59 @@ pub fn to_json(c: &pb::Container) -> Value {
         "Mounts": o.mounts.iter().map(|m| json!({
             "Source": m.source, "Destination": m.destination, "RW": !m.readonly,
         })).collect::<Vec<_>>(),
+        "HostConfig": {
+            "NetworkMode": c.network_settings.as_ref().map(|n| n.mode.clone()).unwrap_or_default(),
+            "PortBindings": port_map(c.network_settings.as_ref().map(|n| &n.ports[..]).unwrap_or(&[])),
+            "Dns": o.dns,
+            "DnsSearch": o.dns_search,
+            "ExtraHosts": o.extra_hosts,
+        },
+        "NetworkSettings": network_settings(c.network_settings.as_ref()),
         "SnapshotKey": c.snapshot_key,
         "BundleDir": c.bundle_dir,
         "LogPath": c.log_path,
         "Runtime": c.runtime,
+    })
+}
+
+/// Docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
+fn port_map(ports: &[pb::PortBinding]) -> Value {
+    let mut m = serde_json::Map::new();
+    for p in ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        let entry = m.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(a) = entry {
+            a.push(json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
+        }
+    }
+    Value::Object(m)
+}
+
+/// `NetworkSettings`: address, gateway, MAC and ports while the network is up (empty otherwise,
+/// as Docker shows a stopped container).
+fn network_settings(ns: Option<&pb::NetworkSettings>) -> Value {
+    let Some(ns) = ns else {
+        return Value::Null;
+    };
+    let up = ns.attached;
+    let mut networks = serde_json::Map::new();
+    if up && !ns.network.is_empty() {
+        networks.insert(
+            ns.network.clone(),
+            json!({
+                "IPAddress": ns.ip_address, "IPPrefixLen": ns.ip_prefix_len,
+                "Gateway": ns.gateway, "MacAddress": ns.mac_address,
+            }),
+        );
+    }
+    json!({
+        "SandboxKey": ns.sandbox_key,
+        "IPAddress": ns.ip_address,
+        "IPPrefixLen": ns.ip_prefix_len,
+        "Gateway": ns.gateway,
+        "MacAddress": ns.mac_address,
+        "Ports": if up { port_map(&ns.ports) } else { json!({}) },
+        "Networks": networks,
     })
 }
 

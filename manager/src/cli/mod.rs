@@ -20,6 +20,7 @@ pub mod lifecycle;
 mod load;
 mod login;
 pub mod logs;
+pub mod network;
 pub mod progress;
 pub mod prune;
 pub mod ps;

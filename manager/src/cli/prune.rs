@@ -21,7 +21,7 @@ pub struct PruneArgs {
 }
 
 /// Asks `[y/N]` on the terminal; anything but y/yes is no.
-fn confirm(warning: &str) -> anyhow::Result<bool> {
+pub fn confirm(warning: &str) -> anyhow::Result<bool> {
     print!("{warning}\nAre you sure you want to continue? [y/N] ");
     std::io::stdout().flush()?;
     let mut line = String::new();
@@ -136,13 +136,18 @@ pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
     } else {
         "  - all dangling images"
     };
-    let warning = format!("WARNING! This will remove:\n  - all stopped containers\n{images_line}");
+    let warning = format!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{images_line}");
     if !args.force && !confirm(&warning)? {
         return Ok(0);
     }
     let (ids, cbytes) = prune_containers(&ch).await?;
+    let nets = super::network::prune_networks(
+        &mut berth_proto::v1::networks_client::NetworksClient::new(ch.clone()),
+    )
+    .await?;
     let (lines, ibytes) = prune_images(&ch, args.all).await?;
     print_section("Deleted Containers:", &ids);
+    print_section("Deleted Networks:", &nets);
     print_section("Deleted Images:", &lines);
     println!("Total reclaimed space: {}", human_size(cbytes + ibytes));
     Ok(0)

@@ -59,7 +59,7 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
                 command,
                 created,
                 status_text(c.status.as_ref()),
-                String::new(),
+                super::network::ports_text(c),
                 c.name.clone(),
             ]
         })

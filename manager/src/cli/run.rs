@@ -53,7 +53,7 @@ async fn create_pulling(
                 .context("daemon returned no container")
         }
         Err(s) if s.code() == tonic::Code::NotFound && s.message().contains("No such image") => {}
-        Err(s) => return Err(daemon_error(s)),
+        Err(s) => return Err(create_error(s)),
     }
     eprintln!(
         "Unable to find image '{}' locally",
@@ -67,10 +67,18 @@ async fn create_pulling(
                 message: format!("{e:#}"),
             })
         })?;
-    let resp = containers.create(req).await.map_err(daemon_error)?;
+    let resp = containers.create(req).await.map_err(create_error)?;
     resp.into_inner()
         .container
         .context("daemon returned no container")
+}
+
+/// A create the daemon refused (bad option, name or port in use): Docker's exit code 125.
+fn create_error(s: tonic::Status) -> anyhow::Error {
+    anyhow::Error::new(super::exit_code::ExitCodeError {
+        code: 125,
+        message: format!("{:#}", daemon_error(s)),
+    })
 }
 
 /// `berth create`: prints the new id.

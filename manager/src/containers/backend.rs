@@ -56,6 +56,8 @@ pub struct ImageInfo {
     pub name: String,
     /// Manifest digest.
     pub digest: String,
+    /// The config's `ExposedPorts` keys (`80/tcp`), for `-P`.
+    pub exposed_ports: Vec<String>,
 }
 
 /// What creating a container's filesystem produced.

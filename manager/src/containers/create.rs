@@ -111,13 +111,32 @@ impl Containers {
         &self,
         req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {
-        let options = self.validate(&req)?;
+        let mut options = self.validate(&req)?;
         let image = self.rootfs.resolve_image(&req.image).await?;
+        // Network options are checked (and -P ports chosen) before anything is allocated.
+        let id = names::new_id().map_err(|source| ContainerError::Io {
+            path: "/dev/urandom".into(),
+            source,
+        })?;
+        if let Some(net) = self.network() {
+            let all = self.store.list()?;
+            if let Some(q) = options.network.strip_prefix("container:") {
+                let other = super::resolve::resolve(&all, q)
+                    .map_err(|_| ContainerError::Invalid(format!("No such container: {q}")))?;
+                options.network = format!("container:{}", other.id);
+            }
+            let plan = net
+                .plan(&id, &options, &image.exposed_ports, &all)
+                .map_err(super::network_error)?;
+            options.network_plan = Some(plan);
+        }
         let name = {
             let _guard = self.lock.lock().await;
             self.choose_name(&req.name)?
         };
-        let result = self.create_named(req, options, image, name.clone()).await;
+        let result = self
+            .create_named(req, options, image, name.clone(), id)
+            .await;
         if let Ok(mut pending) = self.pending_names.lock() {
             pending.remove(&name);
         }
@@ -130,11 +149,8 @@ impl Containers {
         options: RunOptions,
         image: super::backend::ImageInfo,
         name: String,
+        id: String,
     ) -> Result<pb::Container, ContainerError> {
-        let id = names::new_id().map_err(|source| ContainerError::Io {
-            path: "/dev/urandom".into(),
-            source,
-        })?;
         let dir = self.dir.join(&id);
         let bundle_dir = dir.join("bundle");
         let mut undo = Undo {

@@ -48,6 +48,7 @@ impl Containers {
                     container_id: rec.id.clone(),
                 }));
         }
+        self.detach_network(&rec.id).await;
         self.rootfs
             .remove(&rec.snapshot_key, &rec.bundle_dir)
             .await?;

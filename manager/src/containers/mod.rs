@@ -65,6 +65,14 @@ pub enum ContainerError {
     },
 }
 
+/// A network failure as a container error (its message, its code).
+pub fn network_error(e: crate::network::NetworkError) -> ContainerError {
+    ContainerError::Backend(BackendError {
+        code: e.code(),
+        message: e.to_string(),
+    })
+}
+
 impl From<ContainerError> for tonic::Status {
     fn from(e: ContainerError) -> Self {
         use tonic::Code;
@@ -99,6 +107,8 @@ pub struct Containers {
     lock: tokio::sync::Mutex<()>,
     /// Names chosen by creates still in progress.
     pending_names: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Container networking, when the daemon has it (unit tests run without).
+    network: std::sync::OnceLock<Arc<crate::network::Networks>>,
 }
 
 impl Containers {
@@ -120,7 +130,66 @@ impl Containers {
             events,
             lock: tokio::sync::Mutex::new(()),
             pending_names: Default::default(),
+            network: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Gives containers networking (once, at daemon start).
+    pub fn set_network(&self, network: Arc<crate::network::Networks>) {
+        let _ = self.network.set(network);
+    }
+
+    /// The network subsystem, if set.
+    pub fn network(&self) -> Option<&Arc<crate::network::Networks>> {
+        self.network.get()
+    }
+
+    /// Every container record.
+    pub fn records(&self) -> Result<Vec<ContainerRecord>, ContainerError> {
+        Ok(self.store.list()?)
+    }
+
+    /// The API message of a record: status plus the live network settings.
+    fn with_status(&self, rec: &ContainerRecord, status: pb::ContainerStatus) -> pb::Container {
+        let mut c = rec.to_proto(status);
+        if let (Some(ns), Some(net)) = (c.network_settings.as_mut(), self.network()) {
+            if let Some(ep) = net.endpoint(&rec.id) {
+                ns.network = ep.network.clone();
+                ns.ip_address = ep.ip.clone();
+                ns.ip_prefix_len = ep.prefix_len.into();
+                ns.gateway = ep.gateway.clone();
+                ns.mac_address = ep.mac.clone();
+                ns.sandbox_key = ep.netns.display().to_string();
+                ns.attached = true;
+            }
+        }
+        c
+    }
+
+    /// Sets the network of `rec` up for a new task (see [`crate::network::Networks::attach`]).
+    pub async fn attach_network(&self, rec: &ContainerRecord) -> Result<(), ContainerError> {
+        match self.network() {
+            Some(n) => n.attach(rec).await.map_err(network_error),
+            None => Ok(()),
+        }
+    }
+
+    /// Releases the network of container `id` (CNI DEL, namespace unpinned); failures are
+    /// logged (the endpoint stays for a later retry).
+    pub async fn detach_network(&self, id: &str) {
+        if let Some(n) = self.network() {
+            if let Err(e) = n.detach(id).await {
+                tracing::error!(container = id, error = %e, "releasing the container's network");
+            }
+        }
+    }
+
+    /// The lifecycle lock of a container's network (held over attach + task create).
+    pub async fn network_lock(&self, id: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.network() {
+            Some(n) => Some(n.container_lock(id).await),
+            None => None,
+        }
     }
 
     /// The task backend (for the Tasks service).
@@ -143,7 +212,7 @@ impl Containers {
     pub async fn get(&self, query: &str) -> Result<pb::Container, ContainerError> {
         let rec = self.resolve(query)?;
         let status = self.status_of(&rec).await?;
-        Ok(rec.to_proto(status))
+        Ok(self.with_status(&rec, status))
     }
 
     /// Records with status; only live ones unless `all`.
@@ -154,7 +223,7 @@ impl Containers {
             let live = status.state == pb::ContainerState::Running as i32
                 || status.state == pb::ContainerState::Paused as i32;
             if all || live {
-                out.push(rec.to_proto(status));
+                out.push(self.with_status(&rec, status));
             }
         }
         Ok(out)
@@ -272,6 +341,13 @@ impl Containers {
     pub async fn on_exit(&self, id: &str, exit: &ExitInfo) {
         if let Err(e) = self.record_exit(id, exit) {
             tracing::error!(container = id, error = %e, "recording exit");
+        }
+        // Docker releases the network when the container stops; a start that raced ahead of
+        // this handler owns the network now and keeps it.
+        if let Some(_g) = self.network_lock(id).await {
+            if !self.is_live(id).await.unwrap_or(true) {
+                self.detach_network(id).await;
+            }
         }
         if exit.oom {
             self.events

@@ -42,6 +42,13 @@ impl From<&pb::RunOptions> for RunOptions {
             tty: o.tty,
             open_stdin: o.open_stdin,
             auto_remove: o.auto_remove,
+            publish: o.publish.clone(),
+            publish_all: o.publish_all,
+            network: o.network.clone(),
+            dns: o.dns.clone(),
+            dns_search: o.dns_search.clone(),
+            extra_hosts: o.extra_hosts.clone(),
+            network_plan: None,
         }
     }
 }
@@ -67,6 +74,12 @@ impl From<&RunOptions> for pb::RunOptions {
             tty: o.tty,
             open_stdin: o.open_stdin,
             auto_remove: o.auto_remove,
+            publish: o.publish.clone(),
+            publish_all: o.publish_all,
+            network: o.network.clone(),
+            dns: o.dns.clone(),
+            dns_search: o.dns_search.clone(),
+            extra_hosts: o.extra_hosts.clone(),
         }
     }
 }
@@ -88,6 +101,15 @@ impl ContainerRecord {
             log_path: self.log_path.display().to_string(),
             runtime: self.runtime.clone(),
             status: Some(status),
+            network_settings: self
+                .options
+                .network_plan
+                .as_ref()
+                .map(|p| pb::NetworkSettings {
+                    mode: p.mode.display(),
+                    ports: p.ports.iter().map(port_binding).collect(),
+                    ..Default::default()
+                }),
         }
     }
 
@@ -116,5 +138,15 @@ impl ContainerRecord {
                 error: run.error.clone(),
             },
         }
+    }
+}
+
+/// A published port as the API describes it.
+pub fn port_binding(m: &crate::metadata::networks::PortMapping) -> pb::PortBinding {
+    pb::PortBinding {
+        host_ip: m.host_ip.to_string(),
+        host_port: m.host_port.into(),
+        container_port: m.container_port.into(),
+        protocol: m.protocol.as_str().to_string(),
     }
 }

@@ -65,8 +65,15 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
             .collect(),
         user: (!o.user.is_empty()).then(|| o.user.clone()),
         workdir: (!o.workdir.is_empty()).then(|| o.workdir.clone()),
-        hostname: (!o.hostname.is_empty()).then(|| o.hostname.clone()),
+        hostname: (!o.hostname.is_empty())
+            .then(|| o.hostname.clone())
+            .or_else(|| o.network_plan.as_ref().and_then(|p| p.hostname.clone())),
         tty: o.tty,
+        network: o
+            .network_plan
+            .as_ref()
+            .map(crate::network::bundle_setup)
+            .unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -110,9 +117,22 @@ impl RootfsBackend for ImageRootfs {
                 "No such image: {reference} (no manifest for this platform in the content store)"
             ))
         })?;
+        let exposed_ports = view
+            .facts
+            .config
+            .as_deref()
+            .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
+            .and_then(|v| {
+                v.get("config")?
+                    .get("ExposedPorts")?
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+            })
+            .unwrap_or_default();
         Ok(ImageInfo {
             name: view.record.name.clone(),
             digest: digest.as_str().to_string(),
+            exposed_ports,
         })
     }
 

@@ -42,6 +42,7 @@ impl Containers {
         if let Some(exit) = self.tasks.delete(id).await? {
             self.record_exit(id, &exit)?;
         }
+        self.detach_network(id).await;
         self.events.publish(Event::TaskDelete(pb::TaskDelete {
             container_id: id.to_string(),
         }));
@@ -59,6 +60,13 @@ impl Containers {
                 )));
             }
             self.reap(&rec.id).await?;
+        }
+        // The network is set up before the runtime enters its namespace; an exit handled
+        // meanwhile must not tear the new one down (it takes the same lock).
+        let _net = self.network_lock(&rec.id).await;
+        if let Err(e) = self.attach_network(rec).await {
+            self.start_failed(&rec.id, &e.to_string()).await;
+            return Err(e);
         }
         let spec = TaskSpec {
             id: rec.id.clone(),
@@ -127,6 +135,7 @@ impl Containers {
     async fn start_failed(&self, id: &str, message: &str) -> i32 {
         // Best effort: the task may never have been created.
         let _ = self.tasks.delete(id).await;
+        self.detach_network(id).await;
         let code = start_failure_code(message);
         let msg = message.to_string();
         if let Err(e) = self.update_last_run(id, |run| {
@@ -241,6 +250,12 @@ impl Containers {
         let signal = if signal == 0 { libc::SIGTERM } else { signal };
         let paused = task.state == TaskState::Paused;
         let exit = super::stop::stop_task(&**tasks, &rec.id, signal, timeout, paused).await?;
+        // `stop` returns with the network released (the exit handler may not have run yet).
+        if let Some(_g) = self.network_lock(&rec.id).await {
+            if !self.is_live(&rec.id).await? {
+                self.detach_network(&rec.id).await;
+            }
+        }
         Ok(Some(exit))
     }
 

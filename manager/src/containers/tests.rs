@@ -23,6 +23,7 @@ impl RootfsBackend for FakeRootfs {
             Ok(ImageInfo {
                 name: "docker.io/library/busybox:latest".into(),
                 digest: "sha256:00".into(),
+                exposed_ports: vec![],
             })
         } else {
             Err(BackendError::not_found(format!(

@@ -25,6 +25,7 @@ pub fn routes(ctx: &Context) -> Routes {
         .add_service(ctx.containers.containers_service())
         .add_service(ctx.containers.tasks_service())
         .add_service(ctx.containers.events_service())
+        .add_service(ctx.containers.networks_service())
         .add_service(SnapshotsServer::new(SnapshotsService::new(
             ctx.snapshotter.clone(),
         )));

@@ -29,6 +29,9 @@ pub enum WiringError {
     /// The metadata store failed.
     #[error(transparent)]
     Metadata(#[from] crate::metadata::MetadataError),
+    /// The network subsystem could not be set up (bad `[network]` settings).
+    #[error("network: {0}")]
+    Network(#[from] crate::network::NetworkError),
 }
 
 /// Containers, tasks and events of one daemon.
@@ -38,6 +41,8 @@ pub struct ContainerSystem {
     pub containers: Arc<Containers>,
     /// The event bus (images publish pulls/deletes here too).
     pub events: EventBus,
+    /// Container networking.
+    pub networks: Arc<crate::network::Networks>,
     tasks: TaskManager,
 }
 
@@ -81,10 +86,15 @@ impl ContainerSystem {
             Arc::new(ManagedTasks::new(tm.clone())),
             events.clone(),
         );
+        let networks = crate::network::Networks::open(config, metadata)?;
+        let records = ContainerStore::new(metadata.clone())?;
+        networks.set_records(Box::new(move || records.list().unwrap_or_default()));
+        containers.set_network(Arc::clone(&networks));
         containers.spawn_exit_handler();
         Ok(Self {
             containers,
             events,
+            networks,
             tasks: tm,
         })
     }
@@ -99,7 +109,25 @@ impl ContainerSystem {
                     .await;
             }
         }
+        // Networks of containers that are gone or stopped while berthd was down.
+        let mut live = std::collections::HashSet::new();
+        for rec in self.containers.records().unwrap_or_default() {
+            if self.containers.is_live(&rec.id).await.unwrap_or(false) {
+                live.insert(rec.id);
+            }
+        }
+        self.networks.cleanup(&|id| live.contains(id)).await;
         Ok(())
+    }
+
+    /// The Networks gRPC service.
+    pub fn networks_service(
+        &self,
+    ) -> berth_proto::v1::networks_server::NetworksServer<crate::api::NetworksService> {
+        berth_proto::v1::networks_server::NetworksServer::new(crate::api::NetworksService::new(
+            Arc::clone(&self.networks),
+            Arc::clone(&self.containers),
+        ))
     }
 
     /// The Containers gRPC service.

@@ -43,6 +43,28 @@ pub struct RunOptions {
     pub open_stdin: bool,
     /// Remove when the task exits.
     pub auto_remove: bool,
+    /// `-p` values as given.
+    #[serde(default)]
+    pub publish: Vec<String>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all: bool,
+    /// `--network` as given (empty: the default network).
+    #[serde(default)]
+    pub network: String,
+    /// `--dns`.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `--add-host`.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// The network decided at create from the options above (not part of the API's options;
+    /// absent on records made without networking).
+    #[serde(default)]
+    pub network_plan: Option<super::networks::ContainerNetwork>,
 }
 
 /// How the container's last process ended, kept on the record after its task is deleted.

@@ -17,6 +17,7 @@
 
 pub mod containers;
 pub mod images;
+pub mod networks;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,12 @@ use redb::{Database, ReadableDatabase};
 pub use table::{ReadTx, Table, Txn, WriteTx};
 
 /// Every table, created when the database is opened.
-pub const TABLES: &[&str] = &[images::IMAGES.name(), containers::CONTAINERS.name()];
+pub const TABLES: &[&str] = &[
+    images::IMAGES.name(),
+    containers::CONTAINERS.name(),
+    networks::NETWORKS.name(),
+    networks::ENDPOINTS.name(),
+];
 
 /// Metadata store failures.
 #[derive(Debug, thiserror::Error)]
