@@ -61,7 +61,7 @@ fn a_container_that_ended_while_berthd_was_down_has_its_network_released_at_star
         .as_ref()
         .unwrap()
         .eventually("container init gone", || {
-            !net_common::run_common::process_alive(pid)
+            !berth_integration::host::pid_alive(pid)
         });
     n.env.as_mut().unwrap().restart_daemon();
     n.env.as_ref().unwrap().eventually("network released", || {

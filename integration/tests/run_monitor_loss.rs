@@ -5,8 +5,8 @@
 //! Monitors are found by the pid berthd's state records (`<state>/tasks/<id>/monitor.pid`) and
 //! killed by that pid only.
 
-mod run_common;
-use run_common::{process_alive, Env};
+use berth_integration::berthd_env::BerthdEnv as Env;
+use berth_integration::host::pid_alive as process_alive;
 
 fn inspect(env: &Env, name: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();

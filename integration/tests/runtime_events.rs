@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 fn running(env: &TestEnv, b: &berth_integration::Bundle, name: &str) -> String {
     let id = env.id(name);
-    env.create(b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
     id
 }
@@ -23,7 +23,7 @@ fn stats_has_runcs_shape_and_values() {
     b.set("/linux/resources/memory", json!({"limit": 64 << 20}));
     b.set("/linux/resources/pids", json!({"limit": 42}));
     let id = running(&env, &b, "c");
-    let o = env.rt(&["events", "--stats", &id]).ok();
+    let o = env.rt(&["events", "--stats", &id]).assert_success();
     let lines: Vec<&str> = o.stdout.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 1, "one JSON object expected: {o}");
     let v: Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {o}"));
@@ -64,8 +64,8 @@ fn stats_of_a_stopped_or_missing_container_fail() {
     let mut b = env.bundle("b");
     b.args(&["true"]);
     let id = env.id("c");
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     let o = env.rt(&["events", "--stats", &id]);
     assert_eq!(o.code, Some(1), "{o}");

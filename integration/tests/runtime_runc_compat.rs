@@ -65,10 +65,10 @@ fn kill_with_the_null_signal() {
     let mut b = env.bundle("b");
     b.args(&["sleep", "1000"]);
     let id = env.id("c");
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
-    env.rt(&["kill", &id, "0"]).ok();
-    env.rt(&["kill", "-a", &id, "0"]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
+    env.rt(&["kill", &id, "0"]).assert_success();
+    env.rt(&["kill", "-a", &id, "0"]).assert_success();
     assert_eq!(env.status(&id), "running");
 }
 
@@ -84,7 +84,7 @@ fn run_keep_leaves_the_stopped_container() {
     assert_eq!(o.code, Some(3), "{o}");
     assert_eq!(env.status(&id), "stopped");
     assert!(!host::cgroup_dirs(&cg).is_empty(), "cgroup removed");
-    env.rt(&["delete", &id]).ok();
+    env.rt(&["delete", &id]).assert_success();
     env.assert_nothing_left(&id, &cg);
 }
 
@@ -226,9 +226,9 @@ fn console_is_owned_by_the_process_user() {
         b.dir.to_str().unwrap(),
         &id,
     ])
-    .ok();
+    .assert_success();
     let master = sock.master(Duration::from_secs(30));
-    env.rt(&["start", &id]).ok();
+    env.rt(&["start", &id]).assert_success();
     let out = read_pty(&master, Duration::from_secs(20)).replace('\r', "");
     // The uid becomes the process's; the group stays devpts' tty group (gid=5).
     assert!(out.contains("owner=1000:5"), "{out:?}");
@@ -298,7 +298,7 @@ fn unified_resources_on_cgroup_v1_give_runcs_error() {
 #[test]
 fn version_has_runcs_lines() {
     let env = TestEnv::new("version");
-    let o = env.rt(&["--version"]).ok();
+    let o = env.rt(&["--version"]).assert_success();
     let mut lines = o.stdout.lines();
     let first = lines.next().unwrap_or_default();
     let (name, version) = first
@@ -312,7 +312,7 @@ fn version_has_runcs_lines() {
 #[test]
 fn help_has_runcs_sections() {
     let env = TestEnv::new("help");
-    let o = env.rt(&["--help"]).ok();
+    let o = env.rt(&["--help"]).assert_success();
     for section in [
         "NAME:",
         "USAGE:",
@@ -331,7 +331,7 @@ fn help_has_runcs_sections() {
             "{cmd} not listed: {o}"
         );
     }
-    let o = env.rt(&["help", "start"]).ok();
+    let o = env.rt(&["help", "start"]).assert_success();
     assert!(o.stdout.lines().any(|l| l == "NAME:"), "{o}");
     assert!(o.stdout.lines().any(|l| l == "USAGE:"), "{o}");
     assert!(o.stdout.contains(" start"), "{o}");
@@ -354,7 +354,7 @@ fn debug_writes_debug_lines() {
         b.dir.to_str().unwrap(),
         &id,
     ])
-    .ok();
+    .assert_success();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     // More than a closing line: what ran and what it made (runc: its nsexec stages).
     assert!(
@@ -371,7 +371,7 @@ fn debug_writes_debug_lines() {
         b.dir.to_str().unwrap(),
         &id2,
     ])
-    .ok();
+    .assert_success();
     let text = std::fs::read_to_string(&quiet).unwrap_or_default();
     assert!(
         !text.contains("level=debug"),

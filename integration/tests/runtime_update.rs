@@ -35,8 +35,8 @@ fn running(env: &TestEnv, name: &str) -> (String, String) {
     b.args(&["sleep", "1000"]);
     let cg = TestEnv::cgroup_path(&b);
     let id = env.id(name);
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "running"), "running");
     (id, cg)
 }
@@ -99,7 +99,7 @@ fn update_flags_are_written_to_the_cgroup() {
         "0",
         &id,
     ])
-    .ok();
+    .assert_success();
     if cgroup2_only() {
         assert_eq!(
             read(&cg_file("", &cg, "memory.max")),
@@ -134,7 +134,7 @@ fn update_flags_are_written_to_the_cgroup() {
     assert_eq!(env.status(&id), "running");
 
     // Values given earlier stay; a later update changes only what it names.
-    env.rt(&["update", "--pids-limit", "60", &id]).ok();
+    env.rt(&["update", "--pids-limit", "60", &id]).assert_success();
     if cgroup2_only() {
         assert_eq!(
             read(&cg_file("", &cg, "memory.max")),
@@ -171,7 +171,7 @@ fn update_memory_swap_and_realtime() {
     };
     if swap_file.exists() {
         env.rt(&["update", "--memory", "64m", "--memory-swap", "128m", &id])
-            .ok();
+            .assert_success();
         // v1 holds memory+swap, v2 swap alone.
         let want: i64 = if cgroup2_only() { 64 << 20 } else { 128 << 20 };
         assert_eq!(read(&swap_file), want.to_string());
@@ -188,7 +188,7 @@ fn update_memory_swap_and_realtime() {
             "1000",
             &id,
         ])
-        .ok();
+        .assert_success();
         assert_eq!(read(&cg_file("cpu", &cg, "cpu.rt_period_us")), "1000000");
         assert_eq!(read(&rt), "1000");
     } else {
@@ -206,7 +206,7 @@ fn update_from_a_resources_file_and_stdin() {
         r#"{"memory": {"limit": 33554432}, "cpu": {"shares": 256}, "pids": {"limit": 33}}"#,
     )
     .unwrap();
-    env.rt(&["update", "-r", file.to_str().unwrap(), &id]).ok();
+    env.rt(&["update", "-r", file.to_str().unwrap(), &id]).assert_success();
     if cgroup2_only() {
         assert_eq!(read(&cg_file("", &cg, "memory.max")), "33554432");
     } else {
@@ -266,7 +266,7 @@ fn bad_update_values_are_refused_and_change_nothing() {
     let env = TestEnv::new("updbad");
     let (id, cg) = running(&env, "c");
     env.rt(&["update", "--memory", "64m", "--pids-limit", "20", &id])
-        .ok();
+        .assert_success();
     refused(&env, &id, &cg, &["--memory", "-5"], "memory");
     refused(&env, &id, &cg, &["--memory", "abc"], "memory");
     refused(&env, &id, &cg, &["--memory-swap", "12q"], "memory-swap");
@@ -318,8 +318,8 @@ fn update_of_a_stopped_or_missing_container_fails() {
     let mut b = env.bundle("b");
     b.args(&["true"]);
     let id = env.id("c");
-    env.create(&b, &id).ok();
-    env.rt(&["start", &id]).ok();
+    env.create(&b, &id).assert_success();
+    env.rt(&["start", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
     let o = env.rt(&["update", "--memory", "1m", &id]);
     assert_eq!(o.code, Some(1), "{o}");

@@ -3,10 +3,7 @@
 //! real berthd), host ports chosen free, HTTP on 127.0.0.1, and the "nothing left" checks.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../run_common/mod.rs"]
-pub mod run_common;
-
-pub use run_common::{code, stderr, stdout, Env};
+pub use berth_integration::berthd_env::{code, stderr, stdout, BerthdEnv as Env};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;

@@ -185,7 +185,7 @@ fn to_json(n: &pb::Network) -> serde_json::Value {
     json!({
         "Name": n.name,
         "Id": n.id,
-        "Created": n.created_at.as_ref().map(|t| chrono::DateTime::<chrono::Utc>::from(super::humanize::to_system_time(t)).to_rfc3339()),
+        "Created": n.created_at.as_ref().map(|t| chrono::DateTime::<chrono::Utc>::from(super::format::to_system_time(t)).to_rfc3339()),
         "Driver": n.driver,
         "Bridge": n.bridge,
         "IPAM": {"Driver": "host-local", "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}]},

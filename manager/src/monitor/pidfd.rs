@@ -65,7 +65,13 @@ struct PidfdInfo {
 }
 
 const PIDFD_INFO_EXIT: u64 = 1 << 3;
-nix::ioctl_readwrite!(pidfd_get_info, 0xFF, 11, PidfdInfo);
+/// The `PIDFD_GET_INFO` ioctl wrapper (its generated fn cannot carry a doc comment).
+mod ioctl {
+    #![allow(missing_docs)]
+    use super::PidfdInfo;
+    nix::ioctl_readwrite!(pidfd_get_info, 0xFF, 11, PidfdInfo);
+}
+use ioctl::pidfd_get_info;
 
 /// A pidfd on one process, checked to be the process that started at a known time.
 #[derive(Debug)]
