@@ -5,6 +5,7 @@
 //! the rootfs and process up, reports ready, and blocks on the exec fifo until `start`.
 
 pub mod channel;
+pub mod finalize;
 pub mod init;
 pub mod intermediate;
 pub mod message;
