@@ -1,8 +1,9 @@
-//! Container operations, one file each: create, start, run, kill, delete, state, list,
+//! Container operations, one file each: create, start, run, exec, kill, delete, state, list,
 //! pause, resume, ps.
 
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -14,6 +15,7 @@ pub mod state;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use list::list;
 pub use pause::pause;

@@ -41,7 +41,7 @@ pub fn prepare(process: &Process, userns: bool) -> Result<Program> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .ctx(|| "write /proc/self/oom_score_adj".into())?;
     }
-    let mut env_list: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env_list = environment(process.env().as_deref().unwrap_or_default())?;
     if !env_list.iter().any(|kv| kv.starts_with("HOME=")) {
         // As runc: HOME from the container's passwd entry of the uid, "/" when there is none.
         env_list.push(format!("HOME={}", home_of(process.user().uid())));
@@ -79,6 +79,32 @@ pub fn prepare(process: &Process, userns: bool) -> Result<Program> {
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<_>>()?,
     })
+}
+
+/// The environment as runc builds it: each `NAME=value` checked, and a repeated name keeps its
+/// first position with its last value (what setenv in order gives).
+fn environment(env: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for kv in env {
+        let Some((name, _)) = kv.split_once('=') else {
+            return Err(Error::InvalidArgument(format!(
+                "invalid environment variable: {kv:?}"
+            )));
+        };
+        if name.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "environment variable name can't be empty: {kv:?}"
+            )));
+        }
+        match out
+            .iter_mut()
+            .find(|e| e.split_once('=').is_some_and(|(n, _)| n == name))
+        {
+            Some(slot) => slot.clone_from(kv),
+            None => out.push(kv.clone()),
+        }
+    }
+    Ok(out)
 }
 
 /// Default signal dispositions and an empty mask, then execve; returns only on error.
@@ -233,7 +259,18 @@ fn reset_signals() {
 
 #[cfg(test)]
 mod tests {
-    use super::passwd_home;
+    use super::{environment, passwd_home};
+
+    #[test]
+    fn environment_is_checked_and_deduplicated() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            environment(&v(&["A=1", "B=2", "A=3", "C="])).unwrap(),
+            v(&["A=3", "B=2", "C="])
+        );
+        assert!(environment(&v(&["FOO"])).is_err());
+        assert!(environment(&v(&["=x"])).is_err());
+    }
 
     #[test]
     fn home_comes_from_the_matching_uid() {

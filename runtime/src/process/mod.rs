@@ -10,6 +10,7 @@ pub mod init;
 pub mod intermediate;
 pub mod message;
 pub mod parent;
+pub mod setns;
 
 /// Exit status of a child stage that reported its error over the channel.
 pub const STAGE_FAILED: i32 = 1;
