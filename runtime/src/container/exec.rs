@@ -20,7 +20,7 @@ use super::run::{wait_init, Restore};
 use crate::cgroups::{Cgroup, CgroupError, Mode};
 use crate::error::Context;
 use crate::process::setns::{self, ExecCtx};
-use crate::state::{self, State, Status};
+use crate::state_dir::{self, State, Status};
 use crate::{config, Error, Result};
 
 /// `exec` flags, as runc 1.1 has them.
@@ -79,7 +79,7 @@ const JOIN_ORDER: [(LinuxNamespaceType, &str); 8] = [
 /// `--detach` once it runs.
 pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
     let st = State::load(root, id)?;
-    match st.status(&state::container_dir(root, id)) {
+    match st.status(&state_dir::container_dir(root, id)) {
         Status::Stopped => {
             return Err(Error::WrongState(
                 "cannot exec in a stopped container".into(),
@@ -169,7 +169,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
         None => None,
     };
     if let Some(pid_file) = &opts.pid_file {
-        state::write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill_it)?;
+        state_dir::write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill_it)?;
     }
     if opts.detach {
         return Ok(0);
