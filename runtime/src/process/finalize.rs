@@ -32,10 +32,25 @@ pub struct Program {
     env: Vec<CString>,
 }
 
+/// The points in [`prepare`] where the caller's `at` hook runs: where the seccomp filter is
+/// loaded (runc loads it before the user change when no_new_privs is off, so that the filter
+/// load still has CAP_SYS_ADMIN, and otherwise as late as possible).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// After the program lookup, before groups, uid and capabilities change.
+    BeforeUserChange,
+    /// After everything else, just before [`exec`].
+    Last,
+}
+
 /// rlimits, oomScoreAdj, program lookup (so a missing program fails before anything runs), groups,
 /// gid, uid and capabilities, cwd, no_new_privs and umask. `userns`: the process is in a user
-/// namespace (where setgroups may be denied).
-pub fn prepare(process: &Process, userns: bool) -> Result<Program> {
+/// namespace (where setgroups may be denied). `at` runs at each [`Stage`].
+pub fn prepare(
+    process: &Process,
+    userns: bool,
+    at: &mut dyn FnMut(Stage) -> Result<()>,
+) -> Result<Program> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -52,6 +67,7 @@ pub fn prepare(process: &Process, userns: bool) -> Result<Program> {
         .ok_or_else(|| Error::InvalidArgument("process args cannot be empty".into()))?;
     let exe = find_executable(arg0, &env_list)?;
 
+    at(Stage::BeforeUserChange)?;
     set_user(process, userns)?;
     chdir(process.cwd())
         .ctx(|| format!("chdir to cwd ({:?}) set in config.json", process.cwd()))?;
@@ -62,6 +78,7 @@ pub fn prepare(process: &Process, userns: bool) -> Result<Program> {
     umask(Mode::from_bits_truncate(
         process.user().umask().unwrap_or(0o022),
     ));
+    at(Stage::Last)?;
 
     let cstr = |s: &[u8]| {
         CString::new(s).map_err(|_| {

@@ -154,7 +154,8 @@ fn process_main(ctx: &ExecCtx<'_>, chan: &Channel) -> ! {
             console::setup(sock, size, false)?;
             let _ = nix::unistd::close(sock);
         }
-        let program = finalize::prepare(ctx.process, ctx.userns())?;
+        // The container's seccomp filter loads at the same stages as the init's.
+        let program = finalize::prepare(ctx.process, ctx.userns(), &mut |_stage| Ok(()))?;
         finalize::exec(&program)
     })();
     let e = match res {
