@@ -619,3 +619,44 @@ fn bad_input_names_the_field_and_leaves_the_container_alone() {
     assert_eq!(env.state(&id), before);
     assert_eq!(env.status(&id), "running");
 }
+
+#[test]
+fn foreground_exec_forwards_signals() {
+    let env = TestEnv::new("execsig");
+    let mut b = env.bundle("b");
+    let id = running(&env, &mut b, "c");
+    let cg_dir = host::cgroup_dirs(&TestEnv::cgroup_path(&b))[0].clone();
+    let before = host::cgroup_pids(&cg_dir).len();
+    let log = std::fs::File::create(env.path("sig.log")).unwrap();
+    let mut c = env.rt.command(&["exec", &id, "sleep", "100000"]);
+    c.stdout(log.try_clone().unwrap()).stderr(log);
+    let mut child = c.spawn().unwrap();
+    // Once the sleep runs in the container's cgroup, SIGTERM the runtime: it must pass the
+    // signal on and exit with the process's status.
+    let start = std::time::Instant::now();
+    loop {
+        let pids = host::cgroup_pids(&cg_dir);
+        let sleeping = pids.len() > before
+            && pids.iter().any(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default()
+                    == b"sleep\x00100000\x00"
+            });
+        if sleeping || start.elapsed() > COMMAND_TIMEOUT {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = berth_integration::runtime::wait_timeout(&mut child, COMMAND_TIMEOUT);
+    assert_eq!(
+        st.code(),
+        Some(143),
+        "{st}: {}",
+        std::fs::read_to_string(env.path("sig.log")).unwrap_or_default()
+    );
+    assert_eq!(env.status(&id), "running");
+}
