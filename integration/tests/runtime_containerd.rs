@@ -199,3 +199,126 @@ fn ctr_run_with_tty() {
     assert!(o.stdout.contains("is-a-tty"), "{o}");
     assert_eq!(o.code, Some(4), "{o}");
 }
+
+/// Polls `ctr task ls` until task `id` has `status` (e.g. RUNNING, PAUSED, STOPPED).
+fn wait_task_status(cd: &Containerd<'_>, id: &str, status: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let o = run_captured(
+            cd.ctr().args(["task", "ls"]),
+            &cd.env.rt.scratch,
+            Duration::from_secs(60),
+        );
+        let seen = o
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .unwrap_or_default()
+            .to_string();
+        if seen == status || start.elapsed() > Duration::from_secs(60) {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctr_task_exec_pause_resume_and_kill_all() {
+    let env = TestEnv::new("ctrexec");
+    let cd = Containerd::start(&env);
+    cd.import_busybox();
+    let ns = cd.namespace.clone();
+    env.on_drop(move || {
+        // ctr puts each container in the cgroup /<namespace>/<id>: processes left there are ours.
+        for d in host::cgroup_dirs(&format!("/{ns}")) {
+            for pid in host::cgroup_pids(&d) {
+                host::kill_pid(pid);
+            }
+        }
+    });
+    let id = env.id("ctrx");
+    cmd_ok(
+        &env,
+        cd.ctr()
+            .args(["run", "-d", "--runc-binary"])
+            .arg(&env.rt.bin)
+            .args([IMAGE, &id, "sleep", "100000"]),
+    );
+    assert_eq!(wait_task_status(&cd, &id, "RUNNING"), "RUNNING");
+
+    // The shim runs `<runtime> exec --detach --pid-file ... --process ...`; the exit code and
+    // the output come back through containerd.
+    let o = run_captured(
+        cd.ctr().args([
+            "task",
+            "exec",
+            "--exec-id",
+            "e1",
+            &id,
+            "sh",
+            "-c",
+            "echo from-exec; exit 6",
+        ]),
+        &env.rt.scratch,
+        Duration::from_secs(120),
+    );
+    assert_eq!(o.code, Some(6), "{o}");
+    assert_eq!(o.stdout.trim(), "from-exec", "{o}");
+    // The exec'd process shares the init's namespaces.
+    let o = cmd_ok(
+        &env,
+        cd.ctr().args([
+            "task",
+            "exec",
+            "--exec-id",
+            "e2",
+            &id,
+            "sh",
+            "-c",
+            "readlink /proc/1/ns/pid; readlink /proc/self/ns/pid",
+        ]),
+    );
+    let links: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(links.len(), 2, "{o}");
+    assert_eq!(links[0], links[1], "{o}");
+
+    // -t: the shim hands the runtime a console socket; ctr needs a terminal (script gives one).
+    let inner = format!(
+        "ctr --address {} --namespace {} task exec -t --exec-id e3 {id} sh -c 'test -t 0 && test -t 1 && echo exec-tty; exit 9'",
+        cd.address.display(),
+        cd.namespace,
+    );
+    let mut c = Command::new("script");
+    c.args(["-qec", &inner, "/dev/null"]);
+    let o = run_captured(&mut c, &env.rt.scratch, Duration::from_secs(120));
+    assert!(o.stdout.contains("exec-tty"), "{o}");
+    assert_eq!(o.code, Some(9), "{o}");
+
+    cmd_ok(&env, cd.ctr().args(["task", "pause", &id]));
+    assert_eq!(wait_task_status(&cd, &id, "PAUSED"), "PAUSED");
+    cmd_ok(&env, cd.ctr().args(["task", "resume", &id]));
+    assert_eq!(wait_task_status(&cd, &id, "RUNNING"), "RUNNING");
+
+    // A second process, then kill -a: every process of the container gets the signal.
+    cmd_ok(
+        &env,
+        cd.ctr().args([
+            "task",
+            "exec",
+            "-d",
+            "--exec-id",
+            "e4",
+            &id,
+            "sleep",
+            "100000",
+        ]),
+    );
+    cmd_ok(
+        &env,
+        cd.ctr().args(["task", "kill", "-a", "-s", "SIGKILL", &id]),
+    );
+    assert_eq!(wait_task_status(&cd, &id, "STOPPED"), "STOPPED");
+    cmd_ok(&env, cd.ctr().args(["task", "delete", &id]));
+    cmd_ok(&env, cd.ctr().args(["container", "delete", &id]));
+}

@@ -1,9 +1,10 @@
-//! Container operations, one file each: create, start, run, kill, delete, state, list,
+//! Container operations, one file each: create, start, run, exec, kill, delete, state, list,
 //! pause, resume, ps, update, events.
 
 pub mod create;
 pub mod delete;
 pub mod events;
+pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -16,6 +17,7 @@ pub mod update;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use list::list;
 pub use pause::pause;

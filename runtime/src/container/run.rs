@@ -26,9 +26,9 @@ pub struct RunOutcome {
 }
 
 /// Restores the signal mask and terminal mode on every exit path.
-struct Restore {
-    mask: SigSet,
-    termios: Option<Termios>,
+pub(crate) struct Restore {
+    pub(crate) mask: SigSet,
+    pub(crate) termios: Option<Termios>,
 }
 
 impl Drop for Restore {
@@ -119,7 +119,7 @@ pub fn run(root: &Path, id: &str, opts: &CreateOptions, detach: bool) -> Result<
 }
 
 /// Waits for the init, forwarding signals and copying between our stdio and the pty master.
-fn wait_init(init: Pid, blocked: &SigSet, master: Option<&OwnedFd>) -> Result<i32> {
+pub(crate) fn wait_init(init: Pid, blocked: &SigSet, master: Option<&OwnedFd>) -> Result<i32> {
     let sfd = SignalFd::with_flags(blocked, SfdFlags::SFD_CLOEXEC).ctx(|| "signalfd".into())?;
     let stdin = std::io::stdin();
     let mut stdin_open = master.is_some();

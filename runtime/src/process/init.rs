@@ -6,33 +6,27 @@
 //! touching the container's cwd (CVE-2024-21626).
 
 use std::convert::Infallible;
-use std::ffi::CString;
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
 
 use nix::fcntl::{open, OFlag};
 use nix::sys::prctl;
-use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chdir, execve, setgroups, sethostname, setresgid, setresuid, setsid, Gid, Uid};
+use nix::unistd::{sethostname, setsid};
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::channel::Channel;
 use super::message::Message;
-use super::{CreateCtx, STAGE_FAILED};
+use super::{finalize, CreateCtx, STAGE_FAILED};
 use crate::error::Context;
 use crate::rootfs::mounts::MountEnv;
 use crate::rootfs::securejoin::secure_join;
 use crate::state_dir::Status;
-use crate::{capabilities, console, hooks, namespaces, rlimits, rootfs, Error, Result};
+use crate::{console, hooks, namespaces, rootfs, Error, Result};
 
 /// What the init holds between "ready" and exec.
 struct Prepared {
     fifo: RawFd,
-    exe: CString,
-    args: Vec<CString>,
-    env: Vec<CString>,
+    program: finalize::Program,
     host_pid: i32,
 }
 
@@ -143,61 +137,12 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
         )?;
         let _ = nix::unistd::close(sock);
     }
-    rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .ctx(|| "write /proc/self/oom_score_adj".into())?;
-    }
-
-    let mut env_list: Vec<String> = process.env().clone().unwrap_or_default();
-    if !crate::passwd::has_home(&env_list) {
-        let home = crate::passwd::home_of(crate::passwd::PASSWD, process.user().uid());
-        env_list.push(format!("HOME={home}"));
-    }
-    let args = process.args().as_deref().unwrap_or_default();
-    let exe = find_executable(&args[0], &env_list)?;
-
-    // runc's order: chdir as the runtime's user first (it may enter what the process's user may
-    // not), and only on EACCES/EPERM again once the process's user is set (it may enter what
-    // root cannot, e.g. a root-squashed volume owned by that user).
-    let cwd_err = |source| Error::Sys {
-        context: format!("chdir to cwd ({:?}) set in config.json", process.cwd()),
-        source,
-    };
-    let cwd_done = match chdir(process.cwd()) {
-        Ok(()) => true,
-        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => false,
-        Err(e) => return Err(cwd_err(e)),
-    };
-    console::fix_stdio_owner(process.user().uid())?;
-    set_user(ctx)?;
-    if !cwd_done {
-        chdir(process.cwd()).map_err(cwd_err)?;
-    }
-    check_cwd_inside_root()?;
-    if process.no_new_privileges().unwrap_or(false) {
-        prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
-    }
-    umask(Mode::from_bits_truncate(
-        process.user().umask().unwrap_or(0o022),
-    ));
-
-    let cstr = |s: &[u8]| {
-        CString::new(s).map_err(|_| {
-            Error::InvalidArgument(format!("NUL byte in {:?}", String::from_utf8_lossy(s)))
-        })
-    };
+    let userns = namespaces::has(linux, LinuxNamespaceType::User);
+    // The seccomp filter (linux.seccomp) is loaded at these stages once seccomp is supported.
+    let program = finalize::prepare(process, userns, &mut |_stage| Ok(()))?;
     Ok(Prepared {
         fifo,
-        exe: cstr(exe.as_os_str().as_bytes())?,
-        args: args
-            .iter()
-            .map(|a| cstr(a.as_bytes()))
-            .collect::<Result<_>>()?,
-        env: env_list
-            .iter()
-            .map(|e| cstr(e.as_bytes()))
-            .collect::<Result<_>>()?,
+        program,
         host_pid,
     })
 }
@@ -228,8 +173,7 @@ fn finish(ctx: &CreateCtx<'_>, p: Prepared) -> Result<Infallible> {
             &hook_state(ctx, p.host_pid, Status::Created),
         )?;
     }
-    reset_signals();
-    let e = execve(&p.exe, &p.args, &p.env).ctx(|| format!("exec {:?}", p.exe));
+    let e = finalize::exec(&p.program);
     drop(w);
     e
 }
@@ -247,118 +191,11 @@ fn hook_state(ctx: &CreateCtx<'_>, pid: i32, status: Status) -> String {
     serde_json::to_string(&s).unwrap_or_default()
 }
 
-/// Closes every fd except stdio, `--preserve-fds`, the channel and the console socket; marks the
-/// preserved ones inheritable.
+/// Closes every fd except stdio, `--preserve-fds`, the channel, the exec fifo and the console socket.
 fn close_stray_fds(ctx: &CreateCtx<'_>, chan: RawFd) -> Result<()> {
-    let keep_until = 3 + ctx.preserve_fds as RawFd;
-    let dir = std::fs::read_dir("/proc/self/fd").ctx(|| "read /proc/self/fd".into())?;
-    let fds: Vec<RawFd> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds {
-        if fd < 3 || fd == chan || fd == ctx.fifo_fd || Some(fd) == ctx.console_socket {
-            continue;
-        }
-        if fd < keep_until {
-            let _ = crate::syscall::clear_cloexec(fd);
-        } else {
-            // The read_dir fd itself is already closed here; EBADF is fine.
-            let _ = nix::unistd::close(fd);
-        }
-    }
-    Ok(())
-}
-
-/// After chdir: a cwd outside the container's root (through a leaked host fd) shows up as unreachable.
-fn check_cwd_inside_root() -> Result<()> {
-    match std::env::current_dir() {
-        Ok(p) if p.is_absolute() && !p.starts_with("(unreachable)") => Ok(()),
-        Ok(p) => Err(Error::InvalidArgument(format!(
-            "cwd {} is outside the container root",
-            p.display()
-        ))),
-        Err(e) => Err(Error::Io {
-            context: "cwd is outside the container root".into(),
-            source: e,
-        }),
-    }
-}
-
-/// Groups, gids, uid and capabilities, in the order the kernel allows.
-fn set_user(ctx: &CreateCtx<'_>) -> Result<()> {
-    let process = ctx.process()?;
-    let user = process.user();
-    let caps = process.capabilities().as_ref();
-    capabilities::drop_bounding(caps)?;
-    let linux = ctx.linux()?;
-    let userns = namespaces::has(linux, LinuxNamespaceType::User);
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
-    let setgroups_denied = userns
-        && std::fs::read_to_string("/proc/self/setgroups")
-            .map(|s| s.trim() == "deny")
-            .unwrap_or(false);
-    if !setgroups_denied {
-        setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
-    }
-    prctl::set_keepcaps(true).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())?;
-    let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
-    setresgid(gid, gid, gid).ctx(|| format!("setresgid {gid}"))?;
-    setresuid(uid, uid, uid).ctx(|| format!("setresuid {uid}"))?;
-    capabilities::apply(caps)?;
-    prctl::set_keepcaps(false).ctx(|| "prctl(PR_SET_KEEPCAPS, 0)".into())
-}
-
-/// Resolves the program like execvp, inside the container (after pivot_root), with the process's PATH.
-fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
-    let not_found = || {
-        Error::InvalidArgument(format!(
-            "exec: {arg0:?}: executable file not found in $PATH"
-        ))
-    };
-    if arg0.contains('/') {
-        return match std::fs::metadata(arg0) {
-            Ok(m) if is_executable(&m) => Ok(PathBuf::from(arg0)),
-            Ok(_) => Err(Error::InvalidArgument(format!(
-                "exec: {arg0:?}: permission denied"
-            ))),
-            Err(e) => Err(Error::Io {
-                context: format!("exec: {arg0:?}"),
-                source: e,
-            }),
-        };
-    }
-    let path = env
-        .iter()
-        .rev()
-        .find_map(|kv| kv.strip_prefix("PATH="))
-        .ok_or_else(not_found)?;
-    for dir in path.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let candidate = Path::new(dir).join(arg0);
-        if let Ok(m) = std::fs::metadata(&candidate) {
-            if is_executable(&m) {
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(not_found())
-}
-
-fn is_executable(m: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    m.is_file() && m.permissions().mode() & 0o111 != 0
-}
-
-/// Restores default dispositions (Rust ignores SIGPIPE) and an empty signal mask for the user program.
-fn reset_signals() {
-    crate::syscall::reset_signal_dispositions();
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let mut keep = vec![chan, ctx.fifo_fd];
+    keep.extend(ctx.console_socket);
+    finalize::close_fds_except(ctx.preserve_fds, &keep)
 }
 
 fn set_domainname(name: &str) -> Result<()> {

@@ -5,10 +5,12 @@
 //! the rootfs and process up, reports ready, and blocks on the exec fifo until `start`.
 
 pub mod channel;
+pub mod finalize;
 pub mod init;
 pub mod intermediate;
 pub mod message;
 pub mod parent;
+pub mod setns;
 
 /// Exit status of a child stage that reported its error over the channel.
 pub const STAGE_FAILED: i32 = 1;

@@ -128,6 +128,8 @@ pub enum Command {
         #[command(flatten)]
         create: CreateArgs,
     },
+    /// Run a new process inside a container.
+    Exec(ExecArgs),
     /// Print the state of a container.
     State {
         /// Container id.
@@ -172,4 +174,66 @@ pub enum Command {
     },
     /// Print the runtime's features as JSON.
     Features,
+}
+
+/// `exec` flags (runc 1.1's). Flags go before the container id; everything after it is the
+/// command, hyphens included.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Unix socket that receives the pty master (needs --tty and --detach).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (repeatable).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID, format <uid>[:<gid>].
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional gids (repeatable).
+    #[arg(short = 'g', long = "additional-gids", allow_negative_numbers = true)]
+    pub additional_gids: Vec<i64>,
+    /// Path to a process.json (the other process flags are then ignored).
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Detach from the process.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process id to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label for the process (not supported).
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process (not supported).
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding, effective, permitted and ambient sets (repeatable).
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// Pass fds 3..3+N to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Run the process in a sub-cgroup: [<controller>[,<controller>]:]<path> (repeatable).
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container id, then the command and its arguments.
+    #[arg(
+        value_name = "ID [COMMAND]...",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub id_and_command: Vec<String>,
 }

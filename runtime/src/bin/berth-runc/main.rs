@@ -8,7 +8,7 @@ mod update_cmd;
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Context, Result};
-use berth_runtime::container::{self, CreateOptions};
+use berth_runtime::container::{self, CreateOptions, ExecOptions};
 use berth_runtime::{features, selfclone, signal, spec};
 
 use cli::{Cli, Command, CreateArgs};
@@ -48,10 +48,17 @@ fn main() {
             let cmd = match &cli.command {
                 Some(Command::Create(_)) => "berth-runc create failed: ",
                 Some(Command::Run { .. }) => "berth-runc run failed: ",
+                Some(Command::Exec(_)) => "exec failed: ",
                 _ => "",
             };
             log.error(&format!("{cmd}{}", chain(&e)));
-            std::process::exit(1);
+            // runc's exec fails with 255, out of the range of the process's own exit codes.
+            let code = if matches!(cli.command, Some(Command::Exec(_))) {
+                255
+            } else {
+                1
+            };
+            std::process::exit(code);
         }
     }
 }
@@ -97,7 +104,11 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     let Some(cmd) = &cli.command else {
         bail!("no command given; see berth-runc --help");
     };
-    if matches!(cmd, Command::Create(_) | Command::Run { .. }) && !selfclone::is_cloned() {
+    if matches!(
+        cmd,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) && !selfclone::is_cloned()
+    {
         // Only returns on error.
         selfclone::reexec().context("re-exec from a sealed copy (CVE-2019-5736 protection)")?;
     }
@@ -160,6 +171,32 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
                 log.warn(&w);
             }
             return Ok(out.exit_code);
+        }
+        Command::Exec(a) => {
+            let (id, args) = a
+                .id_and_command
+                .split_first()
+                .ok_or_else(|| anyhow!("container id cannot be empty"))?;
+            let opts = ExecOptions {
+                process_file: a.process.clone(),
+                args: args.to_vec(),
+                tty: a.tty,
+                console_socket: a.console_socket.clone(),
+                detach: a.detach,
+                pid_file: a.pid_file.clone(),
+                cwd: a.cwd.clone(),
+                env: a.env.clone(),
+                user: a.user.clone(),
+                additional_gids: a.additional_gids.clone(),
+                caps: a.cap.clone(),
+                no_new_privs: a.no_new_privs,
+                preserve_fds: a.preserve_fds,
+                ignore_paused: a.ignore_paused,
+                cgroups: a.cgroup.clone(),
+                process_label: a.process_label.clone(),
+                apparmor: a.apparmor.clone(),
+            };
+            return Ok(container::exec(root, id, &opts)?);
         }
         Command::State { id } => {
             let st = container::state(root, id)?;
