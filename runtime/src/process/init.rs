@@ -24,6 +24,7 @@ use super::{CreateCtx, STAGE_FAILED};
 use crate::error::Context;
 use crate::rootfs::mounts::MountEnv;
 use crate::rootfs::securejoin::secure_join;
+use crate::seccomp::{self, LoadPoint};
 use crate::state::Status;
 use crate::{capabilities, console, hooks, namespaces, rlimits, rootfs, Error, Result};
 
@@ -150,6 +151,7 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     let args = process.args().as_deref().unwrap_or_default();
     let exe = find_executable(&args[0], &env_list)?;
 
+    seccomp::load_at(LoadPoint::BeforeUserChange, linux, process, chan)?;
     set_user(ctx)?;
     chdir(process.cwd())
         .ctx(|| format!("chdir to cwd ({:?}) set in config.json", process.cwd()))?;
@@ -160,6 +162,7 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
     umask(Mode::from_bits_truncate(
         process.user().umask().unwrap_or(0o022),
     ));
+    seccomp::load_at(LoadPoint::Last, linux, process, chan)?;
 
     let cstr = |s: &[u8]| {
         CString::new(s).map_err(|_| {

@@ -88,6 +88,9 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     let root = &cli.root;
     match cmd {
         Command::Create(a) => {
+            if let Some(w) = berth_runtime::config::bundle_version_warning(&a.bundle) {
+                log.warn(&w);
+            }
             container::create(root, &a.id, &create_options(a))?;
         }
         Command::Start { id } => {
@@ -103,6 +106,9 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
             ps_args,
         } => ps(root, id, format, ps_args)?,
         Command::Run { detach, create } => {
+            if let Some(w) = berth_runtime::config::bundle_version_warning(&create.bundle) {
+                log.warn(&w);
+            }
             let out = container::run(root, &create.id, &create_options(create), *detach)?;
             for w in out.warnings {
                 log.warn(&w);
