@@ -485,3 +485,55 @@ fn bad_profiles_fail_cleanly_naming_the_field() {
         env.assert_nothing_left(&id, &TestEnv::cgroup_path(&b));
     }
 }
+
+#[test]
+fn features_list_seccomp_support() {
+    let env = TestEnv::new("scfeatures");
+    let o = env.rt(&["features"]).ok();
+    let f: Value = serde_json::from_str(&o.stdout).unwrap();
+    let s = &f["linux"]["seccomp"];
+    assert_eq!(s["enabled"], true, "{s}");
+    let list = |k: &str| -> Vec<String> {
+        s[k].as_array()
+            .unwrap_or_else(|| panic!("{k} missing: {s}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    for a in [
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_TRAP",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_TRACE",
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_NOTIFY",
+    ] {
+        assert!(list("actions").contains(&a.to_string()), "{a}: {s}");
+    }
+    assert_eq!(list("operators").len(), 7, "{s}");
+    for a in [
+        "SCMP_ARCH_X86_64",
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_AARCH64",
+    ] {
+        assert!(list("archs").contains(&a.to_string()), "{a}: {s}");
+    }
+    if !testing_runc() {
+        // runc 1.1.5 predates the flags lists (and refuses every flag).
+        assert!(list("knownFlags").contains(&"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV".into()));
+        for fl in [
+            "SECCOMP_FILTER_FLAG_TSYNC",
+            "SECCOMP_FILTER_FLAG_LOG",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        ] {
+            assert!(
+                list("supportedFlags").contains(&fl.to_string()),
+                "{fl}: {s}"
+            );
+        }
+    }
+}
