@@ -402,6 +402,25 @@ fn notify_hands_the_fd_to_the_agent_which_answers() {
 }
 
 #[test]
+fn unreachable_agent_fails_create_and_leaves_nothing() {
+    let env = TestEnv::new("scnoagent");
+    let sock = env.path("nobody-listens.sock");
+    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]});
+    let b = probe_bundle(&env, seccomp, &["getppid"]);
+    let id = env.id("n");
+    let o = env.create(&b, &id);
+    assert_eq!(o.code, Some(1), "{o}");
+    if !testing_runc() {
+        assert!(
+            o.stderr.contains(sock.to_str().unwrap()),
+            "names the socket: {o}"
+        );
+    }
+    env.assert_nothing_left(&id, &TestEnv::cgroup_path(&b));
+}
+
+#[test]
 fn docker_default_profile_runs_a_shell_and_refuses_unshare_mount_keyctl() {
     let env = TestEnv::new("scdocker");
     let mut b = probe_bundle(&env, profile("seccomp-docker-default.json"), &[]);
