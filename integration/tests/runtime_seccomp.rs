@@ -440,6 +440,27 @@ fn docker_default_profile_runs_a_shell_and_refuses_unshare_mount_keyctl() {
 }
 
 #[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    let env = TestEnv::new("scenosys");
+    // 452 (fchmodat2, Linux 6.6) and 460 are newer than every syscall Docker's profile names, so
+    // runc returns ENOSYS for them (libc then falls back); add_key (248) is older and unlisted,
+    // so it gets the default action (EPERM).
+    let mut b = probe_bundle(&env, profile("seccomp-docker-default.json"), &[]);
+    b.args(&["/bin/probe", "nr452,0,0,0,0", "nr460", "add_key", "getpid"]);
+    let id = env.id("e");
+    let o = env.run(&b, &id);
+    assert_eq!(o.code, Some(0), "{o}");
+    assert_eq!(
+        o.stdout,
+        format!(
+            "nr452,0,0,0,0 errno {e}\nnr460 errno {e}\nadd_key errno 1\ngetpid = 1\n",
+            e = libc::ENOSYS
+        ),
+        "{o}"
+    );
+}
+
+#[test]
 fn podman_default_profile_runs_a_shell_and_uses_enosys_by_default() {
     let env = TestEnv::new("scpodman");
     let mut b = probe_bundle(&env, profile("seccomp-podman-default.json"), &[]);

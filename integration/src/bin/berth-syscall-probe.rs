@@ -1,7 +1,7 @@
 //! A tiny program the seccomp tests copy into a container rootfs: it makes the raw syscalls named
 //! on its command line (`name[,arg0[,arg1…]]`, numbers decimal or 0x-hex) and prints one line per
 //! call, `<call> = <return value>` or `<call> errno <n>`, so that a filter's verdict is visible
-//! exactly. A SIGSYS handler prints `sigsys` (for SCMP_ACT_TRAP). Busybox has no applet for most
+//! exactly; `nr<N>` names a syscall by number. A SIGSYS handler prints `sigsys` (for SCMP_ACT_TRAP). Busybox has no applet for most
 //! of these calls (keyctl, raw getppid with arguments).
 
 use std::io::Write;
@@ -43,7 +43,9 @@ fn main() {
     for call in std::env::args().skip(1) {
         let mut parts = call.split(',');
         let name = parts.next().unwrap_or_default();
-        let Some(nr) = number(name) else {
+        // `nr452`: a syscall by number, for ones newer than libc and libseccomp.
+        let by_number = name.strip_prefix("nr").and_then(|n| n.parse().ok());
+        let Some(nr) = by_number.or_else(|| number(name)) else {
             eprintln!("unknown syscall {name}");
             std::process::exit(2);
         };

@@ -9,6 +9,7 @@
 //! change and capability drop. See [`LoadPoint`].
 
 pub mod agent;
+pub mod enosys;
 pub mod filter;
 pub mod support;
 pub mod validate;
@@ -89,20 +90,31 @@ where
     E: From<SeccompError>,
 {
     let ctx = filter::build(config)?;
-    ctx.load().map_err(|source| SeccompError::Libseccomp {
-        context: "load filter (seccomp(SECCOMP_SET_MODE_FILTER))".into(),
-        source,
-    })?;
-    if filter::uses_notify(config) {
-        let raw = ctx
-            .get_notify_fd()
-            .map_err(|source| SeccompError::Libseccomp {
-                context: "get notify fd".into(),
-                source,
-            })?;
-        // SAFETY: libseccomp returned a fresh fd that it owns; we take it over (the filter
-        // context is dropped below and libseccomp does not close the notify fd itself).
-        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) };
+    let notify = filter::uses_notify(config);
+    let default = filter::action(config.default_action(), config.default_errno_ret());
+    let fd = if enosys::wanted(config, default) {
+        enosys::load(&ctx, config, notify)?
+    } else {
+        ctx.load().map_err(|source| SeccompError::Libseccomp {
+            context: "load filter (seccomp(SECCOMP_SET_MODE_FILTER))".into(),
+            source,
+        })?;
+        if notify {
+            let raw = ctx
+                .get_notify_fd()
+                .map_err(|source| SeccompError::Libseccomp {
+                    context: "get notify fd".into(),
+                    source,
+                })?;
+            // SAFETY: libseccomp returned a fresh fd; we take it over (libseccomp does not close
+            // the notify fd when the filter context is released).
+            Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) })
+        } else {
+            None
+        }
+    };
+    if let Some(fd) = fd {
+        let fd: OwnedFd = fd;
         let res = hand_over(fd.as_raw_fd());
         drop(fd);
         res?;
