@@ -35,8 +35,7 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
         context: format!("read {}", path.display()),
         source: e,
     })?;
-    let spec: Spec =
-        serde_json::from_slice(&bytes).map_err(|e| bad(&path, format!("invalid config: {e}")))?;
+    let spec = parse(&path, &bytes)?;
     let root = spec
         .root()
         .as_ref()
@@ -56,8 +55,85 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     Ok(Bundle { dir, rootfs, spec })
 }
 
+/// Parses config.json; `linux.seccomp` is checked on the raw JSON first so that a bad action,
+/// operator or index is reported with the path of the field (serde's errors name neither).
+fn parse(path: &Path, bytes: &[u8]) -> Result<Spec> {
+    let invalid = |e: serde_json::Error| bad(path, format!("invalid config: {e}"));
+    let mut raw: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    if let Some(v) = raw.pointer("/linux/seccomp").filter(|v| !v.is_null()) {
+        let verdict = crate::seccomp::validate::check(v).map_err(|e| bad(path, e.to_string()))?;
+        if verdict == crate::seccomp::validate::Verdict::Disabled {
+            // runc treats a profile without defaultAction and syscalls as no seccomp at all.
+            if let Some(linux) = raw.get_mut("linux").and_then(|l| l.as_object_mut()) {
+                linux.remove("seccomp");
+            }
+            return serde_json::from_value(raw).map_err(invalid);
+        }
+    }
+    drop(raw);
+    serde_json::from_slice(bytes).map_err(invalid)
+}
+
+/// The warning for a config whose ociVersion is newer than this runtime implements (a later
+/// 1.x), or `None`. Versions 1.0.0 to 1.2.x are silent; other majors are refused by [`check`].
+pub fn version_warning(spec: &Spec) -> Option<String> {
+    let (major, minor) = parse_version(spec.version())?;
+    (major == 1 && minor > 2).then(|| {
+        format!(
+            "config.json ociVersion {} is newer than the runtime-spec {} berth-runc implements; \
+             fields it does not know are ignored",
+            spec.version(),
+            crate::OCI_VERSION
+        )
+    })
+}
+
+/// [`version_warning`] for the config.json in `bundle`; `None` when it cannot be read (`create`
+/// reports that itself).
+pub fn bundle_version_warning(bundle: &Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[serde(rename = "ociVersion")]
+        oci_version: String,
+    }
+    let bytes = std::fs::read(bundle.join("config.json")).ok()?;
+    let v: Version = serde_json::from_slice(&bytes).ok()?;
+    let spec = oci_spec::runtime::SpecBuilder::default()
+        .version(v.oci_version)
+        .build()
+        .ok()?;
+    version_warning(&spec)
+}
+
+/// `major.minor` of an ociVersion like `1.0.2-dev`.
+fn parse_version(v: &str) -> Option<(u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    match parts.next() {
+        None => {}
+        Some(p) if p.parse::<u64>().is_ok() => {}
+        Some(_) => return None,
+    }
+    parts.next().is_none().then_some((major, minor))
+}
+
 /// Rejects configs that are incomplete or ask for something berth-runc does not implement.
 pub fn check(path: &Path, spec: &Spec) -> Result<()> {
+    match parse_version(spec.version()) {
+        Some((1, _)) => {}
+        _ => {
+            return Err(bad(
+                path,
+                format!(
+                    "ociVersion {:?} is not supported: berth-runc implements runtime-spec 1.x (1.0.0 to {})",
+                    spec.version(),
+                    crate::OCI_VERSION
+                ),
+            ))
+        }
+    }
     let process = spec
         .process()
         .as_ref()
@@ -75,9 +151,6 @@ pub fn check(path: &Path, spec: &Spec) -> Result<()> {
         .linux()
         .as_ref()
         .ok_or_else(|| bad(path, "linux must be set"))?;
-    if linux.seccomp().is_some() {
-        return Err(Error::Unsupported("seccomp".into()));
-    }
     if linux.intel_rdt().is_some() {
         return Err(Error::Unsupported("intelRdt".into()));
     }
@@ -177,6 +250,43 @@ mod tests {
     }
 
     #[test]
+    fn oci_versions() {
+        for v in ["1.0.0", "1.0.2-dev", "1.1.0", "1.2.0", "1.2.1"] {
+            spec_with(|s| s["ociVersion"] = serde_json::json!(v)).unwrap();
+            let mut s = crate::spec::default_spec();
+            s["ociVersion"] = serde_json::json!(v);
+            let spec: Spec = serde_json::from_value(s).unwrap();
+            assert_eq!(version_warning(&spec), None, "{v}");
+        }
+        let mut s = crate::spec::default_spec();
+        s["ociVersion"] = serde_json::json!("1.3.0");
+        let spec: Spec = serde_json::from_value(s).unwrap();
+        check(Path::new("config.json"), &spec).unwrap();
+        assert!(version_warning(&spec).unwrap().contains("1.3.0"));
+    }
+
+    #[test]
+    fn seccomp_errors_name_the_field() {
+        let dir = std::env::temp_dir().join(format!("berth-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        let mut v = crate::spec::default_spec();
+        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_NOPE"}]});
+        let e = parse(&path, &serde_json::to_vec(&v).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("linux.seccomp.syscalls[0].action: unknown action"),
+            "{e}"
+        );
+        v["linux"]["seccomp"] = serde_json::json!({});
+        let spec = parse(&path, &serde_json::to_vec(&v).unwrap()).unwrap();
+        assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn default_spec_is_accepted() {
         spec_with(|_| {}).unwrap();
     }
@@ -184,12 +294,15 @@ mod tests {
     #[test]
     fn rejects_bad_configs() {
         assert!(spec_with(|v| v["process"]["args"] = serde_json::json!([])).is_err());
-        assert!(spec_with(
-            |v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})
-        )
-        .unwrap_err()
-        .to_string()
-        .contains("seccomp is not supported yet"));
+        spec_with(|v| {
+            v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})
+        })
+        .unwrap();
+        assert!(spec_with(|v| v["ociVersion"] = serde_json::json!("2.0.0"))
+            .unwrap_err()
+            .to_string()
+            .contains("ociVersion \"2.0.0\" is not supported"));
+        assert!(spec_with(|v| v["ociVersion"] = serde_json::json!("garbage")).is_err());
         assert!(
             spec_with(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "foo"}])).is_err()
         );

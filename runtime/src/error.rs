@@ -55,6 +55,9 @@ pub enum Error {
     /// Placing the container in its cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    /// A seccomp profile is invalid, or its filter could not be built, loaded or handed over.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// A lifecycle hook failed.
     #[error("{0}")]
     Hook(String),

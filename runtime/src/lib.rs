@@ -18,6 +18,7 @@ pub mod passwd;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod selfclone;
 pub mod signal;
 pub mod spec;

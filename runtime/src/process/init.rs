@@ -20,6 +20,7 @@ use super::{finalize, CreateCtx, STAGE_FAILED};
 use crate::error::Context;
 use crate::rootfs::mounts::MountEnv;
 use crate::rootfs::securejoin::secure_join;
+use crate::seccomp::{self, LoadPoint};
 use crate::state_dir::Status;
 use crate::{console, hooks, namespaces, rootfs, Error, Result};
 
@@ -138,8 +139,13 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
         let _ = nix::unistd::close(sock);
     }
     let userns = namespaces::has(linux, LinuxNamespaceType::User);
-    // The seccomp filter (linux.seccomp) is loaded at these stages once seccomp is supported.
-    let program = finalize::prepare(process, userns, &mut |_stage| Ok(()))?;
+    let program = finalize::prepare(process, userns, &mut |stage| {
+        let point = match stage {
+            finalize::Stage::BeforeUserChange => LoadPoint::BeforeUserChange,
+            finalize::Stage::Last => LoadPoint::Last,
+        };
+        seccomp::load_at(point, linux, process, chan)
+    })?;
     Ok(Prepared {
         fifo,
         program,

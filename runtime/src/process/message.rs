@@ -19,6 +19,11 @@ pub enum Message {
     Ready,
     /// Child → parent: a stage failed; the text names what failed.
     Error(String),
+    /// Container process → parent: the seccomp filter is loaded; this fd number (in the sender)
+    /// is its notify listener, to be fetched with pidfd_getfd and sent to the seccomp agent.
+    SeccompFd(i32),
+    /// Parent → container process: the listener fd reached the agent.
+    SeccompDone,
 }
 
 impl Message {
@@ -33,6 +38,8 @@ impl Message {
             Message::HooksDone(p) => (6, p.to_le_bytes().to_vec()),
             Message::Ready => (7, vec![]),
             Message::Error(s) => (8, s.as_bytes().to_vec()),
+            Message::SeccompFd(fd) => (9, fd.to_le_bytes().to_vec()),
+            Message::SeccompDone => (10, vec![]),
         };
         let mut out = Vec::with_capacity(1 + payload.len());
         out.push(tag);
@@ -53,6 +60,8 @@ impl Message {
             6 => Message::HooksDone(int()?),
             7 => Message::Ready,
             8 => Message::Error(String::from_utf8_lossy(rest).into_owned()),
+            9 => Message::SeccompFd(int()?),
+            10 => Message::SeccompDone,
             _ => return None,
         })
     }
@@ -73,6 +82,8 @@ mod tests {
             Message::HooksDone(-1),
             Message::Ready,
             Message::Error("mount /proc: EPERM".into()),
+            Message::SeccompFd(7),
+            Message::SeccompDone,
         ] {
             assert_eq!(Message::decode(&m.encode()), Some(m));
         }

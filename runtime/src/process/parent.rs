@@ -61,6 +61,23 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
                     }
                     ours.send(&Message::HooksDone(state.init_pid))?;
                 }
+                Some(Message::SeccompFd(fd)) => {
+                    let pid = init.ok_or_else(|| {
+                        Error::Init("seccomp fd reported before the init's pid was known".into())
+                    })?;
+                    crate::seccomp::forward_notify_fd(
+                        &crate::seccomp::NotifyTarget {
+                            spec: &ctx.bundle.spec,
+                            id: ctx.id,
+                            status: "creating",
+                            init_pid: pid.as_raw(),
+                            process_pid: pid.as_raw(),
+                            bundle: &ctx.bundle.dir,
+                        },
+                        fd,
+                    )?;
+                    ours.send(&Message::SeccompDone)?;
+                }
                 Some(Message::Ready) => {
                     return init.ok_or_else(|| {
                         Error::Init("init reported ready before its pid was known".into())

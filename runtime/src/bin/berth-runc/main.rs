@@ -122,6 +122,9 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     ));
     match cmd {
         Command::Create(a) => {
+            if let Some(w) = berth_runtime::config::bundle_version_warning(&a.bundle) {
+                log.warn(&w);
+            }
             log.debug(&format!(
                 "create {}: bundle {}, root {}",
                 a.id,
@@ -162,6 +165,9 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
             keep,
             create,
         } => {
+            if let Some(w) = berth_runtime::config::bundle_version_warning(&create.bundle) {
+                log.warn(&w);
+            }
             let opts = CreateOptions {
                 keep: *keep,
                 ..create_options(create)
