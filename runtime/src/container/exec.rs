@@ -192,6 +192,20 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
 
 /// The process to run: `--process` as given, or the container's process with the flags applied.
 fn build_process(st: &State, opts: &ExecOptions) -> Result<Process> {
+    // The exec'd process must get the container's filter; until the exec path loads it, refuse
+    // rather than run a process outside the container's seccomp confinement.
+    if config::load(&st.bundle)?
+        .spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.seccomp().is_some())
+    {
+        return Err(Error::InvalidArgument(
+            "exec into a container with linux.seccomp is not supported yet by berth-runc \
+             (the exec'd process would run without the container's filter)"
+                .into(),
+        ));
+    }
     let p = match &opts.process_file {
         Some(path) => {
             let bytes =
