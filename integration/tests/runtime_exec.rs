@@ -117,7 +117,9 @@ fn env_cwd_user_and_groups() {
         ],
         "{o}"
     );
-    let o = env.rt(&["exec", "--cwd", "/tmp", &id, "pwd"]).assert_success();
+    let o = env
+        .rt(&["exec", "--cwd", "/tmp", &id, "pwd"])
+        .assert_success();
     assert_eq!(o.stdout, "/tmp\n");
     let o = exec_sh(
         &env,

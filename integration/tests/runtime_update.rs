@@ -134,7 +134,8 @@ fn update_flags_are_written_to_the_cgroup() {
     assert_eq!(env.status(&id), "running");
 
     // Values given earlier stay; a later update changes only what it names.
-    env.rt(&["update", "--pids-limit", "60", &id]).assert_success();
+    env.rt(&["update", "--pids-limit", "60", &id])
+        .assert_success();
     if cgroup2_only() {
         assert_eq!(
             read(&cg_file("", &cg, "memory.max")),
@@ -206,7 +207,8 @@ fn update_from_a_resources_file_and_stdin() {
         r#"{"memory": {"limit": 33554432}, "cpu": {"shares": 256}, "pids": {"limit": 33}}"#,
     )
     .unwrap();
-    env.rt(&["update", "-r", file.to_str().unwrap(), &id]).assert_success();
+    env.rt(&["update", "-r", file.to_str().unwrap(), &id])
+        .assert_success();
     if cgroup2_only() {
         assert_eq!(read(&cg_file("", &cg, "memory.max")), "33554432");
     } else {
