@@ -34,3 +34,19 @@ qemu_apt_install_args() {
     fi
     printf '%s\n' -t "$suite" "qemu-system-x86=$have"
 }
+
+# When the installed qemu-utils is a backport (`~bpoN`) and no configured source has its
+# qemu-system-x86, adds the Debian backports suite it came from (a sources.list.d file of its own,
+# named for Berth) and refreshes the lists. Returns 1 for any other case (nothing is changed).
+qemu_enable_backports() {
+    local have codename list=/etc/apt/sources.list.d/berth-backports.list
+    have=$(dpkg-query -W -f='${db:Status-Status} ${Version}\n' qemu-utils 2>/dev/null \
+        | awk '$1 == "installed" { print $2 }')
+    case "$have" in *~bpo*) ;; *) return 1 ;; esac
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] || return 1
+    [ -e "$list" ] && return 1
+    echo "qemu-utils $have is a backport: adding ${codename}-backports in $list" >&2
+    echo "deb http://deb.debian.org/debian ${codename}-backports main" > "$list"
+    apt-get update -qq
+}
