@@ -111,6 +111,13 @@ async fn monitor_survives_its_starter_and_is_recovered() {
     let (rss, hwm) = rss_kb(monitor);
     println!("monitor {monitor}: VmRSS {rss} kB, VmHWM {hwm} kB");
 
+    // The shell has written "started" once it has exec'd sleep; killing it before would race.
+    let init = found[0].info.pid;
+    wait_until("init execs sleep", Duration::from_secs(30), || {
+        std::fs::read_to_string(format!("/proc/{init}/comm"))
+            .ok()
+            .filter(|c| c.trim() == "sleep")
+    });
     env.manager.kill(&id, 9, false).await.unwrap();
     let status = env.manager.wait(&id).await.unwrap();
     assert_eq!((status.code, status.signal), (Some(137), Some(9)));
