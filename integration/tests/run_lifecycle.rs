@@ -92,8 +92,12 @@ fn kill_and_stop_exit_codes() {
         &img,
         "sh",
         "-c",
-        "trap 'exit 42' TERM; while true; do sleep 0.1; done",
+        "trap 'exit 42' TERM; echo trapped; while true; do sleep 0.1; done",
     ]);
+    // A SIGTERM before the trap is set would be ignored by PID 1 (then SIGKILL, 137).
+    berth_integration::wait::until("trap installed", std::time::Duration::from_secs(30), || {
+        env.ok(&["logs", "trap"]).contains("trapped").then_some(())
+    });
     env.ok(&["stop", "-t", "30", "trap"]);
     assert_eq!(env.ok(&["wait", "trap"]).trim(), "42");
 
