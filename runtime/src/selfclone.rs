@@ -28,6 +28,21 @@ pub fn is_cloned() -> bool {
     }
 }
 
+/// Copies `src` to `dst` through a userspace buffer.
+fn copy_plain(src: &mut File, dst: &mut File) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        dst.write_all(&buf[..n])?;
+    }
+}
+
 /// Copies the running binary into a sealed memfd and execs it with the same argv and environment.
 /// Returns only on error.
 pub fn reexec() -> Result<std::convert::Infallible> {
@@ -38,7 +53,9 @@ pub fn reexec() -> Result<std::convert::Infallible> {
     )
     .ctx(|| "memfd_create berth-runc".into())?;
     let mut dst = File::from(memfd);
-    std::io::copy(&mut src, &mut dst).ctx(|| "copy /proc/self/exe to memfd".into())?;
+    // Plain read/write, not std::io::copy: its splice/sendfile fast path can leave the memfd's
+    // pages pinned for a moment, and F_SEAL_WRITE then fails with EBUSY.
+    copy_plain(&mut src, &mut dst).ctx(|| "copy /proc/self/exe to memfd".into())?;
     fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(seals())).ctx(|| "seal berth-runc memfd".into())?;
     let args: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).ok())
