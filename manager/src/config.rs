@@ -13,6 +13,10 @@
 //!
 //! [registries."docker.io"]
 //! mirrors = ["https://mirror.example"]
+//!
+//! [unpack]
+//! max_layer_size = 34359738368   # uncompressed bytes per layer
+//! max_layer_ratio = 200          # uncompressed / compressed, past 16 MiB; 0 = off
 //! ```
 
 use std::collections::BTreeMap;
@@ -68,6 +72,8 @@ pub struct Config {
     pub log_level: String,
     /// Per-registry settings keyed by host (with port), e.g. "docker.io" or "127.0.0.1:5000".
     pub registries: BTreeMap<String, RegistryConfig>,
+    /// Limits on unpacking layers (`[unpack]`: `max_layer_size`, `max_layer_ratio`).
+    pub unpack: crate::unpack::UnpackLimits,
 }
 
 /// Settings for one registry host.
@@ -89,6 +95,7 @@ impl Default for Config {
             runtime: DEFAULT_RUNTIME.to_string(),
             log_level: "info".to_string(),
             registries: BTreeMap::new(),
+            unpack: Default::default(),
         }
     }
 }
