@@ -3,7 +3,7 @@
 
 mod monitor_support;
 
-use berth_manager::runtime::{Runtime, RuntimeError};
+use berth_manager::oci_runtime::{Runtime, RuntimeError};
 use berth_manager::tasks::{LogOptions, StdioOptions, TaskError, TaskStatus};
 use monitor_support::{unique, Env, TempDir};
 use std::time::Duration;

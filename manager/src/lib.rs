@@ -12,6 +12,7 @@
 //! - [`reference`]: image references as Docker writes them.
 //! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 
+pub mod api;
 pub mod bundle;
 pub mod cli;
 pub mod config;
@@ -23,9 +24,9 @@ pub mod gc;
 pub mod images;
 pub mod metadata;
 pub mod monitor;
+pub mod oci_runtime;
 pub mod reference;
 pub mod registry;
-pub mod runtime;
 pub mod snapshots;
 pub mod tasks;
 pub mod unpack;

@@ -19,7 +19,7 @@ pub mod rootfs;
 pub mod selfclone;
 pub mod signal;
 pub mod spec;
-pub mod state;
+pub mod state_dir;
 pub mod syscall;
 
 pub use error::{Error, Result};

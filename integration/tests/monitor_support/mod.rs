@@ -2,7 +2,7 @@
 //! own state dirs, and guards that clean up only what the test created.
 #![allow(dead_code)]
 
-use berth_manager::runtime::resolve_binary;
+use berth_manager::oci_runtime::resolve_binary;
 use berth_manager::tasks::{TaskManager, TaskManagerConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The narrow interfaces the container service needs from the rest of the daemon: images and
 //! rootfs/bundle preparation (`RootfsBackend`) and running processes (`TaskBackend`). The daemon
 //! wires the real image store, snapshotter, bundle generator and task manager in (see
-//! `containers/wiring.rs`); unit tests use fakes.
+//! `daemon/wiring.rs`); unit tests use fakes.
 
 use super::record::RunOptions;
 use std::path::{Path, PathBuf};

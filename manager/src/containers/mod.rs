@@ -1,22 +1,20 @@
-//! Containers: durable records (id, name, image, options, snapshot, bundle, logs) and their
-//! lifecycle glue with tasks. `Containers` is the logic; `service` is its gRPC front.
+//! Containers: durable records (id, name, image, options, snapshot, bundle, logs) and the rules
+//! of their tasks' lifecycle. `Containers` is the logic; its gRPC fronts are in `crate::api`.
 
 pub mod backend;
 mod create;
 mod delete;
+pub mod exit_code;
 pub mod logs;
 pub mod names;
 pub mod record;
 pub mod resolve;
-mod rootfs_backend;
-mod service;
+pub mod rootfs_backend;
 pub mod store;
 pub mod task_backend;
+mod task_lifecycle;
 #[cfg(test)]
 mod tests;
-pub mod wiring;
-
-pub use service::ContainersService;
 
 use crate::events::EventBus;
 use backend::{BackendError, ExitInfo, RootfsBackend, TaskBackend, TaskState};

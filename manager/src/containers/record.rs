@@ -1,91 +1,9 @@
-//! The stored form of a container and its conversion to the API message.
+//! API conversions of the stored container record: `pb::Container`, `pb::ContainerStatus` and
+//! `pb::RunOptions`. The plain record types live with their table in `crate::metadata::containers`.
 
+pub use crate::metadata::containers::{BindMount, ContainerRecord, LastRun, RunOptions};
 use berth_proto::v1 as pb;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// A bind mount as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BindMount {
-    /// Host path.
-    pub source: PathBuf,
-    /// Path in the container.
-    pub destination: String,
-    /// Read-only.
-    pub readonly: bool,
-}
-
-/// Run options as stored (mirror of `pb::RunOptions`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunOptions {
-    /// `--entrypoint` replacement.
-    pub entrypoint: Vec<String>,
-    /// Command replacement.
-    pub cmd: Vec<String>,
-    /// Extra `KEY=VALUE` environment.
-    pub env: Vec<String>,
-    /// Bind mounts.
-    pub mounts: Vec<BindMount>,
-    /// User spec.
-    pub user: String,
-    /// Working directory.
-    pub workdir: String,
-    /// Hostname.
-    pub hostname: String,
-    /// Allocate a tty.
-    pub tty: bool,
-    /// Keep stdin open.
-    pub open_stdin: bool,
-    /// Remove when the task exits.
-    pub auto_remove: bool,
-}
-
-/// How the container's last process ended, kept on the record after its task is deleted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LastRun {
-    /// Start time, unix nanoseconds.
-    pub started_at: Option<i64>,
-    /// Exit time, unix nanoseconds.
-    pub finished_at: Option<i64>,
-    /// Exit code; `None` when it could not be recovered (never invented).
-    pub exit_code: Option<i32>,
-    /// Killed by the OOM killer.
-    pub oom_killed: bool,
-    /// Start error message, if the start failed.
-    pub error: String,
-}
-
-/// A container record as stored in the metadata database (JSON value keyed by id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContainerRecord {
-    /// 64-hex id.
-    pub id: String,
-    /// Unique name.
-    pub name: String,
-    /// Normalised image reference.
-    pub image: String,
-    /// Manifest digest of the image.
-    pub image_digest: String,
-    /// Resolved process arguments.
-    pub args: Vec<String>,
-    /// Creation time, unix nanoseconds.
-    pub created_at: i64,
-    /// User labels.
-    pub labels: BTreeMap<String, String>,
-    /// Options given at creation.
-    pub options: RunOptions,
-    /// Snapshot key of the writable layer.
-    pub snapshot_key: String,
-    /// Bundle directory.
-    pub bundle_dir: PathBuf,
-    /// Log file written by the monitor.
-    pub log_path: PathBuf,
-    /// OCI runtime binary name.
-    pub runtime: String,
-    /// The last run's outcome, if it ever ran.
-    pub last_run: Option<LastRun>,
-}
 
 /// Nanoseconds since the epoch to a protobuf timestamp.
 pub fn ts(nanos: i64) -> prost_types::Timestamp {

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use super::wiring::ContainerSystem;
 use crate::config::Config;
-use crate::containers::wiring::ContainerSystem;
 use crate::content::ContentStore;
 use crate::images::ImageService;
 use crate::metadata::Metadata;

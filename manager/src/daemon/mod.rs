@@ -8,6 +8,7 @@ pub mod services;
 mod signals;
 mod socket;
 pub mod version;
+pub mod wiring;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
@@ -48,7 +49,7 @@ pub enum DaemonError {
     Signals(std::io::Error),
     /// The container subsystem (tasks, snapshots) could not be set up or recovered.
     #[error(transparent)]
-    Containers(#[from] crate::containers::wiring::WiringError),
+    Containers(#[from] wiring::WiringError),
     /// The content store failed to open.
     #[error(transparent)]
     Content(#[from] crate::content::ContentError),

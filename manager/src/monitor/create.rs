@@ -2,7 +2,7 @@
 
 use super::args::MonitorArgs;
 use super::layout::{SocketPath, CONSOLE_SOCKET, INIT_PID, RUNTIME_LOG};
-use crate::runtime::log::last_error;
+use crate::oci_runtime::log::last_error;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signalfd::SignalFd;

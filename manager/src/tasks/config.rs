@@ -1,7 +1,7 @@
 //! Where the task manager keeps its state and which binaries it runs.
 
 use super::error::TaskError;
-use crate::runtime::resolve_binary;
+use crate::oci_runtime::resolve_binary;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Errors of the task manager.
 
-use crate::runtime::RuntimeError;
+use crate::oci_runtime::RuntimeError;
 
 /// A task operation that failed.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use super::spawn::spawn_monitor;
 use super::types::{ExitStatus, StdioOptions, TaskExit, TaskInfo, TaskStatus};
 use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
-use crate::runtime::{Runtime, RuntimeStatus};
+use crate::oci_runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -13,7 +13,6 @@ mod exit;
 mod logs;
 mod manager;
 mod recover;
-pub mod service;
 mod spawn;
 mod types;
 

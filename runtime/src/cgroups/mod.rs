@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-pub mod devices;
+pub mod device_rules;
 mod fs;
 pub mod mountinfo;
 pub mod resolve;

@@ -13,7 +13,7 @@ use crate::cgroups::Cgroup;
 use crate::config::{self, Bundle};
 use crate::error::Context;
 use crate::process::{parent, CreateCtx};
-use crate::state::{self, State, EXEC_FIFO};
+use crate::state_dir::{self, State, EXEC_FIFO};
 use crate::{namespaces, Error, Result};
 
 /// `create` flags.
@@ -64,7 +64,7 @@ pub(crate) fn create_with(
         .mode(0o700)
         .create(root)
         .ctx(|| format!("create state root {}", root.display()))?;
-    let dir = state::container_dir(root, id);
+    let dir = state_dir::container_dir(root, id);
     // mkdir is the atomic claim on the id: a concurrent create of the same id gets EEXIST.
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => {}
@@ -159,12 +159,12 @@ fn create_in(
         let _ = nix::sys::wait::waitpid(pid, None);
         e
     };
-    st.init_start_time = state::proc_stat(pid.as_raw())
+    st.init_start_time = state_dir::proc_stat(pid.as_raw())
         .map(|(_, t)| t)
         .ok_or_else(|| kill_init(Error::Init(format!("container init {pid} vanished"))))?;
     st.save(dir).map_err(kill_init)?;
     if let Some(pid_file) = &opts.pid_file {
-        state::write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill_init)?;
+        state_dir::write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill_init)?;
     }
     Ok(st)
 }

@@ -7,12 +7,12 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::error::Context;
-use crate::state::{self, State, Status};
+use crate::state_dir::{self, State, Status};
 use crate::{hooks, Error, Result};
 
 /// Deletes container `id`; returns poststop hook failures as warnings.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<Vec<String>> {
-    let dir = state::container_dir(root, id);
+    let dir = state_dir::container_dir(root, id);
     let st = match State::load(root, id) {
         Ok(st) => st,
         Err(Error::NotExist(_)) => {

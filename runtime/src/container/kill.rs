@@ -4,13 +4,13 @@ use std::path::Path;
 
 use nix::sys::signal::{kill as sys_kill, Signal};
 
-use crate::state::{self, State, Status};
+use crate::state_dir::{self, State, Status};
 use crate::{Error, Result};
 
 /// Sends `sig` to container `id`.
 pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     let st = State::load(root, id)?;
-    let status = st.status(&state::container_dir(root, id));
+    let status = st.status(&state_dir::container_dir(root, id));
     if status == Status::Stopped {
         return Err(Error::WrongState("container not running".into()));
     }

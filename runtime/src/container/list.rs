@@ -4,7 +4,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::error::Context;
-use crate::state::{self, OciState, State};
+use crate::state_dir::{self, OciState, State};
 use crate::Result;
 
 /// One `list` row: the state plus the uid owning the state directory (runc's OWNER column).
@@ -31,7 +31,7 @@ pub fn list(root: &Path) -> Result<Vec<Entry>> {
         let Ok(st) = State::load(root, &id) else {
             continue;
         };
-        let dir = state::container_dir(root, &id);
+        let dir = state_dir::container_dir(root, &id);
         let owner_uid = std::fs::metadata(&dir).map(|m| m.uid()).unwrap_or(0);
         out.push(Entry {
             state: st.oci_state(st.status(&dir)),

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::cgroups::CgroupError;
-use crate::state::{self, State, Status};
+use crate::state_dir::{self, State, Status};
 use crate::{Error, Result};
 
 /// How many times a freeze that timed out is tried again from a thawed cgroup.
@@ -12,7 +12,7 @@ const FREEZE_ATTEMPTS: u32 = 5;
 /// Freezes container `id`; like runc, only a created or running container can be paused.
 pub fn pause(root: &Path, id: &str) -> Result<()> {
     let st = State::load(root, id)?;
-    match st.status(&state::container_dir(root, id)) {
+    match st.status(&state_dir::container_dir(root, id)) {
         Status::Created | Status::Running => {}
         _ => return Err(Error::WrongState("container not running".into())),
     }

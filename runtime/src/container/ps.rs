@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::state::State;
+use crate::state_dir::State;
 use crate::{Error, Result};
 
 /// The pids in container `id`'s cgroup (empty once the container's processes are gone).

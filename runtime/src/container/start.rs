@@ -8,13 +8,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
 use crate::error::Context;
-use crate::state::{self, State, Status, EXEC_FIFO};
+use crate::state_dir::{self, State, Status, EXEC_FIFO};
 use crate::{hooks, Error, Result};
 
 /// Starts container `id`; returns poststart hook failures as warnings (the container keeps running).
 pub fn start(root: &Path, id: &str) -> Result<Vec<String>> {
     let st = State::load(root, id)?;
-    let dir = state::container_dir(root, id);
+    let dir = state_dir::container_dir(root, id);
     match st.status(&dir) {
         Status::Created => {}
         Status::Stopped => {

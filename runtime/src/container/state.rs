@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use crate::state::{self, OciState, State};
+use crate::state_dir::{self, OciState, State};
 use crate::Result;
 
 /// The state of container `id`, as `runc state` prints it.
 pub fn state(root: &Path, id: &str) -> Result<OciState> {
     let st = State::load(root, id)?;
-    let status = st.status(&state::container_dir(root, id));
+    let status = st.status(&state_dir::container_dir(root, id));
     Ok(st.oci_state(status))
 }

@@ -24,7 +24,7 @@ use super::{CreateCtx, STAGE_FAILED};
 use crate::error::Context;
 use crate::rootfs::mounts::MountEnv;
 use crate::rootfs::securejoin::secure_join;
-use crate::state::Status;
+use crate::state_dir::Status;
 use crate::{capabilities, console, hooks, namespaces, rlimits, rootfs, Error, Result};
 
 /// What the init holds between "ready" and exec.
@@ -136,7 +136,7 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
         console::setup(
             sock,
             size,
-            rootfs::devices::needs_dev_setup(spec.mounts().as_deref().unwrap_or_default()),
+            rootfs::dev_nodes::needs_dev_setup(spec.mounts().as_deref().unwrap_or_default()),
         )?;
         let _ = nix::unistd::close(sock);
     }
@@ -215,7 +215,7 @@ fn finish(ctx: &CreateCtx<'_>, p: Prepared) -> Result<Infallible> {
 
 fn hook_state(ctx: &CreateCtx<'_>, pid: i32, status: Status) -> String {
     let empty = Default::default();
-    let s = crate::state::HookState {
+    let s = crate::state_dir::HookState {
         oci_version: crate::OCI_VERSION,
         id: ctx.id,
         status,

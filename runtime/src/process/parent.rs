@@ -10,7 +10,7 @@ use super::message::Message;
 use super::{intermediate, CreateCtx};
 use crate::cgroups::Cgroup;
 use crate::error::Context;
-use crate::state::{State, Status};
+use crate::state_dir::{State, Status};
 use crate::{hooks, namespaces, Error, Result};
 
 /// Starts the container processes; returns the init's pid once it is set up and waiting on the fifo.
@@ -18,7 +18,7 @@ use crate::{hooks, namespaces, Error, Result};
 pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<Pid> {
     let (ours, theirs) = channel::pair()?;
     // SAFETY-relevant note: fork() is safe here because the runtime is single-threaded.
-    let intermediate = match unsafe_free_fork()? {
+    let intermediate = match unsafe_fork()? {
         None => {
             drop(ours);
             intermediate::main(ctx, &theirs)
@@ -30,7 +30,7 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
     let mut intermediate_alive = true;
     let res = (|| -> Result<Pid> {
         let linux = ctx.linux()?;
-        let resources = crate::rootfs::devices::cgroup_rules(linux)?;
+        let resources = crate::rootfs::dev_nodes::cgroup_rules(linux)?;
         cgroup.apply(intermediate, Some(&resources))?;
         ours.send(&Message::Go)?;
         loop {
@@ -88,7 +88,7 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
 }
 
 /// fork(2) returning `None` in the child.
-fn unsafe_free_fork() -> Result<Option<Pid>> {
+fn unsafe_fork() -> Result<Option<Pid>> {
     // SAFETY: berth-runc never starts threads, so the child inherits no lock held by another thread and
     // may keep running Rust code (it allocates only in this single-threaded copy).
     match unsafe { fork() }.ctx(|| "fork intermediate process".into())? {

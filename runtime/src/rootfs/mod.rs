@@ -2,7 +2,7 @@
 //! root propagation, sysctls and masked/read-only paths that need the container's `/proc`.
 
 pub mod cgroupfs;
-pub mod devices;
+pub mod dev_nodes;
 pub mod mounts;
 pub mod options;
 pub mod paths;
@@ -47,23 +47,23 @@ pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, env: MountEnv) -> Resu
     for m in all_mounts {
         mounts::mount_entry(rootfs, bundle, m, env)?;
     }
-    if devices::needs_dev_setup(all_mounts) {
-        for dev in devices::default_devices() {
-            devices::create(rootfs, &dev, env.userns)?;
+    if dev_nodes::needs_dev_setup(all_mounts) {
+        for dev in dev_nodes::default_devices() {
+            dev_nodes::create(rootfs, &dev, env.userns)?;
         }
         for d in linux
             .and_then(|l| l.devices().as_deref())
             .unwrap_or_default()
         {
-            devices::create(rootfs, &devices::from_spec(d)?, env.userns)?;
+            dev_nodes::create(rootfs, &dev_nodes::from_spec(d)?, env.userns)?;
         }
-        devices::create_symlinks(rootfs)?;
+        dev_nodes::create_symlinks(rootfs)?;
     } else {
         for d in linux
             .and_then(|l| l.devices().as_deref())
             .unwrap_or_default()
         {
-            devices::create(rootfs, &devices::from_spec(d)?, env.userns)?;
+            dev_nodes::create(rootfs, &dev_nodes::from_spec(d)?, env.userns)?;
         }
     }
     Ok(())

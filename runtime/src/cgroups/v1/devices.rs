@@ -7,7 +7,7 @@ use std::path::Path;
 
 use oci_spec::runtime::LinuxDeviceCgroup;
 
-use super::super::devices::rules_from_spec;
+use super::super::device_rules::rules_from_spec;
 use super::super::{fs, CgroupError};
 
 /// Applies `linux.resources.devices`.

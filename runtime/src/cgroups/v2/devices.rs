@@ -9,7 +9,9 @@ use std::path::Path;
 
 use oci_spec::runtime::LinuxDeviceCgroup;
 
-use super::super::devices::{rules_from_spec, DevKind, DeviceRule, ACC_MKNOD, ACC_READ, ACC_WRITE};
+use super::super::device_rules::{
+    rules_from_spec, DevKind, DeviceRule, ACC_MKNOD, ACC_READ, ACC_WRITE,
+};
 use super::super::CgroupError;
 use super::bpf;
 

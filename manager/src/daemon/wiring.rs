@@ -1,16 +1,16 @@
 //! Building the container subsystem from the daemon's configuration and stores, recovering it
 //! after a restart, and the gRPC services it adds.
 
-use super::rootfs_backend::ImageRootfs;
-use super::store::ContainerStore;
-use super::task_backend::{exit_info, ManagedTasks};
-use super::{Containers, ContainersService};
+use crate::api::{ContainersService, TasksService};
 use crate::config::Config;
+use crate::containers::rootfs_backend::ImageRootfs;
+use crate::containers::store::ContainerStore;
+use crate::containers::task_backend::{exit_info, ManagedTasks};
+use crate::containers::Containers;
 use crate::events::{EventBus, EventsService};
 use crate::images::usage::{ImageUsage, ImageUser};
 use crate::images::ImageService;
 use crate::metadata::Metadata;
-use crate::tasks::service::TasksService;
 use crate::tasks::{TaskManager, TaskManagerConfig};
 use berth_proto::v1::{
     containers_server::ContainersServer, events_server::EventsServer, tasks_server::TasksServer,

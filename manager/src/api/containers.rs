@@ -1,6 +1,6 @@
 //! The `berth.v1.Containers` gRPC service over [`Containers`].
 
-use super::Containers;
+use crate::containers::Containers;
 use berth_proto::v1::{self as pb, containers_server};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};

@@ -1,0 +1,8 @@
+//! The gRPC fronts of the container model: each handler resolves its request, calls
+//! [`crate::containers::Containers`] (where the rules are) and builds the response.
+
+mod containers;
+mod tasks;
+
+pub use containers::ContainersService;
+pub use tasks::{exit_status, TasksService};

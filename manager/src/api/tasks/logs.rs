@@ -1,0 +1,91 @@
+//! `Tasks.Logs`: the container's archived log, then its live task's log, optionally followed
+//! until the task stops and the file is drained.
+
+use super::BoxStream;
+use crate::containers::{logs, Containers};
+use berth_proto::v1 as pb;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::Status;
+
+/// The entries `r` asks for, as a stream.
+pub(super) async fn stream(
+    containers: &Arc<Containers>,
+    r: pb::LogsRequest,
+) -> Result<BoxStream<pb::LogsResponse>, Status> {
+    let rec = containers.resolve(&r.container_id)?;
+    let tail = (!r.tail_all).then_some(r.tail as usize);
+    let read_err = |p: &std::path::Path, e: std::io::Error| {
+        Status::internal(format!("reading {}: {e}", p.display()))
+    };
+    let (mut first, _) =
+        logs::read_entries(&rec.log_path, None).map_err(|e| read_err(&rec.log_path, e))?;
+    let path = containers.task(&rec.id).await?.and_then(|t| t.log_path);
+    let mut offset = 0;
+    if let Some(live) = &path {
+        let (entries, end) = logs::read_entries(live, None).map_err(|e| read_err(live, e))?;
+        first.extend(entries);
+        offset = end;
+    }
+    if let Some(t) = tail {
+        let skip = first.len().saturating_sub(t);
+        first.drain(..skip);
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let containers = Arc::clone(containers);
+    let id = rec.id.clone();
+    tokio::spawn(async move {
+        for entry in first {
+            if tx.send(Ok(entry)).await.is_err() {
+                return;
+            }
+        }
+        let Some(path) = path.filter(|_| r.follow) else {
+            return;
+        };
+        // Follow: poll the file until the task is no longer live and the file is drained.
+        loop {
+            // Read once more after the task is seen stopped so its last output is sent.
+            let live = containers.is_live(&id).await.unwrap_or(false);
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    let _ = tx
+                        .send(Err(Status::internal(format!(
+                            "reading {}: {e}",
+                            path.display()
+                        ))))
+                        .await;
+                    return;
+                }
+            };
+            if let Some(f) = file {
+                match logs::read_from(f, offset, None) {
+                    Ok((entries, next)) => {
+                        offset = next;
+                        for entry in entries {
+                            if tx.send(Ok(entry)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(Status::internal(format!(
+                                "reading {}: {e}",
+                                path.display()
+                            ))))
+                            .await;
+                        return;
+                    }
+                }
+            }
+            if !live || tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+}

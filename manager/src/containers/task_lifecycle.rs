@@ -1,0 +1,315 @@
+//! The rules of a container's task: one task at a time, a stopped one is reaped (its log
+//! archived, its exit kept on the record) before the next, start failures are recorded with
+//! Docker's exit codes, and every transition is published on the event bus.
+
+use super::backend::{BackendError, ExitInfo, TaskInfo, TaskSpec, TaskState};
+use super::exit_code::start_failure_code;
+use super::record::{now_nanos, ContainerRecord};
+use super::{ContainerError, Containers};
+use berth_proto::v1::{self as pb, envelope::Event};
+use std::time::Duration;
+
+impl Containers {
+    /// The container's task, if it has one.
+    pub async fn task(&self, id: &str) -> Result<Option<TaskInfo>, ContainerError> {
+        Ok(self.tasks.get(id).await?)
+    }
+
+    /// Pauses (`pause`) or resumes the task of container `q` and publishes the matching event.
+    pub async fn freeze(&self, q: &str, pause: bool) -> Result<(), ContainerError> {
+        let rec = self.resolve(q)?;
+        let done = if pause {
+            self.tasks.pause(&rec.id).await
+        } else {
+            self.tasks.resume(&rec.id).await
+        };
+        done?;
+        let container_id = rec.id;
+        self.events.publish(if pause {
+            Event::TaskPaused(pb::TaskPaused { container_id })
+        } else {
+            Event::TaskResumed(pb::TaskResumed { container_id })
+        });
+        Ok(())
+    }
+
+    /// Removes a stopped task, keeping its exit on the record.
+    pub async fn reap(&self, id: &str) -> Result<(), ContainerError> {
+        if let Some(live) = self.task(id).await?.and_then(|t| t.log_path) {
+            let rec = self.resolve(id)?;
+            archive_log(&live, &rec.log_path)?;
+        }
+        if let Some(exit) = self.tasks.delete(id).await? {
+            self.record_exit(id, &exit)?;
+        }
+        self.events.publish(Event::TaskDelete(pb::TaskDelete {
+            container_id: id.to_string(),
+        }));
+        Ok(())
+    }
+
+    /// Creates a task for `rec` (reaping an exited one first). Fails if one is live.
+    pub async fn create_task(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
+        if let Some(t) = self.task(&rec.id).await? {
+            if t.state != TaskState::Stopped {
+                return Err(ContainerError::Precondition(format!(
+                    "container {} already has a {} task",
+                    rec.id,
+                    state_word(t.state)
+                )));
+            }
+            self.reap(&rec.id).await?;
+        }
+        let spec = TaskSpec {
+            id: rec.id.clone(),
+            bundle_dir: rec.bundle_dir.clone(),
+            tty: rec.options.tty,
+            open_stdin: rec.options.open_stdin,
+            log_path: rec.log_path.clone(),
+        };
+        match self.tasks.create(&spec).await {
+            Ok(pid) => {
+                self.events.publish(Event::TaskCreate(pb::TaskCreate {
+                    container_id: rec.id.clone(),
+                    pid,
+                }));
+                Ok(pid)
+            }
+            Err(e) => {
+                self.start_failed(&rec.id, &e.message).await;
+                Err(ContainerError::Precondition(e.message))
+            }
+        }
+    }
+
+    /// Starts the container's task, creating it first unless a created one waits; a running or
+    /// paused task is left alone (Docker: starting a running container is a no-op). The pid.
+    pub async fn start_task(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
+        match self.task(&rec.id).await? {
+            Some(t) if matches!(t.state, TaskState::Running | TaskState::Paused) => {
+                return Ok(t.pid);
+            }
+            Some(t) if t.state == TaskState::Created => {}
+            _ => {
+                self.create_task(rec).await?;
+            }
+        }
+        match self.tasks.start(&rec.id).await {
+            Ok(pid) => {
+                self.update_last_run(&rec.id, |run| {
+                    run.started_at = Some(now_nanos());
+                    run.finished_at = None;
+                    run.exit_code = None;
+                    run.oom_killed = false;
+                    run.error.clear();
+                })?;
+                self.events.publish(Event::TaskStart(pb::TaskStart {
+                    container_id: rec.id.clone(),
+                    pid,
+                }));
+                Ok(pid)
+            }
+            Err(e) => {
+                self.start_failed(&rec.id, &e.message).await;
+                Err(ContainerError::Precondition(e.message))
+            }
+        }
+    }
+
+    /// Records a failed create/start Docker's way (exit 127/126/125, state Created) and removes
+    /// whatever the runtime left.
+    async fn start_failed(&self, id: &str, message: &str) {
+        // Best effort: the task may never have been created.
+        let _ = self.tasks.delete(id).await;
+        let code = start_failure_code(message);
+        let msg = message.to_string();
+        if let Err(e) = self.update_last_run(id, |run| {
+            run.started_at = None;
+            run.finished_at = Some(now_nanos());
+            run.exit_code = Some(code);
+            run.error = msg;
+        }) {
+            tracing::error!(container = id, error = %e, "recording start failure");
+        }
+    }
+
+    /// Waits for the container's next exit, including one of a task not created yet.
+    pub async fn wait_exit(&self, rec: &ContainerRecord) -> Result<ExitInfo, ContainerError> {
+        let mut events = self.events.subscribe();
+        match self.task(&rec.id).await? {
+            Some(t) if t.state == TaskState::Stopped => {
+                if let Some(exit) = t.exit {
+                    return Ok(exit);
+                }
+            }
+            Some(_) => return Ok(self.tasks.wait(&rec.id).await?),
+            None => {
+                if let Some(run) = &rec.last_run {
+                    if run.started_at.is_some() || run.finished_at.is_some() {
+                        return Ok(ExitInfo {
+                            code: run.exit_code,
+                            exited_at: std::time::UNIX_EPOCH
+                                + Duration::from_nanos(run.finished_at.unwrap_or(0).max(0) as u64),
+                            oom: run.oom_killed,
+                            pid: 0,
+                        });
+                    }
+                }
+            }
+        }
+        // Never ran: wait for it to run and exit, like `docker wait` on a created container.
+        loop {
+            match events.recv().await {
+                Ok(env) => {
+                    if let Some(Event::TaskExit(e)) = env.event {
+                        if e.container_id == rec.id {
+                            return Ok(ExitInfo {
+                                code: e.exit_code_known.then_some(e.exit_code),
+                                exited_at: e
+                                    .exited_at
+                                    .map(|t| {
+                                        std::time::UNIX_EPOCH
+                                            + Duration::new(
+                                                t.seconds.max(0) as u64,
+                                                t.nanos.max(0) as u32,
+                                            )
+                                    })
+                                    .unwrap_or_else(std::time::SystemTime::now),
+                                oom: false,
+                                pid: e.pid,
+                            });
+                        }
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => {
+                    return Err(BackendError {
+                        code: tonic::Code::Unavailable,
+                        message: "daemon shutting down".into(),
+                    }
+                    .into())
+                }
+            }
+        }
+    }
+
+    /// Sends `signal` (SIGKILL when 0) to a live task; `query` is what the user named it by.
+    pub async fn kill_task(
+        &self,
+        query: &str,
+        rec: &ContainerRecord,
+        signal: i32,
+        all: bool,
+    ) -> Result<(), ContainerError> {
+        let live = self.task(&rec.id).await?.is_some_and(|t| {
+            matches!(
+                t.state,
+                TaskState::Running | TaskState::Paused | TaskState::Created
+            )
+        });
+        if !live {
+            return Err(ContainerError::Precondition(format!(
+                "Cannot kill container: {}: Container {} is not running",
+                query, rec.id
+            )));
+        }
+        let signal = if signal == 0 { libc::SIGKILL } else { signal };
+        self.tasks.kill(&rec.id, signal, all).await?;
+        Ok(())
+    }
+
+    /// Stops the task: `signal` (SIGTERM when 0), then SIGKILL to all its processes after
+    /// `timeout`. The exit, or `None` when there is no task.
+    pub async fn stop_task(
+        &self,
+        rec: &ContainerRecord,
+        signal: i32,
+        timeout: Duration,
+    ) -> Result<Option<ExitInfo>, ContainerError> {
+        let tasks = &self.tasks;
+        let Some(task) = self.task(&rec.id).await? else {
+            return Ok(None);
+        };
+        if task.state == TaskState::Stopped {
+            return Ok(task.exit);
+        }
+        let signal = if signal == 0 { libc::SIGTERM } else { signal };
+        if task.state == TaskState::Paused {
+            tasks.resume(&rec.id).await?;
+        }
+        tasks.kill(&rec.id, signal, false).await?;
+        let exit = match tokio::time::timeout(timeout, tasks.wait(&rec.id)).await {
+            Ok(res) => res?,
+            Err(_) => {
+                tracing::info!(container = rec.id, "stop timeout expired; sending SIGKILL");
+                tasks.kill(&rec.id, libc::SIGKILL, true).await?;
+                tasks.wait(&rec.id).await?
+            }
+        };
+        Ok(Some(exit))
+    }
+
+    /// Deletes the task (killing a live one only when `force`); its exit, if known.
+    pub async fn delete_task(
+        &self,
+        rec: &ContainerRecord,
+        force: bool,
+    ) -> Result<Option<ExitInfo>, ContainerError> {
+        let Some(task) = self.task(&rec.id).await? else {
+            return Err(
+                BackendError::not_found(format!("container {} has no task", rec.id)).into(),
+            );
+        };
+        if task.state != TaskState::Stopped {
+            if !force {
+                return Err(ContainerError::Precondition(format!(
+                    "task of container {} is {}; stop it first or force",
+                    rec.id,
+                    state_word(task.state)
+                )));
+            }
+            self.tasks.kill(&rec.id, libc::SIGKILL, true).await?;
+            self.tasks.wait(&rec.id).await?;
+        }
+        let exit = self.task(&rec.id).await?.and_then(|t| t.exit);
+        self.reap(&rec.id).await?;
+        Ok(exit)
+    }
+}
+
+fn state_word(s: TaskState) -> &'static str {
+    match s {
+        TaskState::Created => "created",
+        TaskState::Running => "running",
+        TaskState::Paused => "paused",
+        TaskState::Stopped => "stopped",
+    }
+}
+
+/// Appends a finished task's log to the container's log, so output survives task deletion
+/// (restarts append, like Docker's json-file log).
+fn archive_log(live: &std::path::Path, archive: &std::path::Path) -> Result<(), BackendError> {
+    let mut src = match std::fs::File::open(live) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(BackendError::internal(format!(
+                "opening {}: {e}",
+                live.display()
+            )))
+        }
+    };
+    let mut dst = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(archive)
+        .map_err(|e| BackendError::internal(format!("opening {}: {e}", archive.display())))?;
+    std::io::copy(&mut src, &mut dst).map_err(|e| {
+        BackendError::internal(format!(
+            "appending {} to {}: {e}",
+            live.display(),
+            archive.display()
+        ))
+    })?;
+    Ok(())
+}
