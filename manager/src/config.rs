@@ -73,7 +73,7 @@ pub struct Config {
     /// Per-registry settings keyed by host (with port), e.g. "docker.io" or "127.0.0.1:5000".
     pub registries: BTreeMap<String, RegistryConfig>,
     /// Limits on unpacking layers (`[unpack]`: `max_layer_size`, `max_layer_ratio`).
-    pub unpack: crate::unpack::UnpackLimits,
+    pub unpack: UnpackConfig,
 }
 
 /// Settings for one registry host.
@@ -84,6 +84,27 @@ pub struct RegistryConfig {
     pub mirrors: Vec<String>,
     /// Talk plain HTTP instead of HTTPS to this registry (for local test registries).
     pub plain_http: bool,
+}
+
+/// Limits on what unpacking one layer may cost (the unpacker enforces them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UnpackConfig {
+    /// Largest uncompressed size of one layer, in bytes (also bounds the bytes its files
+    /// expand to). Default 32 GiB.
+    pub max_layer_size: u64,
+    /// Largest ratio of uncompressed to compressed size, checked once a layer passes 16 MiB
+    /// uncompressed; 0 disables it. Default 200 (gzip cannot pass about 1030).
+    pub max_layer_ratio: u64,
+}
+
+impl Default for UnpackConfig {
+    fn default() -> Self {
+        UnpackConfig {
+            max_layer_size: 32 * 1024 * 1024 * 1024,
+            max_layer_ratio: 200,
+        }
+    }
 }
 
 impl Default for Config {

@@ -28,6 +28,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("tasks", 2),
     // The container/task model and its rules; registry clients behind images' trait.
     ("containers", 3),
+    // Garbage collection: roots from metadata, snapshots and leases; images call it by trait.
+    ("gc", 3),
     ("registry", 3),
     // gRPC fronts of the container model (thin).
     ("api", 4),

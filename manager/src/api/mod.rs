@@ -2,7 +2,9 @@
 //! [`crate::containers::Containers`] (where the rules are) and builds the response.
 
 mod containers;
+mod gc;
 mod tasks;
 
 pub use containers::ContainersService;
+pub use gc::GcApi;
 pub use tasks::{exit_status, TasksService};

@@ -177,7 +177,7 @@ impl RootfsBackend for ImageRootfs {
         let lease = self
             .images
             .leases()
-            .create_named(&create_lease(&id), crate::gc::lease::DEFAULT_TTL);
+            .create_named(&create_lease(&id), crate::content::lease::DEFAULT_TTL);
         tokio::task::spawn_blocking(move || {
             lease.add_snapshot_blocking(&id);
             if let Ok(layers) = snapshots::rootfs::read_image(&blobs, &digest) {

@@ -24,6 +24,7 @@
 //! [`ContentStore::delete`] serve the Content gRPC service and garbage collection.
 
 mod digest;
+pub mod lease;
 mod locks;
 pub mod service;
 mod store;

@@ -75,7 +75,7 @@ impl ContentStore {
     /// commit" so that concurrent pulls of one blob download it once; the second waiter then sees
     /// `exists() == true`.
     pub async fn lock(&self, digest: &Digest) -> DigestGuard {
-        crate::gc::lease::note_blob(digest.as_str()).await;
+        super::lease::note_blob(digest.as_str()).await;
         self.inner.locks.lock(digest).await
     }
 
@@ -87,7 +87,7 @@ impl ContentStore {
         expected: &Digest,
         expected_size: Option<u64>,
     ) -> Result<ContentWriter, ContentError> {
-        crate::gc::lease::note_blob(expected.as_str()).await;
+        super::lease::note_blob(expected.as_str()).await;
         let n = self.inner.next_temp.fetch_add(1, Ordering::Relaxed);
         let temp_path =
             self.inner
@@ -129,7 +129,7 @@ impl ContentStore {
     /// Inside a lease's scope the blob becomes one of its roots first, so a blob found present
     /// stays present for the caller.
     pub async fn exists(&self, digest: &Digest) -> bool {
-        crate::gc::lease::note_blob(digest.as_str()).await;
+        super::lease::note_blob(digest.as_str()).await;
         tokio::fs::metadata(self.blob_path(digest)).await.is_ok()
     }
 

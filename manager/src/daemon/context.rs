@@ -53,7 +53,7 @@ impl Context {
             Some(snapshotter.clone()),
             images.leases().clone(),
         );
-        images.set_collector(collector.clone());
+        images.set_collector(Arc::new(collector.clone()));
         let containers = ContainerSystem::open(&config, &metadata, &images, snapshotter.clone())?;
         Ok(Context {
             config: Arc::new(config),

@@ -10,8 +10,8 @@ use tonic::service::Routes;
 
 use super::context::Context;
 use super::version::VersionApi;
+use crate::api::GcApi;
 use crate::content::service::ContentApi;
-use crate::gc::service::GcApi;
 use crate::images::service::ImagesApi;
 use crate::snapshots::service::SnapshotsService;
 

@@ -80,7 +80,10 @@ impl ContainerSystem {
             Arc::new(ImageRootfs::new(
                 images.clone(),
                 snapshotter,
-                config.unpack.clone(),
+                crate::unpack::UnpackLimits {
+                    max_layer_size: config.unpack.max_layer_size,
+                    max_layer_ratio: config.unpack.max_layer_ratio,
+                },
             )),
             Arc::new(ManagedTasks::new(tm.clone())),
             events.clone(),

@@ -2,27 +2,24 @@
 //!
 //! Roots: every image record (its index, manifests, configs and layers, and the chain IDs of
 //! its layers as snapshot keys), every container record (its rootfs snapshot), every live
-//! [`lease::Lease`], and the layer unpacks this process has in flight (`extract-<pid>-…`). A
+//! [`Lease`], and the layer unpacks this process has in flight (`extract-<pid>-…`). A
 //! snapshot kept keeps its parents. Everything else is swept: snapshots children first, then
 //! blobs. `rmi`, `image prune` and `system prune` run a collection; `system df` shows what one
 //! would reclaim ([`Collector::usage`]).
-
-pub mod lease;
-pub mod service;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::containers::record::ContainerRecord;
 use crate::content::{ContentError, ContentStore, Digest};
-use crate::metadata::containers::CONTAINERS;
+use crate::images::{Collected, ImageGc};
+use crate::metadata::containers::{ContainerRecord, CONTAINERS};
 use crate::metadata::images::IMAGES;
 use crate::metadata::{Metadata, MetadataError};
 use crate::snapshots::{chain_ids, Info, Kind, SnapshotError, Snapshotter};
 
-pub use lease::{Lease, Leases};
+pub use crate::content::lease::{self, Lease, Leases};
 
 /// Collection failures.
 #[derive(Debug, thiserror::Error)]
@@ -338,6 +335,17 @@ impl Collector {
             }
         }
         Ok(u)
+    }
+}
+
+#[tonic::async_trait]
+impl ImageGc for Collector {
+    async fn collect(&self) -> Result<Collected, String> {
+        let r = Collector::collect(self).await.map_err(|e| e.to_string())?;
+        Ok(Collected {
+            blobs: r.blobs,
+            snapshots: r.snapshots,
+        })
     }
 }
 

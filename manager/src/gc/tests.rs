@@ -32,7 +32,7 @@ fn fixture() -> Fixture {
         Some(snapshotter.clone()),
         images.leases().clone(),
     );
-    images.set_collector(collector.clone());
+    images.set_collector(Arc::new(collector.clone()));
     Fixture {
         dir,
         images,

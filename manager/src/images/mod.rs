@@ -6,6 +6,7 @@
 //! - [`distribution`] is the trait the registry code implements.
 //! - [`usage`] is the hook through which containers veto removing an image they use.
 
+mod collect;
 pub mod distribution;
 mod manifest;
 pub mod naming;
@@ -14,6 +15,7 @@ pub mod service;
 mod store;
 pub mod usage;
 
+pub use collect::{Collected, ImageGc};
 pub use distribution::{
     Credentials, Distribution, DistributionError, DistributionErrorKind, LoginOutcome, PullOptions,
     PushedImage, ResolvedImage,

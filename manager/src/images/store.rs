@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 
+use super::collect::ImageGc;
 use super::distribution::{
     Credentials, Distribution, DistributionError, LoginOutcome, PullOptions, PushedImage,
     ResolvedImage,
@@ -13,8 +14,8 @@ use super::manifest::{self, ImageFacts};
 use super::naming;
 use super::progress::Progress;
 use super::usage::ImageUsage;
+use crate::content::lease::{self, Leases};
 use crate::content::{ContentError, ContentStore, Digest};
-use crate::gc::{lease, Collector, GcError, Leases};
 use crate::metadata::images::{ImageRecord, IMAGES};
 use crate::metadata::{Metadata, MetadataError};
 
@@ -43,8 +44,8 @@ pub enum ImageError {
     #[error(transparent)]
     Content(#[from] ContentError),
     /// Garbage collection after a removal failed.
-    #[error(transparent)]
-    Gc(#[from] GcError),
+    #[error("garbage collection: {0}")]
+    Gc(String),
 }
 
 /// An image record with the facts computed from its blobs.
@@ -91,7 +92,7 @@ struct Inner {
     // collector until their image record exists.
     leases: Leases,
     // Set once the snapshotter exists; before that, collections cover blobs only.
-    collector: RwLock<Option<Collector>>,
+    collector: RwLock<Option<Arc<dyn ImageGc>>>,
 }
 
 fn is_id_prefix(s: &str) -> Option<&str> {
@@ -130,8 +131,8 @@ impl ImageService {
         *self.inner.usage.write().unwrap_or_else(|p| p.into_inner()) = Some(u);
     }
 
-    /// Plugs in the collector (with the snapshotter) that removals run.
-    pub fn set_collector(&self, c: Collector) {
+    /// Plugs in the garbage collector removals run (without one, removing a name frees nothing).
+    pub fn set_collector(&self, c: Arc<dyn ImageGc>) {
         *self
             .inner
             .collector
@@ -142,23 +143,6 @@ impl ImageService {
     /// The leases pulls, loads and container creates hold.
     pub fn leases(&self) -> &Leases {
         &self.inner.leases
-    }
-
-    /// The collector removals run (blobs only until [`ImageService::set_collector`]).
-    pub fn collector(&self) -> Collector {
-        self.inner
-            .collector
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .unwrap_or_else(|| {
-                Collector::new(
-                    self.inner.metadata.clone(),
-                    self.inner.content.clone(),
-                    None,
-                    self.inner.leases.clone(),
-                )
-            })
     }
 
     /// The content store images live in.
@@ -309,7 +293,16 @@ impl ImageService {
             Ok(())
         })?;
         // Whatever only these images kept (blobs, unpacked layers) goes now.
-        let report = self.collector().collect().await?;
+        let collector = self
+            .inner
+            .collector
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let report = match collector {
+            Some(c) => c.collect().await.map_err(ImageError::Gc)?,
+            None => Default::default(),
+        };
         let deleted = report.blobs;
         let snapshots = report.snapshots;
         Ok(RemoveOutcome {

@@ -12,10 +12,10 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let content = ContentStore::open(dir.path()).unwrap();
     let md = Metadata::open(&dir.path().join("m.redb")).unwrap();
-    Fixture {
-        svc: ImageService::new(md, content),
-        _dir: dir,
-    }
+    let svc = ImageService::new(md.clone(), content.clone());
+    let gc = crate::gc::Collector::new(md, content, None, svc.leases().clone());
+    svc.set_collector(Arc::new(gc));
+    Fixture { svc, _dir: dir }
 }
 
 /// Stores a one-layer image and returns its manifest descriptor and config digest.

@@ -4,7 +4,7 @@ use berth_proto::v1 as pb;
 use berth_proto::v1::gc_server::Gc;
 use tonic::{Request, Response, Status};
 
-use super::Collector;
+use crate::gc::Collector;
 
 /// gRPC adapter over the collector.
 #[derive(Clone)]
