@@ -42,6 +42,13 @@ impl Env {
     /// Like [`Env::start`], with the daemon's directories under `sub` inside the temp dir (a long
     /// `sub` makes `<state>/tasks/<id>/attach.sock` longer than a unix socket path may be).
     pub fn start_under(sub: &str) -> Env {
+        Self::start_custom(sub, "", |_| {})
+    }
+
+    /// Like [`Env::start_under`], with `extra_config` appended to the config file and `prepare`
+    /// run on the directories before berthd starts (e.g. to mount a small tmpfs on the root;
+    /// every mount under the temp dir is undone on drop).
+    pub fn start_custom(sub: &str, extra_config: &str, prepare: impl FnOnce(&DaemonDirs)) -> Env {
         let registry = TestRegistry::start(None);
         registry.seed();
         let tmp = tempfile::Builder::new()
@@ -53,11 +60,12 @@ impl Env {
         std::fs::create_dir_all(&base).unwrap();
         let dirs = DaemonDirs::under(&base);
         let config = format!(
-            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n",
+            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n{extra_config}",
             runtime(),
             host = registry.host
         );
         std::fs::write(&dirs.config, config).unwrap();
+        prepare(&dirs);
         let mut env = Env {
             daemon: None,
             dirs,
