@@ -7,6 +7,8 @@
 //! - [`images`]: image records and the Images gRPC service.
 //! - [`snapshots`]: snapshotters (overlayfs, copying), image rootfs preparation, Snapshots service.
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
+//! - [`rootfs_fs`]: files inside an image's tree, resolved in it and opened without following,
+//!   blocking or unbounded reads.
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
 //! - [`cli`]: the `berth` command-line client.
 //! - [`reference`]: image references as Docker writes them.
@@ -24,6 +26,7 @@ pub mod metadata;
 pub mod monitor;
 pub mod reference;
 pub mod registry;
+pub mod rootfs_fs;
 pub mod runtime;
 pub mod snapshots;
 pub mod tasks;
