@@ -111,8 +111,8 @@ impl TasksService {
         }
     }
 
-    /// Records a failed create/start Docker's way (exit 127/126/125, state Created) and removes
-    /// whatever the runtime left.
+    /// Records a failed create/start Docker's way (exit 127/126/125, state Created), removes
+    /// whatever the runtime left, and removes the container itself when it was made with `--rm`.
     async fn start_failed(&self, id: &str, message: &str) {
         // Best effort: the task may never have been created.
         let _ = self.containers.tasks().delete(id).await;
@@ -133,6 +133,12 @@ impl TasksService {
             run.error = msg;
         }) {
             tracing::error!(container = id, error = %e, "recording start failure");
+        }
+        // `--rm` means the container goes when its run ends, and a run that never started ended.
+        if matches!(self.containers.resolve(id), Ok(r) if r.options.auto_remove) {
+            if let Err(e) = self.containers.delete(id, true).await {
+                tracing::error!(container = id, error = %e, "auto-removing container after a failed start");
+            }
         }
     }
 
