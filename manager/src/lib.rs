@@ -10,6 +10,7 @@
 //! - [`rootfs_fs`]: files inside an image's tree, resolved in it and opened without following,
 //!   blocking or unbounded reads.
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
+//! - [`private_dir`]: the directories berthd keeps data in, and their modes.
 //! - [`cli`]: the `berth` command-line client.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
@@ -24,6 +25,7 @@ pub mod events;
 pub mod images;
 pub mod metadata;
 pub mod monitor;
+pub mod private_dir;
 pub mod reference;
 pub mod registry;
 pub mod rootfs_fs;

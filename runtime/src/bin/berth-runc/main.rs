@@ -86,6 +86,12 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         selfclone::reexec().context("re-exec from a sealed copy (CVE-2019-5736 protection)")?;
     }
     let root = &cli.root;
+    if root.exists() {
+        // Close a root another version left open; create does it (and creates) itself.
+        if let Err(e) = berth_runtime::state::secure_root(root) {
+            log.warn(&format!("{e}"));
+        }
+    }
     match cmd {
         Command::Create(a) => {
             container::create(root, &a.id, &create_options(a))?;
