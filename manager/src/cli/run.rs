@@ -81,7 +81,9 @@ pub async fn create(ch: Channel, ctx: &super::CliContext, args: CreateArgs) -> a
 
 /// `berth run`: create, start, and (unless `-d`) stream output and exit with the container's code.
 pub async fn run(ch: Channel, ctx: &super::CliContext, args: RunArgs) -> anyhow::Result<i32> {
-    let c = create_pulling(&ch, ctx, &args.flags).await?;
+    let c = create_pulling(&ch, ctx, &args.flags)
+        .await
+        .map_err(create_failed)?;
     let mut tasks = TasksClient::new(ch.clone());
     if args.detach {
         tasks
@@ -131,6 +133,18 @@ async fn wait_removed(ch: &Channel, id: &str) {
     }
 }
 
+/// A `run` whose container could not be created exits 125, as Docker's (the daemon's refusal,
+/// e.g. an unusable image file); an unreachable daemon keeps its own message and code.
+fn create_failed(e: anyhow::Error) -> anyhow::Error {
+    if e.is::<super::exit_code::ExitCodeError>() || e.is::<super::DaemonUnreachable>() {
+        return e;
+    }
+    anyhow::Error::new(super::exit_code::ExitCodeError {
+        code: 125,
+        message: format!("{e:#}"),
+    })
+}
+
 /// A failed start keeps Docker's exit codes: 127 for a missing program, 126 for one that cannot
 /// run, 125 otherwise. The code travels in the error for `main` to use.
 pub fn start_error(s: tonic::Status) -> anyhow::Error {
@@ -143,6 +157,8 @@ pub fn start_error(s: tonic::Status) -> anyhow::Error {
 
 /// Docker's code for a start failure message.
 pub fn exit_code_for_start_failure(message: &str) -> i32 {
+    // Runtimes differ in case ("No such file or directory (os error 2)" from Rust's io errors).
+    let message = message.to_lowercase();
     if message.contains("executable file not found")
         || message.contains("no such file or directory")
     {
@@ -180,5 +196,9 @@ mod tests {
             126
         );
         assert_eq!(exit_code_for_start_failure("cgroup failed"), 125);
+        assert_eq!(
+            exit_code_for_start_failure("exec: \"/x\": No such file or directory (os error 2)"),
+            127
+        );
     }
 }

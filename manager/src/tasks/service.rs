@@ -116,11 +116,13 @@ impl TasksService {
     async fn start_failed(&self, id: &str, message: &str) {
         // Best effort: the task may never have been created.
         let _ = self.containers.tasks().delete(id).await;
-        let code = if message.contains("executable file not found")
-            || message.contains("no such file or directory")
+        // Case differs between runtimes ("No such file or directory (os error 2)").
+        let lower = message.to_lowercase();
+        let code = if lower.contains("executable file not found")
+            || lower.contains("no such file or directory")
         {
             127
-        } else if message.contains("permission denied") {
+        } else if lower.contains("permission denied") {
             126
         } else {
             125
