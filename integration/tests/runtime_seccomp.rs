@@ -24,7 +24,16 @@ const SIGSYS_EXIT: i32 = 128 + libc::SIGSYS;
 fn install_probe(b: &Bundle) {
     let rootfs = b.rootfs();
     std::fs::copy(PROBE, rootfs.join("bin/probe")).unwrap();
-    let ldd = Command::new("ldd").arg(PROBE).output().expect("run ldd");
+    // ldd is a bash script; the cgroup2 guest has no bash, so ask the dynamic loader directly.
+    let ldd = Command::new("ldd")
+        .arg(PROBE)
+        .output()
+        .or_else(|_| {
+            Command::new("/lib64/ld-linux-x86-64.so.2")
+                .args(["--list", PROBE])
+                .output()
+        })
+        .expect("run ldd or ld.so --list");
     for line in String::from_utf8_lossy(&ldd.stdout).lines() {
         let lib = line
             .split_whitespace()
