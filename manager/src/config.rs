@@ -17,6 +17,10 @@
 //! [network]
 //! bridge = "berth0"
 //! subnet = "10.210.0.0/16"
+//!
+//! [unpack]
+//! max_layer_size = 34359738368   # uncompressed bytes per layer
+//! max_layer_ratio = 200          # uncompressed / compressed, past 16 MiB; 0 = off
 //! ```
 
 use std::collections::BTreeMap;
@@ -74,6 +78,8 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistryConfig>,
     /// Container networking (CNI).
     pub network: NetworkConfig,
+    /// Limits on unpacking layers (`[unpack]`: `max_layer_size`, `max_layer_ratio`).
+    pub unpack: crate::unpack::UnpackLimits,
 }
 
 /// Container networking settings (`[network]`): where the CNI plugins and configuration lists
@@ -128,6 +134,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             registries: BTreeMap::new(),
             network: NetworkConfig::default(),
+            unpack: Default::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::content::{ContentStore, Digest};
 use crate::images::rootfs::{self, BlobSource};
 use crate::images::ImageService;
 use crate::snapshots::{self, Snapshotter};
+use crate::unpack::UnpackLimits;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,14 +29,21 @@ impl BlobSource for ContentBlobs {
 pub struct ImageRootfs {
     images: ImageService,
     snapshotter: Arc<dyn Snapshotter>,
+    limits: UnpackLimits,
 }
 
 impl ImageRootfs {
-    /// Prepares rootfs snapshots of images from `images` with `snapshotter`.
-    pub fn new(images: ImageService, snapshotter: Arc<dyn Snapshotter>) -> Self {
+    /// Prepares rootfs snapshots of images from `images` with `snapshotter`, unpacking layers
+    /// within `limits`.
+    pub fn new(
+        images: ImageService,
+        snapshotter: Arc<dyn Snapshotter>,
+        limits: UnpackLimits,
+    ) -> Self {
         Self {
             images,
             snapshotter,
+            limits,
         }
     }
 }
@@ -151,6 +159,7 @@ impl RootfsBackend for ImageRootfs {
             bundle_dir.to_path_buf(),
         );
         let opts = bundle_options(&id, options);
+        let limits = self.limits.clone();
         tokio::task::spawn_blocking(move || {
             let prepared = rootfs::prepare_image_rootfs(
                 &blobs,
@@ -158,6 +167,7 @@ impl RootfsBackend for ImageRootfs {
                 &digest,
                 &id,
                 Default::default(),
+                &limits,
             )
             .map_err(|e| internal(format!("preparing rootfs of container {id}: {e}")))?;
             let rootfs = bundle_dir.join("rootfs");

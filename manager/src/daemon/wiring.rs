@@ -82,7 +82,11 @@ impl ContainerSystem {
             store,
             config.root.clone(),
             config.runtime.clone(),
-            Arc::new(ImageRootfs::new(images.clone(), snapshotter)),
+            Arc::new(ImageRootfs::new(
+                images.clone(),
+                snapshotter,
+                config.unpack.clone(),
+            )),
             Arc::new(ManagedTasks::new(tm.clone())),
             events.clone(),
         );

@@ -10,7 +10,7 @@ use super::*;
 use crate::images::rootfs::{
     prepare_image_rootfs, remove_stale_extractions, unpack_image, BlobSource, RootfsError,
 };
-use crate::unpack::{apply_layer, sha256_digest};
+use crate::unpack::{apply_layer, sha256_digest, LayerBlob, UnpackLimits};
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
@@ -28,7 +28,13 @@ fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 fn unpack_into(s: &dyn Snapshotter, key: &str, tar: &[u8]) {
     let t = s.apply_target(key).unwrap();
-    apply_layer(tar, TAR, &sha256_digest(tar), &t).unwrap();
+    let d = sha256_digest(tar);
+    let layer = LayerBlob {
+        media_type: TAR,
+        size: tar.len() as u64,
+        diff_id: &d,
+    };
+    apply_layer(tar, &layer, &UnpackLimits::default(), &t).unwrap();
 }
 
 fn both() -> Vec<(tempfile::TempDir, Arc<dyn Snapshotter>)> {
@@ -309,7 +315,9 @@ fn image_rootfs_unpacks_each_layer_once_and_shares_layers() {
         let threads: Vec<_> = (0..3)
             .map(|_| {
                 let (s, b, m) = (s.clone(), blobs.clone(), m1.clone());
-                std::thread::spawn(move || unpack_image(&*b, &*s, &m).map(|i| i.chain_ids))
+                std::thread::spawn(move || {
+                    unpack_image(&*b, &*s, &m, &UnpackLimits::default()).map(|i| i.chain_ids)
+                })
             })
             .collect();
         for t in threads {
@@ -317,8 +325,24 @@ fn image_rootfs_unpacks_each_layer_once_and_shares_layers() {
         }
         assert_eq!(blobs.opens(&d1[0]), 1);
         assert_eq!(blobs.opens(&d1[1]), 1);
-        let p1 = prepare_image_rootfs(&*blobs, &*s, &m1, "c1", Labels::new()).unwrap();
-        let p2 = prepare_image_rootfs(&*blobs, &*s, &m2, "c2", Labels::new()).unwrap();
+        let p1 = prepare_image_rootfs(
+            &*blobs,
+            &*s,
+            &m1,
+            "c1",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap();
+        let p2 = prepare_image_rootfs(
+            &*blobs,
+            &*s,
+            &m2,
+            "c2",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap();
         assert_eq!(
             blobs.opens(&d2[0]),
             1,
@@ -349,7 +373,15 @@ fn failed_unpack_removes_the_partial_snapshot() {
             &[l],
             Some(vec![sha256_digest(b"not the layer")]),
         );
-        let err = prepare_image_rootfs(&blobs, &*s, &m, "c", Labels::new()).unwrap_err();
+        let err = prepare_image_rootfs(
+            &blobs,
+            &*s,
+            &m,
+            "c",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, RootfsError::Unpack { index: 0, .. }), "{err}");
         assert!(
             s.list().unwrap().is_empty(),
@@ -462,7 +494,15 @@ fn image_to_bundle_runs_with_runc() {
         None,
     );
     let id = format!("berth-snap-e2e-{}", std::process::id());
-    let prepared = prepare_image_rootfs(&blobs, &*s, &m, &id, Labels::new()).unwrap();
+    let prepared = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &m,
+        &id,
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap();
     let bundle_dir = tempfile::tempdir().unwrap();
     let rootfs = crate::bundle::create_bundle_dir(bundle_dir.path()).unwrap();
     let guard = mount_all(&prepared.mounts, &rootfs).unwrap();
@@ -547,13 +587,29 @@ fn an_index_resolves_to_the_host_platform_manifest() {
         ],
     });
     let idx = blobs.add(serde_json::to_vec(&index).unwrap());
-    let p = prepare_image_rootfs(&blobs, &*s, &idx, "c", Labels::new()).unwrap();
+    let p = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &idx,
+        "c",
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap();
     assert_eq!(p.image.chain_ids.len(), 1);
     let only_other = serde_json::json!({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": 1,
          "platform": {"os": "linux", "architecture": "s390x"}}]});
     let idx2 = blobs.add(serde_json::to_vec(&only_other).unwrap());
-    let err = prepare_image_rootfs(&blobs, &*s, &idx2, "d", Labels::new()).unwrap_err();
+    let err = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &idx2,
+        "d",
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no manifest for linux/"), "{err}");
 }
 
@@ -568,7 +624,15 @@ async fn rootfs_from_the_content_store() {
     }
     let s = open(root.path(), Choice::Auto).unwrap();
     let p = tokio::task::spawn_blocking(move || {
-        prepare_image_rootfs(&store, &*s, &m, "ctr", Labels::new()).map(|p| p.mounts)
+        prepare_image_rootfs(
+            &store,
+            &*s,
+            &m,
+            "ctr",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .map(|p| p.mounts)
     })
     .await
     .unwrap()
