@@ -658,3 +658,128 @@ fn opening_a_root_twice_shares_one_snapshotter() {
     let c = open(root.path(), Choice::Auto).unwrap();
     c.prepare("k", None, Labels::new()).unwrap();
 }
+
+/// A tmpfs of `size` on a temp dir, unmounted (lazily) on drop.
+struct SmallFs(tempfile::TempDir);
+
+impl SmallFs {
+    fn mount(size: &str) -> SmallFs {
+        let dir = tempfile::tempdir().unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            dir.path(),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("size={size}").as_str()),
+        )
+        .unwrap();
+        SmallFs(dir)
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Entries of the snapshotter's `snapshots/` directory (one per snapshot).
+fn snapshot_dirs(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for kind in ["overlay", "copying"] {
+        if let Ok(rd) = fs::read_dir(root.join("snapshots").join(kind).join("snapshots")) {
+            out.extend(rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn full_disk_during_unpack_leaves_nothing_and_the_store_keeps_working() {
+    for choice in [Choice::Overlay, Choice::Copying] {
+        let fs_guard = SmallFs::mount("3m");
+        let root = fs_guard.0.path().to_path_buf();
+        let s = open(&root, choice).unwrap();
+        let mut blobs = Blobs::default();
+        let big = layer(&[("big", &vec![7u8; 6 * 1024 * 1024])]);
+        let (m, _) = image(&mut blobs, &[big], None);
+        let err = prepare_image_rootfs(
+            &blobs,
+            &*s,
+            &m,
+            "c",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no space left"), "{err}");
+        assert!(s.list().unwrap().is_empty(), "{:?}", s.list().unwrap());
+        assert!(
+            snapshot_dirs(&root).is_empty(),
+            "{:?}",
+            snapshot_dirs(&root)
+        );
+        // The same snapshotter (and its database) still works: a small image unpacks, runs and goes.
+        let small = layer(&[("ok", b"fits")]);
+        let (m2, _) = image(&mut blobs, &[small], None);
+        let p = prepare_image_rootfs(
+            &blobs,
+            &*s,
+            &m2,
+            "c2",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap();
+        s.remove("c2").unwrap();
+        s.remove(p.image.top().unwrap()).unwrap();
+        assert!(s.list().unwrap().is_empty());
+        assert!(
+            snapshot_dirs(&root).is_empty(),
+            "{:?}",
+            snapshot_dirs(&root)
+        );
+        drop(s);
+    }
+}
+
+#[test]
+fn gzip_bomb_layer_fails_naming_the_layer_and_leaves_nothing() {
+    let (_root, s) = both().remove(0);
+    let tar = layer(&[("zeros", &vec![0u8; 40 * 1024 * 1024])]);
+    let diff_id = sha256_digest(&tar);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let gz = gz.finish().unwrap();
+    drop(tar);
+    let mut blobs = Blobs::default();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }))
+    .unwrap();
+    let csize = config.len();
+    let cdigest = blobs.add(config);
+    let gsize = gz.len();
+    let ldigest = blobs.add(gz);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdigest, "size": csize},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ldigest, "size": gsize}],
+    }))
+    .unwrap();
+    let m = blobs.add(manifest);
+    let err = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &m,
+        "c",
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&ldigest), "names the layer: {msg}");
+    assert!(msg.contains("max_layer_ratio"), "{msg}");
+    assert!(s.list().unwrap().is_empty(), "{:?}", s.list().unwrap());
+}
