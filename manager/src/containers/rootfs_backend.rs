@@ -86,6 +86,11 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
     }
 }
 
+/// The lease that protects a container's rootfs while it is being created.
+fn create_lease(id: &str) -> String {
+    format!("create-{id}")
+}
+
 /// Unmounts `<bundle>/rootfs` if mounted and removes snapshot `key` (absent is fine).
 fn teardown(
     snapshotter: &dyn Snapshotter,
@@ -160,7 +165,25 @@ impl RootfsBackend for ImageRootfs {
         );
         let opts = bundle_options(&id, options);
         let limits = self.limits.clone();
+        // Until the container record exists nothing else refers to its snapshot or (if the image
+        // is removed meanwhile) its layers: a lease keeps them; it goes with the snapshot.
+        let lease = self
+            .images
+            .leases()
+            .create_named(&create_lease(&id), crate::gc::lease::DEFAULT_TTL);
         tokio::task::spawn_blocking(move || {
+            lease.add_snapshot_blocking(&id);
+            if let Ok(layers) = rootfs::read_image(&blobs, &digest) {
+                lease.add_blob_blocking(&digest);
+                lease.add_blob_blocking(layers.manifest.config().digest().as_ref());
+                for l in layers.manifest.layers() {
+                    lease.add_blob_blocking(l.digest().as_ref());
+                }
+                for c in &layers.chain_ids {
+                    lease.add_snapshot_blocking(c);
+                }
+            }
+            lease.detach();
             let prepared = rootfs::prepare_image_rootfs(
                 &blobs,
                 snapshotter.as_ref(),
@@ -208,6 +231,7 @@ impl RootfsBackend for ImageRootfs {
     }
 
     async fn remove(&self, snapshot_key: &str, bundle_dir: &Path) -> Result<(), BackendError> {
+        self.images.leases().delete(&create_lease(snapshot_key));
         let snapshotter = Arc::clone(&self.snapshotter);
         let (key, dir) = (snapshot_key.to_string(), bundle_dir.to_path_buf());
         tokio::task::spawn_blocking(move || teardown(snapshotter.as_ref(), &key, &dir))

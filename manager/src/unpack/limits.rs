@@ -11,8 +11,6 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::UnpackError;
 
 /// Largest GNU long name or long link target (bytes, including the NUL): far above PATH_MAX.
@@ -23,9 +21,8 @@ pub const MAX_PAX_HEADER: u64 = 1024 * 1024;
 /// 10 KiB of zeros that gzip to 30 bytes) legitimately have huge ratios.
 pub const RATIO_FLOOR: u64 = 16 * 1024 * 1024;
 
-/// Limits applied to every layer unpacked (`[unpack]` in config.toml).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Limits applied to every layer unpacked (berthd builds them from `[unpack]` in config.toml).
+#[derive(Debug, Clone, PartialEq)]
 pub struct UnpackLimits {
     /// Largest uncompressed size of one layer, in bytes; also bounds the bytes written for its
     /// files (a sparse entry expands without reading more of the stream).
