@@ -166,7 +166,8 @@ impl RootfsBackend for ImageRootfs {
         let opts = bundle_options(&id, options);
         let limits = self.limits.clone();
         // Until the container record exists nothing else refers to its snapshot or (if the image
-        // is removed meanwhile) its layers: a lease keeps them; it goes with the snapshot.
+        // is removed meanwhile) its layers: a lease keeps them; it goes with the snapshot, or
+        // right away when the prepare fails.
         let lease = self
             .images
             .leases()
@@ -183,7 +184,6 @@ impl RootfsBackend for ImageRootfs {
                     lease.add_snapshot_blocking(c);
                 }
             }
-            lease.detach();
             let prepared = rootfs::prepare_image_rootfs(
                 &blobs,
                 snapshotter.as_ref(),
@@ -210,14 +210,18 @@ impl RootfsBackend for ImageRootfs {
                     })
                 });
             match done {
-                Ok(spec) => Ok(PreparedRootfs {
-                    snapshot_key: id.clone(),
-                    args: spec
-                        .process()
-                        .as_ref()
-                        .and_then(|p| p.args().clone())
-                        .unwrap_or_default(),
-                }),
+                Ok(spec) => {
+                    // Kept until the container is removed; a failed prepare drops it here.
+                    lease.detach();
+                    Ok(PreparedRootfs {
+                        snapshot_key: id.clone(),
+                        args: spec
+                            .process()
+                            .as_ref()
+                            .and_then(|p| p.args().clone())
+                            .unwrap_or_default(),
+                    })
+                }
                 Err(e) => {
                     if let Err(t) = teardown(snapshotter.as_ref(), &id, &bundle_dir) {
                         tracing::error!(container = id, error = %t, "cleaning up failed rootfs");
