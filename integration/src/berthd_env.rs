@@ -39,6 +39,19 @@ impl BerthdEnv {
     /// Like [`BerthdEnv::start_under`], with `extra_network_toml` lines added to the daemon's
     /// `[network]` section (which always gives the test its own bridge, subnet and conflist dir).
     pub fn start_with(sub: &str, extra_network_toml: &str) -> BerthdEnv {
+        Self::start_custom(sub, extra_network_toml, "", |_| {})
+    }
+
+    /// Like [`BerthdEnv::start_with`], with `extra_config` (more tables, e.g. `[unpack]`)
+    /// appended to the config file and `prepare` run on the directories before berthd starts
+    /// (e.g. to mount a small tmpfs on the root; every mount under the temp dir is undone on
+    /// drop).
+    pub fn start_custom(
+        sub: &str,
+        extra_network_toml: &str,
+        extra_config: &str,
+        prepare: impl FnOnce(&DaemonDirs),
+    ) -> BerthdEnv {
         crate::require_root();
         let registry = TestRegistry::start(None);
         registry.seed();
@@ -52,7 +65,7 @@ impl BerthdEnv {
         let dirs = DaemonDirs::under(&base);
         let net = TestNet::pick(&tmp.path().display().to_string());
         let config = format!(
-            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n\n[network]\nbridge = \"{bridge}\"\nsubnet = \"{prefix}0/24\"\nconf_dir = \"{conf}\"\n{extra_network_toml}\n",
+            "runtime = \"{}\"\n\n[registries.\"docker.io\"]\nmirrors = [\"http://{host}\"]\n\n[registries.\"{host}\"]\nplain_http = true\n\n[network]\nbridge = \"{bridge}\"\nsubnet = \"{prefix}0/24\"\nconf_dir = \"{conf}\"\n{extra_network_toml}\n{extra_config}",
             runtime_under_test().display(),
             host = registry.host,
             bridge = net.bridge,
@@ -60,6 +73,7 @@ impl BerthdEnv {
             conf = tmp.path().join("cni").display(),
         );
         std::fs::write(&dirs.config, config).unwrap();
+        prepare(&dirs);
         let mut env = BerthdEnv {
             daemon: None,
             dirs,

@@ -17,6 +17,10 @@
 //! [network]
 //! bridge = "berth0"
 //! subnet = "10.210.0.0/16"
+//!
+//! [unpack]
+//! max_layer_size = 34359738368   # uncompressed bytes per layer
+//! max_layer_ratio = 200          # uncompressed / compressed, past 16 MiB; 0 = off
 //! ```
 
 use std::collections::BTreeMap;
@@ -74,6 +78,29 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistryConfig>,
     /// Container networking (CNI).
     pub network: NetworkConfig,
+    /// Limits on unpacking layers.
+    pub unpack: UnpackConfig,
+}
+
+/// Limits applied to every layer unpacked (`[unpack]`); the unpacker's `UnpackLimits` is built
+/// from these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UnpackConfig {
+    /// Largest uncompressed size of one layer, in bytes (32 GiB).
+    pub max_layer_size: u64,
+    /// Largest ratio of uncompressed to compressed size, checked past 16 MiB uncompressed
+    /// (200); 0 disables the check.
+    pub max_layer_ratio: u64,
+}
+
+impl Default for UnpackConfig {
+    fn default() -> Self {
+        UnpackConfig {
+            max_layer_size: 32 * 1024 * 1024 * 1024,
+            max_layer_ratio: 200,
+        }
+    }
 }
 
 /// Container networking settings (`[network]`): where the CNI plugins and configuration lists
@@ -128,6 +155,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             registries: BTreeMap::new(),
             network: NetworkConfig::default(),
+            unpack: UnpackConfig::default(),
         }
     }
 }
@@ -215,6 +243,20 @@ mod tests {
         assert_eq!(c.network.plugin_dirs, vec![PathBuf::from("/x")]);
         assert_eq!(c.network.conf_dir, PathBuf::from("/etc/cni/net.d"));
         assert!(Config::from_toml("[network]\nbogus = 1\n", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn unpack_section_overrides_defaults_of_the_unpacker() {
+        let d = crate::unpack::UnpackLimits::default();
+        let c = Config::default().unpack;
+        assert_eq!(
+            (c.max_layer_size, c.max_layer_ratio),
+            (d.max_layer_size, d.max_layer_ratio)
+        );
+        let c = Config::from_toml("[unpack]\nmax_layer_ratio = 0\n", Path::new("x")).unwrap();
+        assert_eq!(c.unpack.max_layer_ratio, 0);
+        assert_eq!(c.unpack.max_layer_size, d.max_layer_size);
+        assert!(Config::from_toml("[unpack]\nbogus = 1\n", Path::new("x")).is_err());
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod containers;
 pub mod content;
 pub mod daemon;
 pub mod events;
+pub mod gc;
 pub mod images;
 pub mod metadata;
 pub mod monitor;

@@ -26,17 +26,20 @@ const LAYERS: &[(&str, u8)] = &[
     ("network", 2),
     ("snapshots", 2),
     ("tasks", 2),
+    // Garbage collection: roots from image and container records and leases; sweeps blobs and
+    // snapshots.
+    ("gc", 3),
     // Image records, the platform matcher, image rootfs from layers.
-    ("images", 3),
+    ("images", 4),
     // The container/task model and its rules; registry clients behind images' trait.
-    ("containers", 4),
-    ("registry", 4),
+    ("containers", 5),
+    ("registry", 5),
     // gRPC fronts of the container model (thin).
-    ("api", 5),
+    ("api", 6),
     // Daemon assembly: builds and wires everything.
-    ("daemon", 6),
+    ("daemon", 7),
     // The command-line client.
-    ("cli", 7),
+    ("cli", 8),
 ];
 
 fn layer(module: &str) -> Option<u8> {

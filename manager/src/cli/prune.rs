@@ -3,7 +3,8 @@
 use super::daemon_error;
 use super::format::human_size;
 use berth_proto::v1::{
-    self as pb, containers_client::ContainersClient, images_client::ImagesClient,
+    self as pb, containers_client::ContainersClient, gc_client::GcClient,
+    images_client::ImagesClient,
 };
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
@@ -90,6 +91,23 @@ async fn prune_images(ch: &Channel, all: bool) -> anyhow::Result<(Vec<String>, u
     Ok((lines, bytes))
 }
 
+/// Runs the daemon's garbage collection (snapshots and blobs no image, container or pull in
+/// flight refers to); returns (lines, bytes).
+async fn collect(ch: &Channel) -> anyhow::Result<(Vec<String>, u64)> {
+    let r = GcClient::new(ch.clone())
+        .collect(pb::GcCollectRequest {})
+        .await
+        .map_err(daemon_error)?
+        .into_inner();
+    let lines = r
+        .deleted_snapshots
+        .iter()
+        .map(|s| format!("deleted snapshot: {s}"))
+        .chain(r.deleted_blobs.iter().map(|d| format!("deleted: {d}")))
+        .collect();
+    Ok((lines, r.reclaimed_bytes))
+}
+
 /// Prints what a prune removed under `title` (nothing when it removed nothing), Docker's layout.
 fn print_section(title: &str, removed: &[String]) {
     if removed.is_empty() {
@@ -123,7 +141,10 @@ pub async fn image_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
     if !args.force && !confirm(warning)? {
         return Ok(0);
     }
-    let (lines, bytes) = prune_images(&ch, args.all).await?;
+    let (mut lines, mut bytes) = prune_images(&ch, args.all).await?;
+    let (gc_lines, gc_bytes) = collect(&ch).await?;
+    lines.extend(gc_lines);
+    bytes += gc_bytes;
     print_section("Deleted Images:", &lines);
     println!("Total reclaimed space: {}", human_size(bytes));
     Ok(0)
@@ -145,11 +166,16 @@ pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
         &mut berth_proto::v1::networks_client::NetworksClient::new(ch.clone()),
     )
     .await?;
-    let (lines, ibytes) = prune_images(&ch, args.all).await?;
+    let (mut lines, ibytes) = prune_images(&ch, args.all).await?;
+    let (gc_lines, gc_bytes) = collect(&ch).await?;
+    lines.extend(gc_lines);
     print_section("Deleted Containers:", &ids);
     print_section("Deleted Networks:", &nets);
     print_section("Deleted Images:", &lines);
-    println!("Total reclaimed space: {}", human_size(cbytes + ibytes));
+    println!(
+        "Total reclaimed space: {}",
+        human_size(cbytes + ibytes + gc_bytes)
+    );
     Ok(0)
 }
 
@@ -167,6 +193,11 @@ pub async fn system_df(ch: Channel) -> anyhow::Result<i32> {
         .map_err(daemon_error)?
         .into_inner()
         .containers;
+    let gc = GcClient::new(ch.clone())
+        .usage(pb::GcUsageRequest {})
+        .await
+        .map_err(daemon_error)?
+        .into_inner();
     let usage = ContainersClient::new(ch)
         .usage(pb::ContainersUsageRequest {})
         .await
@@ -213,6 +244,16 @@ pub async fn system_df(ch: Channel) -> anyhow::Result<i32> {
         human_size(c_total),
         human_size(c_reclaimable),
         pct(c_reclaimable, c_total)
+    );
+    // Unpacked layers and container trees: what `rmi` and the prunes collect.
+    println!(
+        "{:<16}{:<8}{:<8}{:<12}{} ({}%)",
+        "Layer snapshots",
+        gc.snapshots,
+        gc.snapshots_in_use,
+        human_size(gc.snapshot_bytes),
+        human_size(gc.snapshot_reclaimable_bytes),
+        pct(gc.snapshot_reclaimable_bytes, gc.snapshot_bytes)
     );
     Ok(0)
 }

@@ -9,6 +9,7 @@ use crate::content::{ContentStore, Digest};
 use crate::images::rootfs::{self, BlobSource};
 use crate::images::ImageService;
 use crate::snapshots::{self, Snapshotter};
+use crate::unpack::UnpackLimits;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,14 +29,21 @@ impl BlobSource for ContentBlobs {
 pub struct ImageRootfs {
     images: ImageService,
     snapshotter: Arc<dyn Snapshotter>,
+    limits: UnpackLimits,
 }
 
 impl ImageRootfs {
-    /// Prepares rootfs snapshots of images from `images` with `snapshotter`.
-    pub fn new(images: ImageService, snapshotter: Arc<dyn Snapshotter>) -> Self {
+    /// Prepares rootfs snapshots of images from `images` with `snapshotter`, unpacking layers
+    /// within `limits`.
+    pub fn new(
+        images: ImageService,
+        snapshotter: Arc<dyn Snapshotter>,
+        limits: UnpackLimits,
+    ) -> Self {
         Self {
             images,
             snapshotter,
+            limits,
         }
     }
 }
@@ -76,6 +84,11 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
             .unwrap_or_default(),
         ..Default::default()
     }
+}
+
+/// The lease that protects a container's rootfs while it is being created.
+fn create_lease(id: &str) -> String {
+    format!("create-{id}")
 }
 
 /// Unmounts `<bundle>/rootfs` if mounted and removes snapshot `key` (absent is fine).
@@ -151,13 +164,33 @@ impl RootfsBackend for ImageRootfs {
             bundle_dir.to_path_buf(),
         );
         let opts = bundle_options(&id, options);
+        let limits = self.limits.clone();
+        // Until the container record exists nothing else refers to its snapshot or (if the image
+        // is removed meanwhile) its layers: a lease keeps them; it goes with the snapshot, or
+        // right away when the prepare fails.
+        let lease = self
+            .images
+            .leases()
+            .create_named(&create_lease(&id), crate::gc::lease::DEFAULT_TTL);
         tokio::task::spawn_blocking(move || {
+            lease.add_snapshot_blocking(&id);
+            if let Ok(layers) = rootfs::read_image(&blobs, &digest) {
+                lease.add_blob_blocking(&digest);
+                lease.add_blob_blocking(layers.manifest.config().digest().as_ref());
+                for l in layers.manifest.layers() {
+                    lease.add_blob_blocking(l.digest().as_ref());
+                }
+                for c in &layers.chain_ids {
+                    lease.add_snapshot_blocking(c);
+                }
+            }
             let prepared = rootfs::prepare_image_rootfs(
                 &blobs,
                 snapshotter.as_ref(),
                 &digest,
                 &id,
                 Default::default(),
+                &limits,
             )
             .map_err(|e| internal(format!("preparing rootfs of container {id}: {e}")))?;
             let rootfs = bundle_dir.join("rootfs");
@@ -177,14 +210,18 @@ impl RootfsBackend for ImageRootfs {
                     })
                 });
             match done {
-                Ok(spec) => Ok(PreparedRootfs {
-                    snapshot_key: id.clone(),
-                    args: spec
-                        .process()
-                        .as_ref()
-                        .and_then(|p| p.args().clone())
-                        .unwrap_or_default(),
-                }),
+                Ok(spec) => {
+                    // Kept until the container is removed; a failed prepare drops it here.
+                    lease.detach();
+                    Ok(PreparedRootfs {
+                        snapshot_key: id.clone(),
+                        args: spec
+                            .process()
+                            .as_ref()
+                            .and_then(|p| p.args().clone())
+                            .unwrap_or_default(),
+                    })
+                }
                 Err(e) => {
                     if let Err(t) = teardown(snapshotter.as_ref(), &id, &bundle_dir) {
                         tracing::error!(container = id, error = %t, "cleaning up failed rootfs");
@@ -198,6 +235,7 @@ impl RootfsBackend for ImageRootfs {
     }
 
     async fn remove(&self, snapshot_key: &str, bundle_dir: &Path) -> Result<(), BackendError> {
+        self.images.leases().delete(&create_lease(snapshot_key));
         let snapshotter = Arc::clone(&self.snapshotter);
         let (key, dir) = (snapshot_key.to_string(), bundle_dir.to_path_buf());
         tokio::task::spawn_blocking(move || teardown(snapshotter.as_ref(), &key, &dir))

@@ -63,6 +63,16 @@ pub enum ContentError {
     /// No blob with this digest is stored.
     #[error("content {0} not found")]
     NotFound(Digest),
+    /// A blob read whole (a manifest, index or config) is larger than [`MAX_DOCUMENT_SIZE`].
+    #[error("content {digest}: {size} bytes is more than the {limit}-byte limit for a manifest, index or config")]
+    TooLarge {
+        /// The blob.
+        digest: Digest,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The written data hashed to a different digest.
     #[error("digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch {
@@ -92,6 +102,9 @@ pub enum ContentError {
         source: std::io::Error,
     },
 }
+
+/// Largest blob read whole into memory (manifests, indexes, configs): layers are streamed.
+pub const MAX_DOCUMENT_SIZE: u64 = 8 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests;

@@ -137,12 +137,32 @@ impl ContentStore {
         }
     }
 
-    /// Reads a whole blob into memory (for manifests and configs, not layers).
+    /// Reads a whole blob into memory (for manifests and configs, not layers); refuses one larger
+    /// than [`super::MAX_DOCUMENT_SIZE`] without reading it.
     pub async fn read_all(&self, digest: &Digest) -> Result<Vec<u8>, ContentError> {
+        use tokio::io::AsyncReadExt;
         let path = self.blob_path(digest);
-        tokio::fs::read(&path)
+        let err = |e| self.not_found_or(digest, "read", path.clone(), e);
+        let file = tokio::fs::File::open(&path).await.map_err(err)?;
+        let limit = super::MAX_DOCUMENT_SIZE;
+        let mut out = Vec::new();
+        // take(limit + 1): a file that grows between a stat and the read is caught too.
+        file.take(limit + 1)
+            .read_to_end(&mut out)
             .await
-            .map_err(|e| self.not_found_or(digest, "read", path, e))
+            .map_err(err)?;
+        if out.len() as u64 > limit {
+            let size = tokio::fs::metadata(&path)
+                .await
+                .map(|m| m.len())
+                .unwrap_or(out.len() as u64);
+            return Err(ContentError::TooLarge {
+                digest: digest.clone(),
+                size,
+                limit,
+            });
+        }
+        Ok(out)
     }
 
     /// Opens a blob for streaming reads.

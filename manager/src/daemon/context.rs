@@ -25,6 +25,8 @@ pub struct Context {
     pub containers: ContainerSystem,
     /// The snapshotter (overlayfs when the root's filesystem supports it, else copying).
     pub snapshotter: Arc<dyn Snapshotter>,
+    /// Garbage collection of blobs and snapshots.
+    pub collector: crate::gc::Collector,
 }
 
 impl Context {
@@ -45,6 +47,13 @@ impl Context {
             );
         }
         tracing::info!(snapshotter = snapshotter.name(), "snapshotter ready");
+        let collector = crate::gc::Collector::new(
+            metadata.clone(),
+            content.clone(),
+            Some(snapshotter.clone()),
+            images.leases().clone(),
+        );
+        images.set_collector(collector.clone());
         let containers = ContainerSystem::open(&config, &metadata, &images, snapshotter.clone())?;
         Ok(Context {
             config: Arc::new(config),
@@ -53,6 +62,7 @@ impl Context {
             images,
             containers,
             snapshotter,
+            collector,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! `.add_service(...)` line here.
 
 use berth_proto::v1::content_server::ContentServer;
+use berth_proto::v1::gc_server::GcServer;
 use berth_proto::v1::images_server::ImagesServer;
 use berth_proto::v1::snapshots_server::SnapshotsServer;
 use berth_proto::v1::version_server::VersionServer;
@@ -10,6 +11,7 @@ use tonic::service::Routes;
 use super::context::Context;
 use super::version::VersionApi;
 use crate::content::service::ContentApi;
+use crate::gc::service::GcApi;
 use crate::images::service::ImagesApi;
 use crate::snapshots::service::SnapshotsService;
 
@@ -28,6 +30,7 @@ pub fn routes(ctx: &Context) -> Routes {
         .add_service(ctx.containers.networks_service())
         .add_service(SnapshotsServer::new(SnapshotsService::new(
             ctx.snapshotter.clone(),
-        )));
+        )))
+        .add_service(GcServer::new(GcApi::new(ctx.collector.clone())));
     b.routes()
 }

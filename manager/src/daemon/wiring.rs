@@ -12,6 +12,7 @@ use crate::images::usage::{ImageUsage, ImageUser};
 use crate::images::ImageService;
 use crate::metadata::Metadata;
 use crate::tasks::{TaskManager, TaskManagerConfig};
+use crate::unpack::UnpackLimits;
 use berth_proto::v1::{
     containers_server::ContainersServer, events_server::EventsServer, tasks_server::TasksServer,
 };
@@ -82,7 +83,14 @@ impl ContainerSystem {
             store,
             config.root.clone(),
             config.runtime.clone(),
-            Arc::new(ImageRootfs::new(images.clone(), snapshotter)),
+            Arc::new(ImageRootfs::new(
+                images.clone(),
+                snapshotter,
+                UnpackLimits {
+                    max_layer_size: config.unpack.max_layer_size,
+                    max_layer_ratio: config.unpack.max_layer_ratio,
+                },
+            )),
             Arc::new(ManagedTasks::new(tm.clone())),
             events.clone(),
         );

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest};
 
 use super::platform::Platform;
+use crate::content::MAX_DOCUMENT_SIZE;
 use crate::snapshots::{chain_ids, Kind, Labels, Mount, SnapshotError, Snapshotter};
-use crate::unpack::{apply_layer, ApplyStats, UnpackError};
+use crate::unpack::{apply_layer, ApplyStats, LayerBlob, UnpackError, UnpackLimits};
 
 /// Label on committed layer snapshots: the layer's uncompressed digest.
 pub const LABEL_DIFF_ID: &str = "berth.io/diff-id";
@@ -126,6 +127,7 @@ pub fn platform_manifest(
                 source,
             })?,
         index_digest,
+        None,
     )?;
     let index = ImageIndex::from_reader(&raw[..]).map_err(|e| RootfsError::Manifest {
         digest: index_digest.into(),
@@ -160,7 +162,7 @@ pub fn read_image(
             source,
         })
     };
-    let mraw = read_all(blob(manifest_digest)?, manifest_digest)?;
+    let mraw = read_all(blob(manifest_digest)?, manifest_digest, None)?;
     let probe: serde_json::Value =
         serde_json::from_slice(&mraw).map_err(|e| RootfsError::Manifest {
             digest: manifest_digest.into(),
@@ -181,7 +183,7 @@ pub fn read_image(
         reason: e.to_string(),
     })?;
     let cdigest = manifest.config().digest().to_string();
-    let craw = read_all(blob(&cdigest)?, &cdigest)?;
+    let craw = read_all(blob(&cdigest)?, &cdigest, Some(manifest.config().size()))?;
     let config = ImageConfiguration::from_reader(&craw[..]).map_err(|e| RootfsError::Config {
         digest: cdigest.clone(),
         reason: e.to_string(),
@@ -205,12 +207,35 @@ pub fn read_image(
     })
 }
 
-fn read_all(mut r: Box<dyn Read + '_>, digest: &str) -> Result<Vec<u8>, RootfsError> {
+/// Reads a manifest, index or config: at most [`MAX_DOCUMENT_SIZE`] bytes, and exactly the
+/// descriptor's size when one is known.
+fn read_all(
+    r: Box<dyn Read + '_>,
+    digest: &str,
+    expected: Option<u64>,
+) -> Result<Vec<u8>, RootfsError> {
     let mut v = Vec::new();
-    r.read_to_end(&mut v).map_err(|source| RootfsError::Blob {
+    r.take(MAX_DOCUMENT_SIZE + 1)
+        .read_to_end(&mut v)
+        .map_err(|source| RootfsError::Blob {
+            digest: digest.to_string(),
+            source,
+        })?;
+    let bad = |reason: String| RootfsError::Blob {
         digest: digest.to_string(),
-        source,
-    })?;
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+    };
+    if v.len() as u64 > MAX_DOCUMENT_SIZE {
+        return Err(bad(format!(
+            "larger than the {MAX_DOCUMENT_SIZE}-byte limit for a manifest, index or config"
+        )));
+    }
+    if let Some(n) = expected.filter(|n| *n != v.len() as u64) {
+        return Err(bad(format!(
+            "the descriptor says {n} bytes, the blob has {}",
+            v.len()
+        )));
+    }
     Ok(v)
 }
 
@@ -245,6 +270,7 @@ pub fn unpack_image(
     content: &dyn BlobSource,
     snapshotter: &dyn Snapshotter,
     manifest_digest: &str,
+    limits: &UnpackLimits,
 ) -> Result<ImageLayers, RootfsError> {
     let image = read_image(content, manifest_digest)?;
     let diff_ids = image.config.rootfs().diff_ids().clone();
@@ -272,31 +298,29 @@ pub fn unpack_image(
             chain
         );
         snapshotter.prepare(&key, parent, Labels::new())?;
-        let done = unpack_one(
-            content,
-            snapshotter,
-            &key,
-            &digest,
-            layer.media_type().as_ref(),
-            &diff_ids[i],
-        )
-        .map_err(|e| match e {
-            RootfsError::Unpack { source, .. } => RootfsError::Unpack {
-                index: i,
-                digest: digest.clone(),
-                source,
-            },
-            other => other,
-        })
-        .and_then(|_| {
-            let labels = Labels::from([
-                (LABEL_DIFF_ID.to_string(), diff_ids[i].clone()),
-                (LABEL_LAYER_DIGEST.to_string(), digest.clone()),
-            ]);
-            snapshotter
-                .commit(chain, &key, labels)
-                .map_err(RootfsError::from)
-        });
+        let blob = LayerBlob {
+            media_type: layer.media_type().as_ref(),
+            size: layer.size(),
+            diff_id: &diff_ids[i],
+        };
+        let done = unpack_one(content, snapshotter, &key, &digest, &blob, limits)
+            .map_err(|e| match e {
+                RootfsError::Unpack { source, .. } => RootfsError::Unpack {
+                    index: i,
+                    digest: digest.clone(),
+                    source,
+                },
+                other => other,
+            })
+            .and_then(|_| {
+                let labels = Labels::from([
+                    (LABEL_DIFF_ID.to_string(), diff_ids[i].clone()),
+                    (LABEL_LAYER_DIGEST.to_string(), digest.clone()),
+                ]);
+                snapshotter
+                    .commit(chain, &key, labels)
+                    .map_err(RootfsError::from)
+            });
         if let Err(e) = done {
             if let Err(re) = snapshotter.remove(&key) {
                 tracing::warn!(key, error = %re, "removing a failed layer snapshot");
@@ -312,8 +336,8 @@ fn unpack_one(
     snapshotter: &dyn Snapshotter,
     key: &str,
     digest: &str,
-    media_type: &str,
-    diff_id: &str,
+    layer: &LayerBlob<'_>,
+    limits: &UnpackLimits,
 ) -> Result<ApplyStats, RootfsError> {
     let target = snapshotter.apply_target(key)?;
     let blob = content
@@ -322,7 +346,7 @@ fn unpack_one(
             digest: digest.to_string(),
             source,
         })?;
-    apply_layer(blob, media_type, diff_id, &target).map_err(|source| RootfsError::Unpack {
+    apply_layer(blob, layer, limits, &target).map_err(|source| RootfsError::Unpack {
         index: 0,
         digest: digest.to_string(),
         source,
@@ -337,8 +361,9 @@ pub fn prepare_image_rootfs(
     manifest_digest: &str,
     container_key: &str,
     labels: Labels,
+    limits: &UnpackLimits,
 ) -> Result<PreparedRootfs, RootfsError> {
-    let image = unpack_image(content, snapshotter, manifest_digest)?;
+    let image = unpack_image(content, snapshotter, manifest_digest, limits)?;
     let mounts = snapshotter.prepare(container_key, image.top(), labels)?;
     Ok(PreparedRootfs {
         image,

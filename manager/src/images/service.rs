@@ -46,7 +46,9 @@ pub fn status(e: ImageError) -> Status {
             DistributionErrorKind::Unavailable => Status::unavailable(msg),
             DistributionErrorKind::Internal => Status::internal(msg),
         },
-        ImageError::Metadata(_) | ImageError::Content(_) => Status::internal(msg),
+        ImageError::Metadata(_) | ImageError::Content(_) | ImageError::Gc(_) => {
+            Status::internal(msg)
+        }
     }
 }
 

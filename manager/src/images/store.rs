@@ -14,6 +14,7 @@ use super::naming;
 use super::progress::Progress;
 use super::usage::ImageUsage;
 use crate::content::{ContentError, ContentStore, Digest};
+use crate::gc::{lease, Collector, GcError, Leases};
 use crate::metadata::images::{ImageRecord, IMAGES};
 use crate::metadata::{Metadata, MetadataError};
 
@@ -41,6 +42,9 @@ pub enum ImageError {
     /// The content store failed.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// Garbage collection after a removal failed.
+    #[error(transparent)]
+    Gc(#[from] GcError),
 }
 
 /// An image record with the facts computed from its blobs.
@@ -68,6 +72,8 @@ pub struct RemoveOutcome {
     pub untagged: Vec<String>,
     /// Blobs deleted from the content store.
     pub deleted: Vec<Digest>,
+    /// Snapshots (unpacked layers) removed.
+    pub snapshots: Vec<String>,
 }
 
 /// Image logic shared by the gRPC service and other daemon parts. Cheap to clone.
@@ -81,9 +87,11 @@ struct Inner {
     content: ContentStore,
     distribution: RwLock<Option<Arc<dyn Distribution>>>,
     usage: RwLock<Option<Arc<dyn ImageUsage>>>,
-    // Pulls and loads hold it shared; removal's content cleanup holds it exclusively, so cleanup never
-    // deletes a blob that an in-flight pull has just found "already exists".
-    gc: tokio::sync::RwLock<()>,
+    // Pulls and loads run under a lease: what they write or find present is a root for the
+    // collector until their image record exists.
+    leases: Leases,
+    // Set once the snapshotter exists; before that, collections cover blobs only.
+    collector: RwLock<Option<Collector>>,
 }
 
 fn is_id_prefix(s: &str) -> Option<&str> {
@@ -102,7 +110,8 @@ impl ImageService {
                 content,
                 distribution: RwLock::new(None),
                 usage: RwLock::new(None),
-                gc: tokio::sync::RwLock::new(()),
+                leases: Leases::default(),
+                collector: RwLock::new(None),
             }),
         }
     }
@@ -119,6 +128,37 @@ impl ImageService {
     /// Plugs in the containers' "who uses this image" check for removal.
     pub fn set_usage(&self, u: Arc<dyn ImageUsage>) {
         *self.inner.usage.write().unwrap_or_else(|p| p.into_inner()) = Some(u);
+    }
+
+    /// Plugs in the collector (with the snapshotter) that removals run.
+    pub fn set_collector(&self, c: Collector) {
+        *self
+            .inner
+            .collector
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(c);
+    }
+
+    /// The leases pulls, loads and container creates hold.
+    pub fn leases(&self) -> &Leases {
+        &self.inner.leases
+    }
+
+    /// The collector removals run (blobs only until [`ImageService::set_collector`]).
+    pub fn collector(&self) -> Collector {
+        self.inner
+            .collector
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| {
+                Collector::new(
+                    self.inner.metadata.clone(),
+                    self.inner.content.clone(),
+                    None,
+                    self.inner.leases.clone(),
+                )
+            })
     }
 
     /// The content store images live in.
@@ -261,35 +301,21 @@ impl ImageService {
             }
         };
         self.check_users(&victims, force)?;
-        let _gc = self.inner.gc.write().await;
         let names: Vec<String> = victims.iter().map(|r| r.name.clone()).collect();
-        let remaining = self.inner.metadata.write(|tx| {
+        self.inner.metadata.write(|tx| {
             for n in &names {
                 IMAGES.remove(tx, n)?;
             }
-            IMAGES.list(tx)
+            Ok(())
         })?;
-        let mut keep = Vec::new();
-        for (_, r) in &remaining {
-            keep.extend(manifest::referenced_blobs(&self.inner.content, &r.target.digest).await);
-        }
-        let mut deleted = Vec::new();
-        for v in &victims {
-            for d in manifest::referenced_blobs(&self.inner.content, &v.target.digest).await {
-                if keep.contains(&d) || deleted.contains(&d) {
-                    continue;
-                }
-                match self.inner.content.delete(&d).await {
-                    Ok(()) | Err(ContentError::NotFound(_)) => deleted.push(d),
-                    Err(e) => {
-                        tracing::warn!(digest = %d, error = %e, "cannot delete unreferenced blob")
-                    }
-                }
-            }
-        }
+        // Whatever only these images kept (blobs, unpacked layers) goes now.
+        let report = self.collector().collect().await?;
+        let deleted = report.blobs;
+        let snapshots = report.snapshots;
         Ok(RemoveOutcome {
             untagged: names,
             deleted,
+            snapshots,
         })
     }
 
@@ -329,9 +355,10 @@ impl ImageService {
         progress: Progress,
     ) -> Result<PullOutcome, ImageError> {
         let dist = self.distribution("pull")?;
-        let _gc = self.inner.gc.read().await;
-        let resolved = dist.pull(opts, progress).await?;
+        let lease = self.inner.leases.create("pull", lease::DEFAULT_TTL);
+        let resolved = lease::scope(lease.clone(), dist.pull(opts, progress)).await?;
         let (rec, changed) = self.record(&resolved)?;
+        drop(lease);
         Ok(PullOutcome {
             image: self.view(rec).await,
             downloaded_newer: changed,
@@ -353,12 +380,13 @@ impl ImageService {
     /// Loads images from a path on the daemon host and records their names.
     pub async fn load(&self, path: &Path) -> Result<Vec<String>, ImageError> {
         let dist = self.distribution("load")?;
-        let _gc = self.inner.gc.read().await;
+        let lease = self.inner.leases.create("load", lease::DEFAULT_TTL);
         let mut names = Vec::new();
-        for resolved in dist.load(path).await? {
+        for resolved in lease::scope(lease.clone(), dist.load(path)).await? {
             let (rec, _) = self.record(&resolved)?;
             names.push(rec.name);
         }
+        drop(lease);
         Ok(names)
     }
 

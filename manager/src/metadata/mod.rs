@@ -16,6 +16,7 @@
 //! ```
 
 pub mod containers;
+pub(crate) mod db;
 pub mod images;
 pub mod networks;
 mod table;
@@ -23,7 +24,9 @@ mod table;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase};
+use redb::ReadableDatabase;
+
+use db::Db;
 
 pub use table::{ReadTx, Table, Txn, WriteTx};
 
@@ -86,7 +89,7 @@ pub(crate) fn db_err(e: impl Into<redb::Error>) -> MetadataError {
 /// write transaction); call them from async code directly or via `spawn_blocking` for big batches.
 #[derive(Clone)]
 pub struct Metadata {
-    db: Arc<Database>,
+    db: Arc<Db>,
     path: PathBuf,
 }
 
@@ -101,7 +104,7 @@ impl std::fmt::Debug for Metadata {
 impl Metadata {
     /// Opens (creating if needed) the database at `path` and makes sure every table exists.
     pub fn open(path: &Path) -> Result<Self, MetadataError> {
-        let db = Database::create(path).map_err(|e| MetadataError::Open {
+        let db = Db::open(path).map_err(|e| MetadataError::Open {
             path: path.to_path_buf(),
             source: Box::new(e),
         })?;
@@ -123,34 +126,53 @@ impl Metadata {
         &self.path
     }
 
+    fn run<R>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<R, MetadataError>,
+    ) -> Result<R, MetadataError> {
+        self.db.run(
+            f,
+            |e| matches!(e, MetadataError::Db(b) if db::is_io_error(b)),
+            |source| MetadataError::Open {
+                path: self.path.clone(),
+                source: Box::new(source),
+            },
+        )
+    }
+
     /// Runs `f` in a read transaction (a consistent snapshot; does not block writers).
     pub fn read<R>(
         &self,
         f: impl FnOnce(&ReadTx) -> Result<R, MetadataError>,
     ) -> Result<R, MetadataError> {
-        let tx = ReadTx(self.db.begin_read().map_err(db_err)?);
-        f(&tx)
+        self.run(|db| {
+            let tx = ReadTx(db.begin_read().map_err(db_err)?);
+            f(&tx)
+        })
     }
 
     /// Runs `f` in a write transaction, committing when it returns `Ok` and rolling back on `Err`.
-    /// Write transactions are serialized.
+    /// Write transactions are serialized. A failed commit (e.g. a full disk) reopens the database
+    /// so that later calls work again once the cause is gone.
     pub fn write<R>(
         &self,
         f: impl FnOnce(&mut WriteTx) -> Result<R, MetadataError>,
     ) -> Result<R, MetadataError> {
-        let mut tx = WriteTx(self.db.begin_write().map_err(db_err)?);
-        match f(&mut tx) {
-            Ok(r) => {
-                tx.0.commit().map_err(db_err)?;
-                Ok(r)
-            }
-            Err(e) => {
-                if let Err(abort) = tx.0.abort() {
-                    tracing::warn!(error = %abort, "metadata: rollback failed");
+        self.run(|db| {
+            let mut tx = WriteTx(db.begin_write().map_err(db_err)?);
+            match f(&mut tx) {
+                Ok(r) => {
+                    tx.0.commit().map_err(db_err)?;
+                    Ok(r)
                 }
-                Err(e)
+                Err(e) => {
+                    if let Err(abort) = tx.0.abort() {
+                        tracing::warn!(error = %abort, "metadata: rollback failed");
+                    }
+                    Err(e)
+                }
             }
-        }
+        })
     }
 }
 

@@ -87,3 +87,67 @@ fn unlisted_table_reads_empty_and_is_created_on_write() {
         Some("v".to_string())
     );
 }
+
+/// A tmpfs of `size` mounted on a temp dir for the test, unmounted on drop.
+struct SmallFs(tempfile::TempDir);
+
+impl SmallFs {
+    fn mount(size: &str) -> SmallFs {
+        let dir = tempfile::tempdir().unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            dir.path(),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("size={size}").as_str()),
+        )
+        .unwrap();
+        SmallFs(dir)
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn database_works_again_after_a_full_disk_without_reopening_by_hand() {
+    let fs = SmallFs::mount("2m");
+    let md = Metadata::open(&fs.0.path().join("m.redb")).unwrap();
+    md.write(|tx| IMAGES.put(tx, "first", &record("first", b"1")).map(|_| ()))
+        .unwrap();
+    // Fill the filesystem, then write until the database hits the full disk.
+    let filler = fs.0.path().join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0x5au8; 64 * 1024];
+    while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+    drop(f);
+    let mut labels = std::collections::BTreeMap::new();
+    labels.insert("pad".to_string(), "x".repeat(256 * 1024));
+    let mut failed = None;
+    for i in 0..64 {
+        let mut r = record(&format!("n{i}"), b"n");
+        r.labels = labels.clone();
+        if let Err(e) = md.write(|tx| IMAGES.put(tx, &r.name, &r).map(|_| ())) {
+            failed = Some(e);
+            break;
+        }
+    }
+    let failed = failed.expect("a write on a full disk fails");
+    assert!(failed.to_string().contains("metadata database"), "{failed}");
+    // Space comes back: the same handle works again (redb alone answers "Previous I/O error
+    // occurred" to everything from now on).
+    std::fs::remove_file(&filler).unwrap();
+    md.write(|tx| IMAGES.put(tx, "after", &record("after", b"2")).map(|_| ()))
+        .unwrap();
+    let names: Vec<String> = md
+        .read(|tx| IMAGES.list(tx))
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(names.contains(&"first".to_string()), "{names:?}");
+    assert!(names.contains(&"after".to_string()), "{names:?}");
+}

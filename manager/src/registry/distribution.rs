@@ -9,6 +9,7 @@ use super::store::{BlobStore, BlobWriter, StoreError};
 use super::{Credentials, HostConfig, Platform, PullEvent, RegistryContext, RegistryError};
 use crate::config::Config;
 use crate::content::{ContentStore, ContentWriter, Digest, DigestGuard};
+use crate::gc::lease;
 use crate::images::distribution::{
     self as dist, Distribution, DistributionError, DistributionErrorKind as Kind, LoginOutcome,
     PushedImage, ResolvedImage,
@@ -20,20 +21,29 @@ use crate::reference::{Reference, DEFAULT_REGISTRY};
 /// Events buffered between the registry code and the gRPC progress stream.
 const PROGRESS_BUFFER: usize = 256;
 
+// Pulls and loads run inside a lease's scope (`gc::lease::scope`): every blob they ask about or
+// write becomes a root of that lease before the store answers, so a blob found present stays
+// present until the image record refers to it.
 impl BlobStore for ContentStore {
     type Writer = ContentWriter;
     type Guard = DigestGuard;
 
     async fn exists(&self, digest: &str) -> Result<bool, StoreError> {
-        Ok(ContentStore::exists(self, &Digest::parse(digest)?).await)
+        let digest = Digest::parse(digest)?;
+        lease::note_blob(digest.as_str()).await;
+        Ok(ContentStore::exists(self, &digest).await)
     }
 
     async fn lock(&self, digest: &str) -> Result<DigestGuard, StoreError> {
-        Ok(ContentStore::lock(self, &Digest::parse(digest)?).await)
+        let digest = Digest::parse(digest)?;
+        lease::note_blob(digest.as_str()).await;
+        Ok(ContentStore::lock(self, &digest).await)
     }
 
     async fn writer(&self, digest: &str, size: u64) -> Result<ContentWriter, StoreError> {
-        Ok(ContentStore::writer(self, &Digest::parse(digest)?, Some(size)).await?)
+        let digest = Digest::parse(digest)?;
+        lease::note_blob(digest.as_str()).await;
+        Ok(ContentStore::writer(self, &digest, Some(size)).await?)
     }
 
     async fn read_all(&self, digest: &str) -> Result<Vec<u8>, StoreError> {

@@ -259,6 +259,17 @@ async fn fetch_blobs<S: BlobStore>(
     for layer in missing.iter().skip(limit) {
         emit(progress, &layer.digest, PullStatus::Waiting).await;
     }
+    // The config is read whole later (bundles, `images`): refuse a huge one before downloading.
+    if manifest.config.size > crate::content::MAX_DOCUMENT_SIZE {
+        return Err(RegistryError::BadManifest {
+            what: manifest.config.digest.clone(),
+            message: format!(
+                "image config of {} bytes exceeds the {}-byte limit",
+                manifest.config.size,
+                crate::content::MAX_DOCUMENT_SIZE
+            ),
+        });
+    }
     let config_fetched = fetch_blob(session, store, &manifest.config, None).await?;
     // Built eagerly: a lazy `map` closure over borrowed descriptors makes the future !Send.
     let downloads: Vec<_> = missing

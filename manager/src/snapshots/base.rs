@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use super::store::{Record, Store};
 use super::usage::disk_usage;
@@ -13,6 +14,9 @@ pub(super) struct Base {
     root: PathBuf,
     pub store: Store,
     pub locks: KeyLocks,
+    /// Creating a snapshot on a parent holds it shared, removing a committed snapshot (a possible
+    /// parent) exclusively: the children check and the removal of its files are one step.
+    parents: RwLock<()>,
 }
 
 impl Base {
@@ -24,6 +28,7 @@ impl Base {
             root: root.to_path_buf(),
             store,
             locks: KeyLocks::default(),
+            parents: RwLock::new(()),
         };
         b.remove_orphans()?;
         Ok(b)
@@ -70,6 +75,7 @@ impl Base {
         labels: Labels,
         make: impl FnOnce(&Path, &[u64]) -> Result<(), SnapshotError>,
     ) -> Result<(Record, Vec<u64>), SnapshotError> {
+        let _parents = parent.map(|_| self.parents.read().unwrap_or_else(|e| e.into_inner()));
         let rec = self.store.create(key, kind, parent, labels)?;
         let dir = self.dir(rec.id);
         let made = self.store.ancestry(parent).and_then(|anc| {
@@ -100,10 +106,36 @@ impl Base {
         self.store.commit(name, key, labels, usage)
     }
 
+    /// Removes the files first, then the record: deleting files needs no space and frees it, so
+    /// a snapshot that failed on a full disk can always go, whatever state the metadata
+    /// database is in. A record left without its directory (the database still failing) is
+    /// harmless and goes with the next remove or garbage collection.
     pub fn remove(&self, key: &str) -> Result<(), SnapshotError> {
-        let rec = self.store.remove(key)?;
+        let rec = self.store.get(key)?;
+        let _parents = (rec.kind == Kind::Committed)
+            .then(|| self.parents.write().unwrap_or_else(|e| e.into_inner()));
+        let children = self.store.children(key)?;
+        if !children.is_empty() {
+            return Err(SnapshotError::FailedPrecondition {
+                key: key.to_string(),
+                reason: format!("has children: {}", children.join(", ")),
+            });
+        }
         let dir = self.dir(rec.id);
-        std::fs::remove_dir_all(&dir).map_err(|e| SnapshotError::io("remove", &dir, e))
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(SnapshotError::io("remove", &dir, e)),
+        }
+        // One retry: the first failure reopens a database that had an I/O error.
+        let removed = match self.store.remove(key) {
+            Err(SnapshotError::Metadata { .. }) => self.store.remove(key),
+            other => other,
+        };
+        match removed {
+            Ok(_) | Err(SnapshotError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn stat(&self, key: &str) -> Result<Info, SnapshotError> {

@@ -6,7 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::metadata::db::{is_io_error, Db};
 use serde::{Deserialize, Serialize};
 
 use super::{Info, Kind, Labels, SnapshotError, Usage};
@@ -51,16 +55,37 @@ impl Record {
 /// The metadata database.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    db: Db,
     path: PathBuf,
+    /// Set by [`Store::err`] when redb failed with an I/O error: the handle must be reopened.
+    saw_io: AtomicBool,
 }
 
 impl Store {
     fn err(&self, e: impl Into<redb::Error>) -> SnapshotError {
+        let e = e.into();
+        if is_io_error(&e) {
+            self.saw_io.store(true, Ordering::Relaxed);
+        }
         SnapshotError::Metadata {
             path: self.path.clone(),
-            message: e.into().to_string(),
+            message: e.to_string(),
         }
+    }
+
+    /// Runs `f` on the database, reopening it after an I/O error so the next call works again.
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<R, SnapshotError>,
+    ) -> Result<R, SnapshotError> {
+        self.db.run(
+            f,
+            |_| self.saw_io.swap(false, Ordering::Relaxed),
+            |e| SnapshotError::Metadata {
+                path: self.path.clone(),
+                message: redb::Error::from(e).to_string(),
+            },
+        )
     }
 
     fn decode(&self, key: &str, raw: &[u8]) -> Result<Record, SnapshotError> {
@@ -92,46 +117,53 @@ impl Store {
 
     /// Opens or creates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, SnapshotError> {
-        let db = Database::create(path).map_err(|e| SnapshotError::Metadata {
+        let db = Db::open(path).map_err(|e| SnapshotError::Metadata {
             path: path.to_path_buf(),
             message: redb::Error::from(e).to_string(),
         })?;
         let s = Store {
             db,
             path: path.to_path_buf(),
+            saw_io: AtomicBool::new(false),
         };
-        let tx = s.db.begin_write().map_err(|e| s.err(e))?;
-        {
-            tx.open_table(SNAPSHOTS).map_err(|e| s.err(e))?;
-            tx.open_table(COUNTERS).map_err(|e| s.err(e))?;
-        }
-        tx.commit().map_err(|e| s.err(e))?;
+        s.with(|db| {
+            let tx = db.begin_write().map_err(|e| s.err(e))?;
+            {
+                tx.open_table(SNAPSHOTS).map_err(|e| s.err(e))?;
+                tx.open_table(COUNTERS).map_err(|e| s.err(e))?;
+            }
+            tx.commit().map_err(|e| s.err(e))
+        })?;
         Ok(s)
     }
 
     /// One record.
     pub fn get(&self, key: &str) -> Result<Record, SnapshotError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-        let v = t.get(key).map_err(|e| self.err(e))?;
-        match v {
-            Some(v) => self.decode(key, v.value()),
-            None => Err(SnapshotError::NotFound(key.to_string())),
-        }
+        self.with(|db| {
+            let tx = db.begin_read().map_err(|e| self.err(e))?;
+            let t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            let v = t.get(key).map_err(|e| self.err(e))?;
+            match v {
+                Some(v) => self.decode(key, v.value()),
+                None => Err(SnapshotError::NotFound(key.to_string())),
+            }
+        })
     }
 
     /// Every record, sorted by key.
     pub fn list(&self) -> Result<Vec<(String, Record)>, SnapshotError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(|e| self.err(e))? {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            let key = k.value().to_string();
-            let rec = self.decode(&key, v.value())?;
-            out.push((key, rec));
-        }
-        Ok(out)
+        self.with(|db| {
+            let tx = db.begin_read().map_err(|e| self.err(e))?;
+            let t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            let mut out = Vec::new();
+            for item in t.iter().map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                let key = k.value().to_string();
+                let rec = self.decode(&key, v.value())?;
+                out.push((key, rec));
+            }
+            Ok(out)
+        })
     }
 
     /// The ids of `parent` and its ancestors, nearest first.
@@ -154,54 +186,56 @@ impl Store {
         parent: Option<&str>,
         labels: Labels,
     ) -> Result<Record, SnapshotError> {
-        if key.is_empty() {
-            return Err(SnapshotError::FailedPrecondition {
-                key: key.into(),
-                reason: "empty snapshot key".into(),
-            });
-        }
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        let rec;
-        {
-            let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-            if t.get(key).map_err(|e| self.err(e))?.is_some() {
-                return Err(SnapshotError::AlreadyExists(key.to_string()));
+        self.with(|db| {
+            if key.is_empty() {
+                return Err(SnapshotError::FailedPrecondition {
+                    key: key.into(),
+                    reason: "empty snapshot key".into(),
+                });
             }
-            if let Some(p) = parent {
-                let raw = t.get(p).map_err(|e| self.err(e))?;
-                let Some(raw) = raw else {
-                    return Err(SnapshotError::NotFound(p.to_string()));
-                };
-                let prec = self.decode(p, raw.value())?;
-                if prec.kind != Kind::Committed {
-                    return Err(SnapshotError::FailedPrecondition {
-                        key: p.to_string(),
-                        reason: format!("parent is {}, not committed", prec.kind),
-                    });
+            let tx = db.begin_write().map_err(|e| self.err(e))?;
+            let rec;
+            {
+                let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+                if t.get(key).map_err(|e| self.err(e))?.is_some() {
+                    return Err(SnapshotError::AlreadyExists(key.to_string()));
                 }
+                if let Some(p) = parent {
+                    let raw = t.get(p).map_err(|e| self.err(e))?;
+                    let Some(raw) = raw else {
+                        return Err(SnapshotError::NotFound(p.to_string()));
+                    };
+                    let prec = self.decode(p, raw.value())?;
+                    if prec.kind != Kind::Committed {
+                        return Err(SnapshotError::FailedPrecondition {
+                            key: p.to_string(),
+                            reason: format!("parent is {}, not committed", prec.kind),
+                        });
+                    }
+                }
+                let mut c = tx.open_table(COUNTERS).map_err(|e| self.err(e))?;
+                let id = c
+                    .get(NEXT_ID)
+                    .map_err(|e| self.err(e))?
+                    .map(|v| v.value())
+                    .unwrap_or(1);
+                c.insert(NEXT_ID, id + 1).map_err(|e| self.err(e))?;
+                let now = Utc::now();
+                rec = Record {
+                    id,
+                    kind,
+                    parent: parent.map(str::to_string),
+                    labels,
+                    created: now,
+                    updated: now,
+                    usage: None,
+                };
+                t.insert(key, self.encode(&rec)?.as_slice())
+                    .map_err(|e| self.err(e))?;
             }
-            let mut c = tx.open_table(COUNTERS).map_err(|e| self.err(e))?;
-            let id = c
-                .get(NEXT_ID)
-                .map_err(|e| self.err(e))?
-                .map(|v| v.value())
-                .unwrap_or(1);
-            c.insert(NEXT_ID, id + 1).map_err(|e| self.err(e))?;
-            let now = Utc::now();
-            rec = Record {
-                id,
-                kind,
-                parent: parent.map(str::to_string),
-                labels,
-                created: now,
-                updated: now,
-                usage: None,
-            };
-            t.insert(key, self.encode(&rec)?.as_slice())
-                .map_err(|e| self.err(e))?;
-        }
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(rec)
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(rec)
+        })
     }
 
     /// Renames active `key` to committed `name`, merging labels and recording usage.
@@ -212,74 +246,90 @@ impl Store {
         labels: Labels,
         usage: Usage,
     ) -> Result<(), SnapshotError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-            let mut rec = self.read(&t, key)?;
-            if rec.kind != Kind::Active {
-                return Err(SnapshotError::FailedPrecondition {
-                    key: key.to_string(),
-                    reason: format!(
-                        "only active snapshots can be committed, this one is {}",
-                        rec.kind
-                    ),
-                });
+        self.with(|db| {
+            let tx = db.begin_write().map_err(|e| self.err(e))?;
+            {
+                let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+                let mut rec = self.read(&t, key)?;
+                if rec.kind != Kind::Active {
+                    return Err(SnapshotError::FailedPrecondition {
+                        key: key.to_string(),
+                        reason: format!(
+                            "only active snapshots can be committed, this one is {}",
+                            rec.kind
+                        ),
+                    });
+                }
+                if t.get(name).map_err(|e| self.err(e))?.is_some() {
+                    return Err(SnapshotError::AlreadyExists(name.to_string()));
+                }
+                rec.kind = Kind::Committed;
+                rec.labels.extend(labels);
+                rec.updated = Utc::now();
+                rec.usage = Some(usage);
+                t.remove(key).map_err(|e| self.err(e))?;
+                t.insert(name, self.encode(&rec)?.as_slice())
+                    .map_err(|e| self.err(e))?;
             }
-            if t.get(name).map_err(|e| self.err(e))?.is_some() {
-                return Err(SnapshotError::AlreadyExists(name.to_string()));
-            }
-            rec.kind = Kind::Committed;
-            rec.labels.extend(labels);
-            rec.updated = Utc::now();
-            rec.usage = Some(usage);
-            t.remove(key).map_err(|e| self.err(e))?;
-            t.insert(name, self.encode(&rec)?.as_slice())
-                .map_err(|e| self.err(e))?;
-        }
-        tx.commit().map_err(|e| self.err(e))
+            tx.commit().map_err(|e| self.err(e))
+        })
     }
 
     /// Replaces the labels.
     pub fn set_labels(&self, key: &str, labels: Labels) -> Result<Record, SnapshotError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        let rec;
-        {
-            let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-            let mut r = self.read(&t, key)?;
-            r.labels = labels;
-            r.updated = Utc::now();
-            t.insert(key, self.encode(&r)?.as_slice())
-                .map_err(|e| self.err(e))?;
-            rec = r;
-        }
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(rec)
+        self.with(|db| {
+            let tx = db.begin_write().map_err(|e| self.err(e))?;
+            let rec;
+            {
+                let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+                let mut r = self.read(&t, key)?;
+                r.labels = labels;
+                r.updated = Utc::now();
+                t.insert(key, self.encode(&r)?.as_slice())
+                    .map_err(|e| self.err(e))?;
+                rec = r;
+            }
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(rec)
+        })
+    }
+
+    /// Keys of the snapshots whose parent is `key`.
+    pub fn children(&self, key: &str) -> Result<Vec<String>, SnapshotError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|(_, r)| r.parent.as_deref() == Some(key))
+            .map(|(k, _)| k)
+            .collect())
     }
 
     /// Deletes the record of `key` if nothing has it as parent; returns it.
     pub fn remove(&self, key: &str) -> Result<Record, SnapshotError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        let rec;
-        {
-            let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-            rec = self.read(&t, key)?;
-            let mut children = Vec::new();
-            for item in t.iter().map_err(|e| self.err(e))? {
-                let (k, v) = item.map_err(|e| self.err(e))?;
-                let r = self.decode(k.value(), v.value())?;
-                if r.parent.as_deref() == Some(key) {
-                    children.push(k.value().to_string());
+        self.with(|db| {
+            let tx = db.begin_write().map_err(|e| self.err(e))?;
+            let rec;
+            {
+                let mut t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+                rec = self.read(&t, key)?;
+                let mut children = Vec::new();
+                for item in t.iter().map_err(|e| self.err(e))? {
+                    let (k, v) = item.map_err(|e| self.err(e))?;
+                    let r = self.decode(k.value(), v.value())?;
+                    if r.parent.as_deref() == Some(key) {
+                        children.push(k.value().to_string());
+                    }
                 }
+                if !children.is_empty() {
+                    return Err(SnapshotError::FailedPrecondition {
+                        key: key.to_string(),
+                        reason: format!("has children: {}", children.join(", ")),
+                    });
+                }
+                t.remove(key).map_err(|e| self.err(e))?;
             }
-            if !children.is_empty() {
-                return Err(SnapshotError::FailedPrecondition {
-                    key: key.to_string(),
-                    reason: format!("has children: {}", children.join(", ")),
-                });
-            }
-            t.remove(key).map_err(|e| self.err(e))?;
-        }
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(rec)
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(rec)
+        })
     }
 }

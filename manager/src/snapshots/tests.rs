@@ -10,7 +10,7 @@ use super::*;
 use crate::images::rootfs::{
     prepare_image_rootfs, remove_stale_extractions, unpack_image, BlobSource, RootfsError,
 };
-use crate::unpack::{apply_layer, sha256_digest};
+use crate::unpack::{apply_layer, sha256_digest, LayerBlob, UnpackLimits};
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
@@ -28,7 +28,13 @@ fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 fn unpack_into(s: &dyn Snapshotter, key: &str, tar: &[u8]) {
     let t = s.apply_target(key).unwrap();
-    apply_layer(tar, TAR, &sha256_digest(tar), &t).unwrap();
+    let d = sha256_digest(tar);
+    let layer = LayerBlob {
+        media_type: TAR,
+        size: tar.len() as u64,
+        diff_id: &d,
+    };
+    apply_layer(tar, &layer, &UnpackLimits::default(), &t).unwrap();
 }
 
 fn both() -> Vec<(tempfile::TempDir, Arc<dyn Snapshotter>)> {
@@ -309,7 +315,9 @@ fn image_rootfs_unpacks_each_layer_once_and_shares_layers() {
         let threads: Vec<_> = (0..3)
             .map(|_| {
                 let (s, b, m) = (s.clone(), blobs.clone(), m1.clone());
-                std::thread::spawn(move || unpack_image(&*b, &*s, &m).map(|i| i.chain_ids))
+                std::thread::spawn(move || {
+                    unpack_image(&*b, &*s, &m, &UnpackLimits::default()).map(|i| i.chain_ids)
+                })
             })
             .collect();
         for t in threads {
@@ -317,8 +325,24 @@ fn image_rootfs_unpacks_each_layer_once_and_shares_layers() {
         }
         assert_eq!(blobs.opens(&d1[0]), 1);
         assert_eq!(blobs.opens(&d1[1]), 1);
-        let p1 = prepare_image_rootfs(&*blobs, &*s, &m1, "c1", Labels::new()).unwrap();
-        let p2 = prepare_image_rootfs(&*blobs, &*s, &m2, "c2", Labels::new()).unwrap();
+        let p1 = prepare_image_rootfs(
+            &*blobs,
+            &*s,
+            &m1,
+            "c1",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap();
+        let p2 = prepare_image_rootfs(
+            &*blobs,
+            &*s,
+            &m2,
+            "c2",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap();
         assert_eq!(
             blobs.opens(&d2[0]),
             1,
@@ -349,7 +373,15 @@ fn failed_unpack_removes_the_partial_snapshot() {
             &[l],
             Some(vec![sha256_digest(b"not the layer")]),
         );
-        let err = prepare_image_rootfs(&blobs, &*s, &m, "c", Labels::new()).unwrap_err();
+        let err = prepare_image_rootfs(
+            &blobs,
+            &*s,
+            &m,
+            "c",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, RootfsError::Unpack { index: 0, .. }), "{err}");
         assert!(
             s.list().unwrap().is_empty(),
@@ -462,7 +494,15 @@ fn image_to_bundle_runs_with_runc() {
         None,
     );
     let id = format!("berth-snap-e2e-{}", std::process::id());
-    let prepared = prepare_image_rootfs(&blobs, &*s, &m, &id, Labels::new()).unwrap();
+    let prepared = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &m,
+        &id,
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap();
     let bundle_dir = tempfile::tempdir().unwrap();
     let rootfs = crate::bundle::create_bundle_dir(bundle_dir.path()).unwrap();
     let guard = mount_all(&prepared.mounts, &rootfs).unwrap();
@@ -547,13 +587,29 @@ fn an_index_resolves_to_the_host_platform_manifest() {
         ],
     });
     let idx = blobs.add(serde_json::to_vec(&index).unwrap());
-    let p = prepare_image_rootfs(&blobs, &*s, &idx, "c", Labels::new()).unwrap();
+    let p = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &idx,
+        "c",
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap();
     assert_eq!(p.image.chain_ids.len(), 1);
     let only_other = serde_json::json!({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": 1,
          "platform": {"os": "linux", "architecture": "s390x"}}]});
     let idx2 = blobs.add(serde_json::to_vec(&only_other).unwrap());
-    let err = prepare_image_rootfs(&blobs, &*s, &idx2, "d", Labels::new()).unwrap_err();
+    let err = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &idx2,
+        "d",
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no manifest for linux/"), "{err}");
 }
 
@@ -568,7 +624,15 @@ async fn rootfs_from_the_content_store() {
     }
     let s = open(root.path(), Choice::Auto).unwrap();
     let p = tokio::task::spawn_blocking(move || {
-        prepare_image_rootfs(&store, &*s, &m, "ctr", Labels::new()).map(|p| p.mounts)
+        prepare_image_rootfs(
+            &store,
+            &*s,
+            &m,
+            "ctr",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .map(|p| p.mounts)
     })
     .await
     .unwrap()
@@ -593,4 +657,129 @@ fn opening_a_root_twice_shares_one_snapshotter() {
     // Once closed, it can be opened afresh (the database is released).
     let c = open(root.path(), Choice::Auto).unwrap();
     c.prepare("k", None, Labels::new()).unwrap();
+}
+
+/// A tmpfs of `size` on a temp dir, unmounted (lazily) on drop.
+struct SmallFs(tempfile::TempDir);
+
+impl SmallFs {
+    fn mount(size: &str) -> SmallFs {
+        let dir = tempfile::tempdir().unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            dir.path(),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("size={size}").as_str()),
+        )
+        .unwrap();
+        SmallFs(dir)
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Entries of the snapshotter's `snapshots/` directory (one per snapshot).
+fn snapshot_dirs(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for kind in ["overlay", "copying"] {
+        if let Ok(rd) = fs::read_dir(root.join("snapshots").join(kind).join("snapshots")) {
+            out.extend(rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn full_disk_during_unpack_leaves_nothing_and_the_store_keeps_working() {
+    for choice in [Choice::Overlay, Choice::Copying] {
+        let fs_guard = SmallFs::mount("3m");
+        let root = fs_guard.0.path().to_path_buf();
+        let s = open(&root, choice).unwrap();
+        let mut blobs = Blobs::default();
+        let big = layer(&[("big", &vec![7u8; 6 * 1024 * 1024])]);
+        let (m, _) = image(&mut blobs, &[big], None);
+        let err = prepare_image_rootfs(
+            &blobs,
+            &*s,
+            &m,
+            "c",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no space left"), "{err}");
+        assert!(s.list().unwrap().is_empty(), "{:?}", s.list().unwrap());
+        assert!(
+            snapshot_dirs(&root).is_empty(),
+            "{:?}",
+            snapshot_dirs(&root)
+        );
+        // The same snapshotter (and its database) still works: a small image unpacks, runs and goes.
+        let small = layer(&[("ok", b"fits")]);
+        let (m2, _) = image(&mut blobs, &[small], None);
+        let p = prepare_image_rootfs(
+            &blobs,
+            &*s,
+            &m2,
+            "c2",
+            Labels::new(),
+            &UnpackLimits::default(),
+        )
+        .unwrap();
+        s.remove("c2").unwrap();
+        s.remove(p.image.top().unwrap()).unwrap();
+        assert!(s.list().unwrap().is_empty());
+        assert!(
+            snapshot_dirs(&root).is_empty(),
+            "{:?}",
+            snapshot_dirs(&root)
+        );
+        drop(s);
+    }
+}
+
+#[test]
+fn gzip_bomb_layer_fails_naming_the_layer_and_leaves_nothing() {
+    let (_root, s) = both().remove(0);
+    let tar = layer(&[("zeros", &vec![0u8; 40 * 1024 * 1024])]);
+    let diff_id = sha256_digest(&tar);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let gz = gz.finish().unwrap();
+    drop(tar);
+    let mut blobs = Blobs::default();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }))
+    .unwrap();
+    let csize = config.len();
+    let cdigest = blobs.add(config);
+    let gsize = gz.len();
+    let ldigest = blobs.add(gz);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdigest, "size": csize},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ldigest, "size": gsize}],
+    }))
+    .unwrap();
+    let m = blobs.add(manifest);
+    let err = prepare_image_rootfs(
+        &blobs,
+        &*s,
+        &m,
+        "c",
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&ldigest), "names the layer: {msg}");
+    assert!(msg.contains("max_layer_ratio"), "{msg}");
+    assert!(s.list().unwrap().is_empty(), "{:?}", s.list().unwrap());
 }

@@ -78,10 +78,29 @@ struct Applier<'a> {
     created: HashSet<RelPath>,
     /// Directory mtimes, set at the end because creating children changes them.
     dir_times: Vec<(RelPath, i64)>,
+    /// Bytes of paths kept in `created` and `dir_times`: bounded, so a layer of millions of
+    /// entries with long names cannot exhaust memory.
+    tracked: usize,
+    /// Bytes written to regular files so far, and the most allowed: a sparse entry expands
+    /// without reading more of the stream, so the stream's own bound is not enough.
+    written: u64,
+    budget: u64,
 }
 
-/// Applies every entry of the tar stream `r`; returns the number of entries.
-pub(super) fn apply_tar(r: &mut impl Read, target: &ApplyTarget) -> Result<u64, UnpackError> {
+/// Most bytes of entry paths remembered while applying one layer (about 4 million typical paths).
+pub(super) const MAX_TRACKED_PATHS: usize = 256 * 1024 * 1024;
+
+fn path_bytes(rel: &RelPath) -> usize {
+    rel.components().iter().map(|c| c.len() + 1).sum::<usize>() + 32
+}
+
+/// Applies every entry of the tar stream `r`, writing at most `budget` bytes of file data;
+/// returns the number of entries.
+pub(super) fn apply_tar(
+    r: &mut impl Read,
+    target: &ApplyTarget,
+    budget: u64,
+) -> Result<u64, UnpackError> {
     let root = Root::open(&target.dir).map_err(|e| UnpackError::Io {
         op: "open",
         path: "/".into(),
@@ -103,6 +122,9 @@ pub(super) fn apply_tar(r: &mut impl Read, target: &ApplyTarget) -> Result<u64, 
         lowers,
         created: HashSet::new(),
         dir_times: Vec::new(),
+        tracked: 0,
+        written: 0,
+        budget,
     };
     let mut archive = Archive::new(r);
     let mut n = 0;
@@ -237,7 +259,18 @@ impl Applier<'_> {
                 ))
             }
         }
+        self.track(&rel)?;
         self.created.insert(rel);
+        Ok(())
+    }
+
+    fn track(&mut self, rel: &RelPath) -> Result<(), UnpackError> {
+        self.tracked += path_bytes(rel);
+        if self.tracked > MAX_TRACKED_PATHS {
+            return Err(UnpackError::TooManyEntries {
+                limit: MAX_TRACKED_PATHS as u64,
+            });
+        }
         Ok(())
     }
 
@@ -272,6 +305,7 @@ impl Applier<'_> {
         .map_err(|e| self.err("open directory", display, e))?;
         let f = std::fs::File::from(fd);
         self.fd_meta(&f, meta, display)?;
+        self.track(rel)?;
         self.dir_times.push((rel.clone(), meta.mtime));
         Ok(())
     }
@@ -299,7 +333,7 @@ impl Applier<'_> {
     }
 
     fn regular<R: Read>(
-        &self,
+        &mut self,
         pfd: &OwnedFd,
         name: &OsStr,
         e: &mut tar::Entry<R>,
@@ -320,6 +354,14 @@ impl Applier<'_> {
             let n = e.read(&mut buf).map_err(UnpackError::Tar)?;
             if n == 0 {
                 break;
+            }
+            self.written += n as u64;
+            if self.written > self.budget {
+                return Err(UnpackError::TooLarge {
+                    limit: self.budget,
+                    limits: Default::default(),
+                    compressed: 0,
+                });
             }
             f.write_all(&buf[..n])
                 .map_err(|err| self.err("write", display, err))?;

@@ -9,13 +9,30 @@
 mod apply;
 pub mod compression;
 pub mod in_root;
+pub mod limits;
 
 use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
 pub use compression::Compression;
+pub use limits::UnpackLimits;
+
+use limits::{CountingReader, LayerGuard};
+
+/// The layer blob being applied, as its descriptor and the image config describe it.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerBlob<'a> {
+    /// The descriptor's media type (says the compression).
+    pub media_type: &'a str,
+    /// The descriptor's size: the blob may not be longer, and the ratio limit divides by it.
+    pub size: u64,
+    /// The diffID from the image config: the digest of the uncompressed stream.
+    pub diff_id: &'a str,
+}
 
 /// How OCI whiteouts (`.wh.<name>`, `.wh..wh..opq`) are recorded in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +98,39 @@ pub enum UnpackError {
         /// Digest of what was read.
         actual: String,
     },
+    /// The uncompressed layer is larger than the configured budget (a decompression bomb, or a
+    /// layer larger than `unpack.max_layer_size`).
+    #[error("layer expands past the limit of {limit} bytes (unpack.max_layer_size {max}, unpack.max_layer_ratio {ratio} x {compressed} compressed bytes)", max = .limits.max_layer_size, ratio = .limits.max_layer_ratio)]
+    TooLarge {
+        /// The budget that was exceeded.
+        limit: u64,
+        /// The configured limits.
+        limits: UnpackLimits,
+        /// The compressed size.
+        compressed: u64,
+    },
+    /// A GNU long name or PAX header is larger than the tar reader is allowed to buffer.
+    #[error("{what} of {size} bytes exceeds the limit of {limit} bytes")]
+    HeaderTooLarge {
+        /// Which kind of extension header.
+        what: &'static str,
+        /// Its declared size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The layer has more entries than can be tracked (their paths are remembered for whiteouts).
+    #[error("layer lists too many entries (their paths exceed {limit} bytes)")]
+    TooManyEntries {
+        /// Bytes of paths allowed.
+        limit: u64,
+    },
+    /// The compressed blob is longer than its descriptor says.
+    #[error("layer blob is longer than its descriptor's size of {size} bytes")]
+    BlobTooLong {
+        /// The descriptor's size.
+        size: u64,
+    },
     /// The filesystem is full.
     #[error("no space left on device while writing {path} under {target}")]
     NoSpace {
@@ -128,27 +178,60 @@ pub fn is_sha256_digest(d: &str) -> bool {
     })
 }
 
-/// Applies the layer read from `blob` (compressed as `media_type` says) to `target`, and checks
-/// the uncompressed stream hashes to `expected_diff_id`.
+/// Applies the layer read from `blob` (compressed as `layer.media_type` says) to `target`,
+/// within `limits`, and checks the uncompressed stream hashes to `layer.diff_id`. The stream is
+/// never held in memory: a bomb fails as soon as it passes its budget.
 pub fn apply_layer(
     blob: impl Read,
-    media_type: &str,
-    expected_diff_id: &str,
+    layer: &LayerBlob<'_>,
+    limits: &UnpackLimits,
     target: &ApplyTarget,
 ) -> Result<ApplyStats, UnpackError> {
+    let expected_diff_id = layer.diff_id;
     if !is_sha256_digest(expected_diff_id) {
         return Err(UnpackError::InvalidDiffId(expected_diff_id.to_string()));
     }
-    let compression = Compression::from_media_type(media_type)?;
-    let decoded = compression.decoder(blob)?;
+    let compression = Compression::from_media_type(layer.media_type)?;
+    let compressed = Arc::new(AtomicU64::new(0));
+    let counted = CountingReader {
+        inner: blob,
+        count: compressed.clone(),
+        limit: layer.size,
+    };
+    let decoded = compression.decoder(counted)?;
+    let budget = limits.budget(layer.size);
     let mut hashing = HashingReader {
-        inner: decoded,
+        inner: LayerGuard::new(decoded, budget),
         hasher: Sha256::new(),
         count: 0,
     };
-    let entries = apply::apply_tar(&mut hashing, target)?;
+    // A limit hit inside a reader surfaces as whatever error the tar or decompression code made
+    // of it; report the limit itself.
+    let typed = |hashing: &mut HashingReader<LayerGuard<_>>, e: UnpackError| {
+        let e = match hashing.inner.violation.take() {
+            Some(v) => v,
+            None if compressed.load(Ordering::Relaxed) > layer.size => {
+                return UnpackError::BlobTooLong { size: layer.size }
+            }
+            None => e,
+        };
+        match e {
+            UnpackError::TooLarge { limit, .. } => UnpackError::TooLarge {
+                limit,
+                limits: limits.clone(),
+                compressed: layer.size,
+            },
+            other => other,
+        }
+    };
+    let entries = match apply::apply_tar(&mut hashing, target, budget) {
+        Ok(n) => n,
+        Err(e) => return Err(typed(&mut hashing, e)),
+    };
     // The diffID covers the whole stream, including the padding after the end-of-archive marker.
-    io::copy(&mut hashing, &mut io::sink()).map_err(UnpackError::Tar)?;
+    if let Err(e) = io::copy(&mut hashing, &mut io::sink()) {
+        return Err(typed(&mut hashing, UnpackError::Tar(e)));
+    }
     let actual = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
     if actual != expected_diff_id {
         return Err(UnpackError::DigestMismatch {

@@ -77,10 +77,25 @@ fn apply(tar: &[u8], dir: &Path, mode: WhiteoutMode) -> Result<ApplyStats, Unpac
     };
     apply_layer(
         tar,
-        "application/vnd.oci.image.layer.v1.tar",
-        &sha256_digest(tar),
+        &blob(TAR, tar, &sha256_digest(tar)),
+        &limits(),
         &target,
     )
+}
+
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// The descriptor of `data` as a layer of `media_type`.
+fn blob<'a>(media_type: &'a str, data: &[u8], diff_id: &'a str) -> LayerBlob<'a> {
+    LayerBlob {
+        media_type,
+        size: data.len() as u64,
+        diff_id,
+    }
+}
+
+fn limits() -> UnpackLimits {
+    UnpackLimits::default()
 }
 
 #[test]
@@ -168,13 +183,7 @@ fn wrong_diff_id_is_refused() {
         lowers: vec![],
     };
     let wrong = sha256_digest(b"something else");
-    let err = apply_layer(
-        &tar[..],
-        "application/vnd.oci.image.layer.v1.tar",
-        &wrong,
-        &target,
-    )
-    .unwrap_err();
+    let err = apply_layer(&tar[..], &blob(TAR, &tar, &wrong), &limits(), &target).unwrap_err();
     assert!(matches!(err, UnpackError::DigestMismatch { .. }), "{err}");
 }
 
@@ -186,6 +195,7 @@ fn gzip_and_zstd_layers_are_decompressed() {
     gz.write_all(&tar).unwrap();
     let gz = gz.finish().unwrap();
     let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    let layer = |mt, data: &Vec<u8>, d| blob(mt, data, d);
     for (mt, blob) in [
         ("application/vnd.oci.image.layer.v1.tar+gzip", &gz),
         ("application/vnd.docker.image.rootfs.diff.tar.gzip", &gz),
@@ -197,7 +207,7 @@ fn gzip_and_zstd_layers_are_decompressed() {
             whiteouts: WhiteoutMode::Delete,
             lowers: vec![],
         };
-        apply_layer(&blob[..], mt, &diff_id, &target).unwrap();
+        apply_layer(&blob[..], &layer(mt, blob, &diff_id), &limits(), &target).unwrap();
         assert_eq!(fs::read(t.path().join("z")).unwrap(), b"compressed", "{mt}");
     }
     let err = Compression::from_media_type("application/x-rar").unwrap_err();
@@ -362,13 +372,8 @@ fn whiteouts_become_overlay_markers_in_overlay_mode() {
         whiteouts: WhiteoutMode::Overlay,
         lowers: vec![lower.path().to_path_buf()],
     };
-    apply_layer(
-        &tar[..],
-        "application/vnd.oci.image.layer.v1.tar",
-        &sha256_digest(&tar),
-        &target,
-    )
-    .unwrap();
+    let d = sha256_digest(&tar);
+    apply_layer(&tar[..], &blob(TAR, &tar, &d), &limits(), &target).unwrap();
     let w = fs::symlink_metadata(t.path().join("keepmode/gone")).unwrap();
     assert!(w.file_type().is_char_device());
     assert_eq!(w.rdev(), 0);
@@ -413,4 +418,188 @@ fn full_disk_is_a_clear_error() {
     let err = apply(&tar, fs_guard.0.path(), WhiteoutMode::Delete).unwrap_err();
     assert!(matches!(err, UnpackError::NoSpace { .. }), "{err}");
     assert!(err.to_string().contains("no space left"), "{err}");
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+fn delete_target(dir: &Path) -> ApplyTarget {
+    ApplyTarget {
+        dir: dir.to_path_buf(),
+        whiteouts: WhiteoutMode::Delete,
+        lowers: vec![],
+    }
+}
+
+/// A tar holding one file of `n` zero bytes, written without holding the tar in memory twice.
+fn zeros_tar(n: usize) -> Vec<u8> {
+    TarMaker::new().file("zeros", &vec![0u8; n]).finish()
+}
+
+#[test]
+fn gzip_bomb_is_stopped_by_the_ratio_limit() {
+    let tar = zeros_tar(64 * 1024 * 1024);
+    let diff_id = sha256_digest(&tar);
+    let gz = gzip(&tar);
+    drop(tar);
+    let t = tempfile::tempdir().unwrap();
+    let layer = blob("application/vnd.oci.image.layer.v1.tar+gzip", &gz, &diff_id);
+    let err = apply_layer(&gz[..], &layer, &limits(), &delete_target(t.path())).unwrap_err();
+    assert!(matches!(err, UnpackError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("max_layer_ratio"), "{err}");
+    // Stopped at the budget (16 MiB floor), not after writing the whole 64 MiB.
+    let written = fs::metadata(t.path().join("zeros"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(written <= limits::RATIO_FLOOR, "{written} bytes written");
+    // With the ratio check off the same layer unpacks.
+    let t2 = tempfile::tempdir().unwrap();
+    let off = UnpackLimits {
+        max_layer_ratio: 0,
+        ..limits()
+    };
+    apply_layer(&gz[..], &layer, &off, &delete_target(t2.path())).unwrap();
+}
+
+#[test]
+fn layer_larger_than_max_layer_size_is_refused() {
+    let tar = TarMaker::new().file("f", &vec![1u8; 300 * 1024]).finish();
+    let d = sha256_digest(&tar);
+    let small = UnpackLimits {
+        max_layer_size: 256 * 1024,
+        ..limits()
+    };
+    let t = tempfile::tempdir().unwrap();
+    let err = apply_layer(
+        &tar[..],
+        &blob(TAR, &tar, &d),
+        &small,
+        &delete_target(t.path()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, UnpackError::TooLarge { limit, .. } if limit == 256 * 1024),
+        "{err}"
+    );
+}
+
+#[test]
+fn blob_longer_than_its_descriptor_is_refused() {
+    let tar = TarMaker::new().file("f", b"data").finish();
+    let d = sha256_digest(&tar);
+    let short = LayerBlob {
+        media_type: TAR,
+        size: 1024,
+        diff_id: &d,
+    };
+    let t = tempfile::tempdir().unwrap();
+    let err = apply_layer(&tar[..], &short, &limits(), &delete_target(t.path())).unwrap_err();
+    assert!(
+        matches!(err, UnpackError::BlobTooLong { size: 1024 }),
+        "{err}"
+    );
+}
+
+/// A raw extension header (`L` long name or `x` PAX) announcing `size` bytes, then its data.
+fn extension_tar(kind: tar::EntryType, size: usize) -> Vec<u8> {
+    let mut h = TarMaker::header("././@LongLink", kind, 0o644, size as u64);
+    h.set_cksum();
+    let mut out = h.as_bytes().to_vec();
+    out.extend(std::iter::repeat_n(b'a', size));
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.extend(TarMaker::new().file("after", b"x").finish());
+    out
+}
+
+#[test]
+fn oversized_long_name_and_pax_headers_are_refused_before_buffering() {
+    for (kind, size) in [
+        (tar::EntryType::GNULongName, 2 * 1024 * 1024),
+        (tar::EntryType::GNULongLink, 2 * 1024 * 1024),
+        (tar::EntryType::XHeader, 3 * 1024 * 1024),
+    ] {
+        let tar = extension_tar(kind, size);
+        let d = sha256_digest(&tar);
+        let t = tempfile::tempdir().unwrap();
+        let err = apply_layer(
+            &tar[..],
+            &blob(TAR, &tar, &d),
+            &limits(),
+            &delete_target(t.path()),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, UnpackError::HeaderTooLarge { .. }),
+            "{kind:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn pax_size_and_long_names_keep_the_guard_in_step() {
+    // A PAX `size` record overrides the header's size field: the guard must follow it or it
+    // would take file data for a header.
+    let data = vec![b'p'; 1500];
+    let mut pax = tar::Builder::new(Vec::new());
+    pax.append_pax_extensions([("size", "1500".as_bytes())])
+        .unwrap();
+    let mut raw = pax.into_inner().unwrap();
+    raw.truncate(raw.len() - 1024); // drop the end-of-archive marker
+    let mut h = TarMaker::header("sized", tar::EntryType::Regular, 0o644, 0);
+    h.set_cksum();
+    raw.extend_from_slice(h.as_bytes());
+    raw.extend_from_slice(&data);
+    raw.resize(raw.len().div_ceil(512) * 512, 0);
+    let long = format!("{}file", "dir/".repeat(40));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut lh = tar::Header::new_gnu();
+    lh.set_size(3);
+    lh.set_mode(0o644);
+    b.append_data(&mut lh, &long, &b"abc"[..]).unwrap();
+    raw.extend(b.into_inner().unwrap());
+    let t = tempfile::tempdir().unwrap();
+    apply(&raw, t.path(), WhiteoutMode::Delete).unwrap();
+    assert_eq!(fs::read(t.path().join("sized")).unwrap(), data);
+    assert_eq!(fs::read(t.path().join(&long)).unwrap(), b"abc");
+}
+
+#[test]
+fn sparse_entry_cannot_expand_past_the_budget() {
+    // A GNU sparse file whose map puts 1 byte at offset 64 MiB: the tar reader pads the hole
+    // with zeros it never reads from the stream.
+    let mut h = tar::Header::new_gnu();
+    h.set_path("sparse").unwrap();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_mode(0o644);
+    h.set_size(512);
+    let g = h.as_gnu_mut().unwrap();
+    let real: u64 = 64 * 1024 * 1024 + 512;
+    let octal = |v: u64, field: &mut [u8]| {
+        let s = format!("{:0w$o}\0", v, w = field.len() - 1);
+        field.copy_from_slice(s.as_bytes());
+    };
+    octal(64 * 1024 * 1024, &mut g.sparse[0].offset);
+    octal(512, &mut g.sparse[0].numbytes);
+    octal(real, &mut g.realsize);
+    h.set_cksum();
+    let mut raw = h.as_bytes().to_vec();
+    raw.extend(std::iter::repeat_n(b's', 512));
+    raw.extend(std::iter::repeat_n(0u8, 1024));
+    let d = sha256_digest(&raw);
+    let small = UnpackLimits {
+        max_layer_size: 1024 * 1024,
+        ..limits()
+    };
+    let t = tempfile::tempdir().unwrap();
+    let err = apply_layer(
+        &raw[..],
+        &blob(TAR, &raw, &d),
+        &small,
+        &delete_target(t.path()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, UnpackError::TooLarge { .. }), "{err}");
 }
