@@ -17,6 +17,8 @@
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
 //! - [`content`]: the content-addressable blob store.
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
+//! - [`rootfs_fs`]: files inside an image's tree, resolved in it and opened without following,
+//!   blocking or unbounded reads.
 //! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
 //! - [`events`]: the in-process event bus and the Events service.
 //! - [`reference`]: image references as Docker writes them.
@@ -37,6 +39,7 @@ pub mod network;
 pub mod oci_runtime;
 pub mod reference;
 pub mod registry;
+pub mod rootfs_fs;
 pub mod snapshots;
 pub mod tasks;
 pub mod unpack;
