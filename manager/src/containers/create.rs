@@ -19,9 +19,13 @@ impl Undo<'_> {
             return;
         }
         self.armed = false;
+        // Reverse order of creation: mount and snapshot, then the directories.
         if let Some((key, bundle)) = self.snapshot.take() {
             if let Err(e) = self.containers.rootfs.remove(&key, &bundle).await {
-                tracing::error!(snapshot = key, error = %e, "cleaning up after failed create");
+                // The rootfs may still be mounted: removing the directory would delete through it.
+                tracing::error!(snapshot = key, dir = %self.dir.display(), error = %e,
+                    "cleaning up after failed create; the container directory is kept");
+                return;
             }
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
@@ -106,8 +110,20 @@ impl Containers {
         ))
     }
 
-    /// Creates a container from a local image.
+    /// Creates a container from a local image. The work runs in its own task, so that it
+    /// finishes (or rolls back completely) even when the caller goes away: a create dropped
+    /// halfway would leave a mount, a snapshot and directories that no record names.
     pub async fn create(
+        self: &std::sync::Arc<Self>,
+        req: pb::CreateContainerRequest,
+    ) -> Result<pb::Container, ContainerError> {
+        let me = std::sync::Arc::clone(self);
+        tokio::spawn(async move { me.create_detached(req).await })
+            .await
+            .map_err(|e| ContainerError::Invalid(format!("internal: container create failed: {e}")))?
+    }
+
+    async fn create_detached(
         &self,
         req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {

@@ -130,8 +130,9 @@ impl Containers {
         }
     }
 
-    /// Records a failed create/start Docker's way (exit 127/126/125, state Created) and removes
-    /// whatever the runtime left. Returns the exit code.
+    /// Records a failed create/start Docker's way (exit 127/126/125, state Created), removes
+    /// whatever the runtime left, and removes the container itself when it was made with `--rm`
+    /// (a run that never started has ended). Returns the exit code.
     async fn start_failed(&self, id: &str, message: &str) -> i32 {
         // Best effort: the task may never have been created.
         let _ = self.tasks.delete(id).await;
@@ -145,6 +146,11 @@ impl Containers {
             run.error = msg;
         }) {
             tracing::error!(container = id, error = %e, "recording start failure");
+        }
+        if matches!(self.store.get(id), Ok(Some(r)) if r.options.auto_remove) {
+            if let Err(e) = self.delete(id, true).await {
+                tracing::error!(container = id, error = %e, "auto-removing container after a failed start");
+            }
         }
         code
     }
