@@ -21,6 +21,7 @@
 //!   blocking or unbounded reads.
 //! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
 //! - [`events`]: the in-process event bus and the Events service.
+//! - [`private_dir`]: the directories berthd keeps data in, and their modes.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
 
@@ -37,6 +38,7 @@ pub mod metadata;
 pub mod monitor;
 pub mod network;
 pub mod oci_runtime;
+pub mod private_dir;
 pub mod reference;
 pub mod registry;
 pub mod rootfs_fs;

@@ -24,7 +24,7 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Bu
 /// returns the rootfs path.
 pub fn create_bundle_dir(bundle_dir: &Path) -> Result<PathBuf, BundleError> {
     let rootfs = bundle_dir.join("rootfs");
-    fs::create_dir_all(&rootfs).map_err(io("create", &rootfs))?;
+    crate::private_dir::create_all(&rootfs).map_err(io("create", &rootfs))?;
     Ok(rootfs)
 }
 

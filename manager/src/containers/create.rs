@@ -120,7 +120,9 @@ impl Containers {
         let me = std::sync::Arc::clone(self);
         tokio::spawn(async move { me.create_detached(req).await })
             .await
-            .map_err(|e| ContainerError::Invalid(format!("internal: container create failed: {e}")))?
+            .map_err(|e| {
+                ContainerError::Invalid(format!("internal: container create failed: {e}"))
+            })?
     }
 
     async fn create_detached(
@@ -175,7 +177,7 @@ impl Containers {
             snapshot: None,
             armed: true,
         };
-        if let Err(source) = std::fs::create_dir_all(&bundle_dir) {
+        if let Err(source) = crate::private_dir::create_all(&bundle_dir) {
             undo.run().await;
             return Err(ContainerError::Io {
                 path: bundle_dir,
