@@ -108,54 +108,80 @@ fn assert_failed_cleanly(env: &Env, out: &Output, what: &str, layers: usize) {
     env.ok(&["ps", "-a"]);
 }
 
-#[test]
-fn fifo_and_symlinked_etc_files_fail_the_run_and_leave_nothing() {
-    berth_integration::require_root();
-    let env = Env::start();
-    // A host file that a symlink tries to reach: if it were read, `--user evil` would resolve.
-    let host_file = env.tmp().join("host-passwd");
-    std::fs::write(&host_file, "evil:x:4242:4242::/:/bin/sh\n").unwrap();
-    let escape = format!("/../../../../../../..{}", host_file.display());
-    let cases: Vec<(&str, Vec<Node>, &[&str], &str)> = vec![
-        (
-            "fifo-passwd",
-            vec![Node::dir("etc"), Node::fifo("etc/passwd")],
-            &[],
-            "/etc/passwd",
-        ),
-        (
-            "fifo-group",
-            vec![
-                Node::dir("etc"),
-                Node::file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
-                Node::fifo("etc/group"),
-            ],
-            &[],
-            "/etc/group",
-        ),
-        (
-            "fifo-hosts",
-            vec![Node::dir("etc"), Node::fifo("etc/hosts")],
-            &[],
-            "/etc/hosts",
-        ),
-        (
-            "symlink-passwd",
-            vec![Node::dir("etc"), Node::symlink("etc/passwd", &escape)],
-            &["--user", "evil"],
-            "/etc/passwd",
-        ),
-    ];
+/// One hostile image: name, its top layer, extra `run` flags, and the file the error names.
+type Case = (&'static str, Vec<Node>, Vec<&'static str>, &'static str);
+
+/// Loads and runs each case (all with `--rm`), checking each fails cleanly.
+fn run_cases(env: &Env, cases: Vec<Case>) {
     let mut layers = 1; // the shared busybox layer
     for (name, top, extra, what) in cases {
-        let image = load(&env, name, &top, &["true"]);
+        let image = load(env, name, &top, &["true"]);
         let mut args = vec!["run", "--rm"];
-        args.extend_from_slice(extra);
+        args.extend_from_slice(&extra);
         args.push(&image);
-        let out = berth_bounded(&env, &args);
+        let out = berth_bounded(env, &args);
         layers += 1;
-        assert_failed_cleanly(&env, &out, what, layers);
+        assert_failed_cleanly(env, &out, what, layers);
     }
+}
+
+#[test]
+fn fifo_etc_files_fail_the_run_without_hanging_and_leave_nothing() {
+    berth_integration::require_root();
+    let env = Env::start();
+    let passwd = Node::file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    run_cases(
+        &env,
+        vec![
+            (
+                "fifo-passwd",
+                vec![Node::dir("etc"), Node::fifo("etc/passwd")],
+                vec![],
+                "/etc/passwd",
+            ),
+            (
+                "fifo-group",
+                vec![Node::dir("etc"), passwd, Node::fifo("etc/group")],
+                vec![],
+                "/etc/group",
+            ),
+            (
+                "fifo-hosts",
+                vec![Node::dir("etc"), Node::fifo("etc/hosts")],
+                vec![],
+                "/etc/hosts",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn symlinked_passwd_out_of_the_rootfs_fails_the_run_and_leaves_nothing() {
+    berth_integration::require_root();
+    let env = Env::start();
+    // A host file that the symlink tries to reach: if it were read, `--user evil` would resolve.
+    let host_file = env.tmp().join("host-passwd");
+    std::fs::write(&host_file, "evil:x:4242:4242::/:/bin/sh\n").unwrap();
+    let escape: &'static str =
+        Box::leak(format!("/../../../../../../..{}", host_file.display()).into_boxed_str());
+    run_cases(
+        &env,
+        vec![
+            (
+                "symlink-passwd-user",
+                vec![Node::dir("etc"), Node::symlink("etc/passwd", escape)],
+                vec!["--user", "evil"],
+                "/etc/passwd",
+            ),
+            (
+                // As root no entry is needed: an unusable /etc/passwd must still fail the run.
+                "symlink-passwd-root",
+                vec![Node::dir("etc"), Node::symlink("etc/passwd", "/etc/shadow")],
+                vec![],
+                "/etc/passwd",
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -218,12 +244,12 @@ fn run_rm_whose_start_fails_leaves_no_container() {
         }
         args.extend_from_slice(&[&image, "/no/such/program"]);
         let out = berth_bounded(&env, &args);
-        assert_eq!(code(&out), 127, "stderr: {}", stderr(&out));
         assert!(
             env.all_ids().is_empty(),
             "a --rm container whose start failed is left (detach={detach}): {}",
             env.ok(&["ps", "-a"])
         );
+        assert_eq!(code(&out), 127, "stderr: {}", stderr(&out));
         assert!(env.container_dirs_left().is_empty());
         assert!(env.mounts_left().is_empty(), "{:?}", env.mounts_left());
     }
