@@ -4,10 +4,8 @@
 //! are fixed at startup (berthd) and when berth-runc opens its `--root`. A second berthd on the
 //! same state dir is refused.
 
-mod run_common;
-
 use berth_integration::daemon::{bin, Daemon, DaemonDirs};
-use run_common::Env;
+use berth_integration::berthd_env::BerthdEnv as Env;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;

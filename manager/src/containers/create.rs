@@ -184,6 +184,10 @@ impl Containers {
                 source,
             });
         }
+        // Armed before prepare: the backend's removal is idempotent (nothing mounted, no such
+        // snapshot are fine), and a prepare that failed to clean up after itself must not leave
+        // a mount below a directory the undo would then delete through.
+        undo.snapshot = Some((id.clone(), bundle_dir.clone()));
         let prepared = match self
             .rootfs
             .prepare(&id, &image, &options, &bundle_dir)
