@@ -49,6 +49,21 @@ pub fn create_new(path: &Path) -> io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(PRIVATE))
 }
 
+/// Makes sure the file `path` exists with mode 0600 (created empty if missing, an existing one
+/// loses group/other access), for files a library creates itself with wider modes (the redb
+/// databases).
+pub fn private_file(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    tighten(path, 0o600)
+}
+
 /// Creates the top directory `path` (the root or state dir) with `mode`, sets that mode on an
 /// existing one, and removes group/other access from every directory and regular file directly
 /// in it (sockets keep their own mode; below the first level, the closed parents suffice).
@@ -89,6 +104,14 @@ mod tests {
         std::fs::set_permissions(&deep, std::fs::Permissions::from_mode(0o755)).unwrap();
         create_all(&deep).unwrap();
         assert_eq!(mode(&deep), 0o700);
+        let f = deep.join("db");
+        std::fs::write(&f, "keep").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        private_file(&f).unwrap();
+        assert_eq!(mode(&f), 0o600);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "keep");
+        private_file(&deep.join("new")).unwrap();
+        assert_eq!(mode(&deep.join("new")), 0o600);
         let e = create_new(&deep).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         create_new(&deep.join("d")).unwrap();
