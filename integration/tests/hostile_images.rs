@@ -3,8 +3,8 @@
 //! no container record or directory, no mount, no snapshot beyond the image's own layers.
 //! Also: a `run --rm` whose start fails leaves no container.
 
-use berth_integration::oci_image::{busybox_layer, layer_tar, write_layout, Node};
 use berth_integration::berthd_env::{code, stderr, BerthdEnv as Env};
+use berth_integration::oci_image::{busybox_layer, layer_tar, write_layout, Node};
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};

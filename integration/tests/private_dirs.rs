@@ -4,8 +4,8 @@
 //! are fixed at startup (berthd) and when berth-runc opens its `--root`. A second berthd on the
 //! same state dir is refused.
 
-use berth_integration::daemon::{bin, Daemon, DaemonDirs};
 use berth_integration::berthd_env::BerthdEnv as Env;
+use berth_integration::daemon::{bin, Daemon, DaemonDirs};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,7 +81,18 @@ fn nothing_under_root_or_state_is_reachable_by_other_users() {
     // (log, bundle), and the pulled image (blobs, layer snapshots with setuid busybox bits).
     let running = env.ok(&["run", "-d", &image, "sleep", "600"]);
     let running = running.trim();
-    env.ok(&["run", &image, "echo", "hi"]);
+    // Closing the host side must not close the container's: a non-root process in it still
+    // reads its /, and the /etc files berthd bind-mounts from the (0700) bundle dir.
+    let out = env.ok(&[
+        "run",
+        "--user",
+        "65534:65534",
+        &image,
+        "sh",
+        "-c",
+        "ls / >/dev/null && cat /etc/hosts /etc/resolv.conf /etc/hostname >/dev/null && echo reachable",
+    ]);
+    assert!(out.contains("reachable"), "{out}");
     let scratch = open_scratch(env.tmp());
 
     let mut paths = Vec::new();
@@ -114,7 +125,12 @@ fn nothing_under_root_or_state_is_reachable_by_other_users() {
         "{} of {} paths are not EACCES for nobody (None = opened), e.g.:\n{}",
         reachable.len(),
         results.len() - 1,
-        reachable.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+        reachable
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     env.ok(&["rm", "-f", running]);
 }
@@ -159,7 +175,14 @@ fn wide_modes_left_by_an_older_version_are_fixed_at_start() {
     d.wait_ready().unwrap();
     assert_eq!(mode(&dirs.root), 0o700, "root");
     assert_eq!(mode(&dirs.state), 0o711, "state");
-    for p in ["blobs", "ingest", "snapshots", "containers", "metadata.redb", "berthd.lock"] {
+    for p in [
+        "blobs",
+        "ingest",
+        "snapshots",
+        "containers",
+        "metadata.redb",
+        "berthd.lock",
+    ] {
         let m = mode(&dirs.root.join(p));
         assert_eq!(m & 0o077, 0, "{p} is {m:o}");
     }
@@ -183,7 +206,11 @@ fn berth_runc_closes_an_open_root() {
         .arg("list")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&root), 0o700);
 }
 
