@@ -149,6 +149,25 @@ fn fifo_etc_files_fail_the_run_without_hanging_and_leave_nothing() {
                 vec![],
                 "/etc/hosts",
             ),
+            (
+                "fifo-resolv",
+                vec![Node::dir("etc"), Node::fifo("etc/resolv.conf")],
+                vec![],
+                "/etc/resolv.conf",
+            ),
+            (
+                // Not only the last component: a FIFO where /etc should be is never opened.
+                "fifo-etc",
+                vec![Node::fifo("etc")],
+                vec![],
+                "/etc/passwd",
+            ),
+            (
+                "dir-hostname",
+                vec![Node::dir("etc"), Node::dir("etc/hostname")],
+                vec![],
+                "/etc/hostname",
+            ),
         ],
     );
 }
