@@ -68,10 +68,14 @@ pub fn private_file(path: &Path) -> io::Result<()> {
 /// existing one, and removes group/other access from every directory and regular file directly
 /// in it (sockets keep their own mode; below the first level, the closed parents suffice).
 pub fn secure_top(path: &Path, mode: u32) -> io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(mode)
-        .create(path)?;
+    // Missing parents (`/var/lib`, …) are not berthd's: they get the usual modes.
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(mode).create(path) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     for ent in std::fs::read_dir(path)? {
         let ent = ent?;
@@ -121,6 +125,13 @@ mod tests {
     #[test]
     fn secure_top_fixes_an_old_tree() {
         let t = tempfile::tempdir().unwrap();
+        // Parents keep the usual modes; only the top is closed.
+        let parent = t.path().join("var/lib");
+        secure_top(&parent.join("berth"), PRIVATE).unwrap();
+        let usual = t.path().join("usual");
+        std::fs::create_dir(&usual).unwrap();
+        assert_eq!(mode(&parent), mode(&usual));
+        assert_eq!(mode(&parent.join("berth")), 0o700);
         let top = t.path().join("root");
         std::fs::create_dir_all(top.join("snapshots/1/fs")).unwrap();
         std::fs::write(top.join("metadata.redb"), "x").unwrap();
