@@ -1,4 +1,4 @@
-//! Shared fixture of the `net_*` tests: a `run_common::Env` (seeded registry, private berthd whose
+//! Shared fixture of the `net_*` tests: a `BerthdEnv` (seeded registry, private berthd whose
 //! default network has a bridge name and subnet of its own, so tests never meet each other or a
 //! real berthd), host ports chosen free, HTTP on 127.0.0.1, and the "nothing left" checks.
 #![allow(dead_code, unused_imports)]
@@ -181,7 +181,7 @@ pub fn try_http_get(ip: Ipv4Addr, port: u16) -> Option<String> {
 
 impl Drop for NetEnv {
     fn drop(&mut self) {
-        // run_common's guard removes containers and networks, stops berthd, unmounts, and
+        // BerthdEnv's guard removes containers and networks, stops berthd, unmounts, and
         // deletes the rules naming the test's subnets and its bridge.
         self.env.take();
     }

@@ -27,6 +27,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// How long an adopting monitor may take to report that it watches the init.
 const ADOPT_REPORT_WAIT: Duration = Duration::from_secs(10);
+/// How long the exit is held back for the adopting monitor to finish after the record exists.
+const ADOPTER_EXIT_WAIT: Duration = Duration::from_secs(5);
 /// Interval of the checks while waiting for an orphaned init to be reaped by its parent.
 const REAP_POLL: Duration = Duration::from_millis(100);
 
@@ -80,11 +82,22 @@ pub(crate) async fn watch_exit(entry: Arc<Entry>, tm: TaskManager) {
         adopt(&entry, &tm).await
     };
     let status = follow(&entry, init).await;
-    entry.settle(status, &tm.inner.events);
     if let Some(pid) = adopter {
-        // It returns once the record exists; reap it (it became our child).
-        wait_monitor(pid, &dir).await;
+        // The adopter exits once the record exists; reap it (it became our child) before the
+        // exit is published, so that a delete that follows never races its last writes into
+        // the task's dir. Bounded: a wedged adopter must not hide the exit.
+        if tokio::time::timeout(ADOPTER_EXIT_WAIT, wait_monitor(pid, &dir))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                task = entry.info.id,
+                monitor = pid,
+                "adopting monitor still runs after the exit was recorded"
+            );
+        }
     }
+    entry.settle(status, &tm.inner.events);
 }
 
 /// Waits until monitor `pid` of the task in `dir` is gone, and reaps it if it is our child.
