@@ -13,6 +13,7 @@ pub mod env;
 pub mod fake_registry;
 pub mod host;
 pub mod oci_layout;
+pub mod oci_image;
 pub mod registry;
 pub mod runtime;
 pub mod task_env;

@@ -199,6 +199,12 @@ impl Config {
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("berthd.lock")
     }
+
+    /// Path of the lock file that keeps a second daemon off the same state dir (two daemons
+    /// with different roots would otherwise share tasks, monitors and the runtime's state).
+    pub fn state_lock_path(&self) -> PathBuf {
+        self.state.join("berthd.lock")
+    }
 }
 
 #[cfg(test)]

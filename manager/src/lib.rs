@@ -17,8 +17,11 @@
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
 //! - [`content`]: the content-addressable blob store.
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
+//! - [`rootfs_fs`]: files inside an image's tree, resolved in it and opened without following,
+//!   blocking or unbounded reads.
 //! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
 //! - [`events`]: the in-process event bus and the Events service.
+//! - [`private_dir`]: the directories berthd keeps data in, and their modes.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
 
@@ -36,8 +39,10 @@ pub mod metadata;
 pub mod monitor;
 pub mod network;
 pub mod oci_runtime;
+pub mod private_dir;
 pub mod reference;
 pub mod registry;
+pub mod rootfs_fs;
 pub mod snapshots;
 pub mod tasks;
 pub mod unpack;

@@ -10,36 +10,40 @@ use std::path::{Path, PathBuf};
 /// Each top-level module of `manager/src` and its layer; higher layers may import lower ones.
 /// A new module gets a line here: the lowest layer above everything it imports.
 const LAYERS: &[(&str, u8)] = &[
+    // Filesystem primitives: directories under the root/state dirs that only root can reach,
+    // files inside an image tree opened without following, blocking or unbounded reads.
+    ("private_dir", 0),
+    ("rootfs_fs", 0),
     // Leaves: configuration, blobs, tar unpacking, reference grammar, the OCI runtime's CLI
     // client, the event bus.
-    ("config", 0),
-    ("content", 0),
-    ("events", 0),
-    ("oci_runtime", 0),
-    ("reference", 0),
-    ("unpack", 0),
+    ("config", 1),
+    ("content", 1),
+    ("events", 1),
+    ("oci_runtime", 1),
+    ("reference", 1),
+    ("unpack", 1),
     // Plain records and their storage; bundles; the per-container monitor.
-    ("bundle", 1),
-    ("metadata", 1),
-    ("monitor", 1),
+    ("bundle", 2),
+    ("metadata", 2),
+    ("monitor", 2),
     // Snapshotters (prepare, commit, remove layers); tasks (monitors + runtime binary); networking (CNI).
-    ("network", 2),
-    ("snapshots", 2),
-    ("tasks", 2),
+    ("network", 3),
+    ("snapshots", 3),
+    ("tasks", 3),
     // Garbage collection: roots from image and container records and leases; sweeps blobs and
     // snapshots.
-    ("gc", 3),
+    ("gc", 4),
     // Image records, the platform matcher, image rootfs from layers.
-    ("images", 4),
+    ("images", 5),
     // The container/task model and its rules; registry clients behind images' trait.
-    ("containers", 5),
-    ("registry", 5),
+    ("containers", 6),
+    ("registry", 6),
     // gRPC fronts of the container model (thin).
-    ("api", 6),
+    ("api", 7),
     // Daemon assembly: builds and wires everything.
-    ("daemon", 7),
+    ("daemon", 8),
     // The command-line client.
-    ("cli", 8),
+    ("cli", 9),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -136,6 +136,29 @@ pub struct HookState<'a> {
     pub annotations: &'a HashMap<String, String>,
 }
 
+/// Mode of the state root: it holds every container's state, exec FIFO and bundle path.
+pub const ROOT_MODE: u32 = 0o700;
+
+/// Creates the state root (missing parents too) with [`ROOT_MODE`], or closes an existing one
+/// that other users can reach (an older version or another tool may have made it wider).
+pub fn secure_root(root: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(ROOT_MODE)
+        .create(root)
+        .ctx(|| format!("create state root {}", root.display()))?;
+    let mode = fs::metadata(root)
+        .ctx(|| format!("stat state root {}", root.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(root, fs::Permissions::from_mode(ROOT_MODE))
+            .ctx(|| format!("chmod state root {}", root.display()))?;
+    }
+    Ok(())
+}
+
 /// The state directory of container `id` under `root`.
 pub fn container_dir(root: &Path, id: &str) -> PathBuf {
     root.join(id)

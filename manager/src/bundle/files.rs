@@ -10,7 +10,7 @@ use oci_spec::image::ImageConfiguration;
 use oci_spec::runtime::Spec;
 
 use super::{defaults, generate, BundleError, RunOptions};
-use crate::unpack::in_root::{DirMeta, RelPath, Root};
+use crate::rootfs_fs::{DirMeta, FileError, RelPath, Root};
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> BundleError + 'a {
     move |source| BundleError::Io {
@@ -24,7 +24,7 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Bu
 /// returns the rootfs path.
 pub fn create_bundle_dir(bundle_dir: &Path) -> Result<PathBuf, BundleError> {
     let rootfs = bundle_dir.join("rootfs");
-    fs::create_dir_all(&rootfs).map_err(io("create", &rootfs))?;
+    crate::private_dir::create_all(&rootfs).map_err(io("create", &rootfs))?;
     Ok(rootfs)
 }
 
@@ -120,7 +120,9 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), BundleError> {
 }
 
 /// Makes sure `/etc/<name>` exists in the rootfs so it can be bind-mounted over (created inside
-/// the container's own writable layer, never through a symlink out of the rootfs).
+/// the container's own writable layer). A symlink there is left alone: berthd never follows
+/// it, and the runtime resolves mount destinations inside the rootfs. Anything else that is not
+/// a regular file (a FIFO, a device, a directory) makes the bundle fail.
 fn ensure_mountpoint(root: &Root, name: &str) -> Result<(), BundleError> {
     let rel = RelPath::parse(Path::new("etc").join(name).as_path())
         .ok_or_else(|| BundleError::Spec(format!("bad file name {name}")))?;
@@ -128,14 +130,10 @@ fn ensure_mountpoint(root: &Root, name: &str) -> Result<(), BundleError> {
     let p = root.path().join("etc").join(name);
     root.mkdir_all(&etc, |_| DirMeta::default())
         .map_err(io("create", &p))?;
-    use nix::fcntl::OFlag;
-    match root.open_at(&rel, OFlag::O_CREAT | OFlag::O_WRONLY) {
-        Ok(_) => Ok(()),
-        // A dangling symlink or a directory there: leave it to the runtime to report.
-        Err(e) => {
-            tracing::warn!(path = %p.display(), error = %e, "cannot create mount point");
-            Ok(())
-        }
+    match root.ensure_regular(&rel, 0o644) {
+        Ok(()) => Ok(()),
+        Err(FileError::Symlink { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

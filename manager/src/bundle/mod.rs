@@ -115,6 +115,9 @@ pub enum BundleError {
     /// oci-spec refused to build part of the spec.
     #[error("building the runtime spec: {0}")]
     Spec(String),
+    /// A file the bundle needs from the image (`/etc/passwd`, a mount point) is unusable.
+    #[error("image file: {0}")]
+    ImageFile(#[from] crate::rootfs_fs::FileError),
     /// A filesystem operation failed.
     #[error("{op} {path}: {source}")]
     Io {

@@ -10,6 +10,7 @@ use super::process::{command, environment, DEFAULT_PATH};
 use super::user::{resolve_user, ResolvedUser};
 use super::volumes::parse_volume;
 use super::*;
+use crate::rootfs_fs::FileError;
 
 fn v(s: &[&str]) -> Vec<String> {
     s.iter().map(|x| x.to_string()).collect()
@@ -173,10 +174,39 @@ fn passwd_symlink_cannot_read_host_files() {
     fs::create_dir(r.path().join("etc")).unwrap();
     let target = format!("../../../../../../..{}/passwd", outside.path().display());
     std::os::unix::fs::symlink(&target, r.path().join("etc/passwd")).unwrap();
-    assert!(matches!(
-        resolve_user(r.path(), "evil"),
-        Err(BundleError::UnknownUser { .. })
-    ));
+    let e = resolve_user(r.path(), "evil").unwrap_err();
+    assert!(
+        matches!(e, BundleError::ImageFile(FileError::Symlink { .. })),
+        "{e}"
+    );
+    // Even for root, which needs no entry: an unusable /etc/passwd is an error, not "missing".
+    assert!(resolve_user(r.path(), "").is_err());
+}
+
+#[test]
+fn passwd_fifo_or_huge_fails_without_blocking_or_reading() {
+    let r = tempfile::tempdir().unwrap();
+    fs::create_dir(r.path().join("etc")).unwrap();
+    nix::unistd::mkfifo(
+        &r.path().join("etc/passwd"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let e = resolve_user(r.path(), "").unwrap_err();
+    assert!(
+        matches!(e, BundleError::ImageFile(FileError::NotRegular { .. })),
+        "{e}"
+    );
+    fs::remove_file(r.path().join("etc/passwd")).unwrap();
+    fs::File::create(r.path().join("etc/passwd"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let e = resolve_user(r.path(), "").unwrap_err();
+    assert!(
+        matches!(e, BundleError::ImageFile(FileError::TooLarge { .. })),
+        "{e}"
+    );
 }
 
 fn image(config: serde_json::Value) -> ImageConfiguration {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::BundleError;
-use crate::unpack::in_root::{RelPath, Root};
+use crate::rootfs_fs::{RelPath, Root, MAX_ETC_FILE};
 
 /// The identity a container process runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,27 +72,21 @@ fn parse_group(text: &str) -> Vec<GroupEntry> {
         .collect()
 }
 
-/// Reads `etc/<name>` inside the rootfs; a missing file reads as `None`.
+/// Reads `etc/<name>` inside the rootfs (a regular file of at most [`MAX_ETC_FILE`] bytes,
+/// never through a symlink); a missing file reads as `None`.
 fn read_etc(rootfs: &Path, name: &str) -> Result<Option<String>, BundleError> {
-    let file = format!("/etc/{name}");
     let root = Root::open(rootfs).map_err(|e| BundleError::Io {
         op: "open rootfs",
         path: rootfs.to_path_buf(),
         source: e,
     })?;
-    let rel = RelPath::parse(Path::new(&file)).ok_or_else(|| BundleError::InvalidOption {
-        option: "user".into(),
-        reason: format!("bad file name {file:?}"),
-    })?;
-    match root.read_file(&rel) {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(BundleError::Io {
-            op: "read",
-            path: rootfs.join(&file[1..]),
-            source: e,
-        }),
-    }
+    let rel =
+        RelPath::parse(&Path::new("etc").join(name)).ok_or_else(|| BundleError::InvalidOption {
+            option: "user".into(),
+            reason: format!("bad file name {name:?}"),
+        })?;
+    let bytes = root.read_regular(&rel, MAX_ETC_FILE)?;
+    Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
 /// Resolves `user` (empty = root) against the image rootfs at `rootfs`.

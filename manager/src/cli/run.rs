@@ -90,7 +90,9 @@ pub async fn create(ch: Channel, ctx: &super::CliContext, args: CreateArgs) -> a
 
 /// `berth run`: create, start, and (unless `-d`) stream output and exit with the container's code.
 pub async fn run(ch: Channel, ctx: &super::CliContext, args: RunArgs) -> anyhow::Result<i32> {
-    let c = create_pulling(&ch, ctx, &args.flags).await?;
+    let c = create_pulling(&ch, ctx, &args.flags)
+        .await
+        .map_err(create_failed)?;
     let mut tasks = TasksClient::new(ch.clone());
     if args.detach {
         tasks
@@ -138,6 +140,18 @@ async fn wait_removed(ch: &Channel, id: &str) {
             Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
         }
     }
+}
+
+/// A `run` whose container could not be created exits 125, as Docker's (the daemon's refusal,
+/// e.g. an unusable image file); an unreachable daemon keeps its own message and code.
+fn create_failed(e: anyhow::Error) -> anyhow::Error {
+    if e.is::<super::exit_code::ExitCodeError>() || e.is::<super::DaemonUnreachable>() {
+        return e;
+    }
+    anyhow::Error::new(super::exit_code::ExitCodeError {
+        code: 125,
+        message: format!("{e:#}"),
+    })
 }
 
 /// A failed start exits with the code berthd decided (Docker's 127 for a missing program, 126

@@ -19,9 +19,13 @@ impl Undo<'_> {
             return;
         }
         self.armed = false;
+        // Reverse order of creation: mount and snapshot, then the directories.
         if let Some((key, bundle)) = self.snapshot.take() {
             if let Err(e) = self.containers.rootfs.remove(&key, &bundle).await {
-                tracing::error!(snapshot = key, error = %e, "cleaning up after failed create");
+                // The rootfs may still be mounted: removing the directory would delete through it.
+                tracing::error!(snapshot = key, dir = %self.dir.display(), error = %e,
+                    "cleaning up after failed create; the container directory is kept");
+                return;
             }
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
@@ -106,8 +110,22 @@ impl Containers {
         ))
     }
 
-    /// Creates a container from a local image.
+    /// Creates a container from a local image. The work runs in its own task, so that it
+    /// finishes (or rolls back completely) even when the caller goes away: a create dropped
+    /// halfway would leave a mount, a snapshot and directories that no record names.
     pub async fn create(
+        self: &std::sync::Arc<Self>,
+        req: pb::CreateContainerRequest,
+    ) -> Result<pb::Container, ContainerError> {
+        let me = std::sync::Arc::clone(self);
+        tokio::spawn(async move { me.create_detached(req).await })
+            .await
+            .map_err(|e| {
+                ContainerError::Invalid(format!("internal: container create failed: {e}"))
+            })?
+    }
+
+    async fn create_detached(
         &self,
         req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {
@@ -159,13 +177,17 @@ impl Containers {
             snapshot: None,
             armed: true,
         };
-        if let Err(source) = std::fs::create_dir_all(&bundle_dir) {
+        if let Err(source) = crate::private_dir::create_all(&bundle_dir) {
             undo.run().await;
             return Err(ContainerError::Io {
                 path: bundle_dir,
                 source,
             });
         }
+        // Armed before prepare: the backend's removal is idempotent (nothing mounted, no such
+        // snapshot are fine), and a prepare that failed to clean up after itself must not leave
+        // a mount below a directory the undo would then delete through.
+        undo.snapshot = Some((id.clone(), bundle_dir.clone()));
         let prepared = match self
             .rootfs
             .prepare(&id, &image, &options, &bundle_dir)

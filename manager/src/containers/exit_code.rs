@@ -19,6 +19,8 @@ pub const TRAILER: &str = "berth-start-failure-bin";
 
 /// The exit code recorded for a create/start that failed with the runtime's `message`.
 pub fn start_failure_code(message: &str) -> i32 {
+    // Runtimes differ in case ("No such file or directory (os error 2)" from Rust's io errors).
+    let message = message.to_lowercase();
     if message.contains("executable file not found")
         || message.contains("no such file or directory")
     {
@@ -65,6 +67,10 @@ mod tests {
         assert_eq!(start_failure_code("cgroup failed"), 125);
         assert_eq!(
             start_failure_code("exec /bin/x: no such file or directory"),
+            127
+        );
+        assert_eq!(
+            start_failure_code("exec: \"/x\": No such file or directory (os error 2)"),
             127
         );
     }

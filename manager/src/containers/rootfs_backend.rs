@@ -194,7 +194,7 @@ impl RootfsBackend for ImageRootfs {
             )
             .map_err(|e| internal(format!("preparing rootfs of container {id}: {e}")))?;
             let rootfs = bundle_dir.join("rootfs");
-            let done = std::fs::create_dir_all(&rootfs)
+            let done = crate::private_dir::create_all(&rootfs)
                 .map_err(|e| internal(format!("creating {}: {e}", rootfs.display())))
                 .and_then(|()| {
                     snapshots::mount::mount_all(&prepared.mounts, &rootfs)

@@ -49,8 +49,20 @@ impl Containers {
         Ok(())
     }
 
-    /// Creates a task for `rec` (reaping an exited one first). Fails if one is live.
-    pub async fn create_task(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
+    /// Creates a task for `rec` (reaping an exited one first). Fails if one is live. Like a
+    /// container create, it runs in its own task: a caller that goes away between the network
+    /// attach and the runtime's create must not leave a network no task uses.
+    pub async fn create_task(
+        self: &std::sync::Arc<Self>,
+        rec: &ContainerRecord,
+    ) -> Result<u32, ContainerError> {
+        let (me, rec) = (std::sync::Arc::clone(self), rec.clone());
+        tokio::spawn(async move { me.create_task_detached(&rec).await })
+            .await
+            .map_err(|e| ContainerError::Invalid(format!("internal: task create failed: {e}")))?
+    }
+
+    async fn create_task_detached(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
         if let Some(t) = self.task(&rec.id).await? {
             if t.state != TaskState::Stopped {
                 return Err(ContainerError::Precondition(format!(
@@ -95,14 +107,25 @@ impl Containers {
 
     /// Starts the container's task, creating it first unless a created one waits; a running or
     /// paused task is left alone (Docker: starting a running container is a no-op). The pid.
-    pub async fn start_task(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
+    /// Runs in its own task, as [`Containers::create_task`] does.
+    pub async fn start_task(
+        self: &std::sync::Arc<Self>,
+        rec: &ContainerRecord,
+    ) -> Result<u32, ContainerError> {
+        let (me, rec) = (std::sync::Arc::clone(self), rec.clone());
+        tokio::spawn(async move { me.start_task_detached(&rec).await })
+            .await
+            .map_err(|e| ContainerError::Invalid(format!("internal: task start failed: {e}")))?
+    }
+
+    async fn start_task_detached(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
         match self.task(&rec.id).await? {
             Some(t) if matches!(t.state, TaskState::Running | TaskState::Paused) => {
                 return Ok(t.pid);
             }
             Some(t) if t.state == TaskState::Created => {}
             _ => {
-                self.create_task(rec).await?;
+                self.create_task_detached(rec).await?;
             }
         }
         match self.tasks.start(&rec.id).await {
@@ -130,8 +153,9 @@ impl Containers {
         }
     }
 
-    /// Records a failed create/start Docker's way (exit 127/126/125, state Created) and removes
-    /// whatever the runtime left. Returns the exit code.
+    /// Records a failed create/start Docker's way (exit 127/126/125, state Created), removes
+    /// whatever the runtime left, and removes the container itself when it was made with `--rm`
+    /// (a run that never started has ended). Returns the exit code.
     async fn start_failed(&self, id: &str, message: &str) -> i32 {
         // Best effort: the task may never have been created.
         let _ = self.tasks.delete(id).await;
@@ -145,6 +169,11 @@ impl Containers {
             run.error = msg;
         }) {
             tracing::error!(container = id, error = %e, "recording start failure");
+        }
+        if matches!(self.store.get(id), Ok(Some(r)) if r.options.auto_remove) {
+            if let Err(e) = self.delete(id, true).await {
+                tracing::error!(container = id, error = %e, "auto-removing container after a failed start");
+            }
         }
         code
     }

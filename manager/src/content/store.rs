@@ -30,7 +30,7 @@ impl ContentStore {
         let blobs = root.join("blobs").join("sha256");
         let ingest = root.join("ingest");
         for dir in [&blobs, &ingest] {
-            std::fs::create_dir_all(dir).map_err(|source| ContentError::Io {
+            crate::private_dir::create_all(dir).map_err(|source| ContentError::Io {
                 op: "create directory",
                 path: dir.clone(),
                 source,

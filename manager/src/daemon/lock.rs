@@ -1,9 +1,11 @@
-//! The root lock: an exclusive `flock` on `<root>/berthd.lock` that keeps a second berthd off the same
-//! root. The file holds the owner's pid so the refusal can name it.
+//! The directory locks: an exclusive `flock` on `<root>/berthd.lock` and on `<state>/berthd.lock`
+//! that keeps a second berthd off the same root or state dir. The file holds the owner's pid so the
+//! refusal can name it.
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -18,13 +20,15 @@ pub struct RootLock {
 }
 
 impl RootLock {
-    /// Takes the lock without waiting, or fails naming the pid that holds it.
-    pub fn acquire(path: &Path) -> Result<Self, DaemonError> {
+    /// Takes the lock without waiting, or fails naming the pid that holds it; `what` names the
+    /// directory in that error (`root`, `state dir`).
+    pub fn acquire(path: &Path, what: &'static str) -> Result<Self, DaemonError> {
         let io = |op: &'static str| {
             let path = path.to_path_buf();
             move |source| DaemonError::Io { op, path, source }
         };
         let file = std::fs::OpenOptions::new()
+            .mode(0o600)
             .read(true)
             .write(true)
             .create(true)
@@ -38,6 +42,7 @@ impl RootLock {
                 let _ = file.read_to_string(&mut pid);
                 let pid = pid.trim();
                 return Err(DaemonError::AlreadyRunning {
+                    what,
                     lock: path.to_path_buf(),
                     pid: (!pid.is_empty()).then(|| pid.to_string()),
                 });

@@ -10,7 +10,6 @@ mod socket;
 pub mod version;
 pub mod wiring;
 
-use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 use tokio_stream::wrappers::UnixListenerStream;
@@ -22,10 +21,12 @@ pub use lock::RootLock;
 /// Daemon startup and serving failures.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// Another berthd holds the root lock.
-    #[error("another berthd is already running on this root (lock {lock} held{})",
+    /// Another berthd holds the root or state lock.
+    #[error("another berthd is already running on this {what} (lock {lock} held{})",
         pid.as_ref().map(|p| format!(" by pid {p}")).unwrap_or_default())]
     AlreadyRunning {
+        /// Which directory: `root` or `state dir`.
+        what: &'static str,
         /// The lock file.
         lock: PathBuf,
         /// Pid recorded in the lock file, if readable.
@@ -77,24 +78,27 @@ pub enum DaemonError {
 /// How long in-flight calls may run after SIGTERM before they are cut off.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Creates (or re-secures) a top directory: see [`crate::private_dir::secure_top`].
 fn make_dir(path: &std::path::Path, mode: u32) -> Result<(), DaemonError> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(mode)
-        .create(path)
-        .map_err(|source| DaemonError::Io {
-            op: "create directory",
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::private_dir::secure_top(path, mode).map_err(|source| DaemonError::Io {
+        op: "create or secure directory",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Returns after the server stopped, the database closed and
 /// the socket was removed.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
-    make_dir(&config.root, 0o711)?;
-    make_dir(&config.state, 0o711)?;
-    let lock = RootLock::acquire(&config.lock_path())?;
+    make_dir(&config.root, crate::private_dir::PRIVATE)?;
+    make_dir(&config.state, crate::private_dir::TRAVERSE_ONLY)?;
+    let lock = RootLock::acquire(&config.lock_path(), "root")?;
+    // One file when root and state are the same directory (a second flock would refuse us).
+    let state_lock = if config.state_lock_path() == config.lock_path() {
+        None
+    } else {
+        Some(RootLock::acquire(&config.state_lock_path(), "state dir")?)
+    };
     let shutdown = signals::shutdown_signal()?;
     // Before any monitor starts: they must become berthd's children (see tasks::orphan).
     crate::tasks::become_subreaper().map_err(DaemonError::Subreaper)?;
@@ -141,6 +145,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     drop(socket_guard);
     drop(ctx);
     tracing::info!(lock = %lock.path().display(), "berthd stopped");
+    drop(state_lock);
     drop(lock);
     result
 }

@@ -20,6 +20,8 @@ pub fn bind(path: &Path) -> Result<(UnixListener, SocketGuard), DaemonError> {
         let path = path.to_path_buf();
         move |source| DaemonError::Io { op, path, source }
     };
+    // Not a private_dir: clients must reach the socket's directory (by default the 0711 state
+    // dir, which exists by now); the socket's own mode decides who may connect.
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io("create directory for"))?;
     }

@@ -104,6 +104,11 @@ impl std::fmt::Debug for Metadata {
 impl Metadata {
     /// Opens (creating if needed) the database at `path` and makes sure every table exists.
     pub fn open(path: &Path) -> Result<Self, MetadataError> {
+        // redb would create it 0644.
+        crate::private_dir::private_file(path).map_err(|e| MetadataError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(redb::DatabaseError::Storage(redb::StorageError::Io(e))),
+        })?;
         let db = Db::open(path).map_err(|e| MetadataError::Open {
             path: path.to_path_buf(),
             source: Box::new(e),

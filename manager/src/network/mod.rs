@@ -202,7 +202,7 @@ impl Networks {
             records: std::sync::OnceLock::new(),
         };
         for dir in [&me.netns_dir, &me.ipam_dir] {
-            std::fs::create_dir_all(dir)
+            crate::private_dir::create_all(dir)
                 .map_err(|e| NetworkError::Invalid(format!("creating {}: {e}", dir.display())))?;
         }
         let subnet: Ipv4Net = nc.subnet.parse().map_err(|_| {

@@ -22,7 +22,7 @@ pub(super) struct Base {
 impl Base {
     pub fn open(root: &Path) -> Result<Base, SnapshotError> {
         let dirs = root.join("snapshots");
-        std::fs::create_dir_all(&dirs).map_err(|e| SnapshotError::io("create", &dirs, e))?;
+        crate::private_dir::create_all(&dirs).map_err(|e| SnapshotError::io("create", &dirs, e))?;
         let store = Store::open(&root.join("metadata.redb"))?;
         let b = Base {
             root: root.to_path_buf(),
@@ -79,7 +79,8 @@ impl Base {
         let rec = self.store.create(key, kind, parent, labels)?;
         let dir = self.dir(rec.id);
         let made = self.store.ancestry(parent).and_then(|anc| {
-            std::fs::create_dir(&dir).map_err(|e| SnapshotError::io("create", &dir, e))?;
+            crate::private_dir::create_new(&dir)
+                .map_err(|e| SnapshotError::io("create", &dir, e))?;
             make(&dir, &anc)?;
             Ok(anc)
         });

@@ -231,7 +231,7 @@ pub fn open(state_root: &Path, choice: Choice) -> Result<Arc<dyn Snapshotter>, S
 
 fn open_new(state_root: &Path, choice: Choice) -> Result<Arc<dyn Snapshotter>, SnapshotError> {
     let dir = state_root.join("snapshots");
-    std::fs::create_dir_all(&dir).map_err(|e| SnapshotError::io("create", &dir, e))?;
+    crate::private_dir::create_all(&dir).map_err(|e| SnapshotError::io("create", &dir, e))?;
     let use_overlay = match choice {
         Choice::Overlay => true,
         Choice::Copying => false,

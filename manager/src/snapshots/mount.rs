@@ -179,7 +179,7 @@ pub fn probe_overlay(dir: &Path) -> Result<(), SnapshotError> {
     let _ = std::fs::remove_dir_all(&t);
     let result = (|| {
         for d in ["lower1", "lower2", "upper", "work", "merged"] {
-            std::fs::create_dir_all(t.join(d))
+            crate::private_dir::create_all(&t.join(d))
                 .map_err(|e| SnapshotError::io("create", &t.join(d), e))?;
         }
         let m = Mount {

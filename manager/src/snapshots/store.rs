@@ -117,6 +117,8 @@ impl Store {
 
     /// Opens or creates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, SnapshotError> {
+        // redb would create it 0644.
+        crate::private_dir::private_file(path).map_err(|e| SnapshotError::io("create", path, e))?;
         let db = Db::open(path).map_err(|e| SnapshotError::Metadata {
             path: path.to_path_buf(),
             message: redb::Error::from(e).to_string(),

@@ -11,7 +11,7 @@ use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
 use crate::monitor::pidfd::PidFd;
 use crate::oci_runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -94,12 +94,11 @@ impl TaskManager {
                     std::path::absolute(&*p).map_err(io_err(format!("resolve {}", p.display())))?;
             }
         }
-        for dir in [&config.tasks_dir, &config.runtime_root] {
-            std::fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
-        }
         // Attach sockets inside accept stdin for containers: only root may reach them.
-        std::fs::set_permissions(&config.tasks_dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(io_err(format!("chmod {}", config.tasks_dir.display())))?;
+        for dir in [&config.tasks_dir, &config.runtime_root] {
+            crate::private_dir::create_all(dir)
+                .map_err(io_err(format!("create {}", dir.display())))?;
+        }
         let runtime = Runtime::new(
             config.runtime.clone(),
             config.runtime_root.clone(),
@@ -141,7 +140,7 @@ impl TaskManager {
             return Err(TaskError::AlreadyExists(id.to_string()));
         }
         let dir = self.inner.config.tasks_dir.join(id);
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        match crate::private_dir::create_new(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(TaskError::AlreadyExists(id.to_string()))

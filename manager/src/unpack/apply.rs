@@ -13,8 +13,8 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{fchownat, linkat, symlinkat, Gid, Uid};
 use tar::{Archive, EntryType};
 
-use super::in_root::{self, DirMeta, RelPath, Root};
 use super::{ApplyTarget, UnpackError, WhiteoutMode};
+use crate::rootfs_fs::{self as in_root, DirMeta, RelPath, Root};
 
 const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 /// Layers may not set overlayfs' own xattrs: they would forge whiteouts, redirects or metacopy.

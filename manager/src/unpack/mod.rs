@@ -2,13 +2,12 @@
 //!
 //! The stream is decompressed and hashed as it is read, and the uncompressed digest is checked
 //! against the layer's diffID once the whole stream has been consumed. Entries are written through
-//! [`in_root::Root`], so no entry can land outside the target whatever its path, symlinks or
+//! [`crate::rootfs_fs::Root`], so no entry can land outside the target whatever its path, symlinks or
 //! hardlinks say. Whiteouts are applied as the target needs them ([`WhiteoutMode`]).
 //! On error the target is left partially written: the caller removes it (the snapshot helpers do).
 
 mod apply;
 pub mod compression;
-pub mod in_root;
 pub mod limits;
 
 use std::io::{self, Read};

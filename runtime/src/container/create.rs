@@ -61,11 +61,7 @@ pub(crate) fn create_with(
             "cannot use console socket if runc will not detach or allocate tty".into(),
         ));
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .ctx(|| format!("create state root {}", root.display()))?;
+    state_dir::secure_root(root)?;
     let dir = state_dir::container_dir(root, id);
     // mkdir is the atomic claim on the id: a concurrent create of the same id gets EEXIST.
     match fs::DirBuilder::new().mode(0o711).create(&dir) {

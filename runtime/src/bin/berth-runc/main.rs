@@ -120,6 +120,12 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
         std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         root.display()
     ));
+    if root.exists() {
+        // Close a root another version left open; create does it (and creates) itself.
+        if let Err(e) = berth_runtime::state_dir::secure_root(root) {
+            log.warn(&format!("{e}"));
+        }
+    }
     match cmd {
         Command::Create(a) => {
             if let Some(w) = berth_runtime::config::bundle_version_warning(&a.bundle) {

@@ -1,4 +1,4 @@
-//! Path resolution confined to a directory tree, for writing layer entries and reading image files.
+//! Path resolution confined to a directory tree (a layer being unpacked, a container rootfs).
 //!
 //! Every lookup goes through `openat2(RESOLVE_IN_ROOT)`: the kernel resolves `..` and symlinks
 //! (absolute or relative, including ones created moments earlier by the same layer) as if the
@@ -111,8 +111,14 @@ impl Root {
 
     /// Opens `rel` inside the root with `flags`, resolving symlinks within the root.
     pub fn open_at(&self, rel: &RelPath, flags: OFlag) -> io::Result<OwnedFd> {
+        self.open_at_mode(rel, flags, Mode::empty())
+    }
+
+    /// [`Root::open_at`] with the permission bits for a file that `O_CREAT` makes.
+    pub fn open_at_mode(&self, rel: &RelPath, flags: OFlag, mode: Mode) -> io::Result<OwnedFd> {
         let how = OpenHow::new()
             .flags(flags | OFlag::O_CLOEXEC)
+            .mode(mode)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
         let p = rel.to_path();
         match openat2(self.fd.as_fd(), &p, how) {
@@ -171,22 +177,6 @@ impl Root {
             }
         }
         Ok(parent)
-    }
-
-    /// Reads a whole regular file inside the root (symlinks resolved within the root).
-    pub fn read_file(&self, rel: &RelPath) -> io::Result<Vec<u8>> {
-        use std::io::Read;
-        let fd = self.open_at(rel, OFlag::O_RDONLY)?;
-        let mut f = std::fs::File::from(fd);
-        if !f.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf)?;
-        Ok(buf)
     }
 }
 
