@@ -21,9 +21,11 @@
 //! - [`events`]: the in-process event bus and the Events service.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
+//! - [`children`]: which child processes berthd waits for itself; reaping the other orphans.
 
 pub mod api;
 pub mod bundle;
+pub mod children;
 pub mod cli;
 pub mod config;
 pub mod containers;

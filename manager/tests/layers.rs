@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     // Leaves: configuration, blobs, tar unpacking, reference grammar, the OCI runtime's CLI
     // client, the event bus.
+    ("children", 0),
     ("config", 0),
     ("content", 0),
     ("events", 0),

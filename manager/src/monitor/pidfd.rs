@@ -78,6 +78,9 @@ use ioctl::pidfd_get_info;
 pub struct PidFd {
     fd: OwnedFd,
     pid: i32,
+    /// Whoever holds a pidfd may reap the process through it: berthd's reaper of orphans
+    /// leaves it alone (see `crate::children`).
+    _claim: crate::children::Claim,
 }
 
 impl PidFd {
@@ -85,6 +88,8 @@ impl PidFd {
     /// `start_time` is given and the process with that pid started at another time (the pid
     /// was reused). A zombie can still be opened: its status is not collected yet.
     pub fn open(pid: i32, start_time: Option<u64>) -> io::Result<Option<PidFd>> {
+        // Claimed before the open, so a zombie we open cannot be reaped by someone else first.
+        let claim = crate::children::claim(pid);
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no
         // memory is passed.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
@@ -105,7 +110,11 @@ impl PidFd {
                 return Ok(None);
             }
         }
-        Ok(Some(PidFd { fd, pid }))
+        Ok(Some(PidFd {
+            fd,
+            pid,
+            _claim: claim,
+        }))
     }
 
     /// The pid (in our pid namespace).
@@ -162,7 +171,8 @@ impl PidFd {
         self.fd.as_fd()
     }
 
-    /// Gives up the descriptor (e.g. to register it with an event loop).
+    /// Gives up the descriptor (e.g. to register it with an event loop); the pid is no
+    /// longer claimed.
     pub fn into_fd(self) -> OwnedFd {
         self.fd
     }
