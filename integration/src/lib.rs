@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod env;
 pub mod fake_registry;
 pub mod host;
+pub mod oci_layout;
 pub mod registry;
 pub mod runtime;
 pub mod task_env;
