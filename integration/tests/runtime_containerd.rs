@@ -314,6 +314,26 @@ fn ctr_task_exec_pause_resume_and_kill_all() {
             "100000",
         ]),
     );
+    // metrics: the shim reads the cgroup of the container (found from the pid of its init).
+    let m = cmd_ok(&env, cd.ctr().args(["task", "metrics", &id]));
+    let metric = |name: &str| {
+        m.stdout
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(name)).then(|| w.next().unwrap_or_default().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} in metrics: {m}"))
+    };
+    // The init and the detached exec (v1 and cgroup2 name it alike).
+    assert_eq!(metric("pids.current"), "2", "{m}");
+    // memory.usage_in_bytes on v1, memory.usage on cgroup2.
+    let mem = if m.stdout.contains("memory.usage_in_bytes") {
+        metric("memory.usage_in_bytes")
+    } else {
+        metric("memory.usage")
+    };
+    assert!(mem.parse::<u64>().is_ok_and(|n| n > 0), "{m}");
     cmd_ok(
         &env,
         cd.ctr().args(["task", "kill", "-a", "-s", "SIGKILL", &id]),
