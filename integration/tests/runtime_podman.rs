@@ -5,6 +5,10 @@
 //! registries.conf, a cgroup parent per test). The image is a busybox OCI layout built with
 //! umoci and pulled through the `oci:` transport. Expectations are the same for berth-runc and
 //! runc. Needs root, podman, conmon, umoci and script (util-linux).
+//!
+//! Outside the temp dir podman 4.3 touches only `/run/containers/networks` (netavark's run dir,
+//! hard-coded for root; it stays empty with `--network none`) and, like skopeo,
+//! `/var/lib/containers/cache` (its blob-info cache); both are shared, so they are left.
 
 use berth_integration::oci_layout::busybox_layout;
 use berth_integration::runtime::{run_captured, which, Output};
