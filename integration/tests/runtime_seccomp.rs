@@ -683,3 +683,26 @@ fn exec_hands_its_notify_fd_to_the_agent() {
         vec![("getppid".to_string(), 5), ("getppid".to_string(), 6)]
     );
 }
+
+#[test]
+fn exec_without_no_new_privileges_loads_the_filter_before_the_user_change() {
+    if testing_runc() {
+        // runc 1.1.5's init panics with seccomp and noNewPrivileges=false (see above).
+        eprintln!(
+            "skipped under runc 1.1.5: its init panics with seccomp and noNewPrivileges=false"
+        );
+        return;
+    }
+    let env = TestEnv::new("scexecnnp");
+    let mut b = probe_bundle(&env, one_rule("SCMP_ACT_ERRNO", json!({})), &[]);
+    let id = running_probe(&env, &mut b, "e");
+    // As uid 1000 without no_new_privs, loading a filter needs CAP_SYS_ADMIN: it must happen
+    // before the uid change drops it.
+    let proc_file = env.path("process.json");
+    let process = json!({"args": ["/bin/probe", "getppid"], "cwd": "/", "env": ["PATH=/bin"],
+        "user": {"uid": 1000, "gid": 1000}, "noNewPrivileges": false});
+    std::fs::write(&proc_file, process.to_string()).unwrap();
+    let o = env.rt(&["exec", "--process", proc_file.to_str().unwrap(), &id]);
+    assert_eq!(o.code, Some(0), "{o}");
+    assert_eq!(o.stdout, "getppid errno 1\n", "{o}");
+}
