@@ -79,8 +79,9 @@ pub struct PidFd {
     fd: OwnedFd,
     pid: i32,
     /// Whoever holds a pidfd may reap the process through it: berthd's reaper of orphans
-    /// leaves it alone (see `crate::children`).
-    _claim: crate::children::Claim,
+    /// leaves it alone (see `crate::children`). Released once reaped here: the pid may then
+    /// be reused by a process the reaper must see.
+    claim: std::sync::Mutex<Option<crate::children::Claim>>,
 }
 
 impl PidFd {
@@ -113,7 +114,7 @@ impl PidFd {
         Ok(Some(PidFd {
             fd,
             pid,
-            _claim: claim,
+            claim: std::sync::Mutex::new(Some(claim)),
         }))
     }
 
@@ -135,15 +136,21 @@ impl PidFd {
     /// while it runs, `Err(ECHILD)` when it is not our child.
     pub fn try_reap(&self) -> Result<Option<Exit>, Errno> {
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
+        let reaped = |exit: Exit| {
+            if let Ok(mut c) = self.claim.lock() {
+                c.take();
+            }
+            Ok(Some(exit))
+        };
         loop {
             match waitid(Id::PIDFd(self.fd.as_fd()), flags) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(Some(Exit { code, signal: None })),
+                Ok(WaitStatus::Exited(_, code)) => return reaped(Exit { code, signal: None }),
                 Ok(WaitStatus::Signaled(_, sig, _)) => {
                     let sig = sig as i32;
-                    return Ok(Some(Exit {
+                    return reaped(Exit {
                         code: 128 + sig,
                         signal: Some(sig),
-                    }));
+                    });
                 }
                 Ok(_) => return Ok(None),
                 Err(Errno::EINTR) => {}
