@@ -234,13 +234,6 @@ fn zombie_children(parent: u32) -> Vec<i32> {
 
 #[test]
 fn berthd_reaps_the_monitors_it_adopts_as_subreaper() {
-    // KNOWN BUG, not a runc difference to keep: with runc as the runtime, a process runc leaves
-    // behind is reparented to berthd (a subreaper) and stays a zombie, since berthd reaps only the
-    // pids it tracks. Skipped for runc until berthd reaps untracked orphans (closing note, stop 6).
-    if berth_integration::runtime::testing_runc() {
-        eprintln!("SKIPPED: berthd_reaps_the_monitors_it_adopts_as_subreaper: known zombie leak with runc");
-        return;
-    }
     let env = Env::start();
     let img = env.busybox();
     let berthd = env.daemon().pid().unwrap();

@@ -3,8 +3,9 @@
 //! `ctr image import --base-name`, then `ctr run --runc-binary <runtime>`.
 //! Needs root, containerd, ctr, umoci and script (util-linux).
 
+use berth_integration::oci_layout::{busybox_layout, tar_layout};
 use berth_integration::runtime::{run_captured, which, Output};
-use berth_integration::{host, make_busybox_rootfs, TestEnv};
+use berth_integration::{host, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -92,51 +93,8 @@ impl<'a> Containerd<'a> {
     /// Builds a busybox OCI layout with umoci, tars it and imports it as [`IMAGE`].
     fn import_busybox(&self) {
         let env = self.env;
-        let layout = env.path("oci");
-        let unpacked = env.path("unpacked");
-        let image = format!("{}:latest", layout.display());
-        cmd_ok(
-            env,
-            Command::new("umoci")
-                .args(["init", "--layout"])
-                .arg(&layout),
-        );
-        cmd_ok(env, Command::new("umoci").args(["new", "--image", &image]));
-        cmd_ok(
-            env,
-            Command::new("umoci")
-                .args(["unpack", "--image", &image])
-                .arg(&unpacked),
-        );
-        make_busybox_rootfs(&unpacked.join("rootfs"));
-        cmd_ok(
-            env,
-            Command::new("umoci")
-                .args(["repack", "--image", &image])
-                .arg(&unpacked),
-        );
-        cmd_ok(
-            env,
-            Command::new("umoci").args([
-                "config",
-                "--image",
-                &image,
-                "--config.cmd",
-                "sh",
-                "--config.env",
-                "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-            ]),
-        );
-        let tar = env.path("image.tar");
-        cmd_ok(
-            env,
-            Command::new("tar")
-                .arg("-C")
-                .arg(&layout)
-                .arg("-cf")
-                .arg(&tar)
-                .arg("."),
-        );
+        let layout = busybox_layout(env, "oci", &["sh"]);
+        let tar = tar_layout(env, &layout);
         // The layout's index names the manifest "latest"; --base-name makes it IMAGE.
         cmd_ok(
             env,
@@ -314,6 +272,26 @@ fn ctr_task_exec_pause_resume_and_kill_all() {
             "100000",
         ]),
     );
+    // metrics: the shim reads the cgroup of the container (found from the pid of its init).
+    let m = cmd_ok(&env, cd.ctr().args(["task", "metrics", &id]));
+    let metric = |name: &str| {
+        m.stdout
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(name)).then(|| w.next().unwrap_or_default().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} in metrics: {m}"))
+    };
+    // The init and the detached exec (v1 and cgroup2 name it alike).
+    assert_eq!(metric("pids.current"), "2", "{m}");
+    // memory.usage_in_bytes on v1, memory.usage on cgroup2.
+    let mem = if m.stdout.contains("memory.usage_in_bytes") {
+        metric("memory.usage_in_bytes")
+    } else {
+        metric("memory.usage")
+    };
+    assert!(mem.parse::<u64>().is_ok_and(|n| n > 0), "{m}");
     cmd_ok(
         &env,
         cd.ctr().args(["task", "kill", "-a", "-s", "SIGKILL", &id]),

@@ -169,6 +169,43 @@ fn user_namespace_with_mappings() {
 }
 
 #[test]
+fn bind_source_only_the_mapped_user_can_reach() {
+    // runc does bind mounts as the container's root, i.e. the mapped host user: a source in a
+    // 0700 directory of that user is reachable (host root's own view does not matter).
+    let env = TestEnv::new("nsbind");
+    let mut b = env.bundle("b");
+    b.add_namespace(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    let private = env.path("private");
+    std::fs::create_dir_all(private.join("data")).unwrap();
+    std::fs::write(private.join("data/file"), "mapped-only\n").unwrap();
+    std::fs::create_dir_all(b.rootfs().join("mnt/data")).unwrap();
+    for (path, recursive) in [(b.rootfs(), true), (private.clone(), true)] {
+        let mut c = Command::new("chown");
+        if recursive {
+            c.args(["-R", "-h"]);
+        }
+        assert!(c
+            .arg("100000:100000")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    b.add_mount(json!({"destination": "/mnt/data", "type": "bind",
+        "source": private.join("data"), "options": ["rbind", "ro"]}));
+    let out = env.run_sh(&mut b, "cat /mnt/data/file; id -u");
+    assert_eq!(out, "mapped-only\n0\n");
+}
+
+#[test]
 fn cgroup_namespace_roots_proc_self_cgroup() {
     let env = TestEnv::new("nscgroup");
     let mut b = env.bundle("b");

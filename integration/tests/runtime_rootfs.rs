@@ -74,8 +74,22 @@ fn no_pivot_runs_and_hides_host() {
     let marker = env.path("host-marker");
     std::fs::write(&marker, "host").unwrap();
     let mut b = env.bundle("b");
+    // runc's no_pivot.bats: in a new user namespace a proc mount is allowed only while a fully
+    // visible proc exists in the mount namespace, which the host's /proc would be under a
+    // chroot unless the runtime hides it.
+    // Mapping root in a child user namespace needs CAP_SETFCAP (Linux >= 5.12), as in runc's test.
+    let caps = json!([
+        "CAP_AUDIT_WRITE",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SETFCAP"
+    ]);
+    for set in ["bounding", "permitted", "effective"] {
+        b.set(&format!("/process/capabilities/{set}"), caps.clone());
+    }
     b.sh(&format!(
-        "test -e {} && echo visible; echo ok; readlink /proc/1/root",
+        "test -e {} && echo visible; echo ok; readlink /proc/1/root; \
+         unshare -mrpf sh -c 'echo in-userns; mount -t proc none /proc && echo proc-mounted'; true",
         marker.display()
     ));
     b.write();
@@ -90,6 +104,8 @@ fn no_pivot_runs_and_hides_host() {
     .assert_success();
     assert!(!o.stdout.contains("visible"), "{o}");
     assert_eq!(o.stdout.lines().next(), Some("ok"), "{o}");
+    assert!(o.stdout.contains("in-userns"), "{o}");
+    assert!(!o.stdout.contains("proc-mounted"), "{o}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Behaviours where berth-runc differed from runc 1.1.5 in conformance runs: a pre-existing
 //! frozen cgroup, `kill [-a] ID 0`, `run --keep`, recursive mount options (`rro`), device rules of
 //! type `p` and access `rwa`, a cpuset parent that was never initialised, a read-only /dev with
-//! /dev/pts below it, the console owned by the process's user, a cwd only root may enter, and
-//! `linux.resources.unified` on cgroup v1. Same expectations for both runtimes. Needs root.
+//! /dev/pts below it, the console owned by the process's user, a cwd only root may enter,
+//! `linux.resources.unified` on cgroup v1, and the warning about a cgroup that has processes. Same expectations for both runtimes. Needs root.
 
 use berth_integration::console::{read_pty, ConsoleSocket};
 use berth_integration::{host, TestEnv};
@@ -57,6 +57,46 @@ fn run_into_a_frozen_cgroup_is_refused() {
         "{o}"
     );
     assert!(!env.state_root().join(&id).exists(), "state left");
+}
+
+#[test]
+fn a_cgroup_with_processes_is_used_with_runcs_warning() {
+    let env = TestEnv::new("nonempty");
+    let mut b = env.bundle("b");
+    b.args(&["true"]);
+    let cg = TestEnv::cgroup_path(&b);
+    // A stray process in the container's cgroup in every hierarchy, as one left behind by a
+    // runtime that died; killed by the env (its pid and its cgroup).
+    let stray = env.spawn(std::process::Command::new("sleep").arg("100000"));
+    for root in host::cgroup_roots() {
+        let dir = root.join(cg.trim_start_matches('/'));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let _ = std::fs::write(dir.join("cgroup.procs"), stray.to_string());
+        }
+    }
+    let id = env.id("c");
+    b.write();
+    let o = env.rt(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(o.code, Some(0), "{o}");
+    assert!(
+        o.stderr
+            .contains("container's cgroup is not empty: 1 process(es) found"),
+        "{o}"
+    );
+    assert!(
+        o.stderr.contains(
+            "DEPRECATED: running container in a non-empty cgroup won't be supported in runc 1.2"
+        ),
+        "{o}"
+    );
+    // Without a stray process: no warning.
+    let mut b2 = env.bundle("b2");
+    b2.args(&["true"]);
+    b2.write();
+    let id2 = env.id("c2");
+    let o = env.rt(&["run", "-d", "--bundle", b2.dir.to_str().unwrap(), &id2]);
+    assert_eq!(o.code, Some(0), "{o}");
+    assert!(!o.stderr.contains("not empty"), "{o}");
 }
 
 #[test]

@@ -24,9 +24,11 @@
 //! - [`private_dir`]: the directories berthd keeps data in, and their modes.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
+//! - [`children`]: which child processes berthd waits for itself; reaping the other orphans.
 
 pub mod api;
 pub mod bundle;
+pub mod children;
 pub mod cli;
 pub mod config;
 pub mod containers;

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("rootfs_fs", 0),
     // Leaves: configuration, blobs, tar unpacking, reference grammar, the OCI runtime's CLI
     // client, the event bus.
+    ("children", 1),
     ("config", 1),
     ("content", 1),
     ("events", 1),

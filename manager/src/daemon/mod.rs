@@ -4,6 +4,7 @@
 pub mod context;
 pub mod host;
 mod lock;
+mod reaper;
 pub mod services;
 mod signals;
 mod socket;
@@ -102,6 +103,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let shutdown = signals::shutdown_signal()?;
     // Before any monitor starts: they must become berthd's children (see tasks::orphan).
     crate::tasks::become_subreaper().map_err(DaemonError::Subreaper)?;
+    // Orphans that nobody waits for (runc's leftovers, monitors not followed) must not stay
+    // zombies under berthd.
+    let reaper = reaper::start()?;
     let ctx = Context::open(config)?;
     ctx.containers.recover().await?;
     let (listener, socket_guard) = socket::bind(&ctx.config.address)?;
@@ -144,6 +148,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     };
     drop(socket_guard);
     drop(ctx);
+    reaper.abort();
     tracing::info!(lock = %lock.path().display(), "berthd stopped");
     drop(state_lock);
     drop(lock);

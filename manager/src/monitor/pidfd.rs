@@ -78,6 +78,10 @@ use ioctl::pidfd_get_info;
 pub struct PidFd {
     fd: OwnedFd,
     pid: i32,
+    /// Whoever holds a pidfd may reap the process through it: berthd's reaper of orphans
+    /// leaves it alone (see `crate::children`). Released once reaped here: the pid may then
+    /// be reused by a process the reaper must see.
+    claim: std::sync::Mutex<Option<crate::children::Claim>>,
 }
 
 impl PidFd {
@@ -85,6 +89,8 @@ impl PidFd {
     /// `start_time` is given and the process with that pid started at another time (the pid
     /// was reused). A zombie can still be opened: its status is not collected yet.
     pub fn open(pid: i32, start_time: Option<u64>) -> io::Result<Option<PidFd>> {
+        // Claimed before the open, so a zombie we open cannot be reaped by someone else first.
+        let claim = crate::children::claim(pid);
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no
         // memory is passed.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
@@ -105,7 +111,11 @@ impl PidFd {
                 return Ok(None);
             }
         }
-        Ok(Some(PidFd { fd, pid }))
+        Ok(Some(PidFd {
+            fd,
+            pid,
+            claim: std::sync::Mutex::new(Some(claim)),
+        }))
     }
 
     /// The pid (in our pid namespace).
@@ -126,15 +136,21 @@ impl PidFd {
     /// while it runs, `Err(ECHILD)` when it is not our child.
     pub fn try_reap(&self) -> Result<Option<Exit>, Errno> {
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
+        let reaped = |exit: Exit| {
+            if let Ok(mut c) = self.claim.lock() {
+                c.take();
+            }
+            Ok(Some(exit))
+        };
         loop {
             match waitid(Id::PIDFd(self.fd.as_fd()), flags) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(Some(Exit { code, signal: None })),
+                Ok(WaitStatus::Exited(_, code)) => return reaped(Exit { code, signal: None }),
                 Ok(WaitStatus::Signaled(_, sig, _)) => {
                     let sig = sig as i32;
-                    return Ok(Some(Exit {
+                    return reaped(Exit {
                         code: 128 + sig,
                         signal: Some(sig),
-                    }));
+                    });
                 }
                 Ok(_) => return Ok(None),
                 Err(Errno::EINTR) => {}
@@ -162,7 +178,8 @@ impl PidFd {
         self.fd.as_fd()
     }
 
-    /// Gives up the descriptor (e.g. to register it with an event loop).
+    /// Gives up the descriptor (e.g. to register it with an event loop); the pid is no
+    /// longer claimed.
     pub fn into_fd(self) -> OwnedFd {
         self.fd
     }

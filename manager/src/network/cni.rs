@@ -214,8 +214,8 @@ impl Cni {
             path: path.clone(),
             message: m,
         };
-        let mut child = tokio::process::Command::new(&path)
-            .env_clear()
+        let mut cmd = tokio::process::Command::new(&path);
+        cmd.env_clear()
             .env("CNI_COMMAND", command.as_str())
             .env("CNI_CONTAINERID", at.container_id)
             .env("CNI_NETNS", at.netns)
@@ -230,9 +230,9 @@ impl Cni {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| exec_err(e.to_string()))?;
+            .kill_on_drop(true);
+        let (mut child, _claim) =
+            crate::children::spawn(&mut cmd).map_err(|e| exec_err(e.to_string()))?;
         let input = serde_json::to_vec(conf).map_err(|e| exec_err(e.to_string()))?;
         let run = async {
             if let Some(mut stdin) = child.stdin.take() {

@@ -922,16 +922,17 @@ impl Networks {
 
 /// Deletes a network interface with `ip link delete` (absent is fine).
 fn delete_link(name: &str) {
-    let ok = std::process::Command::new("ip")
-        .args(["link", "show", name])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = crate::children::run_std(
+        std::process::Command::new("ip")
+            .args(["link", "show", name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )
+    .is_ok_and(|s| s.success());
     if ok {
-        let _ = std::process::Command::new("ip")
-            .args(["link", "delete", name])
-            .status();
+        let _ = crate::children::run_std(
+            std::process::Command::new("ip").args(["link", "delete", name]),
+        );
     }
 }
 

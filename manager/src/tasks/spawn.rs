@@ -44,8 +44,7 @@ pub async fn spawn_monitor(
     unsafe {
         cmd.pre_exec(move || move_to_sync_fd(raw));
     }
-    let mut child = cmd
-        .spawn()
+    let (mut child, _claim) = crate::children::spawn(&mut cmd)
         .map_err(io_err(format!("spawn {} for {id}", monitor.display())))?;
     // Our copy of the write end must close so the pipe reaches EOF when the monitor closes it.
     drop(write);

@@ -268,6 +268,37 @@ impl Cgroup {
         fs::procs(dir)
     }
 
+    /// Lists the pids in the cgroup and every cgroup below it, as runc's `GetAllPids` does: in
+    /// the devices hierarchy on v1 (runc's choice), else where [`Self::pids`] looks. A cgroup
+    /// that does not exist has none.
+    pub fn pids_in_tree(&self) -> Result<Vec<Pid>, CgroupError> {
+        let dir = if self.mode == Mode::Unified {
+            self.procs_dir()
+        } else {
+            v1::find(&self.v1, "devices").or_else(|| self.procs_dir())
+        };
+        let Some(dir) = dir else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            let entries = match std::fs::read_dir(&d) {
+                Ok(e) => e,
+                // Gone (or never made): nothing in it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(fs::io_err(&d, e)),
+            };
+            out.extend(fs::procs(&d)?);
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    todo.push(e.path());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Lists the pids in the cgroup of every hierarchy (and the unified one): a process that was
     /// being moved in when its runtime died may be in some of them only.
     pub fn all_pids(&self) -> Result<Vec<Pid>, CgroupError> {

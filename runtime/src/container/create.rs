@@ -35,9 +35,19 @@ pub struct CreateOptions {
     pub keep: bool,
 }
 
+/// runc 1.1's second line about a non-empty cgroup.
+const NON_EMPTY_DEPRECATED: &str = "DEPRECATED: running container in a non-empty cgroup won't be \
+     supported in runc 1.2; https://github.com/opencontainers/runc/issues/3132";
+
 /// Creates container `id` under `root`. On error nothing is left behind.
-pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<State> {
-    create_with(root, id, opts, None)
+/// `warn` gets what runc logs as warnings while creating (a non-empty cgroup).
+pub fn create(
+    root: &Path,
+    id: &str,
+    opts: &CreateOptions,
+    warn: &mut dyn FnMut(&str),
+) -> Result<State> {
+    create_with(root, id, opts, None, warn)
 }
 
 /// `create` with an already connected console socket (used by foreground `run` with its own pty).
@@ -46,6 +56,7 @@ pub(crate) fn create_with(
     id: &str,
     opts: &CreateOptions,
     console: Option<OwnedFd>,
+    warn: &mut dyn FnMut(&str),
 ) -> Result<State> {
     crate::id::validate(id)?;
     let bundle = config::load(&opts.bundle)?;
@@ -77,7 +88,7 @@ pub(crate) fn create_with(
         }
     }
     let mut cgroup: Option<Cgroup> = None;
-    let res = create_in(&dir, id, opts, &bundle, console, &mut cgroup);
+    let res = create_in(&dir, id, opts, &bundle, console, &mut cgroup, warn);
     if res.is_err() {
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
@@ -94,6 +105,7 @@ fn create_in(
     bundle: &Bundle,
     console: Option<OwnedFd>,
     cgroup_slot: &mut Option<Cgroup>,
+    warn: &mut dyn FnMut(&str),
 ) -> Result<State> {
     let linux = bundle
         .spec
@@ -109,6 +121,16 @@ fn create_in(
         return Err(Error::WrongState(
             "container's cgroup unexpectedly frozen".into(),
         ));
+    }
+    // runc 1.1 warns (and 1.2 refuses): processes already there would be killed, frozen and
+    // limited with the container's. A cgroup that cannot be read is not worth a warning.
+    if let Ok(n) = cgroup.pids_in_tree().map(|p| p.len()) {
+        if n > 0 {
+            warn(&format!(
+                "container's cgroup is not empty: {n} process(es) found"
+            ));
+            warn(NON_EMPTY_DEPRECATED);
+        }
     }
     let mut st = State {
         id: id.to_string(),

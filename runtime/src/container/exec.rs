@@ -102,7 +102,8 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
             "process args cannot be empty".into(),
         ));
     }
-    let process = build_process(&st, opts)?;
+    let bundle = config::load(&st.bundle)?;
+    let process = build_process(&bundle, opts)?;
     let cgroup = st
         .cgroup
         .as_ref()
@@ -151,6 +152,9 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
     let ctx = ExecCtx {
         id,
         process: &process,
+        spec: &bundle.spec,
+        bundle: &bundle.dir,
+        init_pid: st.init_pid,
         namespaces: &namespaces,
         console_socket: socket.as_ref().map(|s| s.as_raw_fd()),
         preserve_fds: opts.preserve_fds,
@@ -191,21 +195,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
 }
 
 /// The process to run: `--process` as given, or the container's process with the flags applied.
-fn build_process(st: &State, opts: &ExecOptions) -> Result<Process> {
-    // The exec'd process must get the container's filter; until the exec path loads it, refuse
-    // rather than run a process outside the container's seccomp confinement.
-    if config::load(&st.bundle)?
-        .spec
-        .linux()
-        .as_ref()
-        .is_some_and(|l| l.seccomp().is_some())
-    {
-        return Err(Error::InvalidArgument(
-            "exec into a container with linux.seccomp is not supported yet by berth-runc \
-             (the exec'd process would run without the container's filter)"
-                .into(),
-        ));
-    }
+fn build_process(bundle: &config::Bundle, opts: &ExecOptions) -> Result<Process> {
     let p = match &opts.process_file {
         Some(path) => {
             let bytes =
@@ -216,7 +206,6 @@ fn build_process(st: &State, opts: &ExecOptions) -> Result<Process> {
             })?
         }
         None => {
-            let bundle = config::load(&st.bundle)?;
             let mut p = bundle.spec.process().clone().ok_or_else(|| {
                 Error::InvalidArgument("the container's config has no process".into())
             })?;

@@ -41,9 +41,16 @@ impl Drop for Restore {
 }
 
 /// Runs container `id`.
-pub fn run(root: &Path, id: &str, opts: &CreateOptions, detach: bool) -> Result<RunOutcome> {
+/// `warn` gets `create`'s warnings as they happen.
+pub fn run(
+    root: &Path,
+    id: &str,
+    opts: &CreateOptions,
+    detach: bool,
+    warn: &mut dyn FnMut(&str),
+) -> Result<RunOutcome> {
     if detach {
-        super::create(root, id, opts)?;
+        super::create(root, id, opts, warn)?;
         let warnings = super::start(root, id)?;
         return Ok(RunOutcome {
             exit_code: 0,
@@ -76,7 +83,7 @@ pub fn run(root: &Path, id: &str, opts: &CreateOptions, detach: bool) -> Result<
     } else {
         (None, None)
     };
-    let st = create_with(root, id, opts, theirs)?;
+    let st = create_with(root, id, opts, theirs, warn)?;
     let init = Pid::from_raw(st.init_pid);
     let master = match &ours {
         Some(sock) => match crate::console::recv_master(sock.as_raw_fd()) {

@@ -18,13 +18,14 @@ use nix::sys::prctl;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, setsid, ForkResult, Pid};
-use oci_spec::runtime::{LinuxNamespaceType, Process};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::channel::{self, Channel};
 use super::message::Message;
 use super::{finalize, STAGE_FAILED};
 use crate::error::Context;
-use crate::{console, namespaces, rlimits, Error, Result};
+use crate::seccomp::LoadPoint;
+use crate::{console, namespaces, rlimits, seccomp, Error, Result};
 
 /// What the stages of `exec` need; the forked stages read it from their copy of the parent's memory.
 #[derive(Debug)]
@@ -33,6 +34,13 @@ pub struct ExecCtx<'a> {
     pub id: &'a str,
     /// The process to run, with every `exec` flag applied.
     pub process: &'a Process,
+    /// The container's config: its `linux.seccomp` filter is loaded into the process, and a
+    /// notify listener is sent to the agent with its annotations.
+    pub spec: &'a Spec,
+    /// Absolute bundle directory (for the seccomp agent's state).
+    pub bundle: &'a std::path::Path,
+    /// Host pid of the container's init (for the seccomp agent's state).
+    pub init_pid: i32,
     /// The container init's namespaces that differ from ours, in the order they are joined.
     pub namespaces: &'a [(LinuxNamespaceType, OwnedFd)],
     /// Connected `--console-socket` (or exec's own socketpair end) when the process has a terminal.
@@ -70,13 +78,24 @@ pub fn spawn(ctx: &ExecCtx<'_>, place: &dyn Fn(Pid) -> Result<()>) -> Result<Pid
     let res = (|| -> Result<Pid> {
         place(intermediate)?;
         ours.send(&Message::Go)?;
+        // The process may load its filter before the intermediate has reported its pid (nothing
+        // orders the two after the clone); its notify fd then waits here for the pid.
+        let mut pending_fd: Option<i32> = None;
         loop {
             match ours.recv()? {
                 Some(Message::InitPid(p)) => {
-                    started = Some(Pid::from_raw(p));
+                    let pid = Pid::from_raw(p);
+                    started = Some(pid);
                     let _ = waitpid(intermediate, None);
                     intermediate_alive = false;
+                    if let Some(fd) = pending_fd.take() {
+                        forward_notify_fd(ctx, pid, fd, &ours)?;
+                    }
                 }
+                Some(Message::SeccompFd(fd)) => match started {
+                    Some(pid) => forward_notify_fd(ctx, pid, fd, &ours)?,
+                    None => pending_fd = Some(fd),
+                },
                 Some(Message::Error(e)) => return Err(Error::Init(e)),
                 Some(m) => return Err(Error::Init(format!("unexpected message {m:?}"))),
                 // Every copy of the other end is gone: the intermediate exited and the process
@@ -98,6 +117,23 @@ pub fn spawn(ctx: &ExecCtx<'_>, place: &dyn Fn(Pid) -> Result<()>) -> Result<Pid
         }
     }
     res
+}
+
+/// Sends the exec'd process's notify listener (fd number `fd` in `pid`) to the seccomp agent,
+/// then lets the process go on.
+fn forward_notify_fd(ctx: &ExecCtx<'_>, pid: Pid, fd: i32, chan: &Channel) -> Result<()> {
+    seccomp::forward_notify_fd(
+        &seccomp::NotifyTarget {
+            spec: ctx.spec,
+            id: ctx.id,
+            status: "running",
+            init_pid: ctx.init_pid,
+            process_pid: pid.as_raw(),
+            bundle: ctx.bundle,
+        },
+        fd,
+    )?;
+    chan.send(&Message::SeccompDone)
 }
 
 /// The intermediate: limits that need the host's privileges, then the namespaces, then the clone.
@@ -155,7 +191,16 @@ fn process_main(ctx: &ExecCtx<'_>, chan: &Channel) -> ! {
             let _ = nix::unistd::close(sock);
         }
         // The container's seccomp filter loads at the same stages as the init's.
-        let program = finalize::prepare(ctx.process, ctx.userns(), &mut |_stage| Ok(()))?;
+        let program = finalize::prepare(ctx.process, ctx.userns(), &mut |stage| {
+            let Some(linux) = ctx.spec.linux() else {
+                return Ok(());
+            };
+            let point = match stage {
+                finalize::Stage::BeforeUserChange => LoadPoint::BeforeUserChange,
+                finalize::Stage::Last => LoadPoint::Last,
+            };
+            seccomp::load_at(point, linux, ctx.process, chan)
+        })?;
         finalize::exec(&program)
     })();
     let e = match res {

@@ -137,7 +137,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
                 a.bundle.display(),
                 root.display()
             ));
-            let st = container::create(root, &a.id, &create_options(a))?;
+            let st = container::create(root, &a.id, &create_options(a), &mut |w| log.warn(w))?;
             log.debug(&created_line(&st));
         }
         Command::Start { id } => {
@@ -178,7 +178,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
                 keep: *keep,
                 ..create_options(create)
             };
-            let out = container::run(root, &create.id, &opts, *detach)?;
+            let out = container::run(root, &create.id, &opts, *detach, &mut |w| log.warn(w))?;
             for w in out.warnings {
                 log.warn(&w);
             }
