@@ -19,6 +19,7 @@
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
 //! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
 //! - [`events`]: the in-process event bus and the Events service.
+//! - [`explain`]: timed steps of a request, for `berth run --explain`.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
 
@@ -30,6 +31,7 @@ pub mod containers;
 pub mod content;
 pub mod daemon;
 pub mod events;
+pub mod explain;
 pub mod images;
 pub mod metadata;
 pub mod monitor;

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     ("content", 0),
     ("events", 0),
+    ("explain", 0),
     ("oci_runtime", 0),
     ("reference", 0),
     ("unpack", 0),

@@ -11,6 +11,7 @@ pub mod container_opts;
 pub mod containers;
 pub mod events;
 pub mod exit_code;
+pub mod explain;
 pub mod format;
 mod image_inspect;
 pub mod images;

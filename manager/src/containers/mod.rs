@@ -5,6 +5,7 @@ pub mod backend;
 mod create;
 mod delete;
 pub mod exit_code;
+mod explain_bundle;
 pub mod logs;
 pub mod names;
 pub mod record;
