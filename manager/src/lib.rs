@@ -19,6 +19,7 @@
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
 //! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
 //! - [`events`]: the in-process event bus and the Events service.
+//! - [`observe`]: cgroup, netns and process counters of running containers (`stats`, `top`).
 //! - [`explain`]: timed steps of a request, for `berth run --explain`.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
@@ -36,6 +37,7 @@ pub mod images;
 pub mod metadata;
 pub mod monitor;
 pub mod network;
+pub mod observe;
 pub mod oci_runtime;
 pub mod reference;
 pub mod registry;

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("events", 0),
     ("explain", 0),
     ("oci_runtime", 0),
+    ("observe", 0),
     ("reference", 0),
     ("unpack", 0),
     // Plain records and their storage; bundles; the per-container monitor.

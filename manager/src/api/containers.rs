@@ -69,6 +69,15 @@ impl containers_server::Containers for ContainersService {
         }))
     }
 
+    async fn rename(
+        &self,
+        request: Request<pb::RenameContainerRequest>,
+    ) -> Result<Response<pb::RenameContainerResponse>, Status> {
+        let r = request.into_inner();
+        self.inner.rename(&r.id, &r.new_name).await?;
+        Ok(Response::new(pb::RenameContainerResponse {}))
+    }
+
     async fn usage(
         &self,
         _request: Request<pb::ContainersUsageRequest>,

@@ -3,8 +3,10 @@
 
 mod containers;
 mod networks;
+mod observe;
 mod tasks;
 
 pub use containers::ContainersService;
 pub use networks::NetworksService;
+pub use observe::ObserveService;
 pub use tasks::{exit_status, TasksService};

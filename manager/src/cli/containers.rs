@@ -1,6 +1,6 @@
 //! The container commands of `berth` and how they plug into the CLI's command enum.
 
-use super::{events, inspect, lifecycle, logs, network, prune, ps, run};
+use super::{events, inspect, lifecycle, logs, network, observe, prune, ps, run};
 use clap::Subcommand;
 use tonic::transport::Channel;
 
@@ -33,6 +33,16 @@ pub enum ContainerCommand {
     Events(events::EventsArgs),
     /// List port mappings or a specific mapping for the container.
     Port(network::PortArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(observe::StatsArgs),
+    /// Display the running processes of a container
+    Top(observe::TopArgs),
+    /// Pause all processes within one or more containers
+    Pause(lifecycle::ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(lifecycle::ContainersArgs),
+    /// Rename a container
+    Rename(observe::RenameArgs),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -92,6 +102,11 @@ impl ContainerCommand {
             }
             ContainerCommand::Events(a) => events::events(ch, a).await,
             ContainerCommand::Port(a) => network::port(ch, a).await,
+            ContainerCommand::Stats(a) => observe::stats(ch, a).await,
+            ContainerCommand::Top(a) => observe::top(ch, a).await,
+            ContainerCommand::Pause(a) => observe::pause(ch, a.containers, true).await,
+            ContainerCommand::Unpause(a) => observe::pause(ch, a.containers, false).await,
+            ContainerCommand::Rename(a) => observe::rename(ch, a).await,
             ContainerCommand::Network(c) => c.run(ch).await,
             ContainerCommand::Container(ContainerSub::Prune(a)) => {
                 prune::container_prune(ch, a).await

@@ -9,6 +9,7 @@ mod explain_bundle;
 pub mod logs;
 pub mod names;
 pub mod record;
+mod rename;
 pub mod resolve;
 pub mod rootfs_backend;
 mod stop;
