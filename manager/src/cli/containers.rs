@@ -28,7 +28,7 @@ pub enum ContainerCommand {
     /// Fetch the logs of a container.
     Logs(logs::LogsArgs),
     /// Display detailed information on containers.
-    Inspect(lifecycle::ContainersArgs),
+    Inspect(inspect::InspectArgs),
     /// Get real-time events from the daemon.
     Events(events::EventsArgs),
     /// List port mappings or a specific mapping for the container.
@@ -65,7 +65,7 @@ pub enum ContainerSub {
     /// Remove one or more containers.
     Rm(lifecycle::RmArgs),
     /// Display detailed information on containers.
-    Inspect(lifecycle::ContainersArgs),
+    Inspect(inspect::InspectArgs),
 }
 
 /// `berth system ...`.

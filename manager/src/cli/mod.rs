@@ -6,6 +6,7 @@
 
 pub mod attach;
 pub mod auth;
+mod completion;
 pub mod connect;
 pub mod container_opts;
 pub mod containers;
@@ -82,6 +83,8 @@ pub enum Command {
     Version(version::Args),
     /// Display system-wide information.
     Info(info::Args),
+    /// Generate the autocompletion script for the specified shell
+    Completion(completion::Args),
     /// Container commands (run, ps, logs, ...).
     #[command(flatten)]
     Containers(containers::ContainerCommand),
@@ -140,6 +143,7 @@ impl Command {
             Command::Image(ImageCommand::Prune(a)) => {
                 exit_code::finish(prune::image_prune(ctx.channel().await?, a).await)
             }
+            Command::Completion(a) => completion::run(a),
             Command::Containers(c) => exit_code::finish(c.run(ctx).await),
         }
     }
