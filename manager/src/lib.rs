@@ -14,6 +14,7 @@
 //! - [`tasks`]: the task manager: one `berth-monitor` per container and the OCI runtime binary.
 //! - [`monitor`]: the per-container monitor process (`berth-monitor`).
 //! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.
+//! - [`container_fs`]: `berth cp`: paths resolved inside a container root, tars out and in.
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
 //! - [`content`]: the content-addressable blob store.
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
@@ -28,6 +29,7 @@ pub mod api;
 pub mod bundle;
 pub mod cli;
 pub mod config;
+pub mod container_fs;
 pub mod containers;
 pub mod content;
 pub mod daemon;

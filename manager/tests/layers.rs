@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("unpack", 0),
     // Plain records and their storage; bundles; the per-container monitor.
     ("bundle", 1),
+    ("container_fs", 1),
     ("metadata", 1),
     ("monitor", 1),
     // Snapshotters (prepare, commit, remove layers); tasks (monitors + runtime binary); networking (CNI).

@@ -1,6 +1,6 @@
 //! The container commands of `berth` and how they plug into the CLI's command enum.
 
-use super::{events, inspect, lifecycle, logs, network, observe, prune, ps, run};
+use super::{cp, events, inspect, lifecycle, logs, network, observe, prune, ps, run};
 use clap::Subcommand;
 use tonic::transport::Channel;
 
@@ -43,6 +43,8 @@ pub enum ContainerCommand {
     Unpause(lifecycle::ContainersArgs),
     /// Rename a container
     Rename(observe::RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -107,6 +109,7 @@ impl ContainerCommand {
             ContainerCommand::Pause(a) => observe::pause(ch, a.containers, true).await,
             ContainerCommand::Unpause(a) => observe::pause(ch, a.containers, false).await,
             ContainerCommand::Rename(a) => observe::rename(ch, a).await,
+            ContainerCommand::Cp(a) => cp::cp(ch, a).await,
             ContainerCommand::Network(c) => c.run(ch).await,
             ContainerCommand::Container(ContainerSub::Prune(a)) => {
                 prune::container_prune(ch, a).await

@@ -10,6 +10,7 @@ mod completion;
 pub mod connect;
 pub mod container_opts;
 pub mod containers;
+mod cp;
 pub mod events;
 pub mod exit_code;
 pub mod explain;

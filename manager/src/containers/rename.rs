@@ -67,3 +67,12 @@ impl Containers {
         Ok((rec.id, rec.name, pid))
     }
 }
+
+impl Containers {
+    /// The container's id and the host directory where its root filesystem is mounted (it
+    /// stays mounted from create to rm, so stopped containers have one too).
+    pub fn rootfs_dir(&self, q: &str) -> Result<(String, std::path::PathBuf), ContainerError> {
+        let rec = self.resolve(q)?;
+        Ok((rec.id.clone(), rec.bundle_dir.join("rootfs")))
+    }
+}

@@ -149,6 +149,15 @@ impl ContainerSystem {
         ))
     }
 
+    /// The Files gRPC service (`cp`).
+    pub fn files_service(
+        &self,
+    ) -> berth_proto::v1::files_server::FilesServer<crate::api::FilesService> {
+        berth_proto::v1::files_server::FilesServer::new(crate::api::FilesService::new(Arc::clone(
+            &self.containers,
+        )))
+    }
+
     /// The Events gRPC service.
     pub fn events_service(&self) -> EventsServer<EventsService> {
         EventsServer::new(EventsService::new(self.events.clone()))
