@@ -114,3 +114,64 @@ fn stats_top_pause_and_rename_observe_one_container() {
     assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
     env.ok(&["rm", "-f", "obs-renamed", "obs-two"]);
 }
+
+#[test]
+fn logs_since_until_tail_and_timestamps() {
+    let env = BerthdEnv::start();
+    let img = env.busybox();
+    let out = env.berth(&[
+        "run",
+        "--name",
+        "logs-window",
+        &img,
+        "sh",
+        "-c",
+        "echo one; echo two; echo three >&2",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = env.berth(&["logs", "-t", "logs-window"]);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    let stamps: Vec<&str> = all
+        .lines()
+        .map(|l| l.split_once(' ').map(|(t, _)| t).unwrap_or_default())
+        .collect();
+    assert_eq!(stamps.len(), 3, "{all}");
+    for t in &stamps {
+        assert!(
+            t.len() == 30 && t.as_bytes()[10] == b'T' && t.ends_with('Z'),
+            "not RFC 3339 with nanoseconds: {t} in {all}"
+        );
+    }
+    // Everything was written in the last hour, nothing in the future; --until now-1h shows nothing.
+    let out = env.berth(&["logs", "--since", "1h", "logs-window"]);
+    assert_eq!(stdout(&out), "one\ntwo\n");
+    assert_eq!(stderr(&out), "three\n");
+    let out = env.berth(&["logs", "--until", "1h", "logs-window"]);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "");
+    let future = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600)
+        .to_string();
+    assert_eq!(
+        stdout(&env.berth(&["logs", "--since", &future, "logs-window"])),
+        ""
+    );
+    // --tail counts after the window (stdout and stderr interleave in the monitor's order).
+    let out = env.berth(&["logs", "--since", "1h", "--tail", "2", "logs-window"]);
+    assert_eq!(
+        format!("{}{}", stdout(&out), stderr(&out)).lines().count(),
+        2
+    );
+    let out = env.berth(&["logs", "--until", "1h", "--tail", "2", "logs-window"]);
+    assert_eq!(format!("{}{}", stdout(&out), stderr(&out)), "");
+    let out = env.berth(&["logs", "--since", "yesterday", "logs-window"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("failed to parse value as time or duration"),
+        "{}",
+        stderr(&out)
+    );
+}
