@@ -107,12 +107,9 @@ impl CgroupPaths {
                 if let Some(d) = blkio {
                     (s.block_read, s.block_write) = blkio_v1(d)?;
                 }
-                s.pids = match pids {
-                    Some(d) => number(d.join("pids.current"))?,
-                    None => match memory {
-                        Some(d) => read(d.join("tasks"))?.lines().count() as u64,
-                        None => 0,
-                    },
+                s.pids = match pids.as_ref().or(memory.as_ref()) {
+                    Some(d) => pids_in(d, "tasks")?,
+                    None => 0,
                 };
             }
             CgroupPaths::V2(d) => {
@@ -126,7 +123,7 @@ impl CgroupPaths {
                     v => parse_u64(&d.join("memory.max"), v)?.min(host_mem),
                 };
                 (s.block_read, s.block_write) = io_v2(&read(d.join("io.stat"))?);
-                s.pids = number(d.join("pids.current"))?;
+                s.pids = pids_in(d, "cgroup.threads")?;
             }
         }
         Ok(s)
@@ -141,6 +138,16 @@ fn join(m: &berth_mountinfo::Mount, rel: &str) -> PathBuf {
         .unwrap_or(rel)
         .trim_start_matches('/');
     m.mount_point.join(rel)
+}
+
+/// `pids.current`, or (the root cgroup has none) the number of tasks listed in `list`.
+fn pids_in(dir: &Path, list: &str) -> Result<u64, ObserveError> {
+    match number(dir.join("pids.current")) {
+        Err(ObserveError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(read(dir.join(list))?.lines().count() as u64)
+        }
+        other => other,
+    }
 }
 
 fn parse_u64(path: &Path, v: &str) -> Result<u64, ObserveError> {
