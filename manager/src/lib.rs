@@ -14,6 +14,7 @@
 //! - [`tasks`]: the task manager: one `berth-monitor` per container and the OCI runtime binary.
 //! - [`monitor`]: the per-container monitor process (`berth-monitor`).
 //! - [`metadata`]: the embedded transactional database (redb) with one module per record kind.
+//! - [`container_fs`]: `berth cp`: paths resolved inside a container root, tars out and in.
 //! - [`bundle`]: OCI runtime bundles (config.json) from an image config and run options.
 //! - [`content`]: the content-addressable blob store.
 //! - [`unpack`]: applying an OCI layer tar to a directory, safely.
@@ -22,6 +23,8 @@
 //! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
 //! - [`events`]: the in-process event bus and the Events service.
 //! - [`private_dir`]: the directories berthd keeps data in, and their modes.
+//! - [`observe`]: cgroup, netns and process counters of running containers (`stats`, `top`).
+//! - [`explain`]: timed steps of a request, for `berth run --explain`.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
 //! - [`children`]: which child processes berthd waits for itself; reaping the other orphans.
@@ -31,15 +34,18 @@ pub mod bundle;
 pub mod children;
 pub mod cli;
 pub mod config;
+pub mod container_fs;
 pub mod containers;
 pub mod content;
 pub mod daemon;
 pub mod events;
+pub mod explain;
 pub mod gc;
 pub mod images;
 pub mod metadata;
 pub mod monitor;
 pub mod network;
+pub mod observe;
 pub mod oci_runtime;
 pub mod private_dir;
 pub mod reference;

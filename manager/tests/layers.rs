@@ -20,11 +20,14 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 1),
     ("content", 1),
     ("events", 1),
+    ("explain", 1),
     ("oci_runtime", 1),
+    ("observe", 1),
     ("reference", 1),
     ("unpack", 1),
     // Plain records and their storage; bundles; the per-container monitor.
     ("bundle", 2),
+    ("container_fs", 2),
     ("metadata", 2),
     ("monitor", 2),
     // Snapshotters (prepare, commit, remove layers); tasks (monitors + runtime binary); networking (CNI).

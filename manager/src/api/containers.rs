@@ -1,6 +1,7 @@
 //! The `berth.v1.Containers` gRPC service over [`Containers`].
 
 use crate::containers::Containers;
+use crate::explain;
 use berth_proto::v1::{self as pb, containers_server};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -23,9 +24,10 @@ impl containers_server::Containers for ContainersService {
         &self,
         request: Request<pb::CreateContainerRequest>,
     ) -> Result<Response<pb::CreateContainerResponse>, Status> {
-        let container = self.inner.create(request.into_inner()).await?;
+        let (container, steps) = explain::collect(self.inner.create(request.into_inner())).await;
         Ok(Response::new(pb::CreateContainerResponse {
-            container: Some(container),
+            container: Some(container?),
+            steps: steps_proto(steps),
         }))
     }
 
@@ -67,6 +69,15 @@ impl containers_server::Containers for ContainersService {
         }))
     }
 
+    async fn rename(
+        &self,
+        request: Request<pb::RenameContainerRequest>,
+    ) -> Result<Response<pb::RenameContainerResponse>, Status> {
+        let r = request.into_inner();
+        self.inner.rename(&r.id, &r.new_name).await?;
+        Ok(Response::new(pb::RenameContainerResponse {}))
+    }
+
     async fn usage(
         &self,
         _request: Request<pb::ContainersUsageRequest>,
@@ -74,4 +85,16 @@ impl containers_server::Containers for ContainersService {
         let containers = self.inner.usage().await?;
         Ok(Response::new(pb::ContainersUsageResponse { containers }))
     }
+}
+
+/// Measured steps as the API sends them.
+pub fn steps_proto(steps: Vec<explain::Step>) -> Vec<pb::Step> {
+    steps
+        .into_iter()
+        .map(|s| pb::Step {
+            name: s.name,
+            detail: s.detail,
+            micros: u64::try_from(s.elapsed.as_micros()).unwrap_or(u64::MAX),
+        })
+        .collect()
 }

@@ -2,9 +2,13 @@
 //! [`crate::containers::Containers`] (where the rules are) and builds the response.
 
 mod containers;
+mod files;
 mod networks;
+mod observe;
 mod tasks;
 
 pub use containers::ContainersService;
+pub use files::FilesService;
 pub use networks::NetworksService;
+pub use observe::ObserveService;
 pub use tasks::{exit_status, TasksService};

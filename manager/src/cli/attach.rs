@@ -5,6 +5,7 @@ use anyhow::Context;
 use berth_proto::v1::{
     self as pb, attach_request, attach_response, tasks_client::TasksClient, AttachRequest,
 };
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -22,9 +23,38 @@ pub struct AttachOptions {
     pub start: bool,
 }
 
+/// What an attach measured, for `run --explain`.
+#[derive(Debug, Default)]
+pub struct AttachTrace {
+    /// Opening the Attach stream.
+    pub attach: Duration,
+    /// The Tasks.Start round trip (when `start` was asked).
+    pub start: Option<Duration>,
+    /// berthd's own steps of the start.
+    pub start_steps: Vec<pb::Step>,
+    /// From the start (or the attach) until the exit message arrived.
+    pub streamed: Duration,
+    /// Bytes copied to stdout.
+    pub stdout_bytes: u64,
+    /// Bytes copied to stderr.
+    pub stderr_bytes: u64,
+    /// The exit came in the stream (false: asked with Wait after the stream ended).
+    pub exit_in_stream: bool,
+}
+
 /// Attaches, optionally starts the task, copies stdio until the task exits, and returns its exit
 /// code (125 when the daemon could not say, Docker's code for errors of the client/daemon).
 pub async fn attach_and_wait(ch: Channel, opts: AttachOptions) -> anyhow::Result<i32> {
+    Ok(attach_and_wait_traced(ch, opts).await?.0)
+}
+
+/// [`attach_and_wait`], also returning what each part took.
+pub async fn attach_and_wait_traced(
+    ch: Channel,
+    opts: AttachOptions,
+) -> anyhow::Result<(i32, AttachTrace)> {
+    let mut trace = AttachTrace::default();
+    let attach_started = Instant::now();
     let mut tasks = TasksClient::new(ch.clone());
     let (tx, rx) = mpsc::channel::<AttachRequest>(64);
     tx.send(AttachRequest {
@@ -42,6 +72,7 @@ pub async fn attach_and_wait(ch: Channel, opts: AttachOptions) -> anyhow::Result
         .await
         .map_err(super::daemon_error)?
         .into_inner();
+    trace.attach = attach_started.elapsed();
 
     let _raw = if opts.tty { RawMode::enter()? } else { None };
     if opts.tty {
@@ -54,13 +85,17 @@ pub async fn attach_and_wait(ch: Channel, opts: AttachOptions) -> anyhow::Result
         spawn_stdin_forwarder(tx.clone());
     }
     if opts.start {
-        tasks
+        let t = Instant::now();
+        let resp = tasks
             .start(pb::StartTaskRequest {
                 container_id: opts.id.clone(),
             })
             .await
             .map_err(super::run::start_error)?;
+        trace.start = Some(t.elapsed());
+        trace.start_steps = resp.into_inner().steps;
     }
+    let streaming = Instant::now();
     if !opts.tty {
         spawn_signal_forwarder(ch.clone(), opts.id.clone());
     }
@@ -71,10 +106,12 @@ pub async fn attach_and_wait(ch: Channel, opts: AttachOptions) -> anyhow::Result
     while let Some(msg) = inbound.message().await.map_err(super::daemon_error)? {
         match msg.msg {
             Some(attach_response::Msg::Stdout(b)) => {
+                trace.stdout_bytes += b.len() as u64;
                 stdout.write_all(&b).await?;
                 stdout.flush().await?;
             }
             Some(attach_response::Msg::Stderr(b)) => {
+                trace.stderr_bytes += b.len() as u64;
                 stderr.write_all(&b).await?;
                 stderr.flush().await?;
             }
@@ -86,6 +123,8 @@ pub async fn attach_and_wait(ch: Channel, opts: AttachOptions) -> anyhow::Result
         }
     }
     drop(tx);
+    trace.streamed = streaming.elapsed();
+    trace.exit_in_stream = exit.is_some();
     let status = match exit {
         Some(e) => e,
         // Stream ended without an exit (daemon restarted?): ask.
@@ -99,7 +138,7 @@ pub async fn attach_and_wait(ch: Channel, opts: AttachOptions) -> anyhow::Result
             .status
             .unwrap_or_default(),
     };
-    Ok(if status.known { status.exit_code } else { 125 })
+    Ok((if status.known { status.exit_code } else { 125 }, trace))
 }
 
 async fn send_resize(tx: &mpsc::Sender<AttachRequest>, width: u16, height: u16) {

@@ -1,6 +1,6 @@
 //! The container commands of `berth` and how they plug into the CLI's command enum.
 
-use super::{events, inspect, lifecycle, logs, network, prune, ps, run};
+use super::{cp, events, inspect, lifecycle, logs, network, observe, prune, ps, run};
 use clap::Subcommand;
 use tonic::transport::Channel;
 
@@ -28,11 +28,23 @@ pub enum ContainerCommand {
     /// Fetch the logs of a container.
     Logs(logs::LogsArgs),
     /// Display detailed information on containers.
-    Inspect(lifecycle::ContainersArgs),
+    Inspect(inspect::InspectArgs),
     /// Get real-time events from the daemon.
     Events(events::EventsArgs),
     /// List port mappings or a specific mapping for the container.
     Port(network::PortArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(observe::StatsArgs),
+    /// Display the running processes of a container
+    Top(observe::TopArgs),
+    /// Pause all processes within one or more containers
+    Pause(lifecycle::ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(lifecycle::ContainersArgs),
+    /// Rename a container
+    Rename(observe::RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -55,7 +67,7 @@ pub enum ContainerSub {
     /// Remove one or more containers.
     Rm(lifecycle::RmArgs),
     /// Display detailed information on containers.
-    Inspect(lifecycle::ContainersArgs),
+    Inspect(inspect::InspectArgs),
 }
 
 /// `berth system ...`.
@@ -92,6 +104,12 @@ impl ContainerCommand {
             }
             ContainerCommand::Events(a) => events::events(ch, a).await,
             ContainerCommand::Port(a) => network::port(ch, a).await,
+            ContainerCommand::Stats(a) => observe::stats(ch, a).await,
+            ContainerCommand::Top(a) => observe::top(ch, a).await,
+            ContainerCommand::Pause(a) => observe::pause(ch, a.containers, true).await,
+            ContainerCommand::Unpause(a) => observe::pause(ch, a.containers, false).await,
+            ContainerCommand::Rename(a) => observe::rename(ch, a).await,
+            ContainerCommand::Cp(a) => cp::cp(ch, a).await,
             ContainerCommand::Network(c) => c.run(ch).await,
             ContainerCommand::Container(ContainerSub::Prune(a)) => {
                 prune::container_prune(ch, a).await

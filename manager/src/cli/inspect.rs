@@ -117,8 +117,21 @@ fn network_settings(ns: Option<&pb::NetworkSettings>) -> Value {
     })
 }
 
+/// `berth inspect` flags.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template: 'json', or a Go template such as
+    /// '{{.State.ExitCode}}'
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
 /// `berth inspect`.
-pub async fn inspect(ch: Channel, args: super::lifecycle::ContainersArgs) -> anyhow::Result<i32> {
+pub async fn inspect(ch: Channel, args: InspectArgs) -> anyhow::Result<i32> {
+    let format = super::format::Format::parse(args.format.as_deref())?;
     let mut out = Vec::new();
     let mut failed = false;
     for name in &args.containers {
@@ -137,6 +150,11 @@ pub async fn inspect(ch: Channel, args: super::lifecycle::ContainersArgs) -> any
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+    match format {
+        super::format::Format::Table => {
+            println!("{}", serde_json::to_string_pretty(&Value::Array(out))?)
+        }
+        f => print!("{}", f.render_rows(&out, &|_| None)?.unwrap_or_default()),
+    }
     Ok(if failed { 1 } else { 0 })
 }

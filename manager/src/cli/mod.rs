@@ -6,11 +6,14 @@
 
 pub mod attach;
 pub mod auth;
+mod completion;
 pub mod connect;
 pub mod container_opts;
 pub mod containers;
+mod cp;
 pub mod events;
 pub mod exit_code;
+pub mod explain;
 pub mod format;
 mod image_inspect;
 pub mod images;
@@ -21,9 +24,11 @@ mod load;
 mod login;
 pub mod logs;
 pub mod network;
+pub mod observe;
 pub mod progress;
 pub mod prune;
 pub mod ps;
+pub mod ps_filter;
 pub mod pull;
 mod push;
 mod rmi;
@@ -79,6 +84,8 @@ pub enum Command {
     Version(version::Args),
     /// Display system-wide information.
     Info(info::Args),
+    /// Generate the autocompletion script for the specified shell
+    Completion(completion::Args),
     /// Container commands (run, ps, logs, ...).
     #[command(flatten)]
     Containers(containers::ContainerCommand),
@@ -137,6 +144,7 @@ impl Command {
             Command::Image(ImageCommand::Prune(a)) => {
                 exit_code::finish(prune::image_prune(ctx.channel().await?, a).await)
             }
+            Command::Completion(a) => completion::run(a),
             Command::Containers(c) => exit_code::finish(c.run(ctx).await),
         }
     }

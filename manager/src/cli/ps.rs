@@ -1,7 +1,8 @@
 //! `berth ps`.
 
 use super::daemon_error;
-use super::format::{command_text, human_duration, since, status_text};
+use super::format::{command_text, human_duration, since, status_text, Format};
+use super::ps_filter::{self, Filters};
 use berth_proto::v1::{self as pb, containers_client::ContainersClient};
 use tonic::transport::Channel;
 
@@ -17,6 +18,22 @@ pub struct PsArgs {
     /// Don't truncate ids and commands.
     #[arg(long)]
     pub no_trunc: bool,
+    /// Filter output based on conditions provided (status, name, label, ancestor, exited, id)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go
+    /// template such as '{{.Names}} {{.Status}}'
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", value_name = "int")]
+    pub last: Option<usize>,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
 }
 
 /// Renders the table `ps` prints.
@@ -100,13 +117,62 @@ pub fn short_image(image: &str) -> String {
 
 /// `berth ps`.
 pub async fn ps(ch: Channel, args: PsArgs) -> anyhow::Result<i32> {
-    let list = ContainersClient::new(ch)
-        .list(pb::ListContainersRequest { all: args.all })
+    let filters = Filters::parse(
+        &args.filter,
+        &["status", "name", "label", "ancestor", "exited", "id"],
+    )?;
+    let format = Format::parse(args.format.as_deref())?;
+    let last = if args.latest { Some(1) } else { args.last };
+    // Docker: -n/-l and status/exited filters look at every container, not only running ones.
+    let all = args.all || last.is_some() || filters.has("status") || filters.has("exited");
+    let mut client = ContainersClient::new(ch);
+    let mut list = client
+        .list(pb::ListContainersRequest { all })
         .await
         .map_err(daemon_error)?
         .into_inner()
         .containers;
-    print!("{}", render(&list, args.quiet, args.no_trunc));
+    list.retain(|c| ps_filter::matches(&filters, c));
+    if let Some(n) = last {
+        list.truncate(n);
+    }
+    let sizes: std::collections::HashMap<String, u64> = if args.size {
+        client
+            .usage(pb::ContainersUsageRequest {})
+            .await
+            .map_err(daemon_error)?
+            .into_inner()
+            .containers
+            .into_iter()
+            .map(|u| (u.id, u.rw_bytes))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let size_of = |c: &pb::Container| {
+        args.size
+            .then(|| super::format::human_size(sizes.get(&c.id).copied().unwrap_or(0)))
+    };
+    if args.quiet {
+        print!("{}", render(&list, true, args.no_trunc));
+        return Ok(0);
+    }
+    let rows: Vec<serde_json::Value> = list
+        .iter()
+        .map(|c| ps_filter::row(c, args.no_trunc, size_of(c).as_deref()))
+        .collect();
+    if let Some(text) = format.render_rows(&rows, &ps_filter::title)? {
+        print!("{text}");
+        return Ok(0);
+    }
+    if args.size {
+        let t = super::format::Template::parse(
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}",
+        )?;
+        print!("{}", t.render_all(&rows, &ps_filter::title)?);
+        return Ok(0);
+    }
+    print!("{}", render(&list, false, args.no_trunc));
     Ok(0)
 }
 

@@ -31,6 +31,29 @@ pub async fn pull_image(
     platform: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<PullResult> {
+    Ok(pull_image_counted(ctx, image, platform, quiet).await?.0)
+}
+
+/// What a pull moved, counted from its progress events (`run --explain`).
+#[derive(Debug, Default, Clone)]
+pub struct PullCounts {
+    /// Layers downloaded ("Pull complete").
+    pub downloaded_layers: usize,
+    /// Layers that were already present ("Already exists").
+    pub existing_layers: usize,
+    /// Bytes of the downloaded layers (their sizes as the registry gave them).
+    pub downloaded_bytes: u64,
+}
+
+/// [`pull_image`], also counting layers and bytes.
+pub async fn pull_image_counted(
+    ctx: &CliContext,
+    image: &str,
+    platform: Option<String>,
+    quiet: bool,
+) -> anyhow::Result<(PullResult, PullCounts)> {
+    let mut sizes: std::collections::HashMap<String, u64> = Default::default();
+    let mut counts = PullCounts::default();
     let reference = Reference::parse(image).map_err(|e| anyhow::anyhow!("{e}"))?;
     let has_tag_or_digest = image.contains('@')
         || image
@@ -58,7 +81,20 @@ pub async fn pull_image(
         }
         match ev.event {
             Some(Event::Message(m)) => view.message(&m),
-            Some(Event::Blob(b)) => view.blob(&b),
+            Some(Event::Blob(b)) => {
+                if b.total > 0 {
+                    sizes.insert(b.digest.clone(), b.total.unsigned_abs());
+                }
+                match b.status.as_str() {
+                    "Pull complete" => {
+                        counts.downloaded_layers += 1;
+                        counts.downloaded_bytes += sizes.get(&b.digest).copied().unwrap_or(0);
+                    }
+                    "Already exists" => counts.existing_layers += 1,
+                    _ => {}
+                }
+                view.blob(&b)
+            }
             Some(Event::Result(r)) => result = Some(r),
             None => {}
         }
@@ -72,7 +108,7 @@ pub async fn pull_image(
     } else {
         view.message(&format!("Status: Image is up to date for {shown}"));
     }
-    Ok(r)
+    Ok((r, counts))
 }
 
 /// Runs `berth pull`.

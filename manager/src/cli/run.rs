@@ -1,11 +1,13 @@
 //! `berth run` and `berth create`.
 
-use super::attach::{attach_and_wait, AttachOptions};
+use super::attach::{attach_and_wait_traced, AttachOptions};
 use super::container_opts::ContainerFlags;
 use super::daemon_error;
+use super::explain::{ExplainFormat, Trace};
 use crate::containers::exit_code as start_failure;
 use anyhow::Context;
 use berth_proto::v1::{self as pb, containers_client::ContainersClient, tasks_client::TasksClient};
+use std::time::Instant;
 use tonic::transport::Channel;
 
 /// `berth run` flags.
@@ -14,6 +16,16 @@ pub struct RunArgs {
     /// Run in the background and print the container id.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// After the container's output, print on stderr what berth and berthd did, step by step,
+    /// with each step's milliseconds (`--explain=json` for tools).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
+    pub explain: Option<ExplainFormat>,
     /// Container options, image and command.
     #[command(flatten)]
     pub flags: ContainerFlags,
@@ -43,34 +55,78 @@ async fn create_pulling(
     ctx: &super::CliContext,
     flags: &ContainerFlags,
 ) -> anyhow::Result<pb::Container> {
+    create_pulling_traced(ch, ctx, flags, &mut Trace::default()).await
+}
+
+/// [`create_pulling`], adding its steps to `trace`.
+async fn create_pulling_traced(
+    ch: &Channel,
+    ctx: &super::CliContext,
+    flags: &ContainerFlags,
+    trace: &mut Trace,
+) -> anyhow::Result<pb::Container> {
     let req = flags.to_request()?;
     let mut containers = ContainersClient::new(ch.clone());
+    let t = Instant::now();
     match containers.create(req.clone()).await {
         Ok(resp) => {
-            return resp
-                .into_inner()
-                .container
-                .context("daemon returned no container")
+            let resp = resp.into_inner();
+            trace.call(
+                "container created",
+                "Containers.Create: image found locally",
+                t.elapsed(),
+                resp.steps,
+            );
+            return resp.container.context("daemon returned no container");
         }
-        Err(s) if s.code() == tonic::Code::NotFound && s.message().contains("No such image") => {}
+        Err(s) if s.code() == tonic::Code::NotFound && s.message().contains("No such image") => {
+            trace.step(
+                "image not found locally",
+                format!("Containers.Create: {}", s.message()),
+                Some(t.elapsed()),
+            );
+        }
         Err(s) => return Err(create_error(s)),
     }
     eprintln!(
         "Unable to find image '{}' locally",
         display_reference(&flags.image)
     );
-    super::pull::pull_image(ctx, &display_reference(&flags.image), None, false)
+    let t = Instant::now();
+    let (pulled, counts) =
+        super::pull::pull_image_counted(ctx, &display_reference(&flags.image), None, false)
+            .await
+            .map_err(|e| {
+                anyhow::Error::new(super::exit_code::ExitCodeError {
+                    code: 125,
+                    message: format!("{e:#}"),
+                })
+            })?;
+    trace.step(
+        "image pulled",
+        format!(
+            "Images.Pull {} ({}): {} layer(s) downloaded, {}, {} already present",
+            pulled.name,
+            pulled.digest,
+            counts.downloaded_layers,
+            super::explain::bytes(counts.downloaded_bytes),
+            counts.existing_layers
+        ),
+        Some(t.elapsed()),
+    );
+    let t = Instant::now();
+    let resp = containers
+        .create(req)
         .await
-        .map_err(|e| {
-            anyhow::Error::new(super::exit_code::ExitCodeError {
-                code: 125,
-                message: format!("{e:#}"),
-            })
-        })?;
-    let resp = containers.create(req).await.map_err(create_error)?;
-    resp.into_inner()
-        .container
-        .context("daemon returned no container")
+        .map_err(create_error)?
+        .into_inner();
+    trace.call(
+        "container created",
+        "Containers.Create with the pulled image",
+        t.elapsed(),
+        resp.steps,
+    );
+    resp.container.context("daemon returned no container")
 }
 
 /// A create the daemon refused (bad option, name or port in use): Docker's exit code 125.
@@ -90,27 +146,58 @@ pub async fn create(ch: Channel, ctx: &super::CliContext, args: CreateArgs) -> a
 
 /// `berth run`: create, start, and (unless `-d`) stream output and exit with the container's code.
 pub async fn run(ch: Channel, ctx: &super::CliContext, args: RunArgs) -> anyhow::Result<i32> {
-    let c = create_pulling(&ch, ctx, &args.flags)
+    let began = Instant::now();
+    let mut trace = Trace::default();
+    if let Some(connect) = super::connect::first_connect() {
+        trace.step(
+            "client -> daemon",
+            format!("gRPC connection to unix://{}", ctx.address.display()),
+            Some(connect),
+        );
+    }
+    let c = create_pulling_traced(&ch, ctx, &args.flags, &mut trace)
         .await
         .map_err(create_failed)?;
     let mut tasks = TasksClient::new(ch.clone());
     if args.detach {
-        tasks
+        let t = Instant::now();
+        let resp = tasks
             .start(pb::StartTaskRequest {
                 container_id: c.id.clone(),
             })
             .await
-            .map_err(start_error)?;
+            .map_err(start_error)?
+            .into_inner();
+        trace.call(
+            "task created and started",
+            format!("Tasks.Start: pid {}", resp.pid),
+            t.elapsed(),
+            resp.steps,
+        );
         println!("{}", c.id);
+        trace.step(
+            "running in the background",
+            format!("berth logs / stop / rm {}", short_id(&c.id)),
+            None,
+        );
+        explain(&args, trace, began);
         return Ok(0);
     }
-    tasks
+    let t = Instant::now();
+    let created = tasks
         .create(pb::CreateTaskRequest {
             container_id: c.id.clone(),
         })
         .await
-        .map_err(start_error)?;
-    let code = attach_and_wait(
+        .map_err(start_error)?
+        .into_inner();
+    trace.call(
+        "task created",
+        format!("Tasks.Create: pid {} waits to start", created.pid),
+        t.elapsed(),
+        created.steps,
+    );
+    let (code, at) = attach_and_wait_traced(
         ch.clone(),
         AttachOptions {
             id: c.id.clone(),
@@ -120,10 +207,66 @@ pub async fn run(ch: Channel, ctx: &super::CliContext, args: RunArgs) -> anyhow:
         },
     )
     .await?;
-    if args.flags.rm {
-        wait_removed(&ch, &c.id).await;
+    trace.step(
+        "attached",
+        "Tasks.Attach stream to the monitor opened before the start",
+        Some(at.attach),
+    );
+    if let Some(start) = at.start {
+        trace.call("task started", "Tasks.Start", start, at.start_steps);
     }
+    trace.step(
+        "output streamed",
+        format!(
+            "{} stdout and {} stderr bytes copied until the exit",
+            at.stdout_bytes, at.stderr_bytes
+        ),
+        Some(at.streamed),
+    );
+    if args.flags.rm {
+        let t = Instant::now();
+        wait_removed(&ch, &c.id).await;
+        trace.step("exit code recorded", format!("exit code {code}"), None);
+        trace.step(
+            "container removed (--rm)",
+            "berthd removed record, snapshot and bundle",
+            Some(t.elapsed()),
+        );
+    } else {
+        let t = Instant::now();
+        let recorded = ContainersClient::new(ch.clone())
+            .get(pb::GetContainerRequest { id: c.id.clone() })
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().container)
+            .map(|c| super::format::status_text(c.status.as_ref()));
+        trace.step(
+            "exit code recorded",
+            match recorded {
+                Some(status) => format!("Containers.Get: {status}"),
+                None => format!("exit code {code} (the record could not be read back)"),
+            },
+            Some(t.elapsed()),
+        );
+        trace.step(
+            "container kept until rm",
+            format!("berth rm {}", short_id(&c.id)),
+            None,
+        );
+    }
+    explain(&args, trace, began);
     Ok(code)
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// Prints the explanation when asked, after everything the container wrote.
+fn explain(args: &RunArgs, mut trace: Trace, began: Instant) {
+    let Some(format) = args.explain else { return };
+    trace.total = Some(began.elapsed() + super::connect::first_connect().unwrap_or_default());
+    eprint!("{}", trace.render(format));
 }
 
 /// Waits (bounded) until the daemon has removed a `--rm` container, so that when `run` returns

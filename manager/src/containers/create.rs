@@ -3,6 +3,7 @@
 
 use super::record::{now_nanos, ContainerRecord, RunOptions};
 use super::{names, ContainerError, Containers};
+use crate::explain;
 use berth_proto::v1 as pb;
 
 /// Undoes a partial create unless disarmed.
@@ -130,7 +131,15 @@ impl Containers {
         req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {
         let mut options = self.validate(&req)?;
-        let image = self.rootfs.resolve_image(&req.image).await?;
+        let image = explain::timed(
+            "image found locally",
+            self.rootfs.resolve_image(&req.image),
+            |r| match r {
+                Ok(i) => format!("{} ({})", i.name, i.digest),
+                Err(e) => format!("not found: {e}"),
+            },
+        )
+        .await?;
         // Network options are checked (and -P ports chosen) before anything is allocated.
         let id = names::new_id().map_err(|source| ContainerError::Io {
             path: "/dev/urandom".into(),
@@ -215,7 +224,14 @@ impl Containers {
             runtime: self.runtime.clone(),
             last_run: None,
         };
-        if let Err(e) = self.store.put(&rec) {
+        let put = std::time::Instant::now();
+        let stored = self.store.put(&rec);
+        explain::record(
+            "container recorded",
+            format!("{} named {} in the metadata store", rec.id, rec.name),
+            put.elapsed(),
+        );
+        if let Err(e) = stored {
             undo.run().await;
             return Err(e.into());
         }

@@ -6,6 +6,7 @@ use super::backend::{BackendError, ImageInfo, PreparedRootfs, RootfsBackend};
 use super::record::RunOptions;
 use crate::bundle;
 use crate::content::{ContentStore, Digest};
+use crate::explain;
 use crate::images::rootfs::{self, BlobSource};
 use crate::images::ImageService;
 use crate::snapshots::{self, Snapshotter};
@@ -13,6 +14,7 @@ use crate::unpack::UnpackLimits;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Reads blobs straight from the content store's files (the snapshotter reads synchronously).
 struct ContentBlobs(ContentStore);
@@ -172,7 +174,9 @@ impl RootfsBackend for ImageRootfs {
             .images
             .leases()
             .create_named(&create_lease(&id), crate::gc::lease::DEFAULT_TTL);
-        tokio::task::spawn_blocking(move || {
+        // The steps are timed on the blocking thread and recorded back on the request's task.
+        let mut steps: Vec<(&'static str, String, Duration)> = Vec::new();
+        let result = tokio::task::spawn_blocking(move || {
             lease.add_snapshot_blocking(&id);
             if let Ok(layers) = rootfs::read_image(&blobs, &digest) {
                 lease.add_blob_blocking(&digest);
@@ -184,6 +188,7 @@ impl RootfsBackend for ImageRootfs {
                     lease.add_snapshot_blocking(c);
                 }
             }
+            let t = Instant::now();
             let prepared = rootfs::prepare_image_rootfs(
                 &blobs,
                 snapshotter.as_ref(),
@@ -193,34 +198,69 @@ impl RootfsBackend for ImageRootfs {
                 &limits,
             )
             .map_err(|e| internal(format!("preparing rootfs of container {id}: {e}")))?;
+            steps.push((
+                "snapshot prepared",
+                format!(
+                    "{} image layer(s) unpacked or reused, active snapshot {id} on top",
+                    prepared.image.chain_ids.len()
+                ),
+                t.elapsed(),
+            ));
             let rootfs = bundle_dir.join("rootfs");
+            let t = Instant::now();
             let done = crate::private_dir::create_all(&rootfs)
                 .map_err(|e| internal(format!("creating {}: {e}", rootfs.display())))
                 .and_then(|()| {
                     snapshots::mount::mount_all(&prepared.mounts, &rootfs)
                         .map(|g| g.keep())
                         .map_err(|e| internal(format!("mounting rootfs of container {id}: {e}")))
-                })
-                .and_then(|()| {
-                    bundle::write_bundle(&bundle_dir, &prepared.image.config, &opts).map_err(|e| {
-                        BackendError {
-                            code: tonic::Code::InvalidArgument,
-                            message: e.to_string(),
-                        }
-                    })
                 });
+            steps.push((
+                "rootfs mounted",
+                format!(
+                    "{} mount(s) ({}) at {}",
+                    prepared.mounts.len(),
+                    prepared
+                        .mounts
+                        .iter()
+                        .map(|m| m.typ.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    rootfs.display()
+                ),
+                t.elapsed(),
+            ));
+            let t = Instant::now();
+            let done = done.and_then(|()| {
+                bundle::write_bundle(&bundle_dir, &prepared.image.config, &opts).map_err(|e| {
+                    BackendError {
+                        code: tonic::Code::InvalidArgument,
+                        message: e.to_string(),
+                    }
+                })
+            });
+            if done.is_ok() {
+                steps.push((
+                    "bundle written",
+                    format!("{}", bundle_dir.join("config.json").display()),
+                    t.elapsed(),
+                ));
+            }
             match done {
                 Ok(spec) => {
                     // Kept until the container is removed; a failed prepare drops it here.
                     lease.detach();
-                    Ok(PreparedRootfs {
-                        snapshot_key: id.clone(),
-                        args: spec
-                            .process()
-                            .as_ref()
-                            .and_then(|p| p.args().clone())
-                            .unwrap_or_default(),
-                    })
+                    Ok((
+                        PreparedRootfs {
+                            snapshot_key: id.clone(),
+                            args: spec
+                                .process()
+                                .as_ref()
+                                .and_then(|p| p.args().clone())
+                                .unwrap_or_default(),
+                        },
+                        steps,
+                    ))
                 }
                 Err(e) => {
                     if let Err(t) = teardown(snapshotter.as_ref(), &id, &bundle_dir) {
@@ -231,7 +271,12 @@ impl RootfsBackend for ImageRootfs {
             }
         })
         .await
-        .map_err(internal)?
+        .map_err(internal)?;
+        let (prepared, steps) = result?;
+        for (name, detail, elapsed) in steps {
+            explain::record(name, detail, elapsed);
+        }
+        Ok(prepared)
     }
 
     async fn remove(&self, snapshot_key: &str, bundle_dir: &Path) -> Result<(), BackendError> {

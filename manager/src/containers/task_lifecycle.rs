@@ -6,8 +6,9 @@ use super::backend::{BackendError, ExitInfo, TaskInfo, TaskSpec, TaskState};
 use super::exit_code::start_failure_code;
 use super::record::{now_nanos, ContainerRecord};
 use super::{ContainerError, Containers};
+use crate::explain;
 use berth_proto::v1::{self as pb, envelope::Event};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Containers {
     /// The container's task, if it has one.
@@ -76,7 +77,17 @@ impl Containers {
         // The network is set up before the runtime enters its namespace; an exit handled
         // meanwhile must not tear the new one down (it takes the same lock).
         let _net = self.network_lock(&rec.id).await;
-        if let Err(e) = self.attach_network(rec).await {
+        let net = Instant::now();
+        let attached = self.attach_network(rec).await;
+        explain::record(
+            "network attached",
+            match &rec.options.network {
+                n if n.is_empty() => "bridge (default)".to_string(),
+                n => n.clone(),
+            },
+            net.elapsed(),
+        );
+        if let Err(e) = attached {
             self.start_failed(&rec.id, &e.to_string()).await;
             return Err(e);
         }
@@ -87,7 +98,19 @@ impl Containers {
             open_stdin: rec.options.open_stdin,
             log_path: rec.log_path.clone(),
         };
-        match self.tasks.create(&spec).await {
+        let created = Instant::now();
+        let result = self.tasks.create(&spec).await;
+        let took = created.elapsed();
+        explain::record(
+            "runtime create",
+            format!(
+                "monitor spawned, `{} create`: {}",
+                rec.runtime,
+                super::explain_bundle::describe(&rec.bundle_dir)
+            ),
+            took,
+        );
+        match result {
             Ok(pid) => {
                 self.events.publish(Event::TaskCreate(pb::TaskCreate {
                     container_id: rec.id.clone(),
@@ -128,7 +151,14 @@ impl Containers {
                 self.create_task_detached(rec).await?;
             }
         }
-        match self.tasks.start(&rec.id).await {
+        let started = Instant::now();
+        let result = self.tasks.start(&rec.id).await;
+        explain::record(
+            "runtime start",
+            format!("`{} start`: the program runs", rec.runtime),
+            started.elapsed(),
+        );
+        match result {
             Ok(pid) => {
                 self.update_last_run(&rec.id, |run| {
                     run.started_at = Some(now_nanos());

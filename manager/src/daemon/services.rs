@@ -28,6 +28,8 @@ pub fn routes(ctx: &Context) -> Routes {
         .add_service(ctx.containers.tasks_service())
         .add_service(ctx.containers.events_service())
         .add_service(ctx.containers.networks_service())
+        .add_service(ctx.containers.observe_service())
+        .add_service(ctx.containers.files_service())
         .add_service(SnapshotsServer::new(SnapshotsService::new(
             ctx.snapshotter.clone(),
         )))

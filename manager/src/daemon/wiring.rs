@@ -148,6 +148,24 @@ impl ContainerSystem {
         TasksServer::new(TasksService::new(Arc::clone(&self.containers)))
     }
 
+    /// The Observe gRPC service (`stats`, `top`).
+    pub fn observe_service(
+        &self,
+    ) -> berth_proto::v1::observe_server::ObserveServer<crate::api::ObserveService> {
+        berth_proto::v1::observe_server::ObserveServer::new(crate::api::ObserveService::new(
+            Arc::clone(&self.containers),
+        ))
+    }
+
+    /// The Files gRPC service (`cp`).
+    pub fn files_service(
+        &self,
+    ) -> berth_proto::v1::files_server::FilesServer<crate::api::FilesService> {
+        berth_proto::v1::files_server::FilesServer::new(crate::api::FilesService::new(Arc::clone(
+            &self.containers,
+        )))
+    }
+
     /// The Events gRPC service.
     pub fn events_service(&self) -> EventsServer<EventsService> {
         EventsServer::new(EventsService::new(self.events.clone()))

@@ -27,6 +27,11 @@ pub(super) async fn stream(
         first.extend(entries);
         offset = end;
     }
+    let window = Window {
+        since: r.since.as_ref().map(ts_nanos),
+        until: r.until.as_ref().map(ts_nanos),
+    };
+    first.retain(|e| window.keeps(e));
     if let Some(t) = tail {
         let skip = first.len().saturating_sub(t);
         first.drain(..skip);
@@ -64,7 +69,7 @@ pub(super) async fn stream(
                 match logs::read_from(f, offset, None) {
                     Ok((entries, next)) => {
                         offset = next;
-                        for entry in entries {
+                        for entry in entries.into_iter().filter(|e| window.keeps(e)) {
                             if tx.send(Ok(entry)).await.is_err() {
                                 return;
                             }
@@ -81,11 +86,38 @@ pub(super) async fn stream(
                     }
                 }
             }
-            if !live || tx.is_closed() {
+            if !live || tx.is_closed() || window.passed() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
     Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+}
+
+/// `--since` / `--until` as nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    since: Option<i128>,
+    until: Option<i128>,
+}
+
+fn ts_nanos(t: &prost_types::Timestamp) -> i128 {
+    i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos)
+}
+
+impl Window {
+    /// Whether the entry's time is inside the window (entries without a time are kept).
+    fn keeps(&self, e: &pb::LogsResponse) -> bool {
+        let Some(t) = e.timestamp.as_ref().map(ts_nanos) else {
+            return true;
+        };
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
+    }
+
+    /// Whether `until` is in the past (following can stop).
+    fn passed(&self) -> bool {
+        self.until
+            .is_some_and(|u| ts_nanos(&crate::events::now_timestamp()) > u)
+    }
 }

@@ -4,10 +4,12 @@
 mod attach;
 mod logs;
 
+use super::containers::steps_proto;
 use crate::containers::backend::{ExitInfo, TaskInfo, TaskState};
 use crate::containers::record::ContainerRecord;
 use crate::containers::{ContainerError, Containers};
 use crate::events::to_timestamp;
+use crate::explain;
 use berth_proto::v1::{self as pb, tasks_server};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -69,10 +71,11 @@ impl tasks_server::Tasks for TasksService {
         request: Request<pb::CreateTaskRequest>,
     ) -> Result<Response<pb::CreateTaskResponse>, Status> {
         let rec = self.resolve(&request.into_inner().container_id)?;
-        let pid = self.containers.create_task(&rec).await?;
+        let (pid, steps) = explain::collect(self.containers.create_task(&rec)).await;
         Ok(Response::new(pb::CreateTaskResponse {
             container_id: rec.id,
-            pid,
+            pid: pid?,
+            steps: steps_proto(steps),
         }))
     }
 
@@ -81,10 +84,11 @@ impl tasks_server::Tasks for TasksService {
         request: Request<pb::StartTaskRequest>,
     ) -> Result<Response<pb::StartTaskResponse>, Status> {
         let rec = self.resolve(&request.into_inner().container_id)?;
-        let pid = self.containers.start_task(&rec).await?;
+        let (pid, steps) = explain::collect(self.containers.start_task(&rec)).await;
         Ok(Response::new(pb::StartTaskResponse {
             container_id: rec.id,
-            pid,
+            pid: pid?,
+            steps: steps_proto(steps),
         }))
     }
 
