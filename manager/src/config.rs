@@ -17,6 +17,10 @@
 //! [network]
 //! bridge = "berth0"
 //! subnet = "10.210.0.0/16"
+//!
+//! [cri]
+//! enable = true
+//! socket = "/run/berth/cri.sock"   # default: <state>/cri.sock
 //! ```
 
 use std::collections::BTreeMap;
@@ -74,6 +78,27 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistryConfig>,
     /// Container networking (CNI).
     pub network: NetworkConfig,
+    /// The Kubernetes CRI front door.
+    pub cri: CriConfig,
+}
+
+/// The CRI v1 server (`[cri]`): on by default, on `<state>/cri.sock` unless `socket` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CriConfig {
+    /// Serve CRI at all.
+    pub enable: bool,
+    /// Socket path; `None` means `<state>/cri.sock` (so `--state` moves it too).
+    pub socket: Option<PathBuf>,
+}
+
+impl Default for CriConfig {
+    fn default() -> Self {
+        CriConfig {
+            enable: true,
+            socket: None,
+        }
+    }
 }
 
 /// Container networking settings (`[network]`): where the CNI plugins and configuration lists
@@ -128,6 +153,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             registries: BTreeMap::new(),
             network: NetworkConfig::default(),
+            cri: CriConfig::default(),
         }
     }
 }
@@ -165,6 +191,14 @@ impl Config {
     /// Path of the metadata database.
     pub fn metadata_path(&self) -> PathBuf {
         self.root.join("metadata.redb")
+    }
+
+    /// Path of the CRI socket: `[cri] socket`, else `<state>/cri.sock`.
+    pub fn cri_socket(&self) -> PathBuf {
+        self.cri
+            .socket
+            .clone()
+            .unwrap_or_else(|| self.state.join("cri.sock"))
     }
 
     /// Path of the lock file that keeps a second daemon off the same root.
@@ -215,6 +249,20 @@ mod tests {
         assert_eq!(c.network.plugin_dirs, vec![PathBuf::from("/x")]);
         assert_eq!(c.network.conf_dir, PathBuf::from("/etc/cni/net.d"));
         assert!(Config::from_toml("[network]\nbogus = 1\n", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn cri_socket_follows_state_unless_set() {
+        let c = Config::from_toml("state = \"/tmp/s\"\n", Path::new("x")).unwrap();
+        assert!(c.cri.enable);
+        assert_eq!(c.cri_socket(), PathBuf::from("/tmp/s/cri.sock"));
+        let c = Config::from_toml(
+            "[cri]\nenable = false\nsocket = \"/tmp/c.sock\"\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert!(!c.cri.enable);
+        assert_eq!(c.cri_socket(), PathBuf::from("/tmp/c.sock"));
     }
 
     #[test]

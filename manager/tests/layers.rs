@@ -33,6 +33,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("registry", 4),
     // gRPC fronts of the container model (thin).
     ("api", 5),
+    // The Kubernetes CRI front door, beside api (neither imports the other).
+    ("cri", 5),
     // Daemon assembly: builds and wires everything.
     ("daemon", 6),
     // The command-line client.

@@ -140,6 +140,18 @@ impl ContainerSystem {
         TasksServer::new(TasksService::new(Arc::clone(&self.containers)))
     }
 
+    /// What the CRI front door shares with the berth.v1 API: the same images and containers.
+    pub fn cri_context(&self, config: &Config, images: &ImageService) -> crate::cri::CriContext {
+        crate::cri::CriContext {
+            images: images.clone(),
+            containers: Arc::clone(&self.containers),
+            networks: Arc::clone(&self.networks),
+            root: config.root.clone(),
+            runtime: config.runtime.clone(),
+            version: super::version::VERSION.to_string(),
+        }
+    }
+
     /// The Events gRPC service.
     pub fn events_service(&self) -> EventsServer<EventsService> {
         EventsServer::new(EventsService::new(self.events.clone()))
