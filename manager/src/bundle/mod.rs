@@ -44,6 +44,9 @@ pub struct RunOptions {
     pub cgroups_path: Option<String>,
     /// Network namespace and the /etc files that describe the network.
     pub network: NetworkSetup,
+    /// Other namespaces entered by path instead of created: (`ipc` | `uts` | `pid`, path),
+    /// e.g. a CRI pod's sandbox's.
+    pub join_namespaces: Vec<(String, PathBuf)>,
 }
 
 /// Which network namespace the container gets.
@@ -229,6 +232,25 @@ pub fn generate(
                 if n.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
                     n.set_path(Some(path.clone()));
                 }
+            }
+        }
+    }
+    for (kind, path) in &opts.join_namespaces {
+        use oci_spec::runtime::LinuxNamespaceType as T;
+        let typ = match kind.as_str() {
+            "ipc" => T::Ipc,
+            "uts" => T::Uts,
+            "pid" => T::Pid,
+            other => {
+                return Err(BundleError::InvalidOption {
+                    option: "namespace".into(),
+                    reason: format!("cannot join a {other} namespace by path"),
+                })
+            }
+        };
+        for n in namespaces.iter_mut() {
+            if n.typ() == typ {
+                n.set_path(Some(path.clone()));
             }
         }
     }

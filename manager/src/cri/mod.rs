@@ -6,11 +6,20 @@
 //!
 //! - [`runtime`]: the RuntimeService trait, dispatching to the concept modules;
 //! - [`images`]: ImageService over [`crate::images::ImageService`];
-//! - [`status`]: Version and Status (RuntimeReady / NetworkReady conditions).
+//! - [`status`]: Version and Status (RuntimeReady / NetworkReady conditions);
+//! - [`sandboxes`]: pod sandboxes (the pause container and the pod's namespaces);
+//! - [`containers`]: containers of a pod; [`logs`]: their CRI-format logs; [`exec`]: ExecSync;
+//! - [`pause`]: the project-built pause image; [`store`]: CRI records in the metadata database.
 
+mod containers;
+mod exec;
 mod images;
+mod logs;
+pub mod pause;
 mod runtime;
+mod sandboxes;
 mod status;
+mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +36,11 @@ pub use runtime::CriRuntime;
 /// The CRI API version this server implements (`VersionResponse.runtime_api_version`).
 pub const CRI_API_VERSION: &str = "v1";
 
+/// Label on berth containers made through CRI: `sandbox` or `container`.
+pub const KIND_LABEL: &str = "io.berth.cri.kind";
+/// Label on a CRI container's berth container: its sandbox's id.
+pub const SANDBOX_LABEL: &str = "io.berth.cri.sandbox";
+
 /// What the CRI services share with the rest of berthd.
 #[derive(Clone)]
 pub struct CriContext {
@@ -40,6 +54,12 @@ pub struct CriContext {
     pub root: PathBuf,
     /// The OCI runtime containers run with (reported by verbose Status).
     pub runtime: String,
+    /// The runtime binary the task manager runs (ExecSync uses it too).
+    pub runtime_binary: PathBuf,
+    /// The runtime's `--root`.
+    pub runtime_root: PathBuf,
+    /// The metadata database (CRI's own tables).
+    pub metadata: crate::metadata::Metadata,
     /// The runtime version string reported by Version.
     pub version: String,
 }
@@ -51,8 +71,10 @@ pub fn services(
     RuntimeServiceServer<CriRuntime>,
     ImageServiceServer<CriImages>,
 ) {
+    let store = store::CriStore::new(ctx.metadata.clone());
+    logs::spawn_copier(ctx.clone(), store.clone());
     (
-        RuntimeServiceServer::new(CriRuntime::new(ctx.clone())),
+        RuntimeServiceServer::new(CriRuntime::new(ctx.clone(), store)),
         ImageServiceServer::new(CriImages::new(ctx)),
     )
 }

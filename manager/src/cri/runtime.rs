@@ -1,5 +1,5 @@
-//! The CRI RuntimeService: each call goes to the module of its concept ([`super::status`],
-//! and later sandboxes, containers, logs, streaming); calls not implemented yet answer
+//! The CRI RuntimeService: each call goes to the module of its concept (status, sandboxes,
+//! containers, logs, exec); calls not implemented yet (streaming, stats, updates) answer
 //! `Unimplemented` so kubelet and critest see a clear code rather than a wrong answer.
 
 use std::pin::Pin;
@@ -9,17 +9,19 @@ use k8s_cri::v1::runtime_service_server::RuntimeService;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{status, CriContext};
+use super::store::CriStore;
+use super::{containers, exec, logs, sandboxes, status, CriContext};
 
 /// The CRI RuntimeService.
 pub struct CriRuntime {
     ctx: CriContext,
+    store: CriStore,
 }
 
 impl CriRuntime {
-    /// Serves the runtime calls over `ctx`.
-    pub fn new(ctx: CriContext) -> Self {
-        CriRuntime { ctx }
+    /// Serves the runtime calls over `ctx`, keeping CRI records in `store`.
+    pub fn new(ctx: CriContext, store: CriStore) -> Self {
+        CriRuntime { ctx, store }
     }
 }
 
@@ -42,79 +44,102 @@ impl RuntimeService for CriRuntime {
 
     async fn run_pod_sandbox(
         &self,
-        _req: Request<cri::RunPodSandboxRequest>,
+        req: Request<cri::RunPodSandboxRequest>,
     ) -> Result<Response<cri::RunPodSandboxResponse>, Status> {
-        Err(unimplemented("RunPodSandbox"))
+        let id = sandboxes::run(&self.ctx, &self.store, req.into_inner()).await?;
+        Ok(Response::new(cri::RunPodSandboxResponse { pod_sandbox_id: id }))
     }
 
     async fn stop_pod_sandbox(
         &self,
-        _req: Request<cri::StopPodSandboxRequest>,
+        req: Request<cri::StopPodSandboxRequest>,
     ) -> Result<Response<cri::StopPodSandboxResponse>, Status> {
-        Err(unimplemented("StopPodSandbox"))
+        sandboxes::stop(&self.ctx, &self.store, &req.into_inner().pod_sandbox_id).await?;
+        Ok(Response::new(cri::StopPodSandboxResponse {}))
     }
 
     async fn remove_pod_sandbox(
         &self,
-        _req: Request<cri::RemovePodSandboxRequest>,
+        req: Request<cri::RemovePodSandboxRequest>,
     ) -> Result<Response<cri::RemovePodSandboxResponse>, Status> {
-        Err(unimplemented("RemovePodSandbox"))
+        sandboxes::remove(&self.ctx, &self.store, &req.into_inner().pod_sandbox_id).await?;
+        Ok(Response::new(cri::RemovePodSandboxResponse {}))
     }
 
     async fn pod_sandbox_status(
         &self,
-        _req: Request<cri::PodSandboxStatusRequest>,
+        req: Request<cri::PodSandboxStatusRequest>,
     ) -> Result<Response<cri::PodSandboxStatusResponse>, Status> {
-        Err(unimplemented("PodSandboxStatus"))
+        let req = req.into_inner();
+        Ok(Response::new(
+            sandboxes::status(&self.ctx, &self.store, &req.pod_sandbox_id, req.verbose).await?,
+        ))
     }
 
     async fn list_pod_sandbox(
         &self,
-        _req: Request<cri::ListPodSandboxRequest>,
+        req: Request<cri::ListPodSandboxRequest>,
     ) -> Result<Response<cri::ListPodSandboxResponse>, Status> {
-        Err(unimplemented("ListPodSandbox"))
+        let items = sandboxes::list(&self.ctx, &self.store, req.into_inner().filter).await?;
+        Ok(Response::new(cri::ListPodSandboxResponse { items }))
     }
 
     async fn create_container(
         &self,
-        _req: Request<cri::CreateContainerRequest>,
+        req: Request<cri::CreateContainerRequest>,
     ) -> Result<Response<cri::CreateContainerResponse>, Status> {
-        Err(unimplemented("CreateContainer"))
+        let id = containers::create(&self.ctx, &self.store, req.into_inner()).await?;
+        Ok(Response::new(cri::CreateContainerResponse { container_id: id }))
     }
 
     async fn start_container(
         &self,
-        _req: Request<cri::StartContainerRequest>,
+        req: Request<cri::StartContainerRequest>,
     ) -> Result<Response<cri::StartContainerResponse>, Status> {
-        Err(unimplemented("StartContainer"))
+        containers::start(&self.ctx, &self.store, &req.into_inner().container_id).await?;
+        Ok(Response::new(cri::StartContainerResponse {}))
     }
 
     async fn stop_container(
         &self,
-        _req: Request<cri::StopContainerRequest>,
+        req: Request<cri::StopContainerRequest>,
     ) -> Result<Response<cri::StopContainerResponse>, Status> {
-        Err(unimplemented("StopContainer"))
+        let req = req.into_inner();
+        let c = self.store.container(&req.container_id)?;
+        containers::stop_one(&self.ctx, &self.store, &c, req.timeout).await?;
+        Ok(Response::new(cri::StopContainerResponse {}))
     }
 
     async fn remove_container(
         &self,
-        _req: Request<cri::RemoveContainerRequest>,
+        req: Request<cri::RemoveContainerRequest>,
     ) -> Result<Response<cri::RemoveContainerResponse>, Status> {
-        Err(unimplemented("RemoveContainer"))
+        let req = req.into_inner();
+        match self.store.container(&req.container_id) {
+            Ok(c) => containers::remove_one(&self.ctx, &self.store, &c).await?,
+            // Removing what is not there succeeds (kubelet retries removals).
+            Err(s) if s.code() == tonic::Code::NotFound => {}
+            Err(s) => return Err(s),
+        }
+        Ok(Response::new(cri::RemoveContainerResponse {}))
     }
 
     async fn list_containers(
         &self,
-        _req: Request<cri::ListContainersRequest>,
+        req: Request<cri::ListContainersRequest>,
     ) -> Result<Response<cri::ListContainersResponse>, Status> {
-        Err(unimplemented("ListContainers"))
+        let containers = containers::list(&self.ctx, &self.store, req.into_inner().filter).await?;
+        Ok(Response::new(cri::ListContainersResponse { containers }))
     }
 
     async fn container_status(
         &self,
-        _req: Request<cri::ContainerStatusRequest>,
+        req: Request<cri::ContainerStatusRequest>,
     ) -> Result<Response<cri::ContainerStatusResponse>, Status> {
-        Err(unimplemented("ContainerStatus"))
+        let req = req.into_inner();
+        Ok(Response::new(
+            containers::status(&self.ctx, &self.store, &req.container_id, req.verbose).await?,
+        ))
     }
 
     async fn update_container_resources(
@@ -126,16 +151,19 @@ impl RuntimeService for CriRuntime {
 
     async fn reopen_container_log(
         &self,
-        _req: Request<cri::ReopenContainerLogRequest>,
+        req: Request<cri::ReopenContainerLogRequest>,
     ) -> Result<Response<cri::ReopenContainerLogResponse>, Status> {
-        Err(unimplemented("ReopenContainerLog"))
+        logs::reopen(&self.ctx, &self.store, &req.into_inner().container_id).await?;
+        Ok(Response::new(cri::ReopenContainerLogResponse {}))
     }
 
     async fn exec_sync(
         &self,
-        _req: Request<cri::ExecSyncRequest>,
+        req: Request<cri::ExecSyncRequest>,
     ) -> Result<Response<cri::ExecSyncResponse>, Status> {
-        Err(unimplemented("ExecSync"))
+        Ok(Response::new(
+            exec::exec_sync(&self.ctx, &self.store, req.into_inner()).await?,
+        ))
     }
 
     async fn exec(

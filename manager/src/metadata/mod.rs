@@ -16,6 +16,7 @@
 //! ```
 
 pub mod containers;
+pub mod cri;
 pub mod images;
 pub mod networks;
 mod table;
@@ -33,6 +34,8 @@ pub const TABLES: &[&str] = &[
     containers::CONTAINERS.name(),
     networks::NETWORKS.name(),
     networks::ENDPOINTS.name(),
+    cri::CRI_SANDBOXES.name(),
+    cri::CRI_CONTAINERS.name(),
 ];
 
 /// Metadata store failures.

@@ -1,0 +1,77 @@
+//! ExecSync: runs a command in a running container through the OCI runtime's `exec` (the same
+//! binary and state root the task manager uses), collecting its output, with the request's
+//! timeout (DeadlineExceeded when it passes; the runtime's exec process is killed).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use k8s_cri::v1 as cri;
+use tonic::Status;
+
+use super::store::CriStore;
+use super::CriContext;
+
+/// Output kept per stream (kubelet's probes need little; a runaway command must not eat memory).
+const MAX_OUTPUT: usize = 16 << 20;
+
+/// ExecSync.
+pub async fn exec_sync(
+    ctx: &CriContext,
+    store: &CriStore,
+    req: cri::ExecSyncRequest,
+) -> Result<cri::ExecSyncResponse, Status> {
+    if req.cmd.is_empty() {
+        return Err(Status::invalid_argument("ExecSync: cmd is required"));
+    }
+    let c = store.container(&req.container_id)?;
+    if !super::containers::is_running(ctx, &c.id).await {
+        return Err(Status::failed_precondition(format!(
+            "container {} is not running",
+            c.id
+        )));
+    }
+    let mut cmd = tokio::process::Command::new(&ctx.runtime_binary);
+    cmd.arg("--root")
+        .arg(&ctx.runtime_root)
+        .arg("exec")
+        .arg(&c.id)
+        .args(&req.cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(|e| {
+        Status::internal(format!(
+            "running {} exec: {e}",
+            ctx.runtime_binary.display()
+        ))
+    })?;
+    let wait = child.wait_with_output();
+    let out = if req.timeout > 0 {
+        match tokio::time::timeout(Duration::from_secs(req.timeout as u64), wait).await {
+            Ok(r) => r,
+            Err(_) => {
+                return Err(Status::deadline_exceeded(format!(
+                    "command {:?} in container {} timed out after {}s",
+                    req.cmd, c.id, req.timeout
+                )))
+            }
+        }
+    } else {
+        wait.await
+    }
+    .map_err(|e| Status::internal(format!("waiting for exec in {}: {e}", c.id)))?;
+    let mut stdout = out.stdout;
+    let mut stderr = out.stderr;
+    stdout.truncate(MAX_OUTPUT);
+    stderr.truncate(MAX_OUTPUT);
+    let exit_code = out.status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + out.status.signal().unwrap_or(0)
+    });
+    Ok(cri::ExecSyncResponse {
+        stdout,
+        stderr,
+        exit_code,
+    })
+}
