@@ -13,6 +13,8 @@ use super::CriContext;
 
 /// Output kept per stream (kubelet's probes need little; a runaway command must not eat memory).
 const MAX_OUTPUT: usize = 16 << 20;
+/// How long the runtime's exec gets to report a killed command before it is killed too.
+const EXEC_KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// ExecSync.
 pub async fn exec_sync(
@@ -30,10 +32,15 @@ pub async fn exec_sync(
             c.id
         )));
     }
+    let scratch = tempfile::tempdir()
+        .map_err(|e| Status::internal(format!("temp dir for exec pid file: {e}")))?;
+    let pid_file = scratch.path().join("exec.pid");
     let mut cmd = tokio::process::Command::new(&ctx.runtime_binary);
     cmd.arg("--root")
         .arg(&ctx.runtime_root)
         .arg("exec")
+        .arg("--pid-file")
+        .arg(&pid_file)
         .arg(&c.id)
         .args(&req.cmd)
         .stdin(Stdio::null())
@@ -46,15 +53,30 @@ pub async fn exec_sync(
             ctx.runtime_binary.display()
         ))
     })?;
-    let wait = child.wait_with_output();
+    let mut wait = Box::pin(child.wait_with_output());
     let out = if req.timeout > 0 {
-        match tokio::time::timeout(Duration::from_secs(req.timeout as u64), wait).await {
+        match tokio::time::timeout(Duration::from_secs(req.timeout as u64), &mut wait).await {
             Ok(r) => r,
             Err(_) => {
+                // Kill the command itself, not only the runtime's exec: an orphaned command
+                // would outlive its container, and one left in a pod's shared pid namespace keeps
+                // the sandbox's pause from ever being reaped. The pid cannot have been reused:
+                // the runtime's exec is still waiting for it.
+                if let Some(pid) = std::fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok())
+                    .filter(|p| *p > 1)
+                {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let _ = tokio::time::timeout(EXEC_KILL_WAIT, &mut wait).await;
                 return Err(Status::deadline_exceeded(format!(
                     "command {:?} in container {} timed out after {}s",
                     req.cmd, c.id, req.timeout
-                )))
+                )));
             }
         }
     } else {
