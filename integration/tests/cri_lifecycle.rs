@@ -58,8 +58,15 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
     let pod = cri.ok(&["runp", &pod_json]).trim().to_string();
     let status = cri.json(&["inspectp", &pod]);
     assert_eq!(status["status"]["state"], "SANDBOX_READY", "{status}");
-    let ip = status["status"]["network"]["ip"].as_str().unwrap().to_string();
-    assert!(ip.starts_with(&env.net.prefix), "pod ip {ip} in {}", env.net.prefix);
+    let ip = status["status"]["network"]["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        ip.starts_with(&env.net.prefix),
+        "pod ip {ip} in {}",
+        env.net.prefix
+    );
 
     let server = container_config(
         "server",
@@ -69,8 +76,14 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
     let client = container_config("client", "busybox", "exec sleep 600");
     let server_json = write_config(&dir, "server.json", &server);
     let client_json = write_config(&dir, "client.json", &client);
-    let s = cri.ok(&["create", &pod, &server_json, &pod_json]).trim().to_string();
-    let c = cri.ok(&["create", &pod, &client_json, &pod_json]).trim().to_string();
+    let s = cri
+        .ok(&["create", &pod, &server_json, &pod_json])
+        .trim()
+        .to_string();
+    let c = cri
+        .ok(&["create", &pod, &client_json, &pod_json])
+        .trim()
+        .to_string();
     cri.ok(&["start", &s]);
     cri.ok(&["start", &c]);
 
@@ -79,7 +92,16 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
         "the server answers on the pod's localhost",
         std::time::Duration::from_secs(30),
         || {
-            let out = cri.run(&["exec", "-s", &c, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]);
+            let out = cri.run(&[
+                "exec",
+                "-s",
+                &c,
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                "http://127.0.0.1:8080/",
+            ]);
             out.status
                 .success()
                 .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -94,7 +116,10 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
         String::from_utf8_lossy(&logs.stdout).into_owned(),
         String::from_utf8_lossy(&logs.stderr).into_owned(),
     );
-    assert!(out.contains("hello") && err.contains("oops"), "stdout {out:?} stderr {err:?}");
+    assert!(
+        out.contains("hello") && err.contains("oops"),
+        "stdout {out:?} stderr {err:?}"
+    );
     let file = env.tmp().join("pods/web/server.log");
     let text = std::fs::read_to_string(&file).unwrap();
     for line in text.lines() {
@@ -124,15 +149,30 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
     let err = cri.fails(&["create", &pod, &unpulled, &pod_json]);
     assert!(err.contains("NotFound"), "{err}");
     let err = cri.fails(&["create", &pod, &client_json, &pod_json]);
-    assert!(err.contains("AlreadyExists") && err.contains("name is reserved"), "{err}");
+    assert!(
+        err.contains("AlreadyExists") && err.contains("name is reserved"),
+        "{err}"
+    );
     let err = cri.fails(&["runp", &pod_json]);
-    assert!(err.contains("AlreadyExists") && err.contains("name is reserved"), "{err}");
+    assert!(
+        err.contains("AlreadyExists") && err.contains("name is reserved"),
+        "{err}"
+    );
     let mut escaping = client.clone();
     escaping["metadata"]["name"] = json!("escaping");
     escaping["log_path"] = json!("../../escape.log");
-    let err = cri.fails(&["create", &pod, &write_config(&dir, "escaping.json", &escaping), &pod_json]);
+    let err = cri.fails(&[
+        "create",
+        &pod,
+        &write_config(&dir, "escaping.json", &escaping),
+        &pod_json,
+    ]);
     assert!(err.contains("InvalidArgument"), "{err}");
-    assert_eq!(berth_count(&env), before, "a refused request left a container");
+    assert_eq!(
+        berth_count(&env),
+        before,
+        "a refused request left a container"
+    );
     assert_eq!(cri.ok(&["ps", "-aq"]).lines().count(), 2);
 
     // berthd is SIGKILLed and started again: the pod and its containers are still there.
@@ -140,10 +180,26 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
     env.restart_daemon();
     let pods = cri.ok(&["pods", "-q"]);
     assert_eq!(pods.trim(), pod);
-    assert_eq!(cri.json(&["inspectp", &pod])["status"]["state"], "SANDBOX_READY");
+    assert_eq!(
+        cri.json(&["inspectp", &pod])["status"]["state"],
+        "SANDBOX_READY"
+    );
     let running = cri.ok(&["ps", "-q", "--state", "running"]);
     assert_eq!(running.lines().count(), 2, "{running}");
-    assert_eq!(cri.ok(&["exec", "-s", &c, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]).trim(), "shared-lo");
+    assert_eq!(
+        cri.ok(&[
+            "exec",
+            "-s",
+            &c,
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://127.0.0.1:8080/"
+        ])
+        .trim(),
+        "shared-lo"
+    );
     let logs = cri.run(&["logs", &s]);
     assert!(String::from_utf8_lossy(&logs.stdout).contains("hello"));
 
@@ -154,12 +210,20 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
     assert_eq!(st["status"]["reason"], "Error", "{st}");
     assert_eq!(st["status"]["exitCode"], 143, "{st}");
     cri.ok(&["stopp", &pod]);
-    assert_eq!(cri.json(&["inspectp", &pod])["status"]["state"], "SANDBOX_NOTREADY");
+    assert_eq!(
+        cri.json(&["inspectp", &pod])["status"]["state"],
+        "SANDBOX_NOTREADY"
+    );
     cri.ok(&["rmp", &pod]);
     assert_eq!(cri.ok(&["pods", "-q"]).trim(), "");
     assert_eq!(cri.ok(&["ps", "-aq"]).trim(), "");
     // The images stay; only the pause image was added beside busybox.
-    assert_eq!(berth_count(&env), 0, "pod containers left: {:?}", env.all_ids());
+    assert_eq!(
+        berth_count(&env),
+        0,
+        "pod containers left: {:?}",
+        env.all_ids()
+    );
     // The log file outlives the container (kubelet removes it).
     assert!(file.exists());
 }

@@ -68,7 +68,9 @@ pub async fn create(
         .metadata
         .clone()
         .filter(|m| !m.name.is_empty())
-        .ok_or_else(|| Status::invalid_argument("CreateContainer: config.metadata.name is required"))?;
+        .ok_or_else(|| {
+            Status::invalid_argument("CreateContainer: config.metadata.name is required")
+        })?;
     let image = config
         .image
         .as_ref()
@@ -231,7 +233,11 @@ fn sandbox_hostname(ctx: &CriContext, sb: &SandboxRecord) -> String {
 pub async fn start(ctx: &CriContext, store: &CriStore, q: &str) -> Result<(), Status> {
     let c = store.container(q)?;
     let rec = ctx.containers.resolve(&c.id).map_err(Status::from)?;
-    if rec.last_run.as_ref().is_some_and(|r| r.started_at.is_some() || r.finished_at.is_some()) {
+    if rec
+        .last_run
+        .as_ref()
+        .is_some_and(|r| r.started_at.is_some() || r.finished_at.is_some())
+    {
         return Err(Status::failed_precondition(format!(
             "container {} was already started",
             c.id
@@ -256,7 +262,11 @@ pub async fn stop_one(
         return Ok(());
     };
     ctx.containers
-        .stop_task(&rec, libc::SIGTERM, Duration::from_secs(timeout.max(0) as u64))
+        .stop_task(
+            &rec,
+            libc::SIGTERM,
+            Duration::from_secs(timeout.max(0) as u64),
+        )
         .await
         .map_err(Status::from)?;
     logs::flush(ctx, store, &c.id).await;

@@ -106,7 +106,9 @@ fn image_user(v: &ImageView) -> (Option<cri::Int64Value>, String) {
 fn spec_image(spec: Option<&cri::ImageSpec>) -> Result<&str, Status> {
     match spec.map(|s| s.image.as_str()) {
         Some(i) if !i.is_empty() => Ok(i),
-        _ => Err(Status::invalid_argument("image spec with an image name is required")),
+        _ => Err(Status::invalid_argument(
+            "image spec with an image name is required",
+        )),
     }
 }
 

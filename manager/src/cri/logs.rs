@@ -56,7 +56,8 @@ fn copy_lines(live: &Path, offset: u64, dest: &Path) -> std::io::Result<u64> {
     }
     src.seek(SeekFrom::Start(offset))?;
     let mut buf = Vec::new();
-    src.take((len - offset).min(MAX_CHUNK)).read_to_end(&mut buf)?;
+    src.take((len - offset).min(MAX_CHUNK))
+        .read_to_end(&mut buf)?;
     let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
         return Ok(offset);
     };
@@ -102,7 +103,9 @@ pub async fn flush(ctx: &CriContext, store: &CriStore, id: &str) {
             }
         }
         Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(container = %c.id, path = %c.log_path, error = %e, "copying container log"),
+        Ok(Err(e)) => {
+            tracing::warn!(container = %c.id, path = %c.log_path, error = %e, "copying container log")
+        }
         Err(e) => tracing::warn!(container = %c.id, error = %e, "log copy task failed"),
     }
 }

@@ -26,7 +26,9 @@ impl CriRuntime {
 }
 
 fn unimplemented(what: &str) -> Status {
-    Status::unimplemented(format!("{what} is not implemented by berthd's CRI server yet"))
+    Status::unimplemented(format!(
+        "{what} is not implemented by berthd's CRI server yet"
+    ))
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<cri::ContainerEventResponse, Status>> + Send>>;
@@ -47,7 +49,9 @@ impl RuntimeService for CriRuntime {
         req: Request<cri::RunPodSandboxRequest>,
     ) -> Result<Response<cri::RunPodSandboxResponse>, Status> {
         let id = sandboxes::run(&self.ctx, &self.store, req.into_inner()).await?;
-        Ok(Response::new(cri::RunPodSandboxResponse { pod_sandbox_id: id }))
+        Ok(Response::new(cri::RunPodSandboxResponse {
+            pod_sandbox_id: id,
+        }))
     }
 
     async fn stop_pod_sandbox(
@@ -89,7 +93,9 @@ impl RuntimeService for CriRuntime {
         req: Request<cri::CreateContainerRequest>,
     ) -> Result<Response<cri::CreateContainerResponse>, Status> {
         let id = containers::create(&self.ctx, &self.store, req.into_inner()).await?;
-        Ok(Response::new(cri::CreateContainerResponse { container_id: id }))
+        Ok(Response::new(cri::CreateContainerResponse {
+            container_id: id,
+        }))
     }
 
     async fn start_container(
@@ -105,8 +111,12 @@ impl RuntimeService for CriRuntime {
         req: Request<cri::StopContainerRequest>,
     ) -> Result<Response<cri::StopContainerResponse>, Status> {
         let req = req.into_inner();
-        let c = self.store.container(&req.container_id)?;
-        containers::stop_one(&self.ctx, &self.store, &c, req.timeout).await?;
+        match self.store.container(&req.container_id) {
+            Ok(c) => containers::stop_one(&self.ctx, &self.store, &c, req.timeout).await?,
+            // Stopping what is not there succeeds (CRI's idempotence rule).
+            Err(s) if s.code() == tonic::Code::NotFound => {}
+            Err(s) => return Err(s),
+        }
         Ok(Response::new(cri::StopContainerResponse {}))
     }
 
@@ -226,7 +236,10 @@ impl RuntimeService for CriRuntime {
         &self,
         req: Request<cri::StatusRequest>,
     ) -> Result<Response<cri::StatusResponse>, Status> {
-        Ok(Response::new(status::status(&self.ctx, req.into_inner().verbose)))
+        Ok(Response::new(status::status(
+            &self.ctx,
+            req.into_inner().verbose,
+        )))
     }
 
     async fn checkpoint_container(

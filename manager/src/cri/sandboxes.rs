@@ -17,9 +17,13 @@ use crate::metadata::cri::SandboxRecord;
 /// How long the pause process gets to exit on SIGTERM before SIGKILL.
 const PAUSE_STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// A berth container name from CRI parts (CRI allows characters berth names do not).
+/// Longest berth container name (`containers::names::valid_name`).
+const MAX_NAME: usize = 128;
+
+/// A berth container name from CRI parts (CRI allows characters berth names do not, and longer
+/// names: those keep their start and get a hash of the whole, so they stay unique).
 pub fn berth_name(parts: &[&str]) -> String {
-    parts
+    let name = parts
         .iter()
         .map(|p| {
             p.chars()
@@ -33,7 +37,13 @@ pub fn berth_name(parts: &[&str]) -> String {
                 .collect::<String>()
         })
         .collect::<Vec<_>>()
-        .join("_")
+        .join("_");
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(name.as_bytes()));
+    format!("{}-{}", &name[..MAX_NAME - 17], &hash[..16])
 }
 
 /// The cgroups path of a pod member: under the pod's cgroup parent, else berthd's default.
@@ -85,7 +95,10 @@ pub async fn run(
     let attempt = md.attempt.to_string();
     let name = berth_name(&["k8s", "POD", &md.name, &md.namespace, &md.uid, &attempt]);
     if let Some(other) = store.sandboxes()?.into_iter().find(|s| {
-        s.name == md.name && s.namespace == md.namespace && s.uid == md.uid && s.attempt == md.attempt
+        s.name == md.name
+            && s.namespace == md.namespace
+            && s.uid == md.uid
+            && s.attempt == md.attempt
     }) {
         return Err(Status::already_exists(format!(
             "failed to reserve sandbox name {name:?}: name is reserved for {:?}",
@@ -114,7 +127,11 @@ pub async fn run(
             } else {
                 config.hostname.clone()
             },
-            network: if host_network { "host".into() } else { String::new() },
+            network: if host_network {
+                "host".into()
+            } else {
+                String::new()
+            },
             dns: dns.servers.clone(),
             dns_search: dns.searches.clone(),
             ..Default::default()
@@ -193,7 +210,12 @@ async fn state(ctx: &CriContext, r: &SandboxRecord) -> cri::PodSandboxState {
 
 /// Stops every container of the sandbox, then the pause process, and releases its network.
 pub async fn stop(ctx: &CriContext, store: &CriStore, q: &str) -> Result<(), Status> {
-    let mut r = store.sandbox(q)?;
+    // Stopping what is not there succeeds: kubelet retries stops (CRI's idempotence rule).
+    let mut r = match store.sandbox(q) {
+        Ok(r) => r,
+        Err(s) if s.code() == tonic::Code::NotFound => return Ok(()),
+        Err(s) => return Err(s),
+    };
     for c in store.containers()?.iter().filter(|c| c.sandbox_id == r.id) {
         super::containers::stop_one(ctx, store, c, 0).await?;
     }
@@ -318,4 +340,20 @@ pub async fn list(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::berth_name;
+
+    #[test]
+    fn long_and_odd_names_become_valid_unique_berth_names() {
+        assert_eq!(berth_name(&["k8s", "POD", "a b", "ns"]), "k8s_POD_a-b_ns");
+        let long = "x".repeat(200);
+        let a = berth_name(&["k8s", &long, "1"]);
+        let b = berth_name(&["k8s", &long, "2"]);
+        assert_eq!(a.len(), 128);
+        assert_ne!(a, b);
+        assert!(crate::containers::names::valid_name(&a));
+    }
 }

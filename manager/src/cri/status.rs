@@ -42,8 +42,7 @@ pub fn status(ctx: &CriContext, verbose: bool) -> cri::StatusResponse {
     if verbose {
         info.insert(
             "config".into(),
-            serde_json::json!({ "root": ctx.root, "runtime": ctx.runtime })
-                .to_string(),
+            serde_json::json!({ "root": ctx.root, "runtime": ctx.runtime }).to_string(),
         );
     }
     cri::StatusResponse {

@@ -31,7 +31,9 @@ fn by_prefix<T: Clone>(all: Vec<(String, T)>, q: &str, what: &str) -> Result<T, 
     match hits.len() {
         1 => Ok(hits[0].clone()),
         0 => Err(Status::not_found(format!("{what} {q:?} not found"))),
-        _ => Err(Status::not_found(format!("{what} id prefix {q:?} is ambiguous"))),
+        _ => Err(Status::not_found(format!(
+            "{what} id prefix {q:?} is ambiguous"
+        ))),
     }
 }
 
@@ -46,13 +48,19 @@ impl CriStore {
 
     /// Every sandbox.
     pub fn sandboxes(&self) -> Result<Vec<SandboxRecord>, Status> {
-        let all = self.md.read(|tx| CRI_SANDBOXES.list(tx)).map_err(internal)?;
+        let all = self
+            .md
+            .read(|tx| CRI_SANDBOXES.list(tx))
+            .map_err(internal)?;
         Ok(all.into_iter().map(|(_, v)| v).collect())
     }
 
     /// The sandbox `q` names (id or unique prefix).
     pub fn sandbox(&self, q: &str) -> Result<SandboxRecord, Status> {
-        let all = self.md.read(|tx| CRI_SANDBOXES.list(tx)).map_err(internal)?;
+        let all = self
+            .md
+            .read(|tx| CRI_SANDBOXES.list(tx))
+            .map_err(internal)?;
         by_prefix(all, q, "pod sandbox")
     }
 

@@ -42,8 +42,11 @@ pub fn serve_cri(ctx: &Context) -> Result<Option<CriServer>, super::DaemonError>
     }
     let path = ctx.config.cri_socket();
     let (listener, guard) = super::socket::bind(&path)?;
-    let (runtime, images) =
-        crate::cri::services(ctx.containers.cri_context(&ctx.config, &ctx.metadata, &ctx.images));
+    let (runtime, images) = crate::cri::services(ctx.containers.cri_context(
+        &ctx.config,
+        &ctx.metadata,
+        &ctx.images,
+    ));
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(
         tonic::transport::Server::builder()
