@@ -45,7 +45,7 @@ pub struct RunOptions {
     /// Network namespace and the /etc files that describe the network.
     pub network: NetworkSetup,
     /// Other namespaces entered by path instead of created: (`ipc` | `uts` | `pid`, path),
-    /// e.g. a CRI pod's sandbox's.
+    /// e.g. a CRI pod's sandbox's; an empty path means the host's (no namespace of that type).
     pub join_namespaces: Vec<(String, PathBuf)>,
 }
 
@@ -248,6 +248,11 @@ pub fn generate(
                 })
             }
         };
+        if path.as_os_str().is_empty() {
+            // No path: share the host's (runtimes join a host namespace by not creating one).
+            namespaces.retain(|n| n.typ() != typ);
+            continue;
+        }
         for n in namespaces.iter_mut() {
             if n.typ() == typ {
                 n.set_path(Some(path.clone()));

@@ -99,8 +99,11 @@ pub async fn create(
         )));
     }
     let log = log_path(&sb, &config.log_path)?;
+    // Relabeling means something only where SELinux is on (as for containerd, a no-op elsewhere);
+    // there berthd cannot do it and says so instead of running the container unlabeled.
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
     for m in &config.mounts {
-        if m.selinux_relabel {
+        if m.selinux_relabel && selinux {
             return Err(Status::invalid_argument(format!(
                 "mount {}: SELinux relabeling is not supported by berthd",
                 m.container_path
@@ -120,7 +123,7 @@ pub async fn create(
     let mut join = vec![(
         "ipc".to_string(),
         if sb.host_ipc {
-            PathBuf::from("/proc/1/ns/ipc")
+            PathBuf::new()
         } else {
             proc_ns("ipc")
         },
@@ -134,7 +137,7 @@ pub async fn create(
         sandbox_hostname(ctx, &sb)
     };
     if sb.host_pid {
-        join.push(("pid".to_string(), "/proc/1/ns/pid".into()));
+        join.push(("pid".to_string(), PathBuf::new()));
     } else if ns.pid == cri::NamespaceMode::Pod as i32 {
         join.push(("pid".to_string(), proc_ns("pid")));
     }

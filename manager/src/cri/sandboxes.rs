@@ -2,6 +2,7 @@
 //! [`crate::network`] like any container), IPC and UTS namespaces. RunPodSandbox undoes what it
 //! made when any step fails, so a refused or failed request leaves no container behind.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use berth_proto::v1 as pb;
@@ -140,10 +141,10 @@ pub async fn run(
     };
     let mut join = Vec::new();
     if host_pid {
-        join.push(("pid".to_string(), "/proc/1/ns/pid".into()));
+        join.push(("pid".to_string(), PathBuf::new()));
     }
     if host_ipc {
-        join.push(("ipc".to_string(), "/proc/1/ns/ipc".into()));
+        join.push(("ipc".to_string(), PathBuf::new()));
     }
     let pod = PodOptions {
         join_namespaces: join,

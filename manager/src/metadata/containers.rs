@@ -75,7 +75,8 @@ pub struct RunOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PodOptions {
-    /// Namespaces to enter instead of creating: (`ipc` | `uts` | `pid`, path).
+    /// Namespaces to enter instead of creating: (`ipc` | `uts` | `pid`, path); an empty path
+    /// means the host's.
     pub join_namespaces: Vec<(String, PathBuf)>,
     /// The OCI `cgroupsPath` (default `/berth/<id>`).
     pub cgroups_path: Option<String>,
