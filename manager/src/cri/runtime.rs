@@ -227,9 +227,18 @@ impl RuntimeService for CriRuntime {
 
     async fn update_runtime_config(
         &self,
-        _req: Request<cri::UpdateRuntimeConfigRequest>,
+        req: Request<cri::UpdateRuntimeConfigRequest>,
     ) -> Result<Response<cri::UpdateRuntimeConfigResponse>, Status> {
-        Err(unimplemented("UpdateRuntimeConfig"))
+        // Pod addresses come from berthd's own [network] subnet, so kubelet's pod CIDR is only
+        // noted (as containerd does when no CNI config template uses it).
+        let cidr = req
+            .into_inner()
+            .runtime_config
+            .and_then(|c| c.network_config)
+            .map(|n| n.pod_cidr)
+            .unwrap_or_default();
+        tracing::info!(pod_cidr = %cidr, "CRI UpdateRuntimeConfig (pod CIDR not applied: pods use the [network] subnet)");
+        Ok(Response::new(cri::UpdateRuntimeConfigResponse {}))
     }
 
     async fn status(
@@ -274,6 +283,11 @@ impl RuntimeService for CriRuntime {
         &self,
         _req: Request<cri::RuntimeConfigRequest>,
     ) -> Result<Response<cri::RuntimeConfigResponse>, Status> {
-        Err(unimplemented("RuntimeConfig"))
+        // Pod cgroup parents are used as cgroupfs paths (no systemd driver yet).
+        Ok(Response::new(cri::RuntimeConfigResponse {
+            linux: Some(cri::LinuxRuntimeConfiguration {
+                cgroup_driver: cri::CgroupDriver::Cgroupfs as i32,
+            }),
+        }))
     }
 }
