@@ -21,6 +21,9 @@
 //! [unpack]
 //! max_layer_size = 34359738368   # uncompressed bytes per layer
 //! max_layer_ratio = 200          # uncompressed / compressed, past 16 MiB; 0 = off
+//! [cri]
+//! enable = true
+//! socket = "/run/berth/cri.sock"   # default: <state>/cri.sock
 //! ```
 
 use std::collections::BTreeMap;
@@ -80,6 +83,8 @@ pub struct Config {
     pub network: NetworkConfig,
     /// Limits on unpacking layers.
     pub unpack: UnpackConfig,
+    /// The Kubernetes CRI front door.
+    pub cri: CriConfig,
 }
 
 /// Limits applied to every layer unpacked (`[unpack]`); the unpacker's `UnpackLimits` is built
@@ -99,6 +104,25 @@ impl Default for UnpackConfig {
         UnpackConfig {
             max_layer_size: 32 * 1024 * 1024 * 1024,
             max_layer_ratio: 200,
+        }
+    }
+}
+
+/// The CRI v1 server (`[cri]`): on by default, on `<state>/cri.sock` unless `socket` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CriConfig {
+    /// Serve CRI at all.
+    pub enable: bool,
+    /// Socket path; `None` means `<state>/cri.sock` (so `--state` moves it too).
+    pub socket: Option<PathBuf>,
+}
+
+impl Default for CriConfig {
+    fn default() -> Self {
+        CriConfig {
+            enable: true,
+            socket: None,
         }
     }
 }
@@ -156,6 +180,7 @@ impl Default for Config {
             registries: BTreeMap::new(),
             network: NetworkConfig::default(),
             unpack: UnpackConfig::default(),
+            cri: CriConfig::default(),
         }
     }
 }
@@ -193,6 +218,14 @@ impl Config {
     /// Path of the metadata database.
     pub fn metadata_path(&self) -> PathBuf {
         self.root.join("metadata.redb")
+    }
+
+    /// Path of the CRI socket: `[cri] socket`, else `<state>/cri.sock`.
+    pub fn cri_socket(&self) -> PathBuf {
+        self.cri
+            .socket
+            .clone()
+            .unwrap_or_else(|| self.state.join("cri.sock"))
     }
 
     /// Path of the lock file that keeps a second daemon off the same root.
@@ -263,6 +296,20 @@ mod tests {
         assert_eq!(c.unpack.max_layer_ratio, 0);
         assert_eq!(c.unpack.max_layer_size, d.max_layer_size);
         assert!(Config::from_toml("[unpack]\nbogus = 1\n", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn cri_socket_follows_state_unless_set() {
+        let c = Config::from_toml("state = \"/tmp/s\"\n", Path::new("x")).unwrap();
+        assert!(c.cri.enable);
+        assert_eq!(c.cri_socket(), PathBuf::from("/tmp/s/cri.sock"));
+        let c = Config::from_toml(
+            "[cri]\nenable = false\nsocket = \"/tmp/c.sock\"\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert!(!c.cri.enable);
+        assert_eq!(c.cri_socket(), PathBuf::from("/tmp/c.sock"));
     }
 
     #[test]

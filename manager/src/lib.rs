@@ -6,6 +6,7 @@
 //! - [`daemon`]: startup, root lock, gRPC server on a unix socket, wiring of the subsystems
 //!   (`daemon/wiring.rs`), shutdown.
 //! - [`api`]: the Containers and Tasks gRPC services, thin over [`containers`].
+//! - [`cri`]: the Kubernetes CRI v1 services on their own socket, beside [`api`].
 //! - [`containers`]: container records and the rules of their tasks (create, start, stop, exit
 //!   codes, `--rm`), over narrow backends for rootfs and tasks.
 //! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
@@ -37,6 +38,7 @@ pub mod config;
 pub mod container_fs;
 pub mod containers;
 pub mod content;
+pub mod cri;
 pub mod daemon;
 pub mod events;
 pub mod explain;

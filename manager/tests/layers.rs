@@ -44,6 +44,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("registry", 6),
     // gRPC fronts of the container model (thin).
     ("api", 7),
+    // The Kubernetes CRI front door, beside api (neither imports the other).
+    ("cri", 7),
     // Daemon assembly: builds and wires everything.
     ("daemon", 8),
     // The command-line client.

@@ -44,6 +44,9 @@ pub struct RunOptions {
     pub cgroups_path: Option<String>,
     /// Network namespace and the /etc files that describe the network.
     pub network: NetworkSetup,
+    /// Other namespaces entered by path instead of created: (`ipc` | `uts` | `pid`, path),
+    /// e.g. a CRI pod's sandbox's; an empty path means the host's (no namespace of that type).
+    pub join_namespaces: Vec<(String, PathBuf)>,
 }
 
 /// Which network namespace the container gets.
@@ -232,6 +235,30 @@ pub fn generate(
                 if n.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
                     n.set_path(Some(path.clone()));
                 }
+            }
+        }
+    }
+    for (kind, path) in &opts.join_namespaces {
+        use oci_spec::runtime::LinuxNamespaceType as T;
+        let typ = match kind.as_str() {
+            "ipc" => T::Ipc,
+            "uts" => T::Uts,
+            "pid" => T::Pid,
+            other => {
+                return Err(BundleError::InvalidOption {
+                    option: "namespace".into(),
+                    reason: format!("cannot join a {other} namespace by path"),
+                })
+            }
+        };
+        if path.as_os_str().is_empty() {
+            // No path: share the host's (runtimes join a host namespace by not creating one).
+            namespaces.retain(|n| n.typ() != typ);
+            continue;
+        }
+        for n in namespaces.iter_mut() {
+            if n.typ() == typ {
+                n.set_path(Some(path.clone()));
             }
         }
     }

@@ -130,7 +130,17 @@ impl Containers {
         &self,
         req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {
+        self.create_in_pod(req, Default::default()).await
+    }
+
+    /// Creates a container with CRI pod settings (sandbox namespaces, cgroup parent).
+    pub async fn create_in_pod(
+        &self,
+        req: pb::CreateContainerRequest,
+        pod: crate::metadata::containers::PodOptions,
+    ) -> Result<pb::Container, ContainerError> {
         let mut options = self.validate(&req)?;
+        options.pod = pod;
         let image = explain::timed(
             "image found locally",
             self.rootfs.resolve_image(&req.image),

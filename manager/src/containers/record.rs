@@ -49,6 +49,7 @@ impl From<&pb::RunOptions> for RunOptions {
             dns_search: o.dns_search.clone(),
             extra_hosts: o.extra_hosts.clone(),
             network_plan: None,
+            pod: Default::default(),
         }
     }
 }

@@ -84,6 +84,9 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
             .as_ref()
             .map(crate::network::bundle_setup)
             .unwrap_or_default(),
+        read_only: o.pod.read_only,
+        cgroups_path: o.pod.cgroups_path.clone(),
+        join_namespaces: o.pod.join_namespaces.clone(),
         ..Default::default()
     }
 }

@@ -118,6 +118,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     );
     let routes = services::routes(&ctx);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let cri = services::serve_cri(&ctx)?;
     let mut server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_routes(routes)
@@ -146,6 +147,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         Ok(r) => r.map_err(DaemonError::from),
         Err(join) => Err(DaemonError::ServerTask(join.to_string())),
     };
+    if let Some(cri) = cri {
+        cri.stop().await;
+    }
     drop(socket_guard);
     drop(ctx);
     reaper.abort();

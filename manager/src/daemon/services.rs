@@ -15,6 +15,60 @@ use crate::gc::service::GcApi;
 use crate::images::service::ImagesApi;
 use crate::snapshots::service::SnapshotsService;
 
+/// The CRI server on its own socket; [`CriServer::stop`] ends it and removes the socket.
+pub struct CriServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    _socket: super::socket::SocketGuard,
+}
+
+impl CriServer {
+    /// Stops serving (in-flight calls get the same grace as the main socket's).
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        if tokio::time::timeout(super::SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the CRI v1 server on `[cri] socket` (default `<state>/cri.sock`) unless `[cri]`
+/// disables it.
+pub fn serve_cri(ctx: &Context) -> Result<Option<CriServer>, super::DaemonError> {
+    if !ctx.config.cri.enable {
+        return Ok(None);
+    }
+    let path = ctx.config.cri_socket();
+    let (listener, guard) = super::socket::bind(&path)?;
+    let (runtime, images) = crate::cri::services(ctx.containers.cri_context(
+        &ctx.config,
+        &ctx.metadata,
+        &ctx.images,
+    ));
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(runtime)
+            .add_service(images)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::UnixListenerStream::new(listener),
+                async {
+                    let _ = stop_rx.await;
+                },
+            ),
+    );
+    tracing::info!(address = %path.display(), "CRI v1 server serving");
+    Ok(Some(CriServer {
+        stop,
+        task,
+        _socket: guard,
+    }))
+}
+
 /// Builds the routes of every service berthd serves.
 pub fn routes(ctx: &Context) -> Routes {
     let mut b = Routes::builder();

@@ -166,6 +166,27 @@ impl ContainerSystem {
         )))
     }
 
+    /// What the CRI front door shares with the berth.v1 API: the same images and containers.
+    pub fn cri_context(
+        &self,
+        config: &Config,
+        metadata: &Metadata,
+        images: &ImageService,
+    ) -> crate::cri::CriContext {
+        let tasks = self.tasks.config();
+        crate::cri::CriContext {
+            runtime_binary: tasks.runtime.clone(),
+            runtime_root: tasks.runtime_root.clone(),
+            metadata: metadata.clone(),
+            images: images.clone(),
+            containers: Arc::clone(&self.containers),
+            networks: Arc::clone(&self.networks),
+            root: config.root.clone(),
+            runtime: config.runtime.clone(),
+            version: super::version::VERSION.to_string(),
+        }
+    }
+
     /// The Events gRPC service.
     pub fn events_service(&self) -> EventsServer<EventsService> {
         EventsServer::new(EventsService::new(self.events.clone()))

@@ -65,6 +65,23 @@ pub struct RunOptions {
     /// absent on records made without networking).
     #[serde(default)]
     pub network_plan: Option<super::networks::ContainerNetwork>,
+    /// Settings of containers in a CRI pod (not part of the berth.v1 API's options).
+    #[serde(default)]
+    pub pod: PodOptions,
+}
+
+/// What a CRI pod's containers need beyond Docker-style options: the sandbox's namespaces
+/// joined by path, the pod's cgroup parent, a read-only rootfs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PodOptions {
+    /// Namespaces to enter instead of creating: (`ipc` | `uts` | `pid`, path); an empty path
+    /// means the host's.
+    pub join_namespaces: Vec<(String, PathBuf)>,
+    /// The OCI `cgroupsPath` (default `/berth/<id>`).
+    pub cgroups_path: Option<String>,
+    /// Mount the root filesystem read-only.
+    pub read_only: bool,
 }
 
 /// How the container's last process ended, kept on the record after its task is deleted.

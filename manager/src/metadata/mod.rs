@@ -16,6 +16,7 @@
 //! ```
 
 pub mod containers;
+pub mod cri;
 pub(crate) mod db;
 pub mod images;
 pub mod networks;
@@ -36,6 +37,8 @@ pub const TABLES: &[&str] = &[
     containers::CONTAINERS.name(),
     networks::NETWORKS.name(),
     networks::ENDPOINTS.name(),
+    cri::CRI_SANDBOXES.name(),
+    cri::CRI_CONTAINERS.name(),
 ];
 
 /// Metadata store failures.

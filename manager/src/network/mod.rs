@@ -276,6 +276,14 @@ impl Networks {
         Ok(ConfList::load(&path)?)
     }
 
+    /// Whether the default network can attach a container now: its conflist loads and every
+    /// plugin it names (and loopback) is installed. The CRI's NetworkReady condition.
+    pub fn ready(&self) -> Result<(), NetworkError> {
+        self.cni.check_installed(&ConfList::loopback())?;
+        self.cni.check_installed(&self.conflist(DEFAULT_NETWORK)?)?;
+        Ok(())
+    }
+
     fn netns_path(&self, id: &str) -> PathBuf {
         self.netns_dir.join(id)
     }
