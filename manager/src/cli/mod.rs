@@ -10,6 +10,7 @@ pub mod connect;
 pub mod container_opts;
 pub mod containers;
 pub mod events;
+pub mod exec;
 pub mod exit_code;
 pub mod format;
 mod image_inspect;

@@ -4,6 +4,7 @@
 pub mod backend;
 mod create;
 mod delete;
+pub mod exec;
 pub mod exit_code;
 pub mod logs;
 pub mod names;

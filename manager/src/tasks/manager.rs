@@ -162,6 +162,8 @@ impl TaskManager {
             sync_fd: 3,
             create_timeout_secs: self.inner.config.create_timeout.as_secs().max(1),
             adopt: None,
+            exec: None,
+            wait_attach: false,
         };
         // The monitor kills a hanging runtime at create_timeout; give it time to report that.
         let wait = self.inner.config.create_timeout + Duration::from_secs(10);
@@ -434,7 +436,7 @@ async fn check_terminal(id: &str, bundle: &Path, tty: bool) -> Result<(), TaskEr
     Ok(())
 }
 
-fn validate_id(id: &str) -> Result<(), TaskError> {
+pub(crate) fn validate_id(id: &str) -> Result<(), TaskError> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && !id.starts_with('.')
