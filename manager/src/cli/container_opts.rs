@@ -58,6 +58,10 @@ pub struct ContainerFlags {
     /// Add a custom host-to-IP mapping (host:ip).
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
+    /// Restart policy to apply when a container exits (no, always, unless-stopped,
+    /// on-failure[:max-retries]).
+    #[arg(long, default_value = "no")]
+    pub restart: String,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (replace the image's CMD).
@@ -141,6 +145,7 @@ impl ContainerFlags {
                 dns: self.dns.clone(),
                 dns_search: self.dns_search.clone(),
                 extra_hosts: self.add_host.clone(),
+                restart_policy: self.restart.clone(),
             }),
             labels: parse_labels(&self.labels),
         })

@@ -48,6 +48,7 @@ impl From<&pb::RunOptions> for RunOptions {
             dns: o.dns.clone(),
             dns_search: o.dns_search.clone(),
             extra_hosts: o.extra_hosts.clone(),
+            restart_policy: o.restart_policy.clone(),
             network_plan: None,
         }
     }
@@ -80,6 +81,7 @@ impl From<&RunOptions> for pb::RunOptions {
             dns: o.dns.clone(),
             dns_search: o.dns_search.clone(),
             extra_hosts: o.extra_hosts.clone(),
+            restart_policy: o.restart_policy.clone(),
         }
     }
 }
@@ -136,6 +138,8 @@ impl ContainerRecord {
                 exit_code_known: run.exit_code.is_some(),
                 oom_killed: run.oom_killed,
                 error: run.error.clone(),
+                restart_count: run.restart_count,
+                restarting: false,
             },
         }
     }

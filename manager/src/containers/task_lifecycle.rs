@@ -96,6 +96,20 @@ impl Containers {
     /// Starts the container's task, creating it first unless a created one waits; a running or
     /// paused task is left alone (Docker: starting a running container is a no-op). The pid.
     pub async fn start_task(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
+        // A start by the user resumes the restart policy and counts restarts from zero.
+        self.cancel_restart(&rec.id);
+        self.update_last_run(&rec.id, |run| {
+            run.manually_stopped = false;
+            run.restart_count = 0;
+        })?;
+        self.start_by_policy(rec).await
+    }
+
+    /// Starts the task without touching the restart policy's state.
+    pub(super) async fn start_by_policy(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<u32, ContainerError> {
         match self.task(&rec.id).await? {
             Some(t) if matches!(t.state, TaskState::Running | TaskState::Paused) => {
                 return Ok(t.pid);
@@ -241,6 +255,8 @@ impl Containers {
         timeout: Duration,
     ) -> Result<Option<ExitInfo>, ContainerError> {
         let tasks = &self.tasks;
+        // Docker's "manually stopped": the policy waits for the next start.
+        self.suspend_restart(&rec.id)?;
         let Some(task) = self.task(&rec.id).await? else {
             return Ok(None);
         };

@@ -61,6 +61,9 @@ pub struct RunOptions {
     /// `--add-host`.
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// `--restart` as given (empty: `no`).
+    #[serde(default)]
+    pub restart_policy: String,
     /// The network decided at create from the options above (not part of the API's options;
     /// absent on records made without networking).
     #[serde(default)]
@@ -80,6 +83,12 @@ pub struct LastRun {
     pub oom_killed: bool,
     /// Start error message, if the start failed.
     pub error: String,
+    /// Times the restart policy started the container again.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// `stop` suspended the restart policy (until the next `start`).
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// A container record as stored in the metadata database (JSON value keyed by id).
