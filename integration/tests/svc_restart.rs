@@ -48,6 +48,22 @@ fn on_failure_gives_up_and_bad_policies_are_refused() {
     assert_eq!(j["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
     assert_eq!(j["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 2);
     assert!(env.ok(&["ps", "-a"]).contains("Exited (1)"));
+
+    // update --restart: a bad policy changes nothing; a good one is what inspect shows.
+    let out = env.berth(&["update", "--restart", "on-failure:-1", "rf"]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert_eq!(
+        inspect(&env, "rf")["HostConfig"]["RestartPolicy"]["MaximumRetryCount"],
+        2
+    );
+    assert_eq!(
+        env.ok(&["update", "--restart", "unless-stopped", "rf"]),
+        "rf\n"
+    );
+    assert_eq!(
+        inspect(&env, "rf")["HostConfig"]["RestartPolicy"]["Name"],
+        "unless-stopped"
+    );
     env.ok(&["rm", "rf"]);
 }
 

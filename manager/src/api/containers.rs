@@ -67,6 +67,15 @@ impl containers_server::Containers for ContainersService {
         }))
     }
 
+    async fn update(
+        &self,
+        request: Request<pb::UpdateContainerRequest>,
+    ) -> Result<Response<pb::UpdateContainerResponse>, Status> {
+        let r = request.into_inner();
+        let id = self.inner.update(&r.id, &r.restart_policy)?;
+        Ok(Response::new(pb::UpdateContainerResponse { id }))
+    }
+
     async fn usage(
         &self,
         _request: Request<pb::ContainersUsageRequest>,

@@ -1,6 +1,6 @@
 //! The container commands of `berth` and how they plug into the CLI's command enum.
 
-use super::{events, exec, inspect, lifecycle, logs, network, prune, ps, run};
+use super::{events, exec, inspect, lifecycle, logs, network, prune, ps, run, update};
 use clap::Subcommand;
 use tonic::transport::Channel;
 
@@ -17,6 +17,8 @@ pub enum ContainerCommand {
     Stop(lifecycle::StopArgs),
     /// Restart one or more containers.
     Restart(lifecycle::StopArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
     /// Execute a command in a running container.
     Exec(Box<exec::ExecArgs>),
     /// Kill one or more running containers.
@@ -81,6 +83,7 @@ impl ContainerCommand {
             ContainerCommand::Restart(a) => lifecycle::restart(ch, a).await,
             ContainerCommand::Kill(a) => lifecycle::kill(ch, a).await,
             ContainerCommand::Exec(a) => exec::exec(ch, *a).await,
+            ContainerCommand::Update(a) => update::update(ch, a).await,
             ContainerCommand::Wait(a) => lifecycle::wait(ch, a).await,
             ContainerCommand::Rm(a) | ContainerCommand::Container(ContainerSub::Rm(a)) => {
                 lifecycle::rm(ch, a).await

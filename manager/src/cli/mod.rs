@@ -31,6 +31,7 @@ mod rmi;
 pub mod run;
 mod tag;
 pub mod tty;
+pub mod update;
 mod version;
 
 use std::path::PathBuf;

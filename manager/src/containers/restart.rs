@@ -126,6 +126,18 @@ fn uptime(rec: &ContainerRecord, exit: &ExitInfo) -> Option<Duration> {
 }
 
 impl Containers {
+    /// `berth update`: sets the restart policy of container `q` (kept when `restart_policy` is
+    /// empty). Returns the full id.
+    pub fn update(&self, q: &str, restart_policy: &str) -> Result<String, ContainerError> {
+        let mut rec = self.resolve(q)?;
+        if !restart_policy.is_empty() {
+            RestartPolicy::parse(restart_policy).map_err(ContainerError::Invalid)?;
+            rec.options.restart_policy = restart_policy.to_string();
+            self.store.put(&rec)?;
+        }
+        Ok(rec.id)
+    }
+
     /// Whether the restart policy will start container `id` again (ps: `Restarting`).
     pub fn restart_pending(&self, id: &str) -> bool {
         self.restarts
