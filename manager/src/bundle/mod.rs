@@ -4,6 +4,7 @@
 pub mod defaults;
 pub mod files;
 pub mod process;
+pub mod resources;
 pub mod user;
 pub mod volumes;
 
@@ -44,6 +45,8 @@ pub struct RunOptions {
     pub cgroups_path: Option<String>,
     /// Network namespace and the /etc files that describe the network.
     pub network: NetworkSetup,
+    /// `--memory`, `--cpus`, `--ulimit`, … (see [`resources`]).
+    pub resources: resources::Limits,
 }
 
 /// Which network namespace the container gets.
@@ -265,6 +268,11 @@ pub fn generate(
     spec.set_linux(Some(linux));
     spec.set_hooks(None);
     spec.set_annotations((!opts.labels.is_empty()).then(|| opts.labels.clone()));
+    if opts.resources != resources::Limits::default() {
+        let mut j = serde_json::to_value(&spec).map_err(spec_err)?;
+        resources::apply(&mut j, &opts.resources)?;
+        spec = serde_json::from_value(j).map_err(spec_err)?;
+    }
     Ok(spec)
 }
 

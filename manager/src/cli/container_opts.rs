@@ -62,6 +62,9 @@ pub struct ContainerFlags {
     /// on-failure[:max-retries]).
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Resource limits.
+    #[command(flatten)]
+    pub resources: super::resource_opts::ResourceFlags,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (replace the image's CMD).
@@ -146,6 +149,7 @@ impl ContainerFlags {
                 dns_search: self.dns_search.clone(),
                 extra_hosts: self.add_host.clone(),
                 restart_policy: self.restart.clone(),
+                resources: self.resources.to_proto()?,
             }),
             labels: parse_labels(&self.labels),
         })

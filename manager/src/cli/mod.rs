@@ -27,6 +27,7 @@ pub mod prune;
 pub mod ps;
 pub mod pull;
 mod push;
+pub mod resource_opts;
 mod rmi;
 pub mod run;
 mod tag;

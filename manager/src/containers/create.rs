@@ -47,6 +47,7 @@ impl Containers {
         let options: RunOptions = req.options.as_ref().map(Into::into).unwrap_or_default();
         super::restart::RestartPolicy::parse(&options.restart_policy)
             .map_err(ContainerError::Invalid)?;
+        super::limits::validate(&options.resources)?;
         for m in &options.mounts {
             if !m.source.is_absolute() || !m.destination.starts_with('/') {
                 return Err(ContainerError::Invalid(format!(

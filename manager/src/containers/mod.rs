@@ -6,6 +6,7 @@ mod create;
 mod delete;
 pub mod exec;
 pub mod exit_code;
+mod limits;
 pub mod logs;
 pub mod names;
 pub mod record;

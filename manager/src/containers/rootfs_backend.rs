@@ -74,6 +74,18 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
             .as_ref()
             .map(crate::network::bundle_setup)
             .unwrap_or_default(),
+        resources: bundle::resources::Limits {
+            memory: o.resources.memory,
+            memory_swap: o.resources.memory_swap,
+            memory_reservation: o.resources.memory_reservation,
+            nano_cpus: o.resources.nano_cpus,
+            cpu_shares: o.resources.cpu_shares,
+            cpuset_cpus: o.resources.cpuset_cpus.clone(),
+            pids_limit: o.resources.pids_limit,
+            ulimits: o.resources.ulimits.clone(),
+            oom_score_adj: o.resources.oom_score_adj,
+            shm_size: o.resources.shm_size,
+        },
         ..Default::default()
     }
 }

@@ -20,6 +20,31 @@ pub struct BindMount {
     pub readonly: bool,
 }
 
+/// A container's resource limits as stored (mirror of `pb::Resources`; zero means not set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLimits {
+    /// `--memory` bytes.
+    pub memory: i64,
+    /// `--memory-swap` bytes.
+    pub memory_swap: i64,
+    /// `--memory-reservation` bytes.
+    pub memory_reservation: i64,
+    /// `--cpus` × 10⁹.
+    pub nano_cpus: i64,
+    /// `--cpu-shares`.
+    pub cpu_shares: u64,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: String,
+    /// `--pids-limit`.
+    pub pids_limit: i64,
+    /// `--ulimit` entries.
+    pub ulimits: Vec<String>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `--shm-size` bytes.
+    pub shm_size: i64,
+}
+
 /// Run options as stored (mirror of `pb::RunOptions`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunOptions {
@@ -61,6 +86,9 @@ pub struct RunOptions {
     /// `--add-host`.
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// `--memory`, `--cpus`, `--ulimit`, ….
+    #[serde(default)]
+    pub resources: ResourceLimits,
     /// `--restart` as given (empty: `no`).
     #[serde(default)]
     pub restart_policy: String,
