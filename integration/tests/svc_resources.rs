@@ -80,6 +80,33 @@ fn limits_are_applied_and_bad_ones_refused() {
         assert_eq!(quota, "50000");
         assert_eq!(cgroup_file(&id, "cpu.shares").as_deref(), Some("512"));
     }
+
+    // update: a refused value changes nothing; accepted ones reach the running cgroup.
+    let out = env.berth(&["update", "--memory", "1k", "lim"]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert_eq!(
+        cgroup_file(&id, "memory.limit_in_bytes")
+            .or_else(|| cgroup_file(&id, "memory.max"))
+            .as_deref(),
+        Some("67108864")
+    );
+    env.ok(&[
+        "update",
+        "--memory",
+        "128m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "60",
+        "lim",
+    ]);
+    assert_eq!(
+        cgroup_file(&id, "memory.limit_in_bytes")
+            .or_else(|| cgroup_file(&id, "memory.max"))
+            .as_deref(),
+        Some("134217728")
+    );
+    assert_eq!(cgroup_file(&id, "pids.max").as_deref(), Some("60"));
     env.ok(&["rm", "-f", "lim"]);
 }
 

@@ -72,7 +72,17 @@ impl containers_server::Containers for ContainersService {
         request: Request<pb::UpdateContainerRequest>,
     ) -> Result<Response<pb::UpdateContainerResponse>, Status> {
         let r = request.into_inner();
-        let id = self.inner.update(&r.id, &r.restart_policy)?;
+        let limits = r.resources.as_ref().map(|res| {
+            crate::containers::record::RunOptions::from(&pb::RunOptions {
+                resources: Some(res.clone()),
+                ..Default::default()
+            })
+            .resources
+        });
+        let id = self
+            .inner
+            .update(&r.id, &r.restart_policy, limits.as_ref())
+            .await?;
         Ok(Response::new(pb::UpdateContainerResponse { id }))
     }
 

@@ -9,6 +9,9 @@ pub struct UpdateArgs {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
+    /// Resource limits (memory, CPU and pids ones).
+    #[command(flatten)]
+    pub resources: super::resource_opts::ResourceFlags,
     /// Containers to update.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -17,6 +20,13 @@ pub struct UpdateArgs {
 /// Updates each container; prints its name as given, Docker's way. Exit 125 when a value was
 /// refused (nothing changed), 1 when a container could not be updated otherwise.
 pub async fn update(ch: Channel, a: UpdateArgs) -> anyhow::Result<i32> {
+    if !a.resources.ulimit.is_empty()
+        || a.resources.oom_score_adj.is_some()
+        || a.resources.shm_size.is_some()
+    {
+        anyhow::bail!("--ulimit, --oom-score-adj and --shm-size cannot be updated");
+    }
+    let resources = a.resources.to_proto()?;
     let mut client = ContainersClient::new(ch);
     let mut failed = 0;
     let mut invalid = false;
@@ -25,6 +35,7 @@ pub async fn update(ch: Channel, a: UpdateArgs) -> anyhow::Result<i32> {
             .update(pb::UpdateContainerRequest {
                 id: c.clone(),
                 restart_policy: a.restart.clone().unwrap_or_default(),
+                resources: resources.clone(),
             })
             .await;
         match r {

@@ -234,6 +234,13 @@ pub trait TaskBackend: Send + Sync {
     async fn attach(&self, id: &str, stdin: bool) -> Result<AttachIo, BackendError>;
     /// Resizes the pty.
     async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), BackendError>;
+    /// Applies new cgroup limits (an OCI `linux.resources` object) to the live task.
+    async fn update(&self, id: &str, resources: &serde_json::Value) -> Result<(), BackendError> {
+        let _ = resources;
+        Err(BackendError::precondition(format!(
+            "update is not supported by this task backend (container {id})"
+        )))
+    }
     /// Runs an extra process in the task's running container. A program that cannot be
     /// executed fails with FAILED_PRECONDITION and the runtime's words.
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecIo, BackendError> {

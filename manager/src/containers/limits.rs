@@ -1,8 +1,77 @@
 //! Checks of resource limits with the Docker daemon's messages, before anything is created.
 
-use super::ContainerError;
+use super::record::ContainerRecord;
+use super::{ContainerError, Containers};
 use crate::bundle::resources::parse_ulimit;
 use crate::metadata::containers::ResourceLimits;
+
+impl Containers {
+    /// Merges the set fields of `new` into the record's limits, applies them to the live task
+    /// and to the bundle's config.json (for later starts). The record is stored by the caller.
+    pub(super) async fn update_limits(
+        &self,
+        rec: &mut ContainerRecord,
+        new: &ResourceLimits,
+    ) -> Result<(), ContainerError> {
+        let mut merged = rec.options.resources.clone();
+        if new.memory != 0 {
+            merged.memory = new.memory;
+        }
+        if new.memory_swap != 0 {
+            merged.memory_swap = new.memory_swap;
+        }
+        if new.memory_reservation != 0 {
+            merged.memory_reservation = new.memory_reservation;
+        }
+        if new.nano_cpus != 0 {
+            merged.nano_cpus = new.nano_cpus;
+        }
+        if new.cpu_shares != 0 {
+            merged.cpu_shares = new.cpu_shares;
+        }
+        if !new.cpuset_cpus.is_empty() {
+            merged.cpuset_cpus = new.cpuset_cpus.clone();
+        }
+        if new.pids_limit != 0 {
+            merged.pids_limit = new.pids_limit;
+        }
+        validate(&merged)?;
+        let bundle_limits = crate::bundle::resources::Limits {
+            memory: merged.memory,
+            memory_swap: merged.memory_swap,
+            memory_reservation: merged.memory_reservation,
+            nano_cpus: merged.nano_cpus,
+            cpu_shares: merged.cpu_shares,
+            cpuset_cpus: merged.cpuset_cpus.clone(),
+            pids_limit: merged.pids_limit,
+            ..Default::default()
+        };
+        let mut only = serde_json::json!({"linux": {"resources": {}}});
+        crate::bundle::resources::apply(&mut only, &bundle_limits)
+            .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+        let live = only["linux"]["resources"].clone();
+        if self.is_live(&rec.id).await? {
+            self.tasks.update(&rec.id, &live).await?;
+        }
+        let path = rec.bundle_dir.join("config.json");
+        let io = |source| ContainerError::Io {
+            path: path.clone(),
+            source,
+        };
+        let bytes = std::fs::read(&path).map_err(io)?;
+        let mut spec: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ContainerError::Invalid(format!("{}: {e}", path.display())))?;
+        crate::bundle::resources::apply(&mut spec, &bundle_limits)
+            .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+        let out = serde_json::to_vec_pretty(&spec)
+            .map_err(|e| ContainerError::Invalid(format!("{}: {e}", path.display())))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, out).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        rec.options.resources = merged;
+        Ok(())
+    }
+}
 
 /// Smallest `--memory` / `--memory-reservation` Docker accepts.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;

@@ -127,14 +127,23 @@ fn uptime(rec: &ContainerRecord, exit: &ExitInfo) -> Option<Duration> {
 
 impl Containers {
     /// `berth update`: sets the restart policy of container `q` (kept when `restart_policy` is
-    /// empty). Returns the full id.
-    pub fn update(&self, q: &str, restart_policy: &str) -> Result<String, ContainerError> {
+    /// empty) and the limits set in `limits` (see [`super::limits`]). A bad value changes
+    /// nothing. Returns the full id.
+    pub async fn update(
+        &self,
+        q: &str,
+        restart_policy: &str,
+        limits: Option<&crate::metadata::containers::ResourceLimits>,
+    ) -> Result<String, ContainerError> {
         let mut rec = self.resolve(q)?;
         if !restart_policy.is_empty() {
             RestartPolicy::parse(restart_policy).map_err(ContainerError::Invalid)?;
             rec.options.restart_policy = restart_policy.to_string();
-            self.store.put(&rec)?;
         }
+        if let Some(l) = limits {
+            self.update_limits(&mut rec, l).await?;
+        }
+        self.store.put(&rec)?;
         Ok(rec.id)
     }
 

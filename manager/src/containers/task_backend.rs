@@ -191,6 +191,10 @@ impl TaskBackend for ManagedTasks {
         ))
     }
 
+    async fn update(&self, id: &str, resources: &serde_json::Value) -> Result<(), BackendError> {
+        self.tm.update(id, resources).await.map_err(err)
+    }
+
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecIo, BackendError> {
         let stdio = ExecStdio {
             tty: spec.tty,

@@ -245,6 +245,19 @@ impl TaskManager {
         Ok(())
     }
 
+    /// Applies new cgroup limits (an OCI `linux.resources` object) to the live task.
+    pub async fn update(&self, id: &str, resources: &serde_json::Value) -> Result<(), TaskError> {
+        let e = self.lookup(id)?;
+        let path = e.info.state_dir.join("update.json");
+        let json = serde_json::to_vec(resources).map_err(|err| TaskError::Io {
+            what: format!("encode the resources of {id}"),
+            source: err.into(),
+        })?;
+        write_atomic(&path, &json).await?;
+        e.runtime.update(id, &path).await?;
+        Ok(())
+    }
+
     /// Freezes the task.
     pub async fn pause(&self, id: &str) -> Result<(), TaskError> {
         let e = self.lookup(id)?;
