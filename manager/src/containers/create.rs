@@ -48,6 +48,7 @@ impl Containers {
         super::restart::RestartPolicy::parse(&options.restart_policy)
             .map_err(ContainerError::Invalid)?;
         super::limits::validate(&options.resources)?;
+        super::limits::validate_security(&options)?;
         for m in &options.mounts {
             if !m.source.is_absolute() || !m.destination.starts_with('/') {
                 return Err(ContainerError::Invalid(format!(

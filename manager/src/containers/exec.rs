@@ -5,54 +5,10 @@
 use super::backend::{ExecIo, ExecSpec, TaskState};
 use super::exit_code::start_failure_code;
 use super::{names, ContainerError, Containers};
+use crate::bundle::security::host_capabilities;
 use crate::bundle::user::resolve_user;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-
-/// Every capability name in kernel order (`CAP_CHOWN` is bit 0).
-const ALL_CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
 
 /// What to run (the API's `ExecStart` in the model's terms).
 #[derive(Debug, Clone, Default)]
@@ -198,25 +154,6 @@ fn exec_process(bundle_dir: &Path, req: &ExecRequest) -> Result<Value, Container
         });
     }
     Ok(p)
-}
-
-/// Every capability berthd itself may hand out (its bounding set; all known ones when it
-/// cannot be read): a process cannot be given one the host took away.
-fn host_capabilities() -> Vec<&'static str> {
-    let bounding = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapBnd:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(u64::MAX);
-    ALL_CAPABILITIES
-        .iter()
-        .enumerate()
-        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
-        .map(|(_, name)| *name)
-        .collect()
 }
 
 /// Sets `KEY=VALUE` in `env`, replacing an entry for the same key.

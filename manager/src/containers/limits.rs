@@ -5,6 +5,37 @@ use super::{ContainerError, Containers};
 use crate::bundle::resources::parse_ulimit;
 use crate::metadata::containers::ResourceLimits;
 
+/// Checks `--cap-add`/`--cap-drop` names and `--security-opt` values with Docker's messages.
+pub fn validate_security(
+    o: &crate::metadata::containers::RunOptions,
+) -> Result<(), ContainerError> {
+    for c in o.cap_add.iter().chain(&o.cap_drop) {
+        crate::bundle::security::normalize_cap(c).map_err(ContainerError::Invalid)?;
+    }
+    for s in &o.security_opt {
+        let ok = matches!(
+            s.as_str(),
+            "no-new-privileges"
+                | "no-new-privileges:true"
+                | "no-new-privileges=true"
+                | "no-new-privileges:false"
+                | "no-new-privileges=false"
+                | "seccomp=unconfined"
+                | "seccomp:unconfined"
+        );
+        if !ok {
+            return Err(ContainerError::Invalid(if s.starts_with("seccomp") {
+                format!(
+                    "invalid --security-opt {s}: seccomp profiles are not supported yet (only seccomp=unconfined)"
+                )
+            } else {
+                format!("invalid --security-opt: {s:?}")
+            }));
+        }
+    }
+    Ok(())
+}
+
 impl Containers {
     /// Merges the set fields of `new` into the record's limits, applies them to the live task
     /// and to the bundle's config.json (for later starts). The record is stored by the caller.

@@ -49,6 +49,12 @@ impl From<&pb::RunOptions> for RunOptions {
             dns_search: o.dns_search.clone(),
             extra_hosts: o.extra_hosts.clone(),
             restart_policy: o.restart_policy.clone(),
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            privileged: o.privileged,
+            read_only: o.read_only,
+            security_opt: o.security_opt.clone(),
+            group_add: o.group_add.clone(),
             resources: o
                 .resources
                 .as_ref()
@@ -98,6 +104,12 @@ impl From<&RunOptions> for pb::RunOptions {
             dns_search: o.dns_search.clone(),
             extra_hosts: o.extra_hosts.clone(),
             restart_policy: o.restart_policy.clone(),
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            privileged: o.privileged,
+            read_only: o.read_only,
+            security_opt: o.security_opt.clone(),
+            group_add: o.group_add.clone(),
             resources: Some(pb::Resources {
                 memory: o.resources.memory,
                 memory_swap: o.resources.memory_swap,

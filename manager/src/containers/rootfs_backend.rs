@@ -86,6 +86,19 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
             oom_score_adj: o.resources.oom_score_adj,
             shm_size: o.resources.shm_size,
         },
+        read_only: o.read_only,
+        security: bundle::security::Security {
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            privileged: o.privileged,
+            no_new_privileges: o.security_opt.iter().any(|s| {
+                matches!(
+                    s.as_str(),
+                    "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+                )
+            }),
+            group_add: o.group_add.clone(),
+        },
         ..Default::default()
     }
 }

@@ -89,6 +89,24 @@ pub struct RunOptions {
     /// `--memory`, `--cpus`, `--ulimit`, ….
     #[serde(default)]
     pub resources: ResourceLimits,
+    /// `--cap-add`.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    #[serde(default)]
+    pub privileged: bool,
+    /// `--read-only`.
+    #[serde(default)]
+    pub read_only: bool,
+    /// `--security-opt`.
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// `--group-add`.
+    #[serde(default)]
+    pub group_add: Vec<u32>,
     /// `--restart` as given (empty: `no`).
     #[serde(default)]
     pub restart_policy: String,
