@@ -78,6 +78,25 @@ impl containers_server::Containers for ContainersService {
         Ok(Response::new(pb::RenameContainerResponse {}))
     }
 
+    async fn update(
+        &self,
+        request: Request<pb::UpdateContainerRequest>,
+    ) -> Result<Response<pb::UpdateContainerResponse>, Status> {
+        let r = request.into_inner();
+        let limits = r.resources.as_ref().map(|res| {
+            crate::containers::record::RunOptions::from(&pb::RunOptions {
+                resources: Some(res.clone()),
+                ..Default::default()
+            })
+            .resources
+        });
+        let id = self
+            .inner
+            .update(&r.id, &r.restart_policy, limits.as_ref())
+            .await?;
+        Ok(Response::new(pb::UpdateContainerResponse { id }))
+    }
+
     async fn usage(
         &self,
         _request: Request<pb::ContainersUsageRequest>,

@@ -4,6 +4,8 @@
 pub mod defaults;
 pub mod files;
 pub mod process;
+pub mod resources;
+pub mod security;
 pub mod user;
 pub mod volumes;
 
@@ -47,6 +49,10 @@ pub struct RunOptions {
     /// Other namespaces entered by path instead of created: (`ipc` | `uts` | `pid`, path),
     /// e.g. a CRI pod's sandbox's; an empty path means the host's (no namespace of that type).
     pub join_namespaces: Vec<(String, PathBuf)>,
+    /// `--memory`, `--cpus`, `--ulimit`, … (see [`resources`]).
+    pub resources: resources::Limits,
+    /// `--cap-add`, `--privileged`, … (see [`security`]).
+    pub security: security::Security,
 }
 
 /// Which network namespace the container gets.
@@ -295,6 +301,14 @@ pub fn generate(
     spec.set_linux(Some(linux));
     spec.set_hooks(None);
     spec.set_annotations((!opts.labels.is_empty()).then(|| opts.labels.clone()));
+    if opts.resources != resources::Limits::default()
+        || opts.security != security::Security::default()
+    {
+        let mut j = serde_json::to_value(&spec).map_err(spec_err)?;
+        resources::apply(&mut j, &opts.resources)?;
+        security::apply(&mut j, &opts.security)?;
+        spec = serde_json::from_value(j).map_err(spec_err)?;
+    }
     Ok(spec)
 }
 

@@ -58,6 +58,31 @@ pub struct ContainerFlags {
     /// Add a custom host-to-IP mapping (host:ip).
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
+    /// Restart policy to apply when a container exits (no, always, unless-stopped,
+    /// on-failure[:max-retries]).
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Security Options
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Add additional groups to join (group ids)
+    #[arg(long = "group-add")]
+    pub group_add: Vec<u32>,
+    /// Resource limits.
+    #[command(flatten)]
+    pub resources: super::resource_opts::ResourceFlags,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (replace the image's CMD).
@@ -141,6 +166,14 @@ impl ContainerFlags {
                 dns: self.dns.clone(),
                 dns_search: self.dns_search.clone(),
                 extra_hosts: self.add_host.clone(),
+                restart_policy: self.restart.clone(),
+                resources: self.resources.to_proto()?,
+                cap_add: self.cap_add.clone(),
+                cap_drop: self.cap_drop.clone(),
+                privileged: self.privileged,
+                read_only: self.read_only,
+                security_opt: self.security_opt.clone(),
+                group_add: self.group_add.clone(),
             }),
             labels: parse_labels(&self.labels),
         })

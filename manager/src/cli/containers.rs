@@ -1,6 +1,6 @@
 //! The container commands of `berth` and how they plug into the CLI's command enum.
 
-use super::{cp, events, inspect, lifecycle, logs, network, observe, prune, ps, run};
+use super::{cp, events, exec, inspect, lifecycle, logs, network, observe, prune, ps, run, update};
 use clap::Subcommand;
 use tonic::transport::Channel;
 
@@ -17,6 +17,10 @@ pub enum ContainerCommand {
     Stop(lifecycle::StopArgs),
     /// Restart one or more containers.
     Restart(lifecycle::StopArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
+    /// Execute a command in a running container.
+    Exec(Box<exec::ExecArgs>),
     /// Kill one or more running containers.
     Kill(lifecycle::KillArgs),
     /// Block until containers stop, then print their exit codes.
@@ -90,6 +94,8 @@ impl ContainerCommand {
             ContainerCommand::Stop(a) => lifecycle::stop(ch, a).await,
             ContainerCommand::Restart(a) => lifecycle::restart(ch, a).await,
             ContainerCommand::Kill(a) => lifecycle::kill(ch, a).await,
+            ContainerCommand::Exec(a) => exec::exec(ch, *a).await,
+            ContainerCommand::Update(a) => update::update(ch, a).await,
             ContainerCommand::Wait(a) => lifecycle::wait(ch, a).await,
             ContainerCommand::Rm(a) | ContainerCommand::Container(ContainerSub::Rm(a)) => {
                 lifecycle::rm(ch, a).await

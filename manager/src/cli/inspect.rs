@@ -36,10 +36,12 @@ pub fn to_json(c: &pb::Container) -> Value {
         "Args": c.args,
         "Created": time(&c.created_at),
         "Labels": c.labels,
+        "RestartCount": st.restart_count,
         "State": {
             "Status": state,
             "Running": st.state == pb::ContainerState::Running as i32,
             "Paused": st.state == pb::ContainerState::Paused as i32,
+            "Restarting": st.restarting,
             "Pid": st.pid,
             "ExitCode": if st.exit_code_known { json!(st.exit_code) } else { Value::Null },
             "OOMKilled": st.oom_killed,
@@ -67,6 +69,7 @@ pub fn to_json(c: &pb::Container) -> Value {
             "Dns": o.dns,
             "DnsSearch": o.dns_search,
             "ExtraHosts": o.extra_hosts,
+            "RestartPolicy": restart_policy(&o.restart_policy),
         },
         "NetworkSettings": network_settings(c.network_settings.as_ref()),
         "SnapshotKey": c.snapshot_key,
@@ -74,6 +77,13 @@ pub fn to_json(c: &pb::Container) -> Value {
         "LogPath": c.log_path,
         "Runtime": c.runtime,
     })
+}
+
+/// Docker's `{"Name": "on-failure", "MaximumRetryCount": 2}`.
+fn restart_policy(p: &str) -> Value {
+    let (name, max) = p.split_once(':').unwrap_or((p, "0"));
+    let name = if name.is_empty() { "no" } else { name };
+    json!({"Name": name, "MaximumRetryCount": max.parse::<u32>().unwrap_or(0)})
 }
 
 /// Docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.

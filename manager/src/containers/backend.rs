@@ -177,6 +177,29 @@ pub struct AttachIo {
     pub output: tokio::sync::mpsc::Receiver<AttachOutput>,
 }
 
+/// How to run an extra process in a task's container.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    /// Exec id (unique within the container).
+    pub exec_id: String,
+    /// The OCI `process` object to run.
+    pub process: serde_json::Value,
+    /// Allocate a pty.
+    pub tty: bool,
+    /// Keep stdin open.
+    pub stdin: bool,
+    /// Do not attach.
+    pub detach: bool,
+}
+
+/// A started exec'd process.
+pub struct ExecIo {
+    /// Its host pid.
+    pub pid: u32,
+    /// Its stdio and exit (`None` when detached).
+    pub io: Option<AttachIo>,
+}
+
 /// An exit observed by the task manager.
 #[derive(Debug, Clone)]
 pub struct ExitEvent {
@@ -211,6 +234,21 @@ pub trait TaskBackend: Send + Sync {
     async fn attach(&self, id: &str, stdin: bool) -> Result<AttachIo, BackendError>;
     /// Resizes the pty.
     async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), BackendError>;
+    /// Applies new cgroup limits (an OCI `linux.resources` object) to the live task.
+    async fn update(&self, id: &str, resources: &serde_json::Value) -> Result<(), BackendError> {
+        let _ = resources;
+        Err(BackendError::precondition(format!(
+            "update is not supported by this task backend (container {id})"
+        )))
+    }
+    /// Runs an extra process in the task's running container. A program that cannot be
+    /// executed fails with FAILED_PRECONDITION and the runtime's words.
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecIo, BackendError> {
+        let _ = spec;
+        Err(BackendError::precondition(format!(
+            "exec is not supported by this task backend (container {id})"
+        )))
+    }
     /// Exit events, including exits that happened while berthd was down (found at recovery).
     fn subscribe_exits(&self) -> tokio::sync::broadcast::Receiver<ExitEvent>;
 }

@@ -50,6 +50,10 @@ impl Containers {
             return Err(ContainerError::Invalid("no image given".into()));
         }
         let options: RunOptions = req.options.as_ref().map(Into::into).unwrap_or_default();
+        super::restart::RestartPolicy::parse(&options.restart_policy)
+            .map_err(ContainerError::Invalid)?;
+        super::limits::validate(&options.resources)?;
+        super::limits::validate_security(&options)?;
         for m in &options.mounts {
             if !m.source.is_absolute() || !m.destination.starts_with('/') {
                 return Err(ContainerError::Invalid(format!(

@@ -23,6 +23,10 @@ impl Containers {
     pub async fn delete(&self, query: &str, force: bool) -> Result<String, ContainerError> {
         let rec = self.resolve(query)?;
         let _guard = self.lock.lock().await;
+        // A forced remove kills the task: its exit must not start it again.
+        if force {
+            self.suspend_restart(&rec.id)?;
+        }
         if let Some(task) = self.tasks.get(&rec.id).await? {
             if task.state != TaskState::Stopped {
                 if !force {

@@ -4,13 +4,16 @@
 pub mod backend;
 mod create;
 mod delete;
+pub mod exec;
 pub mod exit_code;
 mod explain_bundle;
+mod limits;
 pub mod logs;
 pub mod names;
 pub mod record;
 mod rename;
 pub mod resolve;
+pub mod restart;
 pub mod rootfs_backend;
 mod stop;
 pub mod store;
@@ -111,6 +114,10 @@ pub struct Containers {
     pending_names: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Container networking, when the daemon has it (unit tests run without).
     network: std::sync::OnceLock<Arc<crate::network::Networks>>,
+    /// This manager, for tasks it spawns (restarts after a delay).
+    me: std::sync::Weak<Containers>,
+    /// Containers whose restart policy has a start scheduled (see [`restart`]).
+    restarts: restart::Pending,
 }
 
 impl Containers {
@@ -123,7 +130,8 @@ impl Containers {
         tasks: Arc<dyn TaskBackend>,
         events: EventBus,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             store,
             dir: root.join("containers"),
             runtime,
@@ -133,6 +141,7 @@ impl Containers {
             lock: tokio::sync::Mutex::new(()),
             pending_names: Default::default(),
             network: std::sync::OnceLock::new(),
+            restarts: Default::default(),
         })
     }
 
@@ -237,7 +246,9 @@ impl Containers {
         rec: &ContainerRecord,
     ) -> Result<pb::ContainerStatus, ContainerError> {
         let Some(task) = self.tasks.get(&rec.id).await? else {
-            return Ok(rec.stored_status());
+            let mut st = rec.stored_status();
+            st.restarting = self.restart_pending(&rec.id);
+            return Ok(st);
         };
         let stored = rec.stored_status();
         let ts = |t: std::time::SystemTime| crate::events::to_timestamp(t);
@@ -260,6 +271,8 @@ impl Containers {
                 exit_code_known: false,
                 oom_killed: false,
                 error: String::new(),
+                restart_count: stored.restart_count,
+                restarting: false,
             },
             TaskState::Stopped => {
                 let exit = task.exit.clone();
@@ -272,6 +285,8 @@ impl Containers {
                     exit_code_known: exit.as_ref().is_some_and(|e| e.code.is_some()),
                     oom_killed: exit.as_ref().is_some_and(|e| e.oom),
                     error: String::new(),
+                    restart_count: stored.restart_count,
+                    restarting: self.restart_pending(&rec.id),
                 }
             }
         })
@@ -370,6 +385,8 @@ impl Containers {
             if let Err(e) = self.delete(id, true).await {
                 tracing::error!(container = id, error = %e, "auto-removing container");
             }
+            return;
         }
+        self.apply_restart_policy(id, exit);
     }
 }

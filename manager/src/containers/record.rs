@@ -48,6 +48,29 @@ impl From<&pb::RunOptions> for RunOptions {
             dns: o.dns.clone(),
             dns_search: o.dns_search.clone(),
             extra_hosts: o.extra_hosts.clone(),
+            restart_policy: o.restart_policy.clone(),
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            privileged: o.privileged,
+            read_only: o.read_only,
+            security_opt: o.security_opt.clone(),
+            group_add: o.group_add.clone(),
+            resources: o
+                .resources
+                .as_ref()
+                .map(|r| crate::metadata::containers::ResourceLimits {
+                    memory: r.memory,
+                    memory_swap: r.memory_swap,
+                    memory_reservation: r.memory_reservation,
+                    nano_cpus: r.nano_cpus,
+                    cpu_shares: r.cpu_shares,
+                    cpuset_cpus: r.cpuset_cpus.clone(),
+                    pids_limit: r.pids_limit,
+                    ulimits: r.ulimits.clone(),
+                    oom_score_adj: r.oom_score_adj_set.then_some(r.oom_score_adj),
+                    shm_size: r.shm_size,
+                })
+                .unwrap_or_default(),
             network_plan: None,
             pod: Default::default(),
         }
@@ -81,6 +104,26 @@ impl From<&RunOptions> for pb::RunOptions {
             dns: o.dns.clone(),
             dns_search: o.dns_search.clone(),
             extra_hosts: o.extra_hosts.clone(),
+            restart_policy: o.restart_policy.clone(),
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            privileged: o.privileged,
+            read_only: o.read_only,
+            security_opt: o.security_opt.clone(),
+            group_add: o.group_add.clone(),
+            resources: Some(pb::Resources {
+                memory: o.resources.memory,
+                memory_swap: o.resources.memory_swap,
+                memory_reservation: o.resources.memory_reservation,
+                nano_cpus: o.resources.nano_cpus,
+                cpu_shares: o.resources.cpu_shares,
+                cpuset_cpus: o.resources.cpuset_cpus.clone(),
+                pids_limit: o.resources.pids_limit,
+                ulimits: o.resources.ulimits.clone(),
+                oom_score_adj: o.resources.oom_score_adj.unwrap_or(0),
+                oom_score_adj_set: o.resources.oom_score_adj.is_some(),
+                shm_size: o.resources.shm_size,
+            }),
         }
     }
 }
@@ -137,6 +180,8 @@ impl ContainerRecord {
                 exit_code_known: run.exit_code.is_some(),
                 oom_killed: run.oom_killed,
                 error: run.error.clone(),
+                restart_count: run.restart_count,
+                restarting: false,
             },
         }
     }

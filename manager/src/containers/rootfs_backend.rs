@@ -84,9 +84,33 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
             .as_ref()
             .map(crate::network::bundle_setup)
             .unwrap_or_default(),
-        read_only: o.pod.read_only,
+        read_only: o.read_only || o.pod.read_only,
         cgroups_path: o.pod.cgroups_path.clone(),
         join_namespaces: o.pod.join_namespaces.clone(),
+        resources: bundle::resources::Limits {
+            memory: o.resources.memory,
+            memory_swap: o.resources.memory_swap,
+            memory_reservation: o.resources.memory_reservation,
+            nano_cpus: o.resources.nano_cpus,
+            cpu_shares: o.resources.cpu_shares,
+            cpuset_cpus: o.resources.cpuset_cpus.clone(),
+            pids_limit: o.resources.pids_limit,
+            ulimits: o.resources.ulimits.clone(),
+            oom_score_adj: o.resources.oom_score_adj,
+            shm_size: o.resources.shm_size,
+        },
+        security: bundle::security::Security {
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            privileged: o.privileged,
+            no_new_privileges: o.security_opt.iter().any(|s| {
+                matches!(
+                    s.as_str(),
+                    "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+                )
+            }),
+            group_add: o.group_add.clone(),
+        },
         ..Default::default()
     }
 }

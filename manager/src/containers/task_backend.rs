@@ -1,11 +1,15 @@
 //! [`TaskBackend`] over the task manager (`crate::tasks::TaskManager`: monitors + runtime).
 
 use super::backend::{
-    AttachInput, AttachIo, AttachOutput, BackendError, ExitEvent, ExitInfo, TaskBackend, TaskInfo,
-    TaskSpec, TaskState,
+    AttachInput, AttachIo, AttachOutput, BackendError, ExecIo, ExecSpec, ExitEvent, ExitInfo,
+    TaskBackend, TaskInfo, TaskSpec, TaskState,
 };
 use crate::monitor::layout::CONTAINER_LOG;
-use crate::tasks::{AttachEvent, ExitStatus, StdioOptions, TaskError, TaskManager, TaskStatus};
+use crate::tasks::{
+    Attach, AttachEvent, ExecStdio, ExitStatus, StdioOptions, TaskError, TaskManager, TaskStatus,
+};
+use std::future::Future;
+use std::pin::Pin;
 use tokio::sync::{broadcast, mpsc};
 
 /// The real task backend.
@@ -58,6 +62,8 @@ pub fn exit_info(s: &ExitStatus, pid: u32) -> ExitInfo {
 
 fn err(e: TaskError) -> BackendError {
     let code = match &e {
+        // The program could not be executed: the caller decides 126/127 from the words.
+        _ if e.exec_failure_code().is_some() => tonic::Code::FailedPrecondition,
         TaskError::NotFound(_) => tonic::Code::NotFound,
         TaskError::AlreadyExists(_) => tonic::Code::AlreadyExists,
         TaskError::InvalidId(_) => tonic::Code::InvalidArgument,
@@ -176,47 +182,41 @@ impl TaskBackend for ManagedTasks {
 
     async fn attach(&self, id: &str, stdin: bool) -> Result<AttachIo, BackendError> {
         let a = self.tm.attach(id).await.map_err(err)?;
-        let (in_tx, mut in_rx) = mpsc::channel::<AttachInput>(64);
-        let (out_tx, out_rx) = mpsc::channel::<AttachOutput>(64);
-        let mut input = a.input;
-        let mut output = a.output;
-        tokio::spawn(async move {
-            while let Some(item) = in_rx.recv().await {
-                let r = match item {
-                    AttachInput::Stdin(b) if stdin => input.write_stdin(&b).await,
-                    AttachInput::CloseStdin if stdin => input.close_stdin().await,
-                    AttachInput::Resize(cols, rows) => input.resize(rows, cols).await,
-                    _ => Ok(()),
-                };
-                if r.is_err() {
-                    break;
-                }
-            }
-        });
         let tm = self.tm.clone();
         let id = id.to_string();
-        tokio::spawn(async move {
-            loop {
-                let item = match output.next().await {
-                    Ok(Some(AttachEvent::Stdout(b))) => AttachOutput::Stdout(b),
-                    Ok(Some(AttachEvent::Stderr(b))) => AttachOutput::Stderr(b),
-                    Ok(Some(AttachEvent::Exit(s))) => AttachOutput::Exit(exit_info(&s, 0)),
-                    // Connection closed without an exit frame: report the recorded exit.
-                    Ok(None) | Err(_) => match tm.wait(&id).await {
-                        Ok(s) => AttachOutput::Exit(exit_info(&s, 0)),
-                        Err(_) => break,
-                    },
-                };
-                let last = matches!(item, AttachOutput::Exit(_));
-                if out_tx.send(item).await.is_err() || last {
-                    break;
-                }
-            }
+        Ok(pump(
+            a,
+            stdin,
+            Box::new(move || Box::pin(async move { tm.wait(&id).await.ok() })),
+        ))
+    }
+
+    async fn update(&self, id: &str, resources: &serde_json::Value) -> Result<(), BackendError> {
+        self.tm.update(id, resources).await.map_err(err)
+    }
+
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecIo, BackendError> {
+        let stdio = ExecStdio {
+            tty: spec.tty,
+            stdin: spec.stdin,
+            detach: spec.detach,
+        };
+        let h = self
+            .tm
+            .exec(id, &spec.exec_id, &spec.process, stdio)
+            .await
+            .map_err(err)?;
+        let pid = h.pid;
+        let io = h.attach.map(|a| {
+            let tm = self.tm.clone();
+            let dir = h.dir.clone();
+            pump(
+                a,
+                spec.stdin,
+                Box::new(move || Box::pin(async move { tm.wait_exec(&dir).await.ok() })),
+            )
         });
-        Ok(AttachIo {
-            input: in_tx,
-            output: out_rx,
-        })
+        Ok(ExecIo { pid, io })
     }
 
     async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), BackendError> {
@@ -226,5 +226,56 @@ impl TaskBackend for ManagedTasks {
 
     fn subscribe_exits(&self) -> broadcast::Receiver<ExitEvent> {
         self.exits.subscribe()
+    }
+}
+
+/// Finds the recorded exit when the monitor closed the connection without an exit frame.
+type RecordedExit =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Option<ExitStatus>> + Send>> + Send>;
+
+/// Copies between an attach connection and the channels of an [`AttachIo`].
+fn pump(a: Attach, stdin: bool, recorded: RecordedExit) -> AttachIo {
+    let (in_tx, mut in_rx) = mpsc::channel::<AttachInput>(64);
+    let (out_tx, out_rx) = mpsc::channel::<AttachOutput>(64);
+    let mut input = a.input;
+    let mut output = a.output;
+    tokio::spawn(async move {
+        while let Some(item) = in_rx.recv().await {
+            let r = match item {
+                AttachInput::Stdin(b) if stdin => input.write_stdin(&b).await,
+                AttachInput::CloseStdin if stdin => input.close_stdin().await,
+                AttachInput::Resize(cols, rows) => input.resize(rows, cols).await,
+                _ => Ok(()),
+            };
+            if r.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut recorded = Some(recorded);
+        loop {
+            let item = match output.next().await {
+                Ok(Some(AttachEvent::Stdout(b))) => AttachOutput::Stdout(b),
+                Ok(Some(AttachEvent::Stderr(b))) => AttachOutput::Stderr(b),
+                Ok(Some(AttachEvent::Exit(s))) => AttachOutput::Exit(exit_info(&s, 0)),
+                // Connection closed without an exit frame: report the recorded exit.
+                Ok(None) | Err(_) => match recorded.take() {
+                    Some(f) => match f().await {
+                        Some(s) => AttachOutput::Exit(exit_info(&s, 0)),
+                        None => break,
+                    },
+                    None => break,
+                },
+            };
+            let last = matches!(item, AttachOutput::Exit(_));
+            if out_tx.send(item).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    AttachIo {
+        input: in_tx,
+        output: out_rx,
     }
 }

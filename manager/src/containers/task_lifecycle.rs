@@ -130,18 +130,30 @@ impl Containers {
 
     /// Starts the container's task, creating it first unless a created one waits; a running or
     /// paused task is left alone (Docker: starting a running container is a no-op). The pid.
-    /// Runs in its own task, as [`Containers::create_task`] does.
+    /// Runs in its own task, as [`Containers::create_task`] does. A start by the user resumes the
+    /// restart policy and counts restarts from zero.
     pub async fn start_task(
         self: &std::sync::Arc<Self>,
         rec: &ContainerRecord,
     ) -> Result<u32, ContainerError> {
         let (me, rec) = (std::sync::Arc::clone(self), rec.clone());
-        tokio::spawn(async move { me.start_task_detached(&rec).await })
-            .await
-            .map_err(|e| ContainerError::Invalid(format!("internal: task start failed: {e}")))?
+        tokio::spawn(async move {
+            me.cancel_restart(&rec.id);
+            me.update_last_run(&rec.id, |run| {
+                run.manually_stopped = false;
+                run.restart_count = 0;
+            })?;
+            me.start_by_policy(&rec).await
+        })
+        .await
+        .map_err(|e| ContainerError::Invalid(format!("internal: task start failed: {e}")))?
     }
 
-    async fn start_task_detached(&self, rec: &ContainerRecord) -> Result<u32, ContainerError> {
+    /// Starts the task without touching the restart policy's state.
+    pub(super) async fn start_by_policy(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<u32, ContainerError> {
         match self.task(&rec.id).await? {
             Some(t) if matches!(t.state, TaskState::Running | TaskState::Paused) => {
                 return Ok(t.pid);
@@ -300,6 +312,8 @@ impl Containers {
         timeout: Duration,
     ) -> Result<Option<ExitInfo>, ContainerError> {
         let tasks = &self.tasks;
+        // Docker's "manually stopped": the policy waits for the next start.
+        self.suspend_restart(&rec.id)?;
         let Some(task) = self.task(&rec.id).await? else {
             return Ok(None);
         };

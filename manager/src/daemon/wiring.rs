@@ -125,6 +125,7 @@ impl ContainerSystem {
             }
         }
         self.networks.cleanup(&|id| live.contains(id)).await;
+        self.containers.restart_on_boot().await;
         Ok(())
     }
 

@@ -20,6 +20,31 @@ pub struct BindMount {
     pub readonly: bool,
 }
 
+/// A container's resource limits as stored (mirror of `pb::Resources`; zero means not set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLimits {
+    /// `--memory` bytes.
+    pub memory: i64,
+    /// `--memory-swap` bytes.
+    pub memory_swap: i64,
+    /// `--memory-reservation` bytes.
+    pub memory_reservation: i64,
+    /// `--cpus` × 10⁹.
+    pub nano_cpus: i64,
+    /// `--cpu-shares`.
+    pub cpu_shares: u64,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: String,
+    /// `--pids-limit`.
+    pub pids_limit: i64,
+    /// `--ulimit` entries.
+    pub ulimits: Vec<String>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `--shm-size` bytes.
+    pub shm_size: i64,
+}
+
 /// Run options as stored (mirror of `pb::RunOptions`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunOptions {
@@ -61,6 +86,30 @@ pub struct RunOptions {
     /// `--add-host`.
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// `--memory`, `--cpus`, `--ulimit`, ….
+    #[serde(default)]
+    pub resources: ResourceLimits,
+    /// `--cap-add`.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    #[serde(default)]
+    pub privileged: bool,
+    /// `--read-only`.
+    #[serde(default)]
+    pub read_only: bool,
+    /// `--security-opt`.
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// `--group-add`.
+    #[serde(default)]
+    pub group_add: Vec<u32>,
+    /// `--restart` as given (empty: `no`).
+    #[serde(default)]
+    pub restart_policy: String,
     /// The network decided at create from the options above (not part of the API's options;
     /// absent on records made without networking).
     #[serde(default)]
@@ -97,6 +146,12 @@ pub struct LastRun {
     pub oom_killed: bool,
     /// Start error message, if the start failed.
     pub error: String,
+    /// Times the restart policy started the container again.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// `stop` suspended the restart policy (until the next `start`).
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// A container record as stored in the metadata database (JSON value keyed by id).

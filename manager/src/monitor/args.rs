@@ -30,6 +30,12 @@ pub struct MonitorArgs {
     /// Adopt the running container init `(pid, start time)` whose monitor died, instead of
     /// creating a container: watch it and record its exit (`--adopt PID:START`).
     pub adopt: Option<(i32, u64)>,
+    /// Run this process (an OCI `process` JSON file) in the running container with
+    /// `runtime exec --detach` instead of creating a container (`--exec FILE`).
+    pub exec: Option<PathBuf>,
+    /// With `exec`: wait for the first attach client before running the process, so it sees
+    /// all of its output (`--wait-attach`).
+    pub wait_attach: bool,
 }
 
 impl MonitorArgs {
@@ -61,6 +67,13 @@ impl MonitorArgs {
             v.push("--adopt".into());
             v.push(format!("{pid}:{start}").into());
         }
+        if let Some(p) = &self.exec {
+            v.push("--exec".into());
+            v.push(p.clone().into());
+        }
+        if self.wait_attach {
+            v.push("--wait-attach".into());
+        }
         v
     }
 
@@ -74,6 +87,8 @@ impl MonitorArgs {
         let mut sync_fd = 3;
         let mut create_timeout_secs = 60;
         let mut adopt = None;
+        let mut exec = None;
+        let mut wait_attach = false;
         while let Some(flag) = it.next() {
             let flag = flag
                 .into_string()
@@ -81,6 +96,10 @@ impl MonitorArgs {
             match flag.as_str() {
                 "--tty" => out_tty = true,
                 "--stdin" => out_stdin = true,
+                "--wait-attach" => wait_attach = true,
+                "--exec" => {
+                    exec = Some(PathBuf::from(it.next().ok_or("--exec needs a value")?));
+                }
                 "--adopt" => {
                     let value = it.next().ok_or("--adopt needs a value")?;
                     let parsed = value.to_str().and_then(|v| {
@@ -134,6 +153,8 @@ impl MonitorArgs {
             sync_fd,
             create_timeout_secs,
             adopt,
+            exec,
+            wait_attach,
         })
     }
 }
@@ -155,8 +176,16 @@ mod tests {
             sync_fd: 3,
             create_timeout_secs: 7,
             adopt: None,
+            exec: None,
+            wait_attach: false,
         };
         assert_eq!(MonitorArgs::parse(a.to_args()).unwrap(), a);
+        let exec = MonitorArgs {
+            exec: Some("/s/exec/e1/process.json".into()),
+            wait_attach: true,
+            ..a.clone()
+        };
+        assert_eq!(MonitorArgs::parse(exec.to_args()).unwrap(), exec);
         let adopting = MonitorArgs {
             adopt: Some((1234, 987654321)),
             ..a

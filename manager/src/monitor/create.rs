@@ -51,10 +51,18 @@ pub fn create(args: &MonitorArgs, sigchld: &SignalFd) -> Result<Created, String>
         .arg(&args.runtime_root)
         .arg("--log")
         .arg(&log_path)
-        .args(["--log-format", "json", "create", "--bundle"])
-        .arg(&args.bundle)
-        .arg("--pid-file")
-        .arg(dir.join(INIT_PID));
+        .args(["--log-format", "json"]);
+    match &args.exec {
+        // The exec'd process is the runtime's child; `--detach` leaves it to us (a subreaper),
+        // so the rest of the monitor follows it exactly as it follows a container init.
+        Some(process) => {
+            cmd.args(["exec", "--detach", "--process"]).arg(process);
+        }
+        None => {
+            cmd.args(["create", "--bundle"]).arg(&args.bundle);
+        }
+    }
+    cmd.arg("--pid-file").arg(dir.join(INIT_PID));
 
     let mut console = None;
     let mut console_dir = None;
@@ -119,7 +127,14 @@ pub fn create(args: &MonitorArgs, sigchld: &SignalFd) -> Result<Created, String>
         };
         let msg = last_error(&log)
             .or_else(|| stderr_fd.and_then(read_available))
-            .unwrap_or_else(|| format!("{} create exited with {status}", args.runtime.display()));
+            .unwrap_or_else(|| {
+                let verb = if args.exec.is_some() {
+                    "exec"
+                } else {
+                    "create"
+                };
+                format!("{} {verb} exited with {status}", args.runtime.display())
+            });
         return Err(msg);
     }
     let pid_path = dir.join(INIT_PID);

@@ -151,6 +151,41 @@ pub fn run(args: &MonitorArgs) -> Result<Role, MonitorError> {
     }
 }
 
+/// Waits up to `timeout_secs` for one connection on `listener`.
+fn accept_first(
+    listener: &UnixListener,
+    timeout_secs: u64,
+) -> std::io::Result<std::os::unix::net::UnixStream> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no client connected",
+            ));
+        }
+        let ms = u16::try_from(left.as_millis().min(1000)).unwrap_or(1000);
+        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match listener.accept() {
+            Ok((stream, _)) => return Ok(stream),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
     let dir = &args.state_dir;
     let me = std::process::id();
@@ -183,10 +218,33 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
         .open(dir.join(CONTAINER_LOG))
         .map_err(sys(format!("open {}", dir.join(CONTAINER_LOG).display())))?;
 
+    // An exec'd process runs as soon as the runtime starts it: its first client (berthd) must
+    // be connected by then, or its first output would reach only the log.
+    let first_client = if args.exec.is_some() && args.wait_attach {
+        Some(
+            accept_first(&listener, args.create_timeout_secs).map_err(|e| {
+                MonitorError::Create {
+                    id: args.id.clone(),
+                    message: format!("waiting for the exec client on {}: {e}", sock.display()),
+                }
+            })?,
+        )
+    } else {
+        None
+    };
+
     // Keep the peak (VmHWM) low too: drop what startup touched before the runtime runs.
     trim::drop_code_pages();
     let created = match create::create(args, &sigchld) {
         Ok(c) => c,
+        Err(message) if args.exec.is_some() => {
+            // A failed exec leaves the container as it was: nothing to delete.
+            let _ = fs::remove_file(&sock);
+            return Err(MonitorError::Create {
+                id: args.id.clone(),
+                message,
+            });
+        }
         Err(message) => {
             let _ = fs::remove_file(&sock);
             // Leave nothing behind in the runtime if berthd is gone and cannot clean up.
@@ -204,7 +262,7 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
             });
         }
     };
-    let server = server::Server::new(
+    let mut server = server::Server::new(
         created.init_pid,
         created.io,
         logfile::LogWriter::new(log_file),
@@ -214,6 +272,15 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
         args.stdin,
     )
     .map_err(sys("set up monitor loop"))?;
+    if args.exec.is_some() {
+        // An OOM kill in the container's cgroup is the container's, not this process's.
+        server.ignore_oom();
+    }
+    if let Some(client) = first_client {
+        server
+            .add_client(client)
+            .map_err(sys("set up the exec client"))?;
+    }
     // If berthd died meanwhile the write fails (EPIPE); the container still needs its monitor,
     // and a restarted berthd cleans up a create it never recorded.
     let _ = writeln!(sync, "created {} {me}", created.init_pid);

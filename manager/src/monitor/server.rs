@@ -115,9 +115,23 @@ impl Server {
         })
     }
 
+    /// Serves `stream` as an attach client from the start (before any output is read).
+    pub fn add_client(&mut self, stream: std::os::unix::net::UnixStream) -> io::Result<()> {
+        self.clients.push(Client::new(stream)?);
+        Ok(())
+    }
+
+    /// Never reports an OOM kill (for an exec'd process, which shares the container's cgroup).
+    pub fn ignore_oom(&mut self) {
+        self.oom = None;
+    }
+
     /// Runs until the init has exited and its output is drained; returns its exit record and
     /// the clients still attached (to be told once the record is on disk).
     pub fn run(mut self) -> (ExitRecord, Vec<Client>) {
+        // The SIGCHLD of a process that exited while the runtime ran (a quick exec'd command)
+        // was consumed waiting for the runtime: look for it once before waiting for more.
+        self.reap();
         loop {
             let timeout = match &self.exit {
                 Some((_, _, at)) => {

@@ -86,6 +86,14 @@ impl Runtime {
         self.run("delete", id, &args).await.map(drop)
     }
 
+    /// `update --resources FILE ID`: new cgroup limits for a live container.
+    pub async fn update(&self, id: &str, resources: &Path) -> Result<(), RuntimeError> {
+        let file = resources.to_string_lossy();
+        self.run("update", id, &["update", "--resources", &file, id])
+            .await
+            .map(drop)
+    }
+
     /// `pause ID` (freezes every process of the container).
     pub async fn pause(&self, id: &str) -> Result<(), RuntimeError> {
         self.run("pause", id, &["pause", id]).await.map(drop)

@@ -78,6 +78,24 @@ impl TaskManager {
     }
 }
 
+impl Attach {
+    /// Wraps a connection to a monitor's attach socket (task `id`).
+    pub(crate) fn from_stream(id: &str, stream: UnixStream) -> Attach {
+        let (r, w) = stream.into_split();
+        Attach {
+            input: AttachInput {
+                id: id.to_string(),
+                w,
+            },
+            output: AttachOutput {
+                id: id.to_string(),
+                r,
+                buf: Vec::new(),
+            },
+        }
+    }
+}
+
 impl AttachInput {
     /// Writes `data` to the container's stdin.
     pub async fn write_stdin(&mut self, data: &[u8]) -> Result<(), TaskError> {

@@ -161,6 +161,8 @@ impl TaskManager {
             sync_fd: 3,
             create_timeout_secs: self.inner.config.create_timeout.as_secs().max(1),
             adopt: None,
+            exec: None,
+            wait_attach: false,
         };
         // The monitor kills a hanging runtime at create_timeout; give it time to report that.
         let wait = self.inner.config.create_timeout + Duration::from_secs(10);
@@ -239,6 +241,19 @@ impl TaskManager {
             return Err(TaskError::NotRunning(id.to_string()));
         }
         e.runtime.kill(id, signal, all).await?;
+        Ok(())
+    }
+
+    /// Applies new cgroup limits (an OCI `linux.resources` object) to the live task.
+    pub async fn update(&self, id: &str, resources: &serde_json::Value) -> Result<(), TaskError> {
+        let e = self.lookup(id)?;
+        let path = e.info.state_dir.join("update.json");
+        let json = serde_json::to_vec(resources).map_err(|err| TaskError::Io {
+            what: format!("encode the resources of {id}"),
+            source: err.into(),
+        })?;
+        write_atomic(&path, &json).await?;
+        e.runtime.update(id, &path).await?;
         Ok(())
     }
 
@@ -433,7 +448,7 @@ async fn check_terminal(id: &str, bundle: &Path, tty: bool) -> Result<(), TaskEr
     Ok(())
 }
 
-fn validate_id(id: &str) -> Result<(), TaskError> {
+pub(crate) fn validate_id(id: &str) -> Result<(), TaskError> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && !id.starts_with('.')

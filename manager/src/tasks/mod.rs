@@ -9,6 +9,7 @@
 mod attach;
 mod config;
 mod error;
+mod exec;
 mod exit;
 mod logs;
 mod manager;
@@ -20,6 +21,7 @@ mod types;
 pub use attach::{Attach, AttachEvent, AttachInput, AttachOutput};
 pub use config::TaskManagerConfig;
 pub use error::TaskError;
+pub use exec::{ExecHandle, ExecStdio, EXEC_DIR};
 pub use exit::parse_exit_record;
 pub use manager::TaskManager;
 pub use orphan::become_subreaper;

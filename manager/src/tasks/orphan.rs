@@ -164,6 +164,8 @@ async fn adopt(entry: &Entry, tm: &TaskManager) -> Option<u32> {
         sync_fd: 3,
         create_timeout_secs: config.create_timeout.as_secs().max(1),
         adopt: Some((pid, start)),
+        exec: None,
+        wait_attach: false,
     };
     let report = match spawn_monitor(&config.monitor, &args, ADOPT_REPORT_WAIT).await {
         Ok(r) => r,

@@ -2,6 +2,7 @@
 //! `crate::containers` (which keep the records' last-run status and the event stream up to date).
 
 mod attach;
+mod exec;
 mod logs;
 
 use super::containers::steps_proto;
@@ -190,6 +191,16 @@ impl tasks_server::Tasks for TasksService {
         request: Request<Streaming<pb::AttachRequest>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
         let stream = attach::stream(&self.containers, request.into_inner()).await?;
+        Ok(Response::new(stream))
+    }
+
+    type ExecProcessStream = BoxStream<pb::ExecProcessResponse>;
+
+    async fn exec_process(
+        &self,
+        request: Request<Streaming<pb::ExecProcessRequest>>,
+    ) -> Result<Response<Self::ExecProcessStream>, Status> {
+        let stream = exec::stream(&self.containers, request.into_inner()).await?;
         Ok(Response::new(stream))
     }
 

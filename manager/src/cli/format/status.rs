@@ -37,10 +37,12 @@ pub fn status_text(status: Option<&pb::ContainerStatus>) -> String {
             } else {
                 "unknown".into()
             };
+            // Docker's words while the restart policy waits out its back-off delay.
+            let word = if s.restarting { "Restarting" } else { "Exited" };
             match &s.finished_at {
-                Some(_) => format!("Exited ({code}) {} ago", ago(&s.finished_at)),
+                Some(_) => format!("{word} ({code}) {} ago", ago(&s.finished_at)),
                 // Nobody saw the exit: no time to show rather than a made-up one.
-                None => format!("Exited ({code})"),
+                None => format!("{word} ({code})"),
             }
         }
         pb::ContainerState::Created => "Created".into(),

@@ -1,0 +1,190 @@
+//! Extra processes in a task's container (`exec`): each gets its own monitor
+//! (`berth-monitor --exec`), which runs `<runtime> exec --detach`, holds the process's stdio,
+//! reaps it and records its exit in `<task state dir>/exec/<exec id>/exit.json`.
+
+use super::attach::Attach;
+use super::error::{io_err, TaskError};
+use super::exit::read_exit_file;
+use super::manager::{validate_id, write_atomic, TaskManager};
+use super::orphan;
+use super::spawn::spawn_monitor;
+use super::types::ExitStatus;
+use crate::monitor::args::MonitorArgs;
+use crate::monitor::layout::{SocketPath, ATTACH_SOCKET};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Directory of a task's state dir holding one directory per exec'd process.
+pub const EXEC_DIR: &str = "exec";
+/// The OCI process an exec monitor runs, in its exec directory.
+const PROCESS_FILE: &str = "process.json";
+/// How often berthd tries to reach the attach socket of an exec monitor that is starting.
+const CONNECT_RETRY: Duration = Duration::from_millis(5);
+
+/// How an exec'd process's stdio is set up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecStdio {
+    /// Give it a terminal (the process JSON must say `terminal: true` too).
+    pub tty: bool,
+    /// Keep its stdin open for the attached client.
+    pub stdin: bool,
+    /// Do not attach: the process runs on its own (`exec -d`).
+    pub detach: bool,
+}
+
+/// A started exec'd process.
+pub struct ExecHandle {
+    /// Host pid of the process.
+    pub pid: u32,
+    /// Its stdio, unless detached; connected before the process ran, so nothing is missed.
+    pub attach: Option<Attach>,
+    /// Its exec directory (exit record, log).
+    pub dir: PathBuf,
+}
+
+impl TaskManager {
+    /// Runs `process` (an OCI process object) in the running container of task `id` as exec
+    /// `exec_id`. Fails with the runtime's words (see [`TaskError::exec_failure_code`]) when
+    /// it cannot be started; the container is left as it was.
+    pub async fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        process: &serde_json::Value,
+        stdio: ExecStdio,
+    ) -> Result<ExecHandle, TaskError> {
+        validate_id(exec_id)?;
+        let e = self.lookup(id)?;
+        if e.exit.borrow().is_some() {
+            return Err(TaskError::NotRunning(id.to_string()));
+        }
+        let parent = e.info.state_dir.join(EXEC_DIR);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(&parent)
+            .map_err(io_err(format!("create {}", parent.display())))?;
+        let dir = parent.join(exec_id);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    TaskError::AlreadyExists(format!("{id} exec {exec_id}"))
+                }
+                _ => io_err(format!("create {}", dir.display()))(err),
+            })?;
+        let started = self
+            .start_exec(id, &e.info.bundle, &dir, process, stdio)
+            .await;
+        if started.is_err() {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+        }
+        started
+    }
+
+    async fn start_exec(
+        &self,
+        id: &str,
+        bundle: &Path,
+        dir: &Path,
+        process: &serde_json::Value,
+        stdio: ExecStdio,
+    ) -> Result<ExecHandle, TaskError> {
+        let json = serde_json::to_vec(process).map_err(|e| TaskError::Io {
+            what: format!("encode the exec process of {id}"),
+            source: e.into(),
+        })?;
+        let process_path = dir.join(PROCESS_FILE);
+        write_atomic(&process_path, &json).await?;
+        let config = &self.inner.config;
+        let args = MonitorArgs {
+            id: id.to_string(),
+            bundle: bundle.to_path_buf(),
+            state_dir: dir.to_path_buf(),
+            runtime: config.runtime.clone(),
+            runtime_root: config.runtime_root.clone(),
+            tty: stdio.tty,
+            stdin: stdio.stdin && !stdio.detach,
+            sync_fd: 3,
+            create_timeout_secs: config.create_timeout.as_secs().max(1),
+            adopt: None,
+            exec: Some(process_path),
+            wait_attach: !stdio.detach,
+        };
+        let wait = config.create_timeout + Duration::from_secs(10);
+        let spawn = spawn_monitor(&config.monitor, &args, wait);
+        let (report, attach) = if stdio.detach {
+            (spawn.await?, None)
+        } else {
+            tokio::pin!(spawn);
+            // The monitor waits for this connection before it runs the process.
+            let stream = tokio::select! {
+                r = &mut spawn => {
+                    return Err(match r {
+                        Err(e) => e,
+                        Ok(_) => TaskError::Monitor {
+                            id: id.to_string(),
+                            message: "the exec monitor started the process without its client"
+                                .into(),
+                        },
+                    });
+                }
+                s = connect_when_bound(dir) => s?,
+            };
+            let report = spawn.await?;
+            (report, Some(Attach::from_stream(id, stream)))
+        };
+        // The detached monitor is berthd's child (berthd is a subreaper) once its launcher exits.
+        tokio::spawn(orphan::reap_when_gone(report.monitor_pid));
+        Ok(ExecHandle {
+            pid: report.init_pid,
+            attach,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The recorded exit of an exec'd process (`None` while it runs).
+    pub async fn exec_exit(&self, dir: &Path) -> Result<Option<ExitStatus>, TaskError> {
+        read_exit_file(dir).await
+    }
+
+    /// Waits until the exec monitor in `dir` has recorded the process's exit.
+    pub async fn wait_exec(&self, dir: &Path) -> Result<ExitStatus, TaskError> {
+        loop {
+            if let Some(s) = read_exit_file(dir).await? {
+                return Ok(s);
+            }
+            if !dir.exists() {
+                return Ok(ExitStatus::unknown());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Connects to the attach socket in `dir` as soon as the monitor has bound it.
+async fn connect_when_bound(dir: &Path) -> Result<tokio::net::UnixStream, TaskError> {
+    loop {
+        let short = SocketPath::new(dir, ATTACH_SOCKET)
+            .map_err(io_err(format!("open {}", dir.display())))?;
+        match tokio::net::UnixStream::connect(short.path()).await {
+            Ok(s) => return Ok(s),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                tokio::time::sleep(CONNECT_RETRY).await
+            }
+            Err(e) => {
+                return Err(io_err(format!(
+                    "connect to {}",
+                    dir.join(ATTACH_SOCKET).display()
+                ))(e))
+            }
+        }
+    }
+}
