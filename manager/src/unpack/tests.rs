@@ -414,3 +414,27 @@ fn full_disk_is_a_clear_error() {
     assert!(matches!(err, UnpackError::NoSpace { .. }), "{err}");
     assert!(err.to_string().contains("no space left"), "{err}");
 }
+
+#[test]
+fn sparse_entries_are_refused() {
+    // A GNU sparse header: 512 bytes of data after a 64 MiB hole. Found by the unpack fuzz
+    // target: holes are read back as zeros, so the real size (up to 2^64) was written out.
+    let octal = |field: &mut [u8], n: u64| {
+        let s = format!("{n:0w$o}\0", w = field.len() - 1);
+        field.copy_from_slice(s.as_bytes());
+    };
+    let hole = 64u64 << 20;
+    let mut h = TarMaker::header("sparse", tar::EntryType::GNUSparse, 0o644, 512);
+    let gnu = h.as_gnu_mut().unwrap();
+    octal(&mut gnu.sparse[0].offset, hole);
+    octal(&mut gnu.sparse[0].numbytes, 512);
+    octal(&mut gnu.realsize, hole + 512);
+    let tar = TarMaker::new().raw(h, &[b'S'; 512]).finish();
+    let t = tempfile::tempdir().unwrap();
+    let err = apply(&tar, t.path(), WhiteoutMode::Overlay).unwrap_err();
+    assert!(
+        matches!(&err, UnpackError::UnsafeEntry { reason, .. } if reason.contains("sparse")),
+        "{err}"
+    );
+    assert!(!t.path().join("sparse").exists());
+}
