@@ -180,11 +180,17 @@ impl Reference {
     }
 
     /// The repository name as Docker shows it (`busybox`, `user/app`, `127.0.0.1:5000/x`).
+    /// A Docker Hub repository whose first component reads as a host (`docker.io/a.b/c`) keeps
+    /// `docker.io/`: without it the short form would name another registry.
     pub fn familiar_name(&self) -> String {
         if self.registry == DEFAULT_REGISTRY {
-            match self.repository.strip_prefix("library/") {
-                Some(short) if !short.contains('/') => short.to_string(),
-                _ => self.repository.clone(),
+            let short = match self.repository.strip_prefix("library/") {
+                Some(short) if !short.contains('/') => short,
+                _ => &self.repository,
+            };
+            match split_domain(short) {
+                (None, _) => short.to_string(),
+                (Some(_), _) => self.name(),
             }
         } else {
             self.name()
@@ -385,6 +391,28 @@ mod tests {
         assert_eq!(r.tag(), Some("t"));
         assert_eq!(r.manifest_reference(), D);
         assert_eq!(r.to_string(), format!("host:1/busybox:t@{D}"));
+    }
+
+    #[test]
+    fn familiar_form_of_a_hub_repository_that_looks_like_a_host() {
+        // Found by the reference fuzz target: `docker.io/licker.io/x` was shown as
+        // `licker.io/x`, which names the registry licker.io.
+        for s in [
+            "docker.io/licker.io/library/hello-world:v1",
+            "docker.io/localhost/x:latest",
+        ] {
+            let r = Reference::parse(s).unwrap();
+            assert_eq!(r.familiar(), s);
+            assert_eq!(Reference::parse(&r.familiar()).unwrap(), r);
+            assert_eq!(
+                Reference::parse(&r.familiar_name()).unwrap().name(),
+                r.name()
+            );
+        }
+        assert_eq!(
+            Reference::parse("user/a.b").unwrap().familiar(),
+            "user/a.b:latest"
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
 
 /// Parses config.json; `linux.seccomp` is checked on the raw JSON first so that a bad action,
 /// operator or index is reported with the path of the field (serde's errors name neither).
-fn parse(path: &Path, bytes: &[u8]) -> Result<Spec> {
+/// Public for the fuzz target; `create` reaches it through [`load`].
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Spec> {
     let invalid = |e: serde_json::Error| bad(path, format!("invalid config: {e}"));
     let mut raw: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
     if let Some(v) = raw.pointer("/linux/seccomp").filter(|v| !v.is_null()) {

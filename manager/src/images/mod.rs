@@ -7,7 +7,7 @@
 //! - [`usage`] is the hook through which containers veto removing an image they use.
 
 pub mod distribution;
-mod manifest;
+pub mod manifest;
 pub mod naming;
 pub mod platform;
 pub mod progress;

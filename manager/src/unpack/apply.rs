@@ -216,8 +216,14 @@ impl Applier<'_> {
         let pfd = self.parent_dir(&parent, &display)?;
         match kind {
             EntryType::Directory => self.directory(&pfd, &name, &rel, &meta, &display)?,
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+            EntryType::Regular | EntryType::Continuous => {
                 self.regular(&pfd, &name, e, &meta, &display)?
+            }
+            // The tar crate reads a sparse file's holes back as zeros, so a header alone could
+            // make us write terabytes that no layer size limit counts. No OCI image tool
+            // writes them (Go's archive/tar cannot).
+            EntryType::GNUSparse => {
+                return Err(unsafe_entry(&display, "GNU sparse files are not supported"))
             }
             EntryType::Symlink => {
                 let target = e
