@@ -1,6 +1,7 @@
 //! `--network none|host|container:NAME`, `--hostname`, `--add-host`, `--dns`, `--dns-search`, and
 //! user networks: name resolution through /etc/hosts (updated as containers start and stop),
-//! `network create|ls|inspect|rm|prune`, overlapping subnets, unknown networks.
+//! `network create|ls|inspect|rm|prune`, subnets overlapping a network or a host route, unknown
+//! networks.
 
 mod net_common;
 
@@ -193,5 +194,62 @@ fn user_network_names_resolve_and_its_lifecycle_is_checked() {
         "{}",
         stderr(&out)
     );
+    // A subnet that overlaps a host route: the test's own veth pair routes the (now free) user
+    // subnet; creating a network on it fails and leaves no network behind.
+    let dummy = RoutedLink::new(&format!("brl{}", std::process::id() % 1_000_000));
+    dummy.route(&format!("{}1/24", n.user_prefix));
+    let out = n.berth(&["network", "create", "--subnet", &n.user_subnet, &net]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("overlaps the host route") && stderr(&out).contains(&dummy.0),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!n.ok(&["network", "ls"]).contains(&net));
+    drop(dummy);
     n.assert_clean();
+}
+
+/// A veth pair of the test's own (`NAME`, `NAMEp`; the kernel may lack the dummy type), deleted
+/// on drop.
+struct RoutedLink(String);
+
+impl RoutedLink {
+    fn new(name: &str) -> RoutedLink {
+        let peer = format!("{name}p");
+        let ok = std::process::Command::new("ip")
+            .args(["link", "add", name, "type", "veth", "peer", "name", &peer])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip link add {name} type veth");
+        let link = RoutedLink(name.to_string());
+        let ok = std::process::Command::new("ip")
+            .args(["link", "set", &peer, "up"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip link set {peer} up");
+        link
+    }
+
+    /// Gives the link `addr` (CIDR) and brings it up: the kernel adds the subnet's route.
+    fn route(&self, addr: &str) {
+        for args in [
+            vec!["addr", "add", addr, "dev", &self.0],
+            vec!["link", "set", &self.0, "up"],
+        ] {
+            let ok = std::process::Command::new("ip")
+                .args(&args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {args:?}");
+        }
+    }
+}
+
+impl Drop for RoutedLink {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "delete", &self.0])
+            .status();
+    }
 }

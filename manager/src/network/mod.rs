@@ -693,10 +693,16 @@ impl Networks {
         for ep in &endpoints {
             if live(&ep.container_id) {
                 // Still running: the plugins verify that what ADD set up survived berthd's
-                // absence. Only reported: Debian's portmap 1.1 fails CHECK of every IPv4-only
-                // container (it looks for IPv6 rules it never made; fixed upstream after 1.1).
+                // absence (portmap's CHECK is skipped where Debian's 1.1 is known to be wrong,
+                // see Cni::check). The container keeps running: stopping it would lose
+                // more than a broken network; its owner is told how to repair it.
                 if let Err(e) = self.check(&ep.container_id).await {
-                    tracing::info!(container = ep.container_id, error = %e, "CNI CHECK of a running container");
+                    tracing::error!(
+                        container = ep.container_id,
+                        error = %e,
+                        "CNI CHECK failed: the container's network is not as its ADD left it \
+                         (berth restart sets it up again)"
+                    );
                 }
             } else {
                 tracing::info!(
