@@ -9,6 +9,7 @@
 pub mod distribution;
 mod manifest;
 pub mod naming;
+pub mod oci;
 pub mod platform;
 pub mod progress;
 pub mod rootfs;
