@@ -76,7 +76,7 @@ async fn pulls_multi_layer_image_then_finds_it_present() {
     }
     for layer in &pulled.layers {
         assert_eq!(
-            statuses(&events, &layer.digest().to_string()),
+            statuses(&events, layer.digest().as_ref()),
             [
                 "Pulling fs layer",
                 "Verifying Checksum",
@@ -93,7 +93,7 @@ async fn pulls_multi_layer_image_then_finds_it_present() {
     assert_eq!(again.target, pulled.target);
     for layer in &again.layers {
         assert_eq!(
-            statuses(&events, &layer.digest().to_string()),
+            statuses(&events, layer.digest().as_ref()),
             ["Already exists"]
         );
     }
@@ -427,7 +427,7 @@ async fn queued_layers_wait_and_repull_is_up_to_date() {
     let (again, _) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
     let again = again.unwrap();
     assert_eq!(
-        again.status_line(Some(&pulled.target.digest().to_string())),
+        again.status_line(Some(pulled.target.digest().as_ref())),
         format!("Status: Image is up to date for {name}")
     );
     assert_eq!(

@@ -52,9 +52,9 @@ pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub enum Document {
     /// A single-platform image manifest (OCI or Docker schema 2).
-    Manifest(ImageManifest),
+    Manifest(Box<ImageManifest>),
     /// An index (OCI) or manifest list (Docker) pointing at per-platform manifests.
-    Index(ImageIndex),
+    Index(Box<ImageIndex>),
 }
 
 /// A document that is not a usable image manifest or index.
@@ -138,7 +138,7 @@ pub fn parse(what: &str, media_type: &str, body: &[u8]) -> Result<Document, Mani
         OCI_INDEX | DOCKER_MANIFEST_LIST => {
             let index: ImageIndex =
                 serde_json::from_slice(body).map_err(|e| bad(format!("invalid index: {e}")))?;
-            Ok(Document::Index(index))
+            Ok(Document::Index(Box::new(index)))
         }
         OCI_MANIFEST | DOCKER_MANIFEST => {
             let manifest: ImageManifest =
@@ -158,7 +158,7 @@ pub fn parse(what: &str, media_type: &str, body: &[u8]) -> Result<Document, Mani
                     )));
                 }
             }
-            Ok(Document::Manifest(manifest))
+            Ok(Document::Manifest(Box::new(manifest)))
         }
         other => Err(bad(format!("unsupported manifest media type \"{other}\""))),
     }
