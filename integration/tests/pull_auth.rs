@@ -100,6 +100,9 @@ async fn token_auth_push_login_pull() {
     let back = registry::pull(&ctx, &dest, &opts(Some(good)), &store2, tx)
         .await
         .unwrap();
-    assert_eq!(back.target.digest, pulled.target.digest);
+    assert_eq!(
+        back.target.digest().to_string(),
+        pulled.target.digest().to_string()
+    );
     assert_eq!(store2.blobs().len(), 4);
 }

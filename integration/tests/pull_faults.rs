@@ -83,7 +83,10 @@ async fn healthy_fake_registry_pulls() {
     let dir = tempfile::tempdir().unwrap();
     let store = DirStore::new(dir.path());
     let pulled = pull(&fake.host, "latest", None, &store).await.unwrap();
-    assert_eq!(pulled.target.digest, fake.image.manifest_digest);
+    assert_eq!(
+        pulled.target.digest().to_string(),
+        fake.image.manifest_digest
+    );
     assert!(store.blobs().contains(&fake.image.layer_digest));
 }
 
@@ -189,7 +192,10 @@ async fn bearer_token_flow_with_credentials() {
     let pulled = pull(&fake.host, "latest", Some(good.clone()), &store)
         .await
         .unwrap();
-    assert_eq!(pulled.target.digest, fake.image.manifest_digest);
+    assert_eq!(
+        pulled.target.digest().to_string(),
+        fake.image.manifest_digest
+    );
 
     let ctx = ctx_for(&fake.host);
     registry::login(&ctx, &fake.host, &good).await.unwrap();

@@ -68,17 +68,15 @@ async fn pulls_multi_layer_image_then_finds_it_present() {
     assert_eq!(pulled.layers.len(), 2);
     assert_eq!(pulled.downloaded, 3, "two layers and the config");
     let blobs = store.blobs();
-    for d in pulled
-        .layers
-        .iter()
-        .map(|l| &l.digest)
-        .chain([&pulled.config.digest, &pulled.target.digest])
-    {
-        assert!(blobs.contains(d), "{d} missing from store");
+    for d in pulled.layers.iter().map(|l| l.digest().to_string()).chain([
+        pulled.config.digest().to_string(),
+        pulled.target.digest().to_string(),
+    ]) {
+        assert!(blobs.contains(&d), "{d} missing from store");
     }
     for layer in &pulled.layers {
         assert_eq!(
-            statuses(&events, &layer.digest),
+            statuses(&events, layer.digest().as_ref()),
             [
                 "Pulling fs layer",
                 "Verifying Checksum",
@@ -94,7 +92,10 @@ async fn pulls_multi_layer_image_then_finds_it_present() {
     assert_eq!(again.downloaded, 0);
     assert_eq!(again.target, pulled.target);
     for layer in &again.layers {
-        assert_eq!(statuses(&events, &layer.digest), ["Already exists"]);
+        assert_eq!(
+            statuses(&events, layer.digest().as_ref()),
+            ["Already exists"]
+        );
     }
 }
 
@@ -113,7 +114,10 @@ async fn pulls_zstd_layers_and_selects_platform_from_index() {
     )
     .await;
     let zstd = zstd.unwrap();
-    assert!(zstd.layers.iter().all(|l| l.media_type.ends_with("+zstd")));
+    assert!(zstd
+        .layers
+        .iter()
+        .all(|l| l.media_type().as_ref().ends_with("+zstd")));
 
     let multi = format!("{}/library/hello-world:multiarch", reg.host);
     let (amd, _) = pull_collect(
@@ -128,10 +132,13 @@ async fn pulls_zstd_layers_and_selects_platform_from_index() {
     .await;
     let amd = amd.unwrap();
     assert_eq!(
-        amd.target.media_type,
+        amd.target.media_type().as_ref(),
         "application/vnd.oci.image.index.v1+json"
     );
-    assert_ne!(amd.manifest.digest, amd.target.digest);
+    assert_ne!(
+        amd.manifest.digest().to_string(),
+        amd.target.digest().to_string()
+    );
     let (arm, _) = pull_collect(
         &ctx,
         &multi,
@@ -144,7 +151,10 @@ async fn pulls_zstd_layers_and_selects_platform_from_index() {
     .await;
     let arm = arm.unwrap();
     assert_eq!(arm.target, amd.target);
-    assert_ne!(arm.manifest.digest, amd.manifest.digest);
+    assert_ne!(
+        arm.manifest.digest().to_string(),
+        amd.manifest.digest().to_string()
+    );
     let (none, _) = pull_collect(
         &ctx,
         &multi,
@@ -299,7 +309,10 @@ async fn push_then_pull_under_a_new_name() {
     let dir2 = tempfile::tempdir().unwrap();
     let store2 = DirStore::new(dir2.path());
     let (back, _) = pull_collect(&ctx, &dest.to_string(), PullOptions::default(), &store2).await;
-    assert_eq!(back.unwrap().manifest.digest, pulled.manifest.digest);
+    assert_eq!(
+        back.unwrap().manifest.digest().to_string(),
+        pulled.manifest.digest().to_string()
+    );
 }
 
 #[tokio::test]
@@ -321,7 +334,9 @@ async fn loads_oci_layout_directory_and_tar() {
             .as_deref(),
         Some("docker.io/library/busybox:latest")
     );
-    assert!(store.blobs().contains(&loaded[0].target.digest));
+    assert!(store
+        .blobs()
+        .contains(&loaded[0].target.digest().to_string()));
     assert_eq!(store.blobs().len(), 4, "manifest, config, two layers");
 
     let tar_path = dir.path().join("hello.tar");
@@ -391,7 +406,7 @@ async fn queued_layers_wait_and_repull_is_up_to_date() {
     let name = format!("{}/library/busybox:latest", reg.host);
     let (pulled, events) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
     let pulled = pulled.unwrap();
-    let second = &pulled.layers[1].digest;
+    let second = &pulled.layers[1].digest().to_string();
     assert_eq!(
         statuses(&events, second),
         [
@@ -412,7 +427,7 @@ async fn queued_layers_wait_and_repull_is_up_to_date() {
     let (again, _) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
     let again = again.unwrap();
     assert_eq!(
-        again.status_line(Some(&pulled.target.digest)),
+        again.status_line(Some(pulled.target.digest().as_ref())),
         format!("Status: Image is up to date for {name}")
     );
     assert_eq!(

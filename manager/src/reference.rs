@@ -6,11 +6,9 @@ use std::fmt;
 
 /// The registry that names without a domain refer to.
 pub const DEFAULT_REGISTRY: &str = "docker.io";
-/// The namespace single-component Docker Hub names live in.
-const OFFICIAL_NAMESPACE: &str = "library";
 /// The tag used when a reference has neither tag nor digest.
 pub const DEFAULT_TAG: &str = "latest";
-/// Longest repository name (domain excluded) the distribution spec allows.
+/// Longest repository name (domain excluded) the distribution spec allows (oci_client checks it).
 const MAX_NAME_LEN: usize = 255;
 /// Longest tag the distribution spec allows.
 const MAX_TAG_LEN: usize = 128;
@@ -51,6 +49,10 @@ pub struct Reference {
 
 impl Reference {
     /// Parses a reference the way `docker pull` does, filling in `docker.io`, `library/` and `latest`.
+    ///
+    /// The grammar and Docker Hub normalisation are `oci_client::Reference`'s (a port of
+    /// distribution/reference); the checks before it only give Docker's error for each kind of
+    /// mistake (tag, digest, upper case) and accept what that port does not: `[ipv6]:port` hosts.
     pub fn parse(input: &str) -> Result<Self, ReferenceError> {
         if input.is_empty() {
             return Err(ReferenceError::Empty);
@@ -61,7 +63,7 @@ impl Reference {
                 if !valid_digest(digest) {
                     return Err(ReferenceError::BadDigest(input.into(), digest.into()));
                 }
-                (rest, Some(digest.to_string()))
+                (rest, Some(digest))
             }
             None => (input, None),
         };
@@ -79,46 +81,43 @@ impl Reference {
             return Err(bad("missing repository name"));
         }
         let (domain, path) = split_domain(name);
-        if let Some(domain) = domain {
-            if !valid_domain(domain) {
-                return Err(bad("invalid registry host"));
-            }
-        }
-        if path.is_empty() {
-            return Err(bad("missing repository name"));
-        }
         if path.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(ReferenceError::Uppercase(input.into()));
         }
-        for component in path.split('/') {
-            if !valid_path_component(component) {
-                return Err(bad("repository name components must be lowercase letters, digits and separators (. _ __ -) between them"));
+        // oci_client's host grammar has no IPv6 literals: parse with a stand-in host, then
+        // put the literal back.
+        let ipv6 = domain.filter(|d| d.starts_with('['));
+        let parsed = match ipv6 {
+            Some(host) => {
+                if !valid_ipv6_host(host) {
+                    return Err(bad("invalid registry host"));
+                }
+                oci_client::Reference::try_from(input.replacen(host, IPV6_STAND_IN, 1))
             }
-        }
-        let (registry, repository) = match domain {
-            None | Some("index.docker.io") | Some(DEFAULT_REGISTRY) => {
-                let repository = if path.contains('/') {
-                    path.to_string()
-                } else {
-                    format!("{OFFICIAL_NAMESPACE}/{path}")
-                };
-                (DEFAULT_REGISTRY.to_string(), repository)
+            None => oci_client::Reference::try_from(input),
+        };
+        let parsed = parsed.map_err(|e| match e {
+            oci_client::ParseError::NameTooLong => ReferenceError::TooLong(input.into()),
+            oci_client::ParseError::NameContainsUppercase => {
+                ReferenceError::Uppercase(input.into())
             }
-            Some(domain) => (domain.to_string(), path.to_string()),
-        };
-        if repository.len() > MAX_NAME_LEN {
-            return Err(ReferenceError::TooLong(input.into()));
-        }
-        let tag = match (tag, &digest) {
-            (Some(tag), _) => Some(tag.to_string()),
-            (None, None) => Some(DEFAULT_TAG.to_string()),
-            (None, Some(_)) => None,
-        };
+            oci_client::ParseError::TagInvalidFormat => {
+                ReferenceError::BadTag(input.into(), tag.unwrap_or_default().into())
+            }
+            oci_client::ParseError::DigestInvalidFormat
+            | oci_client::ParseError::DigestInvalidLength
+            | oci_client::ParseError::DigestUnsupported => {
+                ReferenceError::BadDigest(input.into(), digest.unwrap_or_default().into())
+            }
+            oci_client::ParseError::NameEmpty | oci_client::ParseError::ReferenceInvalidFormat => {
+                bad("repository name components must be lowercase letters, digits and separators (. _ __ -) between them, after an optional registry host[:port]")
+            }
+        })?;
         Ok(Reference {
-            registry,
-            repository,
-            tag,
-            digest,
+            registry: ipv6.unwrap_or(parsed.registry()).to_string(),
+            repository: parsed.repository().to_string(),
+            tag: parsed.tag().map(str::to_string),
+            digest: parsed.digest().map(str::to_string),
         })
     }
 
@@ -230,7 +229,8 @@ impl std::str::FromStr for Reference {
     }
 }
 
-/// Splits off the first component if Docker would treat it as a registry host.
+/// Splits off the first component if Docker would treat it as a registry host (only to find
+/// the path that must be lower case: a host may have upper-case letters).
 fn split_domain(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
         Some((first, rest))
@@ -245,72 +245,21 @@ fn split_domain(name: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// `host[:port]` where host is dot-separated labels of letters, digits and inner '-', or `[ipv6]`.
-fn valid_domain(domain: &str) -> bool {
-    let (host, port) = if let Some(rest) = domain.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((v6, after)) => {
-                if v6.is_empty() || !v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
-                    return false;
-                }
-                match after {
-                    "" => return true,
-                    p => match p.strip_prefix(':') {
-                        Some(port) => return valid_port(port),
-                        None => return false,
-                    },
-                }
-            }
-            None => return false,
-        }
-    } else {
-        match domain.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (domain, None),
-        }
-    };
-    if let Some(port) = port {
-        if !valid_port(port) {
-            return false;
-        }
-    }
-    !host.is_empty()
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
+/// A host name oci_client accepts in place of an IPv6 literal (`.invalid` is reserved, RFC 6761).
+const IPV6_STAND_IN: &str = "ipv6.invalid";
 
-fn valid_port(port: &str) -> bool {
-    !port.is_empty() && port.len() <= 5 && port.chars().all(|c| c.is_ascii_digit())
-}
-
-/// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
-fn valid_path_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+/// `[hex:…]` or `[hex:…]:port`.
+fn valid_ipv6_host(domain: &str) -> bool {
+    let Some((v6, after)) = domain.strip_prefix('[').and_then(|r| r.split_once(']')) else {
         return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let sep = &component[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
+    };
+    let port_ok = match after {
+        "" => true,
+        p => p.strip_prefix(':').is_some_and(|port| {
+            !port.is_empty() && port.len() <= 5 && port.chars().all(|c| c.is_ascii_digit())
+        }),
+    };
+    !v6.is_empty() && v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':') && port_ok
 }
 
 /// `[\w][\w.-]{0,127}`

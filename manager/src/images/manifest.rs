@@ -1,12 +1,11 @@
 //! Reads an image's manifest and config from the content store to compute what `berth images` shows:
 //! image ID (config digest), creation time, size and platform.
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
-
-use super::platform::host_platform;
+use super::oci::{self, Document, ImageConfiguration};
+use super::platform::{host_platform, Platform};
 use crate::content::{ContentStore, Digest};
 use crate::metadata::images::Descriptor;
+use chrono::{DateTime, Utc};
 
 /// Facts about an image for one platform.
 #[derive(Debug, Clone, Default)]
@@ -27,31 +26,18 @@ pub struct ImageFacts {
     pub config: Option<Vec<u8>>,
 }
 
-fn is_index(media_type: &str, doc: &Value) -> bool {
-    media_type.contains("index")
-        || media_type.contains("manifest.list")
-        || doc.get("manifests").is_some()
-}
-
-fn platform_of(v: &Value) -> String {
-    let p = v.get("platform").unwrap_or(v);
-    let os = p.get("os").and_then(Value::as_str).unwrap_or("");
-    let arch = p.get("architecture").and_then(Value::as_str).unwrap_or("");
-    let variant = p.get("variant").and_then(Value::as_str).unwrap_or("");
-    if os.is_empty() && arch.is_empty() {
-        return String::new();
-    }
-    if variant.is_empty() {
-        format!("{os}/{arch}")
+/// Parses a stored manifest or index, trusting the record's media type only when it names one.
+fn document(media_type: &str, raw: &[u8]) -> Option<Document> {
+    let media_type = if oci::is_manifest_type(media_type) {
+        media_type.to_string()
     } else {
-        format!("{os}/{arch}/{variant}")
-    }
+        oci::detect_media_type(None, raw)?
+    };
+    oci::parse(&media_type, &media_type, raw).ok()
 }
 
-fn digest_of(v: &Value) -> Option<Digest> {
-    v.get("digest")
-        .and_then(Value::as_str)
-        .and_then(|d| Digest::parse(d).ok())
+fn digest_of(d: &oci::Descriptor) -> Option<Digest> {
+    Digest::parse(d.digest().as_ref()).ok()
 }
 
 /// Resolves `target` for the host platform as far as the content store allows; missing blobs leave
@@ -61,66 +47,62 @@ pub async fn resolve(store: &ContentStore, target: &Descriptor) -> ImageFacts {
     let Ok(raw) = store.read_all(&target.digest).await else {
         return facts;
     };
-    let Ok(doc) = serde_json::from_slice::<Value>(&raw) else {
+    let Some(doc) = document(&target.media_type, &raw) else {
         return facts;
     };
-    let (manifest_digest, manifest_raw, manifest) = if is_index(&target.media_type, &doc) {
-        let entries = doc
-            .get("manifests")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let host = host_platform();
-        let mut chosen = None;
-        for e in &entries {
-            let Some(d) = digest_of(e) else { continue };
-            if !store.exists(&d).await {
-                continue;
+    let (manifest_digest, manifest_raw, manifest) = match doc {
+        Document::Manifest(m) => (target.digest.clone(), raw, m),
+        Document::Index(index) => {
+            let host = host_platform();
+            let mut chosen = None;
+            // Only entries whose manifest is stored count: an image pulled for one platform
+            // keeps the whole index but only that platform's manifest.
+            for e in index.manifests() {
+                let Some(d) = digest_of(e) else { continue };
+                if !store.exists(&d).await {
+                    continue;
+                }
+                let p = e
+                    .platform()
+                    .as_ref()
+                    .map(|p| Platform::from_oci(p).to_string())
+                    .unwrap_or_default();
+                let better = match &chosen {
+                    None => true,
+                    Some((_, cp, _)) => cp != &host && p.starts_with(&host),
+                };
+                if better {
+                    chosen = Some((d, p, e.media_type().to_string()));
+                }
             }
-            let p = platform_of(e);
-            let better = match &chosen {
-                None => true,
-                Some((_, cp)) => cp != &host && p.starts_with(&host),
+            let Some((d, _, media_type)) = chosen else {
+                return facts;
             };
-            if better {
-                chosen = Some((d, p));
-            }
+            let Ok(raw) = store.read_all(&d).await else {
+                return facts;
+            };
+            let Some(Document::Manifest(m)) = document(&media_type, &raw) else {
+                return facts;
+            };
+            (d, raw, m)
         }
-        let Some((d, _)) = chosen else {
-            return facts;
-        };
-        let Ok(raw) = store.read_all(&d).await else {
-            return facts;
-        };
-        let Ok(doc) = serde_json::from_slice::<Value>(&raw) else {
-            return facts;
-        };
-        (d, raw, doc)
-    } else {
-        (target.digest.clone(), raw, doc)
     };
-    let mut size = 0u64;
-    if let Some(cfg) = manifest.get("config") {
-        size += cfg.get("size").and_then(Value::as_u64).unwrap_or(0);
-        facts.config_digest = digest_of(cfg);
-    }
-    for layer in manifest
-        .get("layers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        size += layer.get("size").and_then(Value::as_u64).unwrap_or(0);
-    }
+    let size = manifest.config().size() + manifest.layers().iter().map(|l| l.size()).sum::<u64>();
+    facts.config_digest = digest_of(manifest.config());
     if let Some(cd) = &facts.config_digest {
         if let Ok(cfg_raw) = store.read_all(cd).await {
-            if let Ok(cfg) = serde_json::from_slice::<Value>(&cfg_raw) {
+            if let Ok(cfg) = ImageConfiguration::from_reader(&cfg_raw[..]) {
                 facts.created = cfg
-                    .get("created")
-                    .and_then(Value::as_str)
+                    .created()
+                    .as_deref()
                     .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                     .map(|t| t.with_timezone(&Utc));
-                facts.platform = platform_of(&cfg);
+                facts.platform = Platform {
+                    os: cfg.os().to_string(),
+                    architecture: cfg.architecture().to_string(),
+                    variant: cfg.variant().clone().filter(|v| !v.is_empty()),
+                }
+                .to_string();
             }
             facts.config = Some(cfg_raw);
         }

@@ -9,6 +9,7 @@
 pub mod distribution;
 pub mod manifest;
 pub mod naming;
+pub mod oci;
 pub mod platform;
 pub mod progress;
 pub mod rootfs;

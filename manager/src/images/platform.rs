@@ -70,6 +70,15 @@ impl Platform {
         }
     }
 
+    /// The same platform as an OCI descriptor's `platform` field.
+    pub fn to_oci(&self) -> oci_spec::image::Platform {
+        let mut p = oci_spec::image::Platform::default();
+        p.set_os(self.os.as_str().into());
+        p.set_architecture(self.architecture.as_str().into());
+        p.set_variant(self.variant.clone());
+        p
+    }
+
     /// Whether an index entry for `other` can run here; arm64's variant v8 is its default.
     pub fn accepts(&self, other: &Platform) -> bool {
         let norm = |p: &Platform| match (p.architecture.as_str(), p.variant.as_deref()) {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest};
 
+use super::oci;
 use super::platform::Platform;
 use crate::content::MAX_DOCUMENT_SIZE;
 use crate::snapshots::{chain_ids, Kind, Labels, Mount, SnapshotError, Snapshotter};
@@ -133,20 +134,11 @@ pub fn platform_manifest(
         digest: index_digest.into(),
         reason: format!("not an image index: {e}"),
     })?;
-    let arch = host_arch();
-    let host = Platform::host();
-    index
-        .manifests()
-        .iter()
-        .find(|m| {
-            m.platform()
-                .as_ref()
-                .is_some_and(|p| host.accepts(&Platform::from_oci(p)))
-        })
+    oci::select_platform(&index, &Platform::host())
         .map(|m| m.digest().to_string())
-        .ok_or_else(|| RootfsError::Manifest {
+        .map_err(|_| RootfsError::Manifest {
             digest: index_digest.into(),
-            reason: format!("the index has no manifest for linux/{arch}"),
+            reason: format!("the index has no manifest for linux/{}", host_arch()),
         })
 }
 
@@ -163,12 +155,11 @@ pub fn read_image(
         })
     };
     let mraw = read_all(blob(manifest_digest)?, manifest_digest, None)?;
-    let probe: serde_json::Value =
-        serde_json::from_slice(&mraw).map_err(|e| RootfsError::Manifest {
-            digest: manifest_digest.into(),
-            reason: format!("not JSON: {e}"),
-        })?;
-    if probe.get("manifests").is_some() {
+    let kind = oci::detect_media_type(None, &mraw).ok_or_else(|| RootfsError::Manifest {
+        digest: manifest_digest.into(),
+        reason: "not a JSON manifest or index".into(),
+    })?;
+    if matches!(kind.as_str(), oci::OCI_INDEX | oci::DOCKER_MANIFEST_LIST) {
         let chosen = platform_manifest(content, manifest_digest)?;
         if chosen == manifest_digest {
             return Err(RootfsError::Manifest {

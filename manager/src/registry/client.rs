@@ -13,8 +13,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::{chain, describe_http};
 use super::hosts::{Endpoint, RegistryContext};
-use super::manifest::{self, MAX_MANIFEST_SIZE};
 use super::RegistryError;
+use crate::images::oci::{self as manifest, MAX_MANIFEST_SIZE};
 
 /// A username and password (or token) for a registry, as `berth login` stores them.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -131,12 +131,12 @@ fn credentials(c: Option<dist::Credentials>) -> Result<Option<Credentials>, Dist
 }
 
 fn record_descriptor(d: &super::Descriptor) -> Result<RecordDescriptor, DistributionError> {
-    let digest = Digest::parse(&d.digest)
+    let digest = Digest::parse(d.digest().as_ref())
         .map_err(|e| DistributionError::new(Kind::Internal, e.to_string()))?;
     Ok(RecordDescriptor {
-        media_type: d.media_type.clone(),
+        media_type: d.media_type().to_string(),
         digest,
-        size: d.size,
+        size: d.size(),
     })
 }
 
@@ -191,13 +191,12 @@ impl Distribution for RegistryDistribution {
         progress: Progress,
     ) -> Result<PushedImage, DistributionError> {
         let reference = Reference::parse(&image.name).map_err(|e| to_dist(e.into()))?;
-        let target = super::Descriptor {
-            media_type: image.target.media_type.clone(),
-            digest: image.target.digest.to_string(),
-            size: image.target.size,
-            platform: None,
-            annotations: Default::default(),
-        };
+        let target = crate::images::oci::descriptor(
+            &image.target.media_type,
+            &image.target.digest.to_string(),
+            image.target.size,
+        )
+        .map_err(|e| to_dist(e.into()))?;
         let creds = credentials(credentials_in)?;
         let (tx, rx) = mpsc::channel(PROGRESS_BUFFER);
         let op = super::push(
@@ -228,7 +227,7 @@ impl Distribution for RegistryDistribution {
                     format!(
                         "{}: index.json entry {} has no image name (needs annotation io.containerd.image.name or a full org.opencontainers.image.ref.name; ref.name is {:?})",
                         path.display(),
-                        image.target.digest,
+                        image.target.digest(),
                         image.ref_name.unwrap_or_default()
                     ),
                 ));

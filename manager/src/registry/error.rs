@@ -133,3 +133,21 @@ impl From<crate::images::platform::PlatformError> for RegistryError {
         RegistryError::BadPlatform(e.0)
     }
 }
+
+impl From<crate::images::oci::ManifestError> for RegistryError {
+    fn from(e: crate::images::oci::ManifestError) -> Self {
+        RegistryError::BadManifest {
+            what: e.what,
+            message: e.message,
+        }
+    }
+}
+
+impl From<crate::images::oci::NoMatchingPlatform> for RegistryError {
+    fn from(e: crate::images::oci::NoMatchingPlatform) -> Self {
+        RegistryError::NoMatchingPlatform {
+            wanted: e.wanted,
+            available: e.available,
+        }
+    }
+}

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use tokio::io::AsyncReadExt;
 
 use super::error::RegistryError;
-use super::manifest::{self, Descriptor, Document, Index};
 use super::store::{BlobStore, BlobWriter};
+use crate::images::oci::{self as manifest, Descriptor, Document};
 use crate::reference::{valid_digest, Reference};
 
 /// The annotation naming an image in a layout's index.json.
@@ -77,14 +77,14 @@ async fn load_dir<S: BlobStore>(dir: &Path, store: &S) -> Result<Vec<LoadedImage
     let index = tokio::fs::read(dir.join("index.json"))
         .await
         .map_err(|e| err(format!("index.json: {e}")))?;
-    let index: Index =
+    let index: oci_spec::image::ImageIndex =
         serde_json::from_slice(&index).map_err(|e| err(format!("index.json: {e}")))?;
     let mut out = Vec::new();
-    for entry in index.manifests {
+    for entry in index.manifests().iter().cloned() {
         import_tree(dir, &entry, store).await?;
-        let ref_name = entry.annotations.get(REF_NAME_ANNOTATION).cloned();
-        let reference = entry
-            .annotations
+        let annotations = entry.annotations().clone().unwrap_or_default();
+        let ref_name = annotations.get(REF_NAME_ANNOTATION).cloned();
+        let reference = annotations
             .get(CONTAINERD_NAME_ANNOTATION)
             .or(ref_name.as_ref())
             .filter(|n| n.contains('/') || n.contains(':') || n.contains('@'))
@@ -117,19 +117,19 @@ async fn import_tree<S: BlobStore>(
 ) -> Result<(), RegistryError> {
     let mut stack = vec![(desc.clone(), false)];
     while let Some((d, children_done)) = stack.pop() {
-        let is_manifest = manifest::ACCEPTED_MANIFESTS.contains(&d.media_type.as_str());
+        let is_manifest = manifest::ACCEPTED_MANIFESTS.contains(&d.media_type().as_ref());
         if !is_manifest || children_done {
             import_blob(dir, &d, store).await?;
             continue;
         }
-        if d.size > manifest::MAX_MANIFEST_SIZE {
+        if d.size() > manifest::MAX_MANIFEST_SIZE {
             return Err(RegistryError::ManifestTooLarge {
-                reference: d.digest.clone(),
-                size: d.size,
+                reference: d.digest().to_string(),
+                size: d.size(),
                 limit: manifest::MAX_MANIFEST_SIZE,
             });
         }
-        let path = blob_path(dir, &d.digest)?;
+        let path = blob_path(dir, d.digest().as_ref())?;
         let body = tokio::fs::read(&path)
             .await
             .map_err(|e| RegistryError::Layout {
@@ -137,12 +137,12 @@ async fn import_tree<S: BlobStore>(
                 message: e.to_string(),
             })?;
         stack.push((d.clone(), true));
-        match manifest::parse(&d.digest, &d.media_type, &body)? {
+        match manifest::parse(d.digest().as_ref(), d.media_type().as_ref(), &body)? {
             Document::Manifest(m) => {
-                stack.push((m.config, false));
-                stack.extend(m.layers.into_iter().map(|l| (l, false)));
+                stack.push((m.config().clone(), false));
+                stack.extend(m.layers().iter().cloned().map(|l| (l, false)));
             }
-            Document::Index(i) => stack.extend(i.manifests.into_iter().map(|c| (c, false))),
+            Document::Index(i) => stack.extend(i.manifests().iter().cloned().map(|c| (c, false))),
         }
     }
     Ok(())
@@ -154,13 +154,13 @@ async fn import_blob<S: BlobStore>(
     desc: &Descriptor,
     store: &S,
 ) -> Result<(), RegistryError> {
-    let path = blob_path(dir, &desc.digest)?;
+    let path = blob_path(dir, desc.digest().as_ref())?;
     let wrap = |source| RegistryError::Store {
-        digest: desc.digest.clone(),
+        digest: desc.digest().to_string(),
         source,
     };
-    let _guard = store.lock(&desc.digest).await.map_err(wrap)?;
-    if store.exists(&desc.digest).await.map_err(wrap)? {
+    let _guard = store.lock(desc.digest().as_ref()).await.map_err(wrap)?;
+    if store.exists(desc.digest().as_ref()).await.map_err(wrap)? {
         return Ok(());
     }
     let io_err = |e: std::io::Error| RegistryError::Layout {
@@ -169,17 +169,20 @@ async fn import_blob<S: BlobStore>(
     };
     let mut file = tokio::fs::File::open(&path).await.map_err(io_err)?;
     let len = file.metadata().await.map_err(io_err)?.len();
-    if len != desc.size {
+    if len != desc.size() {
         return Err(RegistryError::Verification {
-            digest: desc.digest.clone(),
+            digest: desc.digest().to_string(),
             message: format!(
                 "{} is {len} bytes, the descriptor says {}",
                 path.display(),
-                desc.size
+                desc.size()
             ),
         });
     }
-    let mut writer = store.writer(&desc.digest, desc.size).await.map_err(wrap)?;
+    let mut writer = store
+        .writer(desc.digest().as_ref(), desc.size())
+        .await
+        .map_err(wrap)?;
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = file.read(&mut buf).await.map_err(io_err)?;
@@ -192,7 +195,7 @@ async fn import_blob<S: BlobStore>(
         .commit()
         .await
         .map_err(|source| RegistryError::Verification {
-            digest: desc.digest.clone(),
+            digest: desc.digest().to_string(),
             message: format!("{} does not match its digest: {source}", path.display()),
         })
 }

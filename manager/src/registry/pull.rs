@@ -8,9 +8,10 @@ use tokio::sync::mpsc::Sender;
 use super::client::{RawManifest, Session};
 use super::error::RegistryError;
 use super::hosts::RegistryContext;
-use super::manifest::{self, Descriptor, Document, Manifest, Platform};
 use super::progress::{PullEvent, PullStatus};
 use super::store::{put_bytes, BlobStore, BlobWriter};
+use crate::images::oci::{self as manifest, Descriptor, Document, ImageManifest as Manifest};
+use crate::images::platform::Platform;
 use crate::reference::Reference;
 
 /// Emit at most one "Downloading" event per this many bytes (plus the last one).
@@ -49,7 +50,7 @@ pub struct PulledImage {
 impl PulledImage {
     /// Docker's last line of a pull, given what the name pointed at before the pull.
     pub fn status_line(&self, previous_target: Option<&str>) -> String {
-        if previous_target == Some(self.target.digest.as_str()) {
+        if previous_target == Some(self.target.digest().as_ref()) {
             format!(
                 "Status: Image is up to date for {}",
                 self.reference.familiar()
@@ -64,7 +65,7 @@ impl PulledImage {
 
     /// Docker's `Digest: sha256:…` line.
     pub fn digest_line(&self) -> String {
-        format!("Digest: {}", self.target.digest)
+        format!("Digest: {}", self.target.digest())
     }
 }
 
@@ -87,13 +88,7 @@ pub async fn pull<S: BlobStore>(
     progress: Sender<PullEvent>,
 ) -> Result<PulledImage, RegistryError> {
     let (session, top) = resolve(ctx, reference, opts).await?;
-    let target = Descriptor {
-        media_type: top.media_type.clone(),
-        digest: top.digest.clone(),
-        size: top.body.len() as u64,
-        platform: None,
-        annotations: Default::default(),
-    };
+    let target = manifest::descriptor(&top.media_type, &top.digest, top.body.len() as u64)?;
     let mut parents: Vec<(Descriptor, Vec<u8>)> = Vec::new();
     let (manifest_desc, manifest_doc, manifest_body) =
         match manifest::parse(&top.digest, &top.media_type, &top.body)? {
@@ -101,46 +96,54 @@ pub async fn pull<S: BlobStore>(
             Document::Index(index) => {
                 let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
                 let chosen = manifest::select_platform(&index, &wanted)?.clone();
-                if chosen.size > manifest::MAX_MANIFEST_SIZE {
+                if chosen.size() > manifest::MAX_MANIFEST_SIZE {
                     return Err(RegistryError::ManifestTooLarge {
-                        reference: chosen.digest,
-                        size: chosen.size,
+                        reference: chosen.digest().to_string(),
+                        size: chosen.size(),
                         limit: manifest::MAX_MANIFEST_SIZE,
                     });
                 }
-                let child = session.fetch_manifest(&chosen.digest).await?;
-                let doc = match manifest::parse(&chosen.digest, &child.media_type, &child.body)? {
+                let child = session.fetch_manifest(chosen.digest().as_ref()).await?;
+                let doc = match manifest::parse(
+                    chosen.digest().as_ref(),
+                    &child.media_type,
+                    &child.body,
+                )? {
                     Document::Manifest(m) => m,
                     Document::Index(_) => {
                         return Err(RegistryError::BadManifest {
-                            what: chosen.digest,
+                            what: chosen.digest().to_string(),
                             message: "an index entry for a platform points at another index".into(),
                         })
                     }
                 };
                 parents.push((target.clone(), top.body));
-                let desc = Descriptor {
-                    media_type: child.media_type,
-                    ..chosen
-                };
+                let mut desc = chosen;
+                desc.set_media_type(child.media_type.as_str().into());
                 (desc, doc, child.body)
             }
         };
     let downloaded = fetch_blobs(ctx, &session, &manifest_doc, store, &progress).await?;
     if let (Some(wanted), true) = (&opts.platform, parents.is_empty()) {
-        check_config_platform(store, reference, &manifest_doc.config.digest, wanted).await?;
+        check_config_platform(
+            store,
+            reference,
+            manifest_doc.config().digest().as_ref(),
+            wanted,
+        )
+        .await?;
     }
     // Parents after children: a stored manifest implies its config and layers are stored.
-    put_bytes(store, &manifest_desc.digest, &manifest_body).await?;
+    put_bytes(store, manifest_desc.digest().as_ref(), &manifest_body).await?;
     for (desc, body) in parents {
-        put_bytes(store, &desc.digest, &body).await?;
+        put_bytes(store, desc.digest().as_ref(), &body).await?;
     }
     Ok(PulledImage {
         reference: reference.clone(),
         target,
         manifest: manifest_desc,
-        config: manifest_doc.config,
-        layers: manifest_doc.layers,
+        config: manifest_doc.config().clone(),
+        layers: manifest_doc.layers().clone(),
         served_by: session.endpoint().host.clone(),
         downloaded,
     })
@@ -237,40 +240,45 @@ async fn fetch_blobs<S: BlobStore>(
         move |source| RegistryError::Store { digest, source }
     };
     let mut missing = Vec::new();
-    for layer in &manifest.layers {
+    for layer in manifest.layers() {
         if missing
             .iter()
-            .any(|d: &&Descriptor| d.digest == layer.digest)
+            .any(|d: &&Descriptor| d.digest() == layer.digest())
         {
             continue;
         }
         if store
-            .exists(&layer.digest)
+            .exists(layer.digest().as_ref())
             .await
-            .map_err(wrap(&layer.digest))?
+            .map_err(wrap(layer.digest().as_ref()))?
         {
-            emit(progress, &layer.digest, PullStatus::AlreadyExists).await;
+            emit(progress, layer.digest().as_ref(), PullStatus::AlreadyExists).await;
         } else {
-            emit(progress, &layer.digest, PullStatus::PullingFsLayer).await;
+            emit(
+                progress,
+                layer.digest().as_ref(),
+                PullStatus::PullingFsLayer,
+            )
+            .await;
             missing.push(layer);
         }
     }
     let limit = ctx.max_concurrent_transfers.max(1);
     for layer in missing.iter().skip(limit) {
-        emit(progress, &layer.digest, PullStatus::Waiting).await;
+        emit(progress, layer.digest().as_ref(), PullStatus::Waiting).await;
     }
     // The config is read whole later (bundles, `images`): refuse a huge one before downloading.
-    if manifest.config.size > crate::content::MAX_DOCUMENT_SIZE {
+    if manifest.config().size() > crate::content::MAX_DOCUMENT_SIZE {
         return Err(RegistryError::BadManifest {
-            what: manifest.config.digest.clone(),
+            what: manifest.config().digest().to_string(),
             message: format!(
                 "image config of {} bytes exceeds the {}-byte limit",
-                manifest.config.size,
+                manifest.config().size(),
                 crate::content::MAX_DOCUMENT_SIZE
             ),
         });
     }
-    let config_fetched = fetch_blob(session, store, &manifest.config, None).await?;
+    let config_fetched = fetch_blob(session, store, manifest.config(), None).await?;
     // Built eagerly: a lazy `map` closure over borrowed descriptors makes the future !Send.
     let downloads: Vec<_> = missing
         .into_iter()
@@ -290,7 +298,7 @@ async fn fetch_blob<S: BlobStore>(
     desc: &Descriptor,
     progress: Option<&Sender<PullEvent>>,
 ) -> Result<bool, RegistryError> {
-    let digest = desc.digest.as_str();
+    let digest = desc.digest().as_ref();
     let wrap = |source| RegistryError::Store {
         digest: digest.to_string(),
         source,
@@ -307,19 +315,19 @@ async fn fetch_blob<S: BlobStore>(
         return Ok(false);
     }
     let mut stream = session.blob_stream(digest).await?;
-    let mut writer = store.writer(digest, desc.size).await.map_err(wrap)?;
+    let mut writer = store.writer(digest, desc.size()).await.map_err(wrap)?;
     let mut current = 0u64;
     let mut reported = 0u64;
     let mut pending = Vec::with_capacity(WRITE_BATCH);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         current += chunk.len() as u64;
-        if current > desc.size {
+        if current > desc.size() {
             return Err(RegistryError::Verification {
                 digest: digest.to_string(),
                 message: format!(
                     "registry sent more than the {} bytes the manifest announces",
-                    desc.size
+                    desc.size()
                 ),
             });
         }
@@ -330,14 +338,14 @@ async fn fetch_blob<S: BlobStore>(
             pending.clear();
         }
         if let Some(p) = progress {
-            if current - reported >= PROGRESS_STEP || current == desc.size {
+            if current - reported >= PROGRESS_STEP || current == desc.size() {
                 reported = current;
                 // Progress may be dropped if the client is slow; state changes never are.
                 let _ = p.try_send(PullEvent::new(
                     digest,
                     PullStatus::Downloading {
                         current,
-                        total: desc.size,
+                        total: desc.size(),
                     },
                 ));
             }
@@ -346,10 +354,10 @@ async fn fetch_blob<S: BlobStore>(
     if !pending.is_empty() {
         writer.write(&pending).await.map_err(wrap)?;
     }
-    if current != desc.size {
+    if current != desc.size() {
         return Err(RegistryError::Verification {
             digest: digest.to_string(),
-            message: format!("truncated download: got {current} of {} bytes", desc.size),
+            message: format!("truncated download: got {current} of {} bytes", desc.size()),
         });
     }
     say(PullStatus::VerifyingChecksum).await;

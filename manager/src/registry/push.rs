@@ -6,10 +6,10 @@ use tokio::sync::mpsc::Sender;
 use super::client::Session;
 use super::error::RegistryError;
 use super::hosts::RegistryContext;
-use super::manifest::{self, Descriptor, Document, Manifest};
 use super::progress::{PullEvent, PullStatus};
 use super::store::BlobStore;
 use super::Credentials;
+use crate::images::oci::{self as manifest, Descriptor, Document, ImageManifest as Manifest};
 use crate::reference::Reference;
 
 /// Pushes the image whose root (manifest or index) is `target` to `reference`.
@@ -33,33 +33,47 @@ pub async fn push<S: BlobStore>(
         RegistryOperation::Push,
     )
     .await?;
-    let body = read(store, &target.digest).await?;
-    match manifest::parse(&target.digest, &target.media_type, &body)? {
+    let body = read(store, target.digest().as_ref()).await?;
+    match manifest::parse(
+        target.digest().as_ref(),
+        target.media_type().as_ref(),
+        &body,
+    )? {
         Document::Manifest(m) => push_blobs(&session, &m, store, &progress).await?,
         Document::Index(index) => {
-            for child in &index.manifests {
-                let child_body = read(store, &child.digest).await.map_err(|_| {
+            for child in index.manifests() {
+                let child_body = read(store, child.digest().as_ref()).await.map_err(|_| {
                     RegistryError::BadManifest {
-                        what: target.digest.clone(),
+                        what: target.digest().to_string(),
                         message: format!(
                             "cannot push: manifest {} of the index is not in the local store (pull it with --platform first)",
-                            child.digest
+                            child.digest()
                         ),
                     }
                 })?;
-                match manifest::parse(&child.digest, &child.media_type, &child_body)? {
+                match manifest::parse(
+                    child.digest().as_ref(),
+                    child.media_type().as_ref(),
+                    &child_body,
+                )? {
                     Document::Manifest(m) => push_blobs(&session, &m, store, &progress).await?,
                     Document::Index(_) => {
                         return Err(RegistryError::BadManifest {
-                            what: child.digest.clone(),
+                            what: child.digest().to_string(),
                             message: "nested indexes cannot be pushed".into(),
                         })
                     }
                 }
                 let by_digest = session
                     .oci_reference("latest")
-                    .clone_with_digest(child.digest.clone());
-                put_manifest(&session, &by_digest, &child.media_type, child_body).await?;
+                    .clone_with_digest(child.digest().to_string());
+                put_manifest(
+                    &session,
+                    &by_digest,
+                    child.media_type().as_ref(),
+                    child_body,
+                )
+                .await?;
             }
         }
     }
@@ -70,7 +84,7 @@ pub async fn push<S: BlobStore>(
             .clone_with_digest(digest.into()),
         (None, None) => session.oci_reference(crate::reference::DEFAULT_TAG),
     };
-    put_manifest(&session, &image, &target.media_type, body).await
+    put_manifest(&session, &image, target.media_type().as_ref(), body).await
 }
 
 async fn read<S: BlobStore>(store: &S, digest: &str) -> Result<Vec<u8>, RegistryError> {
@@ -111,25 +125,30 @@ async fn push_blobs<S: BlobStore>(
     progress: &Sender<PullEvent>,
 ) -> Result<(), RegistryError> {
     let image = session.oci_reference("latest");
-    for layer in &manifest.layers {
+    for layer in manifest.layers() {
         let _ = progress
-            .send(PullEvent::new(&layer.digest, PullStatus::Preparing))
+            .send(PullEvent::new(
+                layer.digest().as_ref(),
+                PullStatus::Preparing,
+            ))
             .await;
     }
     let blobs = manifest
-        .layers
+        .layers()
         .iter()
-        .chain(std::iter::once(&manifest.config));
+        .chain(std::iter::once(manifest.config()));
     for desc in blobs {
-        let is_layer = desc.digest != manifest.config.digest;
+        let is_layer = desc.digest() != manifest.config().digest();
         let say = |status| async move {
             if is_layer {
-                let _ = progress.send(PullEvent::new(&desc.digest, status)).await;
+                let _ = progress
+                    .send(PullEvent::new(desc.digest().as_ref(), status))
+                    .await;
             }
         };
         let present = session
             .oci()
-            .blob_exists(&image, &desc.digest)
+            .blob_exists(&image, desc.digest().as_ref())
             .await
             .map_err(|e| session.map_oci(e))?;
         if present {
@@ -137,10 +156,10 @@ async fn push_blobs<S: BlobStore>(
             continue;
         }
         say(PullStatus::Pushing).await;
-        let data = read(store, &desc.digest).await?;
+        let data = read(store, desc.digest().as_ref()).await?;
         session
             .oci()
-            .push_blob(&image, data, &desc.digest)
+            .push_blob(&image, data, desc.digest().as_ref())
             .await
             .map_err(|e| session.map_oci(e))?;
         say(PullStatus::Pushed).await;

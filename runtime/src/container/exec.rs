@@ -12,11 +12,10 @@ use std::os::unix::net::UnixStream;
 use std::path::{Component, Path, PathBuf};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use nix::unistd::Pid;
 use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType, Process};
 
-use super::run::{wait_init, Restore};
+use super::run::{raw_console, wait_init, Restore};
 use crate::cgroups::{Cgroup, CgroupError, Mode};
 use crate::error::Context;
 use crate::process::setns::{self, ExecCtx};
@@ -179,13 +178,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
         return Ok(0);
     }
     if let (Some(m), Some(r)) = (&master, restore.as_mut()) {
-        if let Ok((rows, cols)) = crate::syscall::window_size(0) {
-            let _ = crate::syscall::set_window_size(m.as_raw_fd(), rows, cols);
-        }
-        if let Ok(t) = tcgetattr(std::io::stdin()) {
-            let mut raw = t.clone();
-            cfmakeraw(&mut raw);
-            let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, &raw);
+        if let Some(t) = raw_console(m) {
             r.termios = Some(t);
         }
     }

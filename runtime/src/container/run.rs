@@ -25,6 +25,20 @@ pub struct RunOutcome {
     pub warnings: Vec<String>,
 }
 
+/// Gives the console `master` our terminal's size and puts our stdin in raw mode (run and exec
+/// with a terminal, not detached); returns the settings for [`Restore`] to put back, `None` when
+/// stdin is not a terminal.
+pub(crate) fn raw_console(master: &OwnedFd) -> Option<Termios> {
+    if let Ok((rows, cols)) = crate::syscall::window_size(0) {
+        let _ = crate::syscall::set_window_size(master.as_raw_fd(), rows, cols);
+    }
+    let t = tcgetattr(std::io::stdin()).ok()?;
+    let mut raw = t.clone();
+    cfmakeraw(&mut raw);
+    let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, &raw);
+    Some(t)
+}
+
 /// Restores the signal mask and terminal mode on every exit path.
 pub(crate) struct Restore {
     pub(crate) mask: SigSet,
@@ -95,16 +109,8 @@ pub fn run(
         },
         None => None,
     };
-    if let Some(m) = &master {
-        if let Ok((rows, cols)) = crate::syscall::window_size(0) {
-            let _ = crate::syscall::set_window_size(m.as_raw_fd(), rows, cols);
-        }
-        if let Ok(t) = tcgetattr(std::io::stdin()) {
-            let mut raw = t.clone();
-            cfmakeraw(&mut raw);
-            let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, &raw);
-            restore.termios = Some(t);
-        }
+    if let Some(t) = master.as_ref().and_then(raw_console) {
+        restore.termios = Some(t);
     }
     let mut warnings = match super::start(root, id) {
         Ok(w) => w,

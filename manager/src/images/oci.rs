@@ -1,12 +1,15 @@
-//! Manifest and index documents (OCI and Docker schema 2), their media types, and choosing
-//! the manifest for a platform from an index.
+//! The image model: manifests, indexes, descriptors and configs as `oci_spec::image` types
+//! (Docker schema 2 documents parse into the same structs; only their media types differ),
+//! the media types Berth accepts, and choosing an index's manifest for a platform. Pulls,
+//! pushes, layout loads (registry), image facts and rootfs preparation all parse through here.
 
-use std::collections::HashMap;
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
+use oci_spec::image::{Digest, MediaType};
+use serde::Deserialize;
 
-use super::RegistryError;
-pub use crate::images::platform::Platform;
+use super::platform::Platform;
 
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -45,63 +48,55 @@ const LAYER_TYPES: [&str; 9] = [
 /// Largest manifest or index we accept (the limit containerd and the distribution spec suggest).
 pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 
-/// A content descriptor: what a manifest says about a blob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    /// Media type of the referenced content.
-    #[serde(default)]
-    pub media_type: String,
-    /// Its digest (`sha256:…`).
-    pub digest: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Platform, for entries of an index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-    /// Free-form annotations (`org.opencontainers.image.ref.name`, …).
-    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: HashMap<String, String>,
-}
-
-/// An image manifest (config + layers).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    /// Must be 2.
-    pub schema_version: u32,
-    /// The config blob.
-    pub config: Descriptor,
-    /// The layer blobs, base first.
-    pub layers: Vec<Descriptor>,
-}
-
-/// An image index / manifest list.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Index {
-    /// Must be 2.
-    pub schema_version: u32,
-    /// One entry per platform (or per tagged image in a layout's index.json).
-    pub manifests: Vec<Descriptor>,
-}
-
 /// A parsed manifest-like document.
 #[derive(Debug, Clone)]
 pub enum Document {
-    /// A single-platform image manifest.
-    Manifest(Manifest),
-    /// An index pointing at per-platform manifests.
-    Index(Index),
+    /// A single-platform image manifest (OCI or Docker schema 2).
+    Manifest(Box<ImageManifest>),
+    /// An index (OCI) or manifest list (Docker) pointing at per-platform manifests.
+    Index(Box<ImageIndex>),
 }
 
+/// A document that is not a usable image manifest or index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {message}")]
+pub struct ManifestError {
+    /// The digest or reference of the document.
+    pub what: String,
+    /// The problem.
+    pub message: String,
+}
+
+/// Only the fields that tell what a document is; the typed parse comes after.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Probe {
     schema_version: Option<u32>,
     media_type: Option<String>,
-    manifests: Option<serde_json::Value>,
-    config: Option<serde_json::Value>,
+    manifests: Option<serde::de::IgnoredAny>,
+    config: Option<serde::de::IgnoredAny>,
+}
+
+/// Whether `media_type` names a manifest or an index (OCI or Docker schema 2).
+pub fn is_manifest_type(media_type: &str) -> bool {
+    ACCEPTED_MANIFESTS.contains(&media_type)
+}
+
+/// Parses `s` as a digest for a descriptor (`sha256:<hex>`).
+pub fn parse_digest(s: &str) -> Result<Digest, ManifestError> {
+    Digest::from_str(s).map_err(|e| ManifestError {
+        what: s.to_string(),
+        message: format!("invalid digest: {e}"),
+    })
+}
+
+/// A descriptor for `digest` (`sha256:<hex>`) of `media_type` and `size` bytes.
+pub fn descriptor(media_type: &str, digest: &str, size: u64) -> Result<Descriptor, ManifestError> {
+    Ok(Descriptor::new(
+        MediaType::from(media_type),
+        size,
+        parse_digest(digest)?,
+    ))
 }
 
 /// Works out the media type from the Content-Type header, the `mediaType` field or the shape.
@@ -126,8 +121,8 @@ pub fn detect_media_type(header: Option<&str>, body: &[u8]) -> Option<String> {
 }
 
 /// Parses a manifest or index of the given media type, checking what it references.
-pub fn parse(what: &str, media_type: &str, body: &[u8]) -> Result<Document, RegistryError> {
-    let bad = |message: String| RegistryError::BadManifest {
+pub fn parse(what: &str, media_type: &str, body: &[u8]) -> Result<Document, ManifestError> {
+    let bad = |message: String| ManifestError {
         what: what.to_string(),
         message,
     };
@@ -141,59 +136,69 @@ pub fn parse(what: &str, media_type: &str, body: &[u8]) -> Result<Document, Regi
     }
     match media_type {
         OCI_INDEX | DOCKER_MANIFEST_LIST => {
-            let index: Index =
+            let index: ImageIndex =
                 serde_json::from_slice(body).map_err(|e| bad(format!("invalid index: {e}")))?;
-            Ok(Document::Index(index))
+            Ok(Document::Index(Box::new(index)))
         }
         OCI_MANIFEST | DOCKER_MANIFEST => {
-            let manifest: Manifest =
+            let manifest: ImageManifest =
                 serde_json::from_slice(body).map_err(|e| bad(format!("invalid manifest: {e}")))?;
-            if !CONFIG_TYPES.contains(&manifest.config.media_type.as_str()) {
+            let config_type = manifest.config().media_type().as_ref();
+            if !CONFIG_TYPES.contains(&config_type) {
                 return Err(bad(format!(
-                    "not a container image: config media type \"{}\"",
-                    manifest.config.media_type
+                    "not a container image: config media type \"{config_type}\""
                 )));
             }
-            for layer in &manifest.layers {
-                if !LAYER_TYPES.contains(&layer.media_type.as_str()) {
+            for layer in manifest.layers() {
+                if !LAYER_TYPES.contains(&layer.media_type().as_ref()) {
                     return Err(bad(format!(
                         "layer {} has unsupported media type \"{}\"",
-                        layer.digest, layer.media_type
+                        layer.digest(),
+                        layer.media_type()
                     )));
                 }
             }
-            Ok(Document::Manifest(manifest))
+            Ok(Document::Manifest(Box::new(manifest)))
         }
         other => Err(bad(format!("unsupported manifest media type \"{other}\""))),
     }
 }
 
+/// No entry of an index runs on the wanted platform.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no manifest for {wanted} (the index has {available})")]
+pub struct NoMatchingPlatform {
+    /// The platform looked for.
+    pub wanted: String,
+    /// The platforms the index offers, comma separated (`none` if it names none).
+    pub available: String,
+}
+
 /// Picks the entry of `index` for `wanted`: an exact variant match first, then any compatible one.
 pub fn select_platform<'a>(
-    index: &'a Index,
+    index: &'a ImageIndex,
     wanted: &Platform,
-) -> Result<&'a Descriptor, RegistryError> {
-    let candidates: Vec<&Descriptor> = index
-        .manifests
+) -> Result<&'a Descriptor, NoMatchingPlatform> {
+    let candidates: Vec<(&Descriptor, Option<Platform>)> = index
+        .manifests()
         .iter()
-        .filter(|d| matches!(d.media_type.as_str(), OCI_MANIFEST | DOCKER_MANIFEST | ""))
+        .filter(|d| matches!(d.media_type().as_ref(), OCI_MANIFEST | DOCKER_MANIFEST))
+        .map(|d| (d, d.platform().as_ref().map(Platform::from_oci)))
         .collect();
-    let exact = candidates
-        .iter()
-        .find(|d| d.platform.as_ref() == Some(wanted));
+    let exact = candidates.iter().find(|(_, p)| p.as_ref() == Some(wanted));
     let compatible = || {
         candidates
             .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| wanted.accepts(p)))
+            .find(|(_, p)| p.as_ref().is_some_and(|p| wanted.accepts(p)))
     };
-    if let Some(d) = exact.or_else(compatible) {
+    if let Some((d, _)) = exact.or_else(compatible) {
         return Ok(d);
     }
     let available: Vec<String> = candidates
         .iter()
-        .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+        .filter_map(|(_, p)| p.as_ref().map(|p| p.to_string()))
         .collect();
-    Err(RegistryError::NoMatchingPlatform {
+    Err(NoMatchingPlatform {
         wanted: wanted.to_string(),
         available: if available.is_empty() {
             "none".into()
@@ -219,26 +224,25 @@ mod tests {
         }
     }
 
-    fn entry(p: &str, digest: &str) -> Descriptor {
-        Descriptor {
-            media_type: OCI_MANIFEST.into(),
-            digest: digest.into(),
-            size: 1,
-            platform: Some(Platform::parse(p).unwrap()),
-            annotations: HashMap::new(),
-        }
+    fn digest(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
     }
 
-    fn index() -> Index {
-        Index {
-            schema_version: 2,
-            manifests: vec![
-                entry("linux/amd64", "a"),
-                entry("linux/arm/v6", "b"),
-                entry("linux/arm/v7", "c"),
-                entry("linux/arm64/v8", "d"),
-            ],
-        }
+    fn entry(p: &str, c: char) -> Descriptor {
+        let mut d = descriptor(OCI_MANIFEST, &digest(c), 1).unwrap();
+        d.set_platform(Some(Platform::parse(p).unwrap().to_oci()));
+        d
+    }
+
+    fn index() -> ImageIndex {
+        let mut i = ImageIndex::default();
+        i.set_manifests(vec![
+            entry("linux/amd64", 'a'),
+            entry("linux/arm/v6", 'b'),
+            entry("linux/arm/v7", 'c'),
+            entry("linux/arm64/v8", 'd'),
+        ]);
+        i
     }
 
     #[test]
@@ -247,14 +251,14 @@ mod tests {
         let pick = |p: &str| {
             select_platform(&i, &Platform::parse(p).unwrap())
                 .unwrap()
-                .digest
-                .clone()
+                .digest()
+                .to_string()
         };
-        assert_eq!(pick("linux/amd64"), "a");
-        assert_eq!(pick("linux/arm/v7"), "c");
-        assert_eq!(pick("linux/arm"), "b");
-        assert_eq!(pick("linux/arm64"), "d");
-        assert_eq!(pick("linux/arm64/v8"), "d");
+        assert_eq!(pick("linux/amd64"), digest('a'));
+        assert_eq!(pick("linux/arm/v7"), digest('c'));
+        assert_eq!(pick("linux/arm"), digest('b'));
+        assert_eq!(pick("linux/arm64"), digest('d'));
+        assert_eq!(pick("linux/arm64/v8"), digest('d'));
     }
 
     #[test]
@@ -283,7 +287,7 @@ mod tests {
 
     #[test]
     fn media_types_and_parsing() {
-        let m = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:1","size":1},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":"sha256:2","size":2}]}"#;
+        let m = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":1},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222","size":2}]}"#;
         assert_eq!(detect_media_type(None, m).as_deref(), Some(OCI_MANIFEST));
         assert_eq!(
             detect_media_type(
@@ -297,7 +301,7 @@ mod tests {
             parse("m", OCI_MANIFEST, m),
             Ok(Document::Manifest(_))
         ));
-        let helm = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"sha256:1","size":1},"layers":[]}"#;
+        let helm = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":1},"layers":[]}"#;
         assert!(parse("h", OCI_MANIFEST, helm)
             .unwrap_err()
             .to_string()
