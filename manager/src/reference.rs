@@ -84,12 +84,20 @@ impl Reference {
         if path.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(ReferenceError::Uppercase(input.into()));
         }
-        // oci_client's host grammar has no IPv6 literals: parse with a stand-in host, then
-        // put the literal back.
-        let ipv6 = domain.filter(|d| d.starts_with('['));
-        let parsed = match ipv6 {
+        // oci_client's host grammar has no IPv6 literals, and it reads a first component with
+        // upper-case letters (but no '.' or ':') as part of the repository, where Docker takes
+        // it for a host: parse with a stand-in host, then put the real one back.
+        let odd_host = domain.filter(|d| {
+            d.starts_with('[') || !(d.contains('.') || d.contains(':') || *d == "localhost")
+        });
+        let parsed = match odd_host {
             Some(host) => {
-                if !valid_ipv6_host(host) {
+                let valid = if host.starts_with('[') {
+                    valid_ipv6_host(host)
+                } else {
+                    valid_host_label(host)
+                };
+                if !valid {
                     return Err(bad("invalid registry host"));
                 }
                 oci_client::Reference::try_from(input.replacen(host, IPV6_STAND_IN, 1))
@@ -114,7 +122,7 @@ impl Reference {
             }
         })?;
         Ok(Reference {
-            registry: ipv6.unwrap_or(parsed.registry()).to_string(),
+            registry: odd_host.unwrap_or(parsed.registry()).to_string(),
             repository: parsed.repository().to_string(),
             tag: parsed.tag().map(str::to_string),
             digest: parsed.digest().map(str::to_string),
@@ -246,6 +254,15 @@ fn split_domain(name: &str) -> (Option<&str>, &str) {
 }
 
 /// A host name oci_client accepts in place of an IPv6 literal (`.invalid` is reserved, RFC 6761).
+/// A registry host of one DNS label (Docker's domain component: letters, digits and inner
+/// hyphens), as a first component with upper-case letters is.
+fn valid_host_label(host: &str) -> bool {
+    !host.is_empty()
+        && !host.starts_with('-')
+        && !host.ends_with('-')
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 const IPV6_STAND_IN: &str = "ipv6.invalid";
 
 /// `[hex:…]` or `[hex:…]:port`.
@@ -455,5 +472,27 @@ mod tests {
             r.with_digest(D).unwrap().to_string(),
             format!("docker.io/library/busybox@{D}")
         );
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    #[test]
+    fn upper_case_first_component_is_a_registry_and_round_trips() {
+        // Found by the reference fuzz target: Docker takes "0Aa" for a host (it has upper-case
+        // letters); oci_client took it for the repository, which then did not parse back.
+        let r = Reference::parse("0Aa/b/g2/h").unwrap();
+        assert_eq!((r.registry(), r.repository()), ("0Aa", "b/g2/h"));
+        for s in [r.to_string(), r.familiar(), r.name(), r.familiar_name()] {
+            let back = Reference::parse(&s).unwrap();
+            assert_eq!(
+                (back.registry(), back.repository()),
+                ("0Aa", "b/g2/h"),
+                "{s}"
+            );
+        }
+        assert!(Reference::parse("A_b/c").is_err());
     }
 }
