@@ -35,6 +35,19 @@ pub async fn collect<F: Future>(fut: F) -> (F::Output, Vec<Step>) {
         .await
 }
 
+/// Spawns `fut` on a task of its own (so that it runs to the end even when the caller goes
+/// away) and carries the steps it records back into the caller's collection: task-local
+/// steps do not cross `tokio::spawn` by themselves.
+pub async fn spawn_carrying<F>(fut: F) -> Result<F::Output, tokio::task::JoinError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (out, steps) = tokio::spawn(collect(fut)).await?;
+    let _ = STEPS.try_with(|s| s.borrow_mut().extend(steps));
+    Ok(out)
+}
+
 /// Records a step that took `elapsed` (no-op outside [`collect`]).
 pub fn record(name: &str, detail: impl Into<String>, elapsed: Duration) {
     let step = Step {
@@ -60,6 +73,19 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn steps_of_a_spawned_task_are_carried_back() {
+        let ((), steps) = collect(async {
+            record("before", "", Duration::ZERO);
+            spawn_carrying(async { record("inside", "", Duration::ZERO) })
+                .await
+                .unwrap();
+        })
+        .await;
+        let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["before", "inside"]);
+    }
 
     #[tokio::test]
     async fn steps_are_collected_only_inside_a_scope() {

@@ -123,7 +123,7 @@ impl Containers {
         req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {
         let me = std::sync::Arc::clone(self);
-        tokio::spawn(async move { me.create_detached(req).await })
+        crate::explain::spawn_carrying(async move { me.create_detached(req).await })
             .await
             .map_err(|e| {
                 ContainerError::Invalid(format!("internal: container create failed: {e}"))

@@ -58,7 +58,7 @@ impl Containers {
         rec: &ContainerRecord,
     ) -> Result<u32, ContainerError> {
         let (me, rec) = (std::sync::Arc::clone(self), rec.clone());
-        tokio::spawn(async move { me.create_task_detached(&rec).await })
+        crate::explain::spawn_carrying(async move { me.create_task_detached(&rec).await })
             .await
             .map_err(|e| ContainerError::Invalid(format!("internal: task create failed: {e}")))?
     }
@@ -137,7 +137,7 @@ impl Containers {
         rec: &ContainerRecord,
     ) -> Result<u32, ContainerError> {
         let (me, rec) = (std::sync::Arc::clone(self), rec.clone());
-        tokio::spawn(async move {
+        crate::explain::spawn_carrying(async move {
             me.cancel_restart(&rec.id);
             me.update_last_run(&rec.id, |run| {
                 run.manually_stopped = false;
