@@ -15,7 +15,17 @@ use berth_integration::runtime::{run_captured, which, Output};
 use berth_integration::{host, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Every podman, whatever its --root, keeps its locks in one shared-memory segment
+/// (`/dev/shm/libpod_lock`); two podmans creating it at once fail with "file exists" (seen on a
+/// fresh cgroup2 guest). The tests here run one podman at a time.
+static ONE_PODMAN: Mutex<()> = Mutex::new(());
+
+fn one_podman() -> std::sync::MutexGuard<'static, ()> {
+    ONE_PODMAN.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -176,6 +186,7 @@ impl<'a> Podman<'a> {
 
 #[test]
 fn podman_run_exec_top_stats_stop_rm() {
+    let _one = one_podman();
     let env = TestEnv::new("pmrun");
     let mut pm = Podman::start(&env);
     pm.import_busybox();
@@ -237,6 +248,7 @@ fn podman_run_exec_top_stats_stop_rm() {
 
 #[test]
 fn podman_run_and_exec_with_a_tty() {
+    let _one = one_podman();
     let env = TestEnv::new("pmtty");
     let mut pm = Podman::start(&env);
     pm.import_busybox();
