@@ -82,7 +82,15 @@ pub async fn attach_and_wait_traced(
         spawn_resize_forwarder(tx.clone());
     }
     if opts.stdin {
-        spawn_stdin_forwarder(tx.clone());
+        spawn_stdin_forwarder(
+            tx.clone(),
+            |b| AttachRequest {
+                msg: Some(attach_request::Msg::Stdin(b)),
+            },
+            || AttachRequest {
+                msg: Some(attach_request::Msg::CloseStdin(true)),
+            },
+        );
     }
     if opts.start {
         let t = Instant::now();
@@ -169,25 +177,24 @@ fn spawn_resize_forwarder(tx: mpsc::Sender<AttachRequest>) {
     });
 }
 
-fn spawn_stdin_forwarder(tx: mpsc::Sender<AttachRequest>) {
+/// Copies the client's stdin into `tx` as `data` messages and sends one `closed` message at
+/// end of input; `berth attach`/`run -i` and `berth exec -i` differ only in the message type.
+pub(super) fn spawn_stdin_forwarder<M: Send + 'static>(
+    tx: mpsc::Sender<M>,
+    data: fn(Vec<u8>) -> M,
+    closed: fn() -> M,
+) {
     tokio::spawn(async move {
         let mut stdin = tokio::io::stdin();
         let mut buf = vec![0u8; 8192];
         loop {
             match stdin.read(&mut buf).await {
                 Ok(0) | Err(_) => {
-                    let _ = tx
-                        .send(AttachRequest {
-                            msg: Some(attach_request::Msg::CloseStdin(true)),
-                        })
-                        .await;
+                    let _ = tx.send(closed()).await;
                     break;
                 }
                 Ok(n) => {
-                    let msg = AttachRequest {
-                        msg: Some(attach_request::Msg::Stdin(buf[..n].to_vec())),
-                    };
-                    if tx.send(msg).await.is_err() {
+                    if tx.send(data(buf[..n].to_vec())).await.is_err() {
                         break;
                     }
                 }

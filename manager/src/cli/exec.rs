@@ -7,7 +7,7 @@ use berth_proto::v1::{
     ExecProcessRequest,
 };
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
@@ -129,7 +129,15 @@ pub async fn exec(ch: Channel, a: ExecArgs) -> anyhow::Result<i32> {
         spawn_resize_forwarder(tx.clone());
     }
     if a.interactive {
-        spawn_stdin_forwarder(tx.clone());
+        super::attach::spawn_stdin_forwarder(
+            tx.clone(),
+            |b| ExecProcessRequest {
+                msg: Some(exec_process_request::Msg::Stdin(b)),
+            },
+            || ExecProcessRequest {
+                msg: Some(exec_process_request::Msg::CloseStdin(true)),
+            },
+        );
     }
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
@@ -173,33 +181,6 @@ fn spawn_resize_forwarder(tx: mpsc::Sender<ExecProcessRequest>) {
                 };
                 if tx.send(msg).await.is_err() {
                     break;
-                }
-            }
-        }
-    });
-}
-
-fn spawn_stdin_forwarder(tx: mpsc::Sender<ExecProcessRequest>) {
-    tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let mut buf = vec![0u8; 8192];
-        loop {
-            match stdin.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    let _ = tx
-                        .send(ExecProcessRequest {
-                            msg: Some(exec_process_request::Msg::CloseStdin(true)),
-                        })
-                        .await;
-                    break;
-                }
-                Ok(n) => {
-                    let msg = ExecProcessRequest {
-                        msg: Some(exec_process_request::Msg::Stdin(buf[..n].to_vec())),
-                    };
-                    if tx.send(msg).await.is_err() {
-                        break;
-                    }
                 }
             }
         }
