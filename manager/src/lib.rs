@@ -44,6 +44,7 @@ pub mod events;
 pub mod explain;
 pub mod gc;
 pub mod images;
+pub mod limits;
 pub mod metadata;
 pub mod monitor;
 pub mod network;
@@ -55,4 +56,6 @@ pub mod registry;
 pub mod rootfs_fs;
 pub mod snapshots;
 pub mod tasks;
+#[cfg(test)]
+mod test_support;
 pub mod unpack;

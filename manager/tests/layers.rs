@@ -14,13 +14,16 @@ const LAYERS: &[(&str, u8)] = &[
     // files inside an image tree opened without following, blocking or unbounded reads.
     ("private_dir", 0),
     ("rootfs_fs", 0),
+    // Unit-test fixtures shared between modules (compiled only for tests).
+    ("test_support", 0),
     // Leaves: configuration, blobs, tar unpacking, reference grammar, the OCI runtime's CLI
-    // client, the event bus.
+    // client, the event bus, the resource limits record.
     ("children", 1),
     ("config", 1),
     ("content", 1),
     ("events", 1),
     ("explain", 1),
+    ("limits", 1),
     ("oci_runtime", 1),
     ("observe", 1),
     ("reference", 1),

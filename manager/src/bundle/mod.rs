@@ -12,6 +12,7 @@ pub mod volumes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::limits::ResourceLimits;
 use oci_spec::image::ImageConfiguration;
 use oci_spec::runtime::{LinuxBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder};
 
@@ -50,7 +51,7 @@ pub struct RunOptions {
     /// e.g. a CRI pod's sandbox's; an empty path means the host's (no namespace of that type).
     pub join_namespaces: Vec<(String, PathBuf)>,
     /// `--memory`, `--cpus`, `--ulimit`, … (see [`resources`]).
-    pub resources: resources::Limits,
+    pub resources: ResourceLimits,
     /// `--cap-add`, `--privileged`, … (see [`security`]).
     pub security: security::Security,
 }
@@ -301,8 +302,7 @@ pub fn generate(
     spec.set_linux(Some(linux));
     spec.set_hooks(None);
     spec.set_annotations((!opts.labels.is_empty()).then(|| opts.labels.clone()));
-    if opts.resources != resources::Limits::default()
-        || opts.security != security::Security::default()
+    if opts.resources != ResourceLimits::default() || opts.security != security::Security::default()
     {
         let mut j = serde_json::to_value(&spec).map_err(spec_err)?;
         resources::apply(&mut j, &opts.resources)?;

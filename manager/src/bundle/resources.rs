@@ -2,35 +2,11 @@
 //! written into the spec the way Docker's daemon writes them.
 
 use super::BundleError;
+use crate::limits::ResourceLimits;
 use serde_json::{json, Value};
 
 /// CFS period Docker uses with `--cpus`.
 const CPU_PERIOD: u64 = 100_000;
-
-/// The limits asked for; zero / empty / `None` means "not set".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Limits {
-    /// `--memory` in bytes.
-    pub memory: i64,
-    /// `--memory-swap` in bytes (memory + swap; -1 unlimited; 0: twice `memory`, as Docker).
-    pub memory_swap: i64,
-    /// `--memory-reservation` in bytes.
-    pub memory_reservation: i64,
-    /// `--cpus` in billionths of a CPU.
-    pub nano_cpus: i64,
-    /// `--cpu-shares`.
-    pub cpu_shares: u64,
-    /// `--cpuset-cpus`.
-    pub cpuset_cpus: String,
-    /// `--pids-limit` (0: not set; -1: unlimited).
-    pub pids_limit: i64,
-    /// `--ulimit name=soft[:hard]`.
-    pub ulimits: Vec<String>,
-    /// `--oom-score-adj`.
-    pub oom_score_adj: Option<i32>,
-    /// `--shm-size` in bytes.
-    pub shm_size: i64,
-}
 
 /// `nofile` → `RLIMIT_NOFILE`, for the names Docker accepts.
 pub fn rlimit_name(name: &str) -> Option<&'static str> {
@@ -84,7 +60,7 @@ fn invalid(option: &str, reason: String) -> BundleError {
 }
 
 /// Writes `limits` into the spec (a JSON object of the runtime spec).
-pub fn apply(spec: &mut Value, l: &Limits) -> Result<(), BundleError> {
+pub fn apply(spec: &mut Value, l: &ResourceLimits) -> Result<(), BundleError> {
     let res = &mut spec["linux"]["resources"];
     if l.memory != 0 || l.memory_reservation != 0 || l.memory_swap != 0 {
         let mut mem = json!({});
@@ -159,7 +135,7 @@ mod tests {
             "mounts": [{"destination": "/dev/shm", "options": ["nosuid", "size=65536k"]}],
             "linux": {"resources": {"devices": []}},
         });
-        let l = Limits {
+        let l = ResourceLimits {
             memory: 64 << 20,
             nano_cpus: 1_500_000_000,
             pids_limit: 50,

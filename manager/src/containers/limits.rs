@@ -3,7 +3,7 @@
 use super::record::ContainerRecord;
 use super::{ContainerError, Containers};
 use crate::bundle::resources::parse_ulimit;
-use crate::metadata::containers::ResourceLimits;
+use crate::limits::ResourceLimits;
 
 /// Checks `--cap-add`/`--cap-drop` names and `--security-opt` values with Docker's messages.
 pub fn validate_security(
@@ -67,7 +67,8 @@ impl Containers {
             merged.pids_limit = new.pids_limit;
         }
         validate(&merged)?;
-        let bundle_limits = crate::bundle::resources::Limits {
+        // Only what `update` may change reaches the live cgroup: not ulimits, OOM score or shm.
+        let bundle_limits = ResourceLimits {
             memory: merged.memory,
             memory_swap: merged.memory_swap,
             memory_reservation: merged.memory_reservation,

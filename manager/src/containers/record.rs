@@ -58,7 +58,7 @@ impl From<&pb::RunOptions> for RunOptions {
             resources: o
                 .resources
                 .as_ref()
-                .map(|r| crate::metadata::containers::ResourceLimits {
+                .map(|r| crate::limits::ResourceLimits {
                     memory: r.memory,
                     memory_swap: r.memory_swap,
                     memory_reservation: r.memory_reservation,

@@ -133,7 +133,7 @@ impl Containers {
         &self,
         q: &str,
         restart_policy: &str,
-        limits: Option<&crate::metadata::containers::ResourceLimits>,
+        limits: Option<&crate::limits::ResourceLimits>,
     ) -> Result<String, ContainerError> {
         let mut rec = self.resolve(q)?;
         if !restart_policy.is_empty() {

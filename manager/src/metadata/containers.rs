@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::limits::ResourceLimits;
+
 /// Container records keyed by 64-hex id.
 pub const CONTAINERS: Table<ContainerRecord> = Table::new("containers");
 
@@ -18,31 +20,6 @@ pub struct BindMount {
     pub destination: String,
     /// Read-only.
     pub readonly: bool,
-}
-
-/// A container's resource limits as stored (mirror of `pb::Resources`; zero means not set).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResourceLimits {
-    /// `--memory` bytes.
-    pub memory: i64,
-    /// `--memory-swap` bytes.
-    pub memory_swap: i64,
-    /// `--memory-reservation` bytes.
-    pub memory_reservation: i64,
-    /// `--cpus` × 10⁹.
-    pub nano_cpus: i64,
-    /// `--cpu-shares`.
-    pub cpu_shares: u64,
-    /// `--cpuset-cpus`.
-    pub cpuset_cpus: String,
-    /// `--pids-limit`.
-    pub pids_limit: i64,
-    /// `--ulimit` entries.
-    pub ulimits: Vec<String>,
-    /// `--oom-score-adj`.
-    pub oom_score_adj: Option<i32>,
-    /// `--shm-size` bytes.
-    pub shm_size: i64,
 }
 
 /// Run options as stored (mirror of `pb::RunOptions`).

@@ -1,6 +1,7 @@
 use super::images::{Descriptor, ImageRecord, IMAGES};
 use super::*;
 use crate::content::Digest;
+use crate::test_support::SmallFs;
 
 fn record(name: &str, data: &[u8]) -> ImageRecord {
     let now = chrono::Utc::now();
@@ -88,38 +89,14 @@ fn unlisted_table_reads_empty_and_is_created_on_write() {
     );
 }
 
-/// A tmpfs of `size` mounted on a temp dir for the test, unmounted on drop.
-struct SmallFs(tempfile::TempDir);
-
-impl SmallFs {
-    fn mount(size: &str) -> SmallFs {
-        let dir = tempfile::tempdir().unwrap();
-        nix::mount::mount(
-            Some("tmpfs"),
-            dir.path(),
-            Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
-            Some(format!("size={size}").as_str()),
-        )
-        .unwrap();
-        SmallFs(dir)
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
 #[test]
 fn database_works_again_after_a_full_disk_without_reopening_by_hand() {
     let fs = SmallFs::mount("2m");
-    let md = Metadata::open(&fs.0.path().join("m.redb")).unwrap();
+    let md = Metadata::open(&fs.path().join("m.redb")).unwrap();
     md.write(|tx| IMAGES.put(tx, "first", &record("first", b"1")).map(|_| ()))
         .unwrap();
     // Fill the filesystem, then write until the database hits the full disk.
-    let filler = fs.0.path().join("filler");
+    let filler = fs.path().join("filler");
     let mut f = std::fs::File::create(&filler).unwrap();
     let chunk = vec![0x5au8; 64 * 1024];
     while std::io::Write::write_all(&mut f, &chunk).is_ok() {}

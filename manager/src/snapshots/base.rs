@@ -8,19 +8,19 @@ use super::store::{Record, Store};
 use super::usage::disk_usage;
 use super::{Info, KeyLocks, Kind, Labels, SnapshotError, Usage};
 
-/// `<root>/metadata.redb` and `<root>/snapshots/<id>/`.
+/// The part every snapshotter shares: `<root>/metadata.redb` and `<root>/snapshots/<id>/`.
 #[derive(Debug)]
-pub(super) struct Base {
+pub struct Base {
     root: PathBuf,
-    pub store: Store,
-    pub locks: KeyLocks,
+    pub(super) store: Store,
+    pub(super) locks: KeyLocks,
     /// Creating a snapshot on a parent holds it shared, removing a committed snapshot (a possible
     /// parent) exclusively: the children check and the removal of its files are one step.
     parents: RwLock<()>,
 }
 
 impl Base {
-    pub fn open(root: &Path) -> Result<Base, SnapshotError> {
+    pub(super) fn open(root: &Path) -> Result<Base, SnapshotError> {
         let dirs = root.join("snapshots");
         crate::private_dir::create_all(&dirs).map_err(|e| SnapshotError::io("create", &dirs, e))?;
         let store = Store::open(&root.join("metadata.redb"))?;
@@ -56,18 +56,18 @@ impl Base {
     }
 
     /// The directory of snapshot `id`.
-    pub fn dir(&self, id: u64) -> PathBuf {
+    pub(super) fn dir(&self, id: u64) -> PathBuf {
         self.root.join("snapshots").join(id.to_string())
     }
 
     /// The tree (overlay layer or full copy) of snapshot `id`.
-    pub fn fs(&self, id: u64) -> PathBuf {
+    pub(super) fn fs(&self, id: u64) -> PathBuf {
         self.dir(id).join("fs")
     }
 
     /// Records a new snapshot and lets `make` fill its directory (given the directory and the
     /// ids of the parent chain, nearest first); undoes both if `make` fails.
-    pub fn create(
+    pub(super) fn create(
         &self,
         key: &str,
         kind: Kind,
@@ -95,13 +95,13 @@ impl Base {
     }
 
     /// A record and its parent chain's ids.
-    pub fn get_with_ancestry(&self, key: &str) -> Result<(Record, Vec<u64>), SnapshotError> {
+    pub(super) fn get_with_ancestry(&self, key: &str) -> Result<(Record, Vec<u64>), SnapshotError> {
         let rec = self.store.get(key)?;
         let anc = self.store.ancestry(rec.parent.as_deref())?;
         Ok((rec, anc))
     }
 
-    pub fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
+    pub(super) fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
         let rec = self.store.get(key)?;
         let usage = disk_usage(&self.fs(rec.id))?;
         self.store.commit(name, key, labels, usage)
@@ -111,7 +111,7 @@ impl Base {
     /// a snapshot that failed on a full disk can always go, whatever state the metadata
     /// database is in. A record left without its directory (the database still failing) is
     /// harmless and goes with the next remove or garbage collection.
-    pub fn remove(&self, key: &str) -> Result<(), SnapshotError> {
+    pub(super) fn remove(&self, key: &str) -> Result<(), SnapshotError> {
         let rec = self.store.get(key)?;
         let _parents = (rec.kind == Kind::Committed)
             .then(|| self.parents.write().unwrap_or_else(|e| e.into_inner()));
@@ -139,15 +139,15 @@ impl Base {
         }
     }
 
-    pub fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
+    pub(super) fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
         Ok(self.store.get(key)?.info(key))
     }
 
-    pub fn list(&self) -> Result<Vec<Info>, SnapshotError> {
+    pub(super) fn list(&self) -> Result<Vec<Info>, SnapshotError> {
         Ok(self.store.list()?.iter().map(|(k, r)| r.info(k)).collect())
     }
 
-    pub fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
+    pub(super) fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
         let rec = self.store.get(key)?;
         match rec.usage {
             Some(u) if rec.kind == Kind::Committed => Ok(u),
@@ -155,19 +155,19 @@ impl Base {
         }
     }
 
-    pub fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
+    pub(super) fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
         Ok(self.store.set_labels(key, labels)?.info(key))
     }
 
     /// The error for asking mounts of a committed snapshot.
-    pub fn not_mountable(key: &str) -> SnapshotError {
+    pub(super) fn not_mountable(key: &str) -> SnapshotError {
         SnapshotError::FailedPrecondition {
             key: key.to_string(),
             reason: "committed snapshots have no mounts; prepare or view one on top".into(),
         }
     }
 
-    pub fn require_active(rec: &Record, key: &str) -> Result<(), SnapshotError> {
+    pub(super) fn require_active(rec: &Record, key: &str) -> Result<(), SnapshotError> {
         if rec.kind != Kind::Active {
             return Err(SnapshotError::FailedPrecondition {
                 key: key.to_string(),

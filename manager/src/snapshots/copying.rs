@@ -6,7 +6,7 @@ use std::path::Path;
 use super::base::Base;
 use super::copy_tree::copy_tree;
 use super::mount::Mount;
-use super::{Info, KeyLocks, Kind, Labels, SnapshotError, Snapshotter, Usage};
+use super::{Kind, Labels, SnapshotError, Snapshotter};
 use crate::unpack::{ApplyTarget, WhiteoutMode};
 
 /// Snapshots as full directory copies.
@@ -40,6 +40,25 @@ impl CopyingSnapshotter {
             )]),
         }
     }
+
+    /// An active snapshot starts as a copy of its parent; a view needs none (see mounts_for).
+    fn create(
+        &self,
+        key: &str,
+        kind: Kind,
+        parent: Option<&str>,
+        labels: Labels,
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        let (rec, anc) = self.base.create(key, kind, parent, labels, |dir, anc| {
+            let fs = dir.join("fs");
+            std::fs::create_dir(&fs).map_err(|e| SnapshotError::io("create", &fs, e))?;
+            match anc.first() {
+                Some(p) if kind == Kind::Active => copy_tree(&self.base.fs(*p), &fs),
+                _ => Ok(()),
+            }
+        })?;
+        self.mounts_for(key, rec.kind, rec.id, &anc)
+    }
 }
 
 impl Snapshotter for CopyingSnapshotter {
@@ -53,17 +72,7 @@ impl Snapshotter for CopyingSnapshotter {
         parent: Option<&str>,
         labels: Labels,
     ) -> Result<Vec<Mount>, SnapshotError> {
-        let (rec, anc) = self
-            .base
-            .create(key, Kind::Active, parent, labels, |dir, anc| {
-                let fs = dir.join("fs");
-                std::fs::create_dir(&fs).map_err(|e| SnapshotError::io("create", &fs, e))?;
-                if let Some(p) = anc.first() {
-                    copy_tree(&self.base.fs(*p), &fs)?;
-                }
-                Ok(())
-            })?;
-        self.mounts_for(key, rec.kind, rec.id, &anc)
+        self.create(key, Kind::Active, parent, labels)
     }
 
     fn view(
@@ -72,42 +81,12 @@ impl Snapshotter for CopyingSnapshotter {
         parent: Option<&str>,
         labels: Labels,
     ) -> Result<Vec<Mount>, SnapshotError> {
-        let (rec, anc) = self
-            .base
-            .create(key, Kind::View, parent, labels, |dir, _| {
-                let fs = dir.join("fs");
-                std::fs::create_dir(&fs).map_err(|e| SnapshotError::io("create", &fs, e))
-            })?;
-        self.mounts_for(key, rec.kind, rec.id, &anc)
+        self.create(key, Kind::View, parent, labels)
     }
 
     fn mounts(&self, key: &str) -> Result<Vec<Mount>, SnapshotError> {
         let (rec, anc) = self.base.get_with_ancestry(key)?;
         self.mounts_for(key, rec.kind, rec.id, &anc)
-    }
-
-    fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
-        self.base.commit(name, key, labels)
-    }
-
-    fn remove(&self, key: &str) -> Result<(), SnapshotError> {
-        self.base.remove(key)
-    }
-
-    fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
-        self.base.stat(key)
-    }
-
-    fn list(&self) -> Result<Vec<Info>, SnapshotError> {
-        self.base.list()
-    }
-
-    fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
-        self.base.usage(key)
-    }
-
-    fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
-        self.base.update_labels(key, labels)
     }
 
     fn apply_target(&self, key: &str) -> Result<ApplyTarget, SnapshotError> {
@@ -120,7 +99,7 @@ impl Snapshotter for CopyingSnapshotter {
         })
     }
 
-    fn locks(&self) -> &KeyLocks {
-        &self.base.locks
+    fn base(&self) -> &Base {
+        &self.base
     }
 }

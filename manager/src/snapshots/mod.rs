@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, Weak};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use base::Base;
 pub use chain::chain_ids;
 pub use locks::{KeyGuard, KeyLocks};
 pub use mount::{mount_all, Mount, MountGuard};
@@ -167,22 +168,40 @@ pub trait Snapshotter: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Mount>, SnapshotError>;
     /// The mounts of an active snapshot or view.
     fn mounts(&self, key: &str) -> Result<Vec<Mount>, SnapshotError>;
-    /// Turns the active snapshot `key` into the committed snapshot `name` (labels are merged).
-    fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError>;
-    /// Removes a snapshot and its files; refused while other snapshots have it as parent.
-    fn remove(&self, key: &str) -> Result<(), SnapshotError>;
-    /// Facts about one snapshot.
-    fn stat(&self, key: &str) -> Result<Info, SnapshotError>;
-    /// Every snapshot, sorted by key.
-    fn list(&self) -> Result<Vec<Info>, SnapshotError>;
-    /// Disk used by the snapshot's own files.
-    fn usage(&self, key: &str) -> Result<Usage, SnapshotError>;
-    /// Replaces the snapshot's labels; returns the updated info.
-    fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError>;
     /// Where (and how) to unpack a layer into the active snapshot `key`.
     fn apply_target(&self, key: &str) -> Result<ApplyTarget, SnapshotError>;
+    /// The records and directories every implementation keeps the same way; the methods
+    /// below work on it alone, so that the implementations differ only in their mounts.
+    fn base(&self) -> &Base;
+
+    /// Turns the active snapshot `key` into the committed snapshot `name` (labels are merged).
+    fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
+        self.base().commit(name, key, labels)
+    }
+    /// Removes a snapshot and its files; refused while other snapshots have it as parent.
+    fn remove(&self, key: &str) -> Result<(), SnapshotError> {
+        self.base().remove(key)
+    }
+    /// Facts about one snapshot.
+    fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
+        self.base().stat(key)
+    }
+    /// Every snapshot, sorted by key.
+    fn list(&self) -> Result<Vec<Info>, SnapshotError> {
+        self.base().list()
+    }
+    /// Disk used by the snapshot's own files.
+    fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
+        self.base().usage(key)
+    }
+    /// Replaces the snapshot's labels; returns the updated info.
+    fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
+        self.base().update_labels(key, labels)
+    }
     /// Per-key locks, used to unpack each chain ID once even under concurrent pulls/runs.
-    fn locks(&self) -> &KeyLocks;
+    fn locks(&self) -> &KeyLocks {
+        &self.base().locks
+    }
 }
 
 /// Which snapshotter [`open`] should use.

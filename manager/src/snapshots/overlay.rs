@@ -6,7 +6,7 @@ use std::path::Path;
 use super::base::Base;
 use super::mount::Mount;
 use super::store::Record;
-use super::{Info, KeyLocks, Kind, Labels, SnapshotError, Snapshotter, Usage};
+use super::{Kind, Labels, SnapshotError, Snapshotter};
 use crate::unpack::{ApplyTarget, WhiteoutMode};
 
 /// Snapshots stacked with overlayfs; layers are shared between every image that has them.
@@ -108,30 +108,6 @@ impl Snapshotter for OverlaySnapshotter {
         self.mounts_for(key, &rec, &anc)
     }
 
-    fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
-        self.base.commit(name, key, labels)
-    }
-
-    fn remove(&self, key: &str) -> Result<(), SnapshotError> {
-        self.base.remove(key)
-    }
-
-    fn stat(&self, key: &str) -> Result<Info, SnapshotError> {
-        self.base.stat(key)
-    }
-
-    fn list(&self) -> Result<Vec<Info>, SnapshotError> {
-        self.base.list()
-    }
-
-    fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
-        self.base.usage(key)
-    }
-
-    fn update_labels(&self, key: &str, labels: Labels) -> Result<Info, SnapshotError> {
-        self.base.update_labels(key, labels)
-    }
-
     fn apply_target(&self, key: &str) -> Result<ApplyTarget, SnapshotError> {
         let (rec, anc) = self.base.get_with_ancestry(key)?;
         Base::require_active(&rec, key)?;
@@ -142,7 +118,7 @@ impl Snapshotter for OverlaySnapshotter {
         })
     }
 
-    fn locks(&self) -> &KeyLocks {
-        &self.base.locks
+    fn base(&self) -> &Base {
+        &self.base
     }
 }

@@ -1,5 +1,6 @@
 //! Snapshotter tests, run against both implementations in temp dirs. Need root (mounts).
 
+use crate::test_support::SmallFs;
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -659,30 +660,6 @@ fn opening_a_root_twice_shares_one_snapshotter() {
     c.prepare("k", None, Labels::new()).unwrap();
 }
 
-/// A tmpfs of `size` on a temp dir, unmounted (lazily) on drop.
-struct SmallFs(tempfile::TempDir);
-
-impl SmallFs {
-    fn mount(size: &str) -> SmallFs {
-        let dir = tempfile::tempdir().unwrap();
-        nix::mount::mount(
-            Some("tmpfs"),
-            dir.path(),
-            Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
-            Some(format!("size={size}").as_str()),
-        )
-        .unwrap();
-        SmallFs(dir)
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
 /// Entries of the snapshotter's `snapshots/` directory (one per snapshot).
 fn snapshot_dirs(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -698,7 +675,7 @@ fn snapshot_dirs(root: &Path) -> Vec<String> {
 fn full_disk_during_unpack_leaves_nothing_and_the_store_keeps_working() {
     for choice in [Choice::Overlay, Choice::Copying] {
         let fs_guard = SmallFs::mount("3m");
-        let root = fs_guard.0.path().to_path_buf();
+        let root = fs_guard.path().to_path_buf();
         let s = open(&root, choice).unwrap();
         let mut blobs = Blobs::default();
         let big = layer(&[("big", &vec![7u8; 6 * 1024 * 1024])]);

@@ -1,5 +1,6 @@
 //! Layer application tests: crafted (also malicious) tars applied in temp dirs. Need root.
 
+use crate::test_support::SmallFs;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -392,30 +393,12 @@ fn whiteouts_become_overlay_markers_in_overlay_mode() {
     assert!(t.path().join("o/x").exists());
 }
 
-/// A small tmpfs mounted for the test, unmounted on drop.
-struct SmallFs(tempfile::TempDir);
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
 #[test]
 fn full_disk_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    nix::mount::mount(
-        Some("tmpfs"),
-        dir.path(),
-        Some("tmpfs"),
-        nix::mount::MsFlags::empty(),
-        Some("size=64k"),
-    )
-    .unwrap();
-    let fs_guard = SmallFs(dir);
+    let fs_guard = SmallFs::mount("64k");
     let big = vec![7u8; 1024 * 1024];
     let tar = TarMaker::new().file("big", &big).finish();
-    let err = apply(&tar, fs_guard.0.path(), WhiteoutMode::Delete).unwrap_err();
+    let err = apply(&tar, fs_guard.path(), WhiteoutMode::Delete).unwrap_err();
     assert!(matches!(err, UnpackError::NoSpace { .. }), "{err}");
     assert!(err.to_string().contains("no space left"), "{err}");
 }

@@ -299,15 +299,19 @@ impl Cgroup {
         Ok(out)
     }
 
+    /// The container's directory in every v1 hierarchy, then the unified one.
+    fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.v1
+            .iter()
+            .map(|h| h.dir.as_path())
+            .chain(self.unified.as_deref())
+    }
+
     /// Lists the pids in the cgroup of every hierarchy (and the unified one): a process that was
     /// being moved in when its runtime died may be in some of them only.
     pub fn all_pids(&self) -> Result<Vec<Pid>, CgroupError> {
         let mut all = BTreeSet::new();
-        let dirs = self
-            .v1
-            .iter()
-            .map(|h| h.dir.as_path())
-            .chain(self.unified.as_deref());
+        let dirs = self.dirs();
         for dir in dirs {
             if dir.exists() {
                 all.extend(fs::procs(dir)?.into_iter().map(Pid::as_raw));
@@ -320,11 +324,7 @@ impl Cgroup {
     /// Parent directories created for a nested path are left, as runc leaves them.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         let mut first_err = None;
-        let dirs = self
-            .v1
-            .iter()
-            .map(|h| h.dir.as_path())
-            .chain(self.unified.as_deref());
+        let dirs = self.dirs();
         for dir in dirs {
             if let Err(e) = fs::remove_dir(dir) {
                 first_err.get_or_insert(e);

@@ -1,21 +1,12 @@
-//! v1 controllers with one or two knobs each: `pids`, `hugetlb`, `net_cls`, `net_prio`.
+//! v1 controllers with one or two knobs each: `hugetlb`, `net_cls`, `net_prio` (`pids` and
+//! `rdma` have the same files as in v2: `v2::misc`).
 
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxHugepageLimit, LinuxNetwork, LinuxPids};
+use oci_spec::runtime::{LinuxHugepageLimit, LinuxNetwork};
 
 use super::super::{fs, CgroupError, V1Hierarchy};
 use super::need;
-
-/// Applies `linux.resources.pids` (a limit of 0 or below means no limit, as in runc).
-pub(crate) fn set_pids(dir: &Path, p: &LinuxPids) -> Result<(), CgroupError> {
-    let v = if p.limit() > 0 {
-        p.limit().to_string()
-    } else {
-        "max".to_string()
-    };
-    fs::write(dir, "pids.max", &v)
-}
 
 /// Applies `linux.resources.hugepageLimits` through v1's `hugetlb.<size>.limit_in_bytes`.
 pub(crate) fn set_hugetlb(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {

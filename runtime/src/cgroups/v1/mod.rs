@@ -83,7 +83,7 @@ pub fn set(hs: &[V1Hierarchy], r: &LinuxResources) -> Result<(), CgroupError> {
         cpu::set(hs, c)?;
     }
     if let Some(p) = r.pids() {
-        misc::set_pids(need(hs, "pids", "linux.resources.pids")?, p)?;
+        super::v2::misc::set_pids(need(hs, "pids", "linux.resources.pids")?, p)?;
     }
     if let Some(b) = r.block_io() {
         blkio::set(need(hs, "blkio", "linux.resources.blockIO")?, b)?;
