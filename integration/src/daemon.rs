@@ -108,6 +108,46 @@ impl Daemon {
         })
     }
 
+    /// Like [`Daemon::start_with_config`], but berthd gets its socket as systemd's socket
+    /// activation passes it (`systemd-socket-activate -l ADDRESS`, the way berthd.socket does):
+    /// the socket exists before berthd, which is started on the first connection.
+    pub fn start_socket_activated(config_toml: &str) -> std::io::Result<Daemon> {
+        crate::require_root();
+        let tmp = tempfile::Builder::new().prefix("berth-it-").tempdir()?;
+        let dirs = DaemonDirs::under(tmp.path());
+        std::fs::write(&dirs.config, config_toml)?;
+        std::fs::create_dir_all(&dirs.state)?;
+        let log = tmp.path().join("berthd.log");
+        let log_file = std::fs::File::create(&log)?;
+        // systemd-socket-activate execs berthd in its own process: the pid stays the child's.
+        let child = Command::new("systemd-socket-activate")
+            .arg("-l")
+            .arg(&dirs.address)
+            .arg(bin("berthd"))
+            .arg("--config")
+            .arg(&dirs.config)
+            .arg("--root")
+            .arg(&dirs.root)
+            .arg("--state")
+            .arg(&dirs.state)
+            .arg("--address")
+            .arg(&dirs.address)
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()?;
+        let mut d = Daemon {
+            child: Some(child),
+            dirs,
+            log,
+            tmp: Some(tmp),
+        };
+        d.wait_ready()?;
+        Ok(d)
+    }
+
     /// Pid of the berthd process.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

@@ -26,6 +26,48 @@ fn version_and_info_are_served() {
     assert!(stdout.contains("Runtime: berth-runc"), "{stdout}");
 }
 
+/// `berth info` names, on stderr after the facts, what would make runs fail on this setup.
+#[test]
+fn info_warns_about_missing_cni_plugins() {
+    let d =
+        Daemon::start_with_config("[network]\nplugin_dirs = [\"/nonexistent-cni-dir\"]\n").unwrap();
+    let out = d.berth(&["info"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(!stdout.contains("WARNING"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "WARNING: bridge networks will not work: CNI plugin \"bridge\" not found in /nonexistent-cni-dir"
+        ),
+        "{stderr}"
+    );
+
+    let ok = Daemon::start().unwrap();
+    let out = ok.berth(&["info"]);
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("CNI plugin"), "{stderr}");
+}
+
+/// contrib/systemd/berthd.socket: berthd serves on the socket systemd made and passed as fd 3,
+/// and leaves it in place at exit (systemd owns it and will start berthd again on it).
+#[test]
+fn serves_a_socket_passed_by_systemd() {
+    use std::os::unix::fs::FileTypeExt;
+    let mut d = Daemon::start_socket_activated("").unwrap();
+    let out = d.berth(&["version"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        d.log_text().contains("socket_activated=true"),
+        "{}",
+        d.log_text()
+    );
+    let status = d.stop().unwrap();
+    assert!(status.success(), "{status}; log:\n{}", d.log_text());
+    let meta = std::fs::symlink_metadata(&d.dirs.address).unwrap();
+    assert!(meta.file_type().is_socket());
+}
+
 #[test]
 fn socket_has_mode_0660() {
     use std::os::unix::fs::PermissionsExt;

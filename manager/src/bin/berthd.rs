@@ -29,12 +29,26 @@ struct Args {
     log_level: Option<String>,
 }
 
+/// The error and its causes, `: `-separated, leaving out a cause whose text the message before
+/// it already includes (berthd's errors carry their cause in the message, for gRPC statuses).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("berthd: {e:#}");
+            eprintln!("berthd: {}", chain_text(&e));
             ExitCode::FAILURE
         }
     }

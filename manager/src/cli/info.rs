@@ -36,5 +36,12 @@ pub async fn run(ctx: &CliContext, _args: Args) -> anyhow::Result<()> {
     println!("State Dir: {}", i.state);
     println!("Address: {}", i.address);
     println!("Log Level: {}", i.log_level);
+    // As `docker info`: after the facts, on stderr, so that scripts reading stdout are unaffected.
+    if !i.warnings.is_empty() {
+        eprintln!();
+    }
+    for w in &i.warnings {
+        eprintln!("{w}");
+    }
     Ok(())
 }

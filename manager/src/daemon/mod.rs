@@ -88,6 +88,14 @@ fn make_dir(path: &std::path::Path, mode: u32) -> Result<(), DaemonError> {
     })
 }
 
+/// Tells systemd about a state change when it started berthd with `NOTIFY_SOCKET`; without it
+/// this does nothing, and a failure only costs systemd's view of the state, so it is logged.
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "cannot notify systemd (NOTIFY_SOCKET)");
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT. Returns after the server stopped, the database closed and
 /// the socket was removed.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
@@ -108,9 +116,16 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let reaper = reaper::start()?;
     let ctx = Context::open(config)?;
     ctx.containers.recover().await?;
-    let (listener, socket_guard) = socket::bind(&ctx.config.address)?;
+    let (listener, socket_guard) = match socket::from_systemd()? {
+        Some(l) => (l, None),
+        None => {
+            let (l, guard) = socket::bind(&ctx.config.address)?;
+            (l, Some(guard))
+        }
+    };
     tracing::info!(
         address = %ctx.config.address.display(),
+        socket_activated = socket_guard.is_none(),
         root = %ctx.config.root.display(),
         state = %ctx.config.state.display(),
         version = version::VERSION,
@@ -126,9 +141,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 let _ = stop_rx.await;
             }),
     );
+    // Type=notify (contrib/systemd/berthd.service): clients may connect from here on.
+    notify_systemd(sd_notify::NotifyState::Ready);
     let result = tokio::select! {
         sig = shutdown => {
             tracing::info!(signal = sig, "shutting down");
+            notify_systemd(sd_notify::NotifyState::Stopping);
             let _ = stop_tx.send(());
             // Streaming calls (events, logs -f, attach) never end on their own: give in-flight calls
             // a grace period, then drop them.

@@ -1,4 +1,5 @@
-//! The gRPC unix socket: bound with mode 0660, removed again on shutdown.
+//! The gRPC unix socket: bound with mode 0660 and removed again on shutdown, or the one systemd
+//! passed (berthd.socket, `LISTEN_FDS`), which systemd owns and keeps.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,40 @@ use super::DaemonError;
 #[derive(Debug)]
 pub struct SocketGuard {
     path: PathBuf,
+}
+
+/// The socket systemd passed as fd 3 (socket activation, contrib/systemd/berthd.socket), if any.
+/// `LISTEN_PID` must name this process, so a socket meant for a parent is never taken.
+pub fn from_systemd() -> Result<Option<UnixListener>, DaemonError> {
+    let io = |source| DaemonError::Io {
+        op: "take the socket passed by systemd (LISTEN_FDS)",
+        path: PathBuf::from("fd 3"),
+        source,
+    };
+    // sd_listen_fds(3): without a LISTEN_PID naming us the fds are not ours (listenfd alone
+    // would take them when LISTEN_PID is unset).
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !ours {
+        return Ok(None);
+    }
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() == 0 {
+        return Ok(None);
+    }
+    let Some(std_listener) = fds.take_unix_listener(0).map_err(io)? else {
+        return Ok(None);
+    };
+    // systemd passes the fd inheritable; monitors and runtimes must not hold the socket open.
+    nix::fcntl::fcntl(
+        &std_listener,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(|e| io(e.into()))?;
+    std_listener.set_nonblocking(true).map_err(io)?;
+    UnixListener::from_std(std_listener).map(Some).map_err(io)
 }
 
 /// Binds `path`. A stale socket file left by a crashed daemon is replaced: the caller holds the root

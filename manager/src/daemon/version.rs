@@ -60,6 +60,17 @@ impl Version for VersionApi {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         let h = host::facts();
+        let mut warnings = host::Probe::host().warnings();
+        // Berth's own: what would make every bridge-network `run` fail, said before one does.
+        let cni = crate::network::cni::Cni {
+            plugin_dirs: c.network.plugin_dirs.clone(),
+            timeout: std::time::Duration::from_secs(c.network.plugin_timeout_secs),
+        };
+        for plugin in ["bridge", "host-local", "portmap", "loopback"] {
+            if let Err(e) = cni.find(plugin) {
+                warnings.push(format!("WARNING: bridge networks will not work: {e}"));
+            }
+        }
         Ok(Response::new(pb::InfoResponse {
             version: VERSION.to_string(),
             root: c.root.display().to_string(),
@@ -76,6 +87,7 @@ impl Version for VersionApi {
             cpus: h.cpus,
             memory_bytes: h.memory_bytes,
             log_level: c.log_level.clone(),
+            warnings,
         }))
     }
 }

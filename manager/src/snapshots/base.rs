@@ -101,7 +101,12 @@ impl Base {
         Ok((rec, anc))
     }
 
-    pub(super) fn commit(&self, name: &str, key: &str, labels: Labels) -> Result<(), SnapshotError> {
+    pub(super) fn commit(
+        &self,
+        name: &str,
+        key: &str,
+        labels: Labels,
+    ) -> Result<(), SnapshotError> {
         let rec = self.store.get(key)?;
         let usage = disk_usage(&self.fs(rec.id))?;
         self.store.commit(name, key, labels, usage)
