@@ -137,8 +137,7 @@ const READ_ONLY: [&str; 5] = [
 fn mount_opts<'a>(mountinfo: &'a str, path: &str) -> Option<&'a str> {
     mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(path))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(path))
         .and_then(|l| l.split(' ').nth(5))
 }
 
