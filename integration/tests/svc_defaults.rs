@@ -41,6 +41,22 @@ fn default_seccomp_profile_and_its_overrides() {
     let (c, out) = run(&env, &img, &[], "mkdir -p /m && mount -t tmpfs t /m");
     assert_ne!(c, 0, "mount allowed under the default profile: {out}");
 
+    // An exec'd process gets the container's filter too.
+    let id = env
+        .ok(&["run", "-d", "--network", "none", &img, "sleep", "60"])
+        .trim()
+        .to_string();
+    let out = env.berth(&["exec", &id, "cat", "/proc/self/status"]);
+    assert_eq!(seccomp_mode(&stdout(&out)), 2, "{}", stderr(&out));
+    let out = env.berth(&["exec", &id, "unshare", "-U", "true"]);
+    assert_ne!(
+        code(&out),
+        0,
+        "unshare allowed in an exec: {}",
+        stdout(&out)
+    );
+    env.ok(&["rm", "-f", &id]);
+
     // unconfined allows what the profile refused.
     let unconfined = ["--security-opt", "seccomp=unconfined"];
     let (c, out) = run(&env, &img, &unconfined, status);
@@ -403,8 +419,10 @@ fn init_as_pid_one() {
         }),
         "the command is not the init's child: {out}"
     );
-    // The exit code passes through.
+    // The exit code passes through; with a terminal too (the command takes its foreground).
     assert_eq!(run(&env, &img, &["--init"], "exit 7").0, 7);
+    let (c, out) = run(&env, &img, &["--init", "-t"], "ps -o pid,pgid,comm; exit 5");
+    assert_eq!(c, 5, "{out}");
     // Orphans are reaped: no zombie is left after the orphan's parent is gone.
     let (c, out) = run(
         &env,

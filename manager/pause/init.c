@@ -34,12 +34,27 @@ int main(int argc, char **argv) {
         perror("berth-init: sigprocmask");
         return 125;
     }
+    /* Ignored so that the child can take the terminal from the background (tcsetpgrp). */
+    struct sigaction ign, dfl;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGTTIN, &ign, 0);
+    sigaction(SIGTTOU, &ign, 0);
     pid_t child = fork();
     if (child < 0) {
         perror("berth-init: fork");
         return 125;
     }
     if (child == 0) {
+        /* Its own process group, in the terminal's foreground if there is one: a ^C on the
+         * terminal then reaches the command once, not also through the init's forwarding.
+         * Without a terminal (ENOTTY) there is nothing to take. */
+        setpgid(0, 0);
+        tcsetpgrp(STDIN_FILENO, getpgrp());
+        sigaction(SIGTTIN, &dfl, 0);
+        sigaction(SIGTTOU, &dfl, 0);
         sigprocmask(SIG_SETMASK, &parent_mask, 0);
         execvp(argv[first], argv + first);
         int e = errno;
