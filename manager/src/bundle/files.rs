@@ -189,6 +189,33 @@ pub fn write_bundle(
             opts.read_only,
         )?);
     }
+    if opts.init {
+        // The bundle's own copy: removed with the container, never shared or replaced under a
+        // running one.
+        let bin = bundle_dir.join(super::init::INIT_FILE);
+        write_atomic(&bin, super::init::INIT)?;
+        fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io("chmod", &bin))?;
+        let rel = RelPath::parse(Path::new(super::init::INIT_PATH))
+            .ok_or_else(|| BundleError::Spec("init path".into()))?;
+        let sbin =
+            RelPath::parse(Path::new("/sbin")).ok_or_else(|| BundleError::Spec("sbin".into()))?;
+        root.mkdir_all(&sbin, |_| DirMeta::default())
+            .map_err(io("create", &rootfs.join("sbin")))?;
+        match root.ensure_regular(&rel, 0o755) {
+            Ok(()) | Err(FileError::Symlink { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        mounts.push(defaults::bind(
+            &bin,
+            Path::new(super::init::INIT_PATH),
+            true,
+        )?);
+        if let Some(p) = spec.process_mut() {
+            let args = p.args().clone().unwrap_or_default();
+            p.set_args(Some(super::init::wrap(&args)));
+        }
+    }
     spec.set_mounts(Some(mounts));
     if let Some(cwd) = spec.process().as_ref().map(|p| p.cwd().clone()) {
         if let Some(rel) = RelPath::parse(&cwd) {

@@ -2,10 +2,14 @@
 //! Docker's defaults and rules), and the bundle directory around it (see [`files`]).
 
 pub mod defaults;
+pub mod devices;
 pub mod files;
+pub mod init;
 pub mod process;
 pub mod resources;
+pub mod seccomp;
 pub mod security;
+pub mod tmpfs;
 pub mod user;
 pub mod volumes;
 
@@ -54,6 +58,14 @@ pub struct RunOptions {
     pub resources: ResourceLimits,
     /// `--cap-add`, `--privileged`, … (see [`security`]).
     pub security: security::Security,
+    /// `--group-add` names, resolved from the image's /etc/group into more additional gids.
+    pub group_add_names: Vec<String>,
+    /// `--tmpfs PATH[:OPTIONS]` values (see [`tmpfs`]).
+    pub tmpfs: Vec<String>,
+    /// `--device HOST[:CONTAINER][:PERMISSIONS]` values (see [`devices`]).
+    pub devices: Vec<String>,
+    /// `--init`: [`init`]'s binary runs as pid 1 with the command as its child.
+    pub init: bool,
 }
 
 /// Which network namespace the container gets.
@@ -122,6 +134,9 @@ pub enum BundleError {
         /// Why.
         reason: String,
     },
+    /// An option refused with the Docker daemon's or client's own message.
+    #[error("{0}")]
+    Refused(String),
     /// oci-spec refused to build part of the spec.
     #[error("building the runtime spec: {0}")]
     Spec(String),
@@ -207,6 +222,18 @@ pub fn generate(
     for v in &opts.volumes {
         let v = volumes::parse_volume(v)?;
         mounts.push(defaults::bind(&v.source, &v.destination, v.read_only)?);
+    }
+    for t in &opts.tmpfs {
+        let t = tmpfs::parse_tmpfs(t)?;
+        mounts.push(
+            oci_spec::runtime::MountBuilder::default()
+                .destination(&t.destination)
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(t.options)
+                .build()
+                .map_err(spec_err)?,
+        );
     }
 
     let process = ProcessBuilder::default()
@@ -302,11 +329,20 @@ pub fn generate(
     spec.set_linux(Some(linux));
     spec.set_hooks(None);
     spec.set_annotations((!opts.labels.is_empty()).then(|| opts.labels.clone()));
-    if opts.resources != ResourceLimits::default() || opts.security != security::Security::default()
+    let mut sec = opts.security.clone();
+    for gid in user::resolve_groups(rootfs_mount, &opts.group_add_names)? {
+        if !sec.group_add.contains(&gid) {
+            sec.group_add.push(gid);
+        }
+    }
+    if opts.resources != ResourceLimits::default()
+        || sec != security::Security::default()
+        || !opts.devices.is_empty()
     {
         let mut j = serde_json::to_value(&spec).map_err(spec_err)?;
         resources::apply(&mut j, &opts.resources)?;
-        security::apply(&mut j, &opts.security)?;
+        security::apply(&mut j, &sec)?;
+        devices::apply(&mut j, &opts.devices, sec.privileged)?;
         spec = serde_json::from_value(j).map_err(spec_err)?;
     }
     Ok(spec)

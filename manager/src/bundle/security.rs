@@ -63,6 +63,63 @@ pub struct Security {
     pub no_new_privileges: bool,
     /// `--group-add` group ids.
     pub group_add: Vec<u32>,
+    /// The seccomp profile (`--privileged` overrides it: no filter, as Docker).
+    pub seccomp: super::seccomp::Choice,
+    /// `--security-opt systempaths=unconfined`: nothing masked, nothing read-only in /proc.
+    pub systempaths_unconfined: bool,
+}
+
+/// What `--security-opt` values ask for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecurityOpts {
+    /// `no-new-privileges[=true]` (the last value wins).
+    pub no_new_privileges: bool,
+    /// `seccomp=unconfined` → `Some(Unconfined)`, `seccomp=builtin` → `Some(DockerDefault)`,
+    /// `seccomp=<JSON>` (the client puts a file's content there) → `Some(Profile)`.
+    pub seccomp: Option<super::seccomp::Choice>,
+    /// `systempaths=unconfined`.
+    pub systempaths_unconfined: bool,
+}
+
+/// Parses `--security-opt` values with the Docker daemon's rules and messages (`KEY=VALUE`, or
+/// the deprecated `KEY:VALUE`); a seccomp profile is only parsed here, see
+/// [`super::seccomp::check`].
+pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts, String> {
+    use super::seccomp::Choice;
+    let mut out = SecurityOpts::default();
+    for opt in opts {
+        if opt == "no-new-privileges" {
+            out.no_new_privileges = true;
+            continue;
+        }
+        let kv = if opt.contains('=') {
+            opt.split_once('=')
+        } else {
+            opt.split_once(':')
+        };
+        let Some((k, v)) = kv else {
+            return Err(format!("invalid --security-opt 1: {opt:?}"));
+        };
+        match k {
+            "seccomp" => {
+                out.seccomp = Some(match v {
+                    "unconfined" => Choice::Unconfined,
+                    "builtin" | "" => Choice::DockerDefault,
+                    json => Choice::Profile(json.to_string()),
+                })
+            }
+            "no-new-privileges" => {
+                out.no_new_privileges = match v {
+                    "true" | "1" | "t" | "T" | "TRUE" | "True" => true,
+                    "false" | "0" | "f" | "F" | "FALSE" | "False" => false,
+                    _ => return Err(format!("invalid --security-opt 2: {opt:?}")),
+                }
+            }
+            "systempaths" if v == "unconfined" => out.systempaths_unconfined = true,
+            _ => return Err(format!("invalid --security-opt 2: {opt:?}")),
+        }
+    }
+    Ok(out)
 }
 
 /// `net_admin` → `CAP_NET_ADMIN`; `ALL` stays `ALL`; unknown names fail as Docker's daemon does.
@@ -173,12 +230,20 @@ pub fn apply(spec: &mut Value, s: &Security) -> Result<(), BundleError> {
         }
         user["additionalGids"] = json!(gids);
     }
-    if s.privileged {
-        let linux = &mut spec["linux"];
-        if let Some(o) = linux.as_object_mut() {
+    if s.privileged || s.systempaths_unconfined {
+        if let Some(o) = spec["linux"].as_object_mut() {
             o.remove("maskedPaths");
             o.remove("readonlyPaths");
         }
+    }
+    // After the capabilities: the profile's rules depend on the final bounding set.
+    let seccomp = if s.privileged {
+        &super::seccomp::Choice::Unconfined
+    } else {
+        &s.seccomp
+    };
+    super::seccomp::apply(spec, seccomp)?;
+    if s.privileged {
         if let Some(mounts) = spec["mounts"].as_array_mut() {
             for m in mounts
                 .iter_mut()

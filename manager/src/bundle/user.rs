@@ -89,6 +89,25 @@ fn read_etc(rootfs: &Path, name: &str) -> Result<Option<String>, BundleError> {
     Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
+/// `--group-add` names resolved to gids from the image's /etc/group (numeric values are taken
+/// as they are, as Docker does for a gid without an entry).
+pub fn resolve_groups(rootfs: &Path, names: &[String]) -> Result<Vec<u32>, BundleError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = read_etc(rootfs, "group")?;
+    let groups = parse_group(text.as_deref().unwrap_or(""));
+    names
+        .iter()
+        .map(|n| match groups.iter().find(|g| &g.name == n) {
+            Some(g) => Ok(g.gid),
+            None => n
+                .parse::<u32>()
+                .map_err(|_| BundleError::UnknownGroup { group: n.clone() }),
+        })
+        .collect()
+}
+
 /// Resolves `user` (empty = root) against the image rootfs at `rootfs`.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<ResolvedUser, BundleError> {
     let (user_part, group_part) = match user.split_once(':') {

@@ -77,9 +77,18 @@ pub struct ContainerFlags {
     /// Security Options
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
-    /// Add additional groups to join (group ids)
+    /// Add additional groups to join
     #[arg(long = "group-add")]
-    pub group_add: Vec<u32>,
+    pub group_add: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long = "tmpfs")]
+    pub tmpfs: Vec<String>,
+    /// Add a host device to the container
+    #[arg(long = "device")]
+    pub device: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Resource limits.
     #[command(flatten)]
     pub resources: super::resource_opts::ResourceFlags,
@@ -137,6 +146,32 @@ fn parse_labels(entries: &[String]) -> HashMap<String, String> {
         .collect()
 }
 
+/// `seccomp=FILE` becomes `seccomp=<the file's JSON, compacted>`, as Docker's client does: the
+/// daemon never opens a path the client names.
+fn inline_seccomp_profiles(opts: &[String]) -> anyhow::Result<Vec<String>> {
+    opts.iter()
+        .map(|opt| {
+            let kv = if opt.contains('=') {
+                opt.split_once('=')
+            } else {
+                opt.split_once(':')
+            };
+            match kv {
+                Some(("seccomp", path)) if !matches!(path, "unconfined" | "builtin" | "") => {
+                    let bytes = std::fs::read(path).map_err(|e| {
+                        anyhow::anyhow!("opening seccomp profile ({path}) failed: {e}")
+                    })?;
+                    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                        anyhow::anyhow!("compacting json for seccomp profile ({path}) failed: {e}")
+                    })?;
+                    Ok(format!("seccomp={v}"))
+                }
+                _ => Ok(opt.clone()),
+            }
+        })
+        .collect()
+}
+
 impl ContainerFlags {
     /// The create request these flags describe.
     pub fn to_request(&self) -> anyhow::Result<pb::CreateContainerRequest> {
@@ -172,8 +207,21 @@ impl ContainerFlags {
                 cap_drop: self.cap_drop.clone(),
                 privileged: self.privileged,
                 read_only: self.read_only,
-                security_opt: self.security_opt.clone(),
-                group_add: self.group_add.clone(),
+                security_opt: inline_seccomp_profiles(&self.security_opt)?,
+                group_add: self
+                    .group_add
+                    .iter()
+                    .filter_map(|g| g.parse().ok())
+                    .collect(),
+                group_add_names: self
+                    .group_add
+                    .iter()
+                    .filter(|g| g.parse::<u32>().is_err())
+                    .cloned()
+                    .collect(),
+                tmpfs: self.tmpfs.clone(),
+                devices: self.device.clone(),
+                init: self.init,
             }),
             labels: parse_labels(&self.labels),
         })

@@ -70,6 +70,22 @@ pub fn to_json(c: &pb::Container) -> Value {
             "DnsSearch": o.dns_search,
             "ExtraHosts": o.extra_hosts,
             "RestartPolicy": restart_policy(&o.restart_policy),
+            "Privileged": o.privileged,
+            "ReadonlyRootfs": o.read_only,
+            "CapAdd": null_if_empty(&o.cap_add),
+            "CapDrop": null_if_empty(&o.cap_drop),
+            "SecurityOpt": null_if_empty(&o.security_opt),
+            "GroupAdd": null_if_empty(
+                &o.group_add.iter().map(u32::to_string).chain(o.group_add_names.iter().cloned())
+                    .collect::<Vec<_>>()),
+            "Tmpfs": if o.tmpfs.is_empty() { Value::Null } else {
+                o.tmpfs.iter().map(|t| {
+                    let (p, opts) = t.split_once(':').unwrap_or((t, ""));
+                    (p.to_string(), json!(opts))
+                }).collect::<serde_json::Map<_, _>>().into()
+            },
+            "Devices": null_if_empty(&o.devices),
+            "Init": if o.init { json!(true) } else { Value::Null },
         },
         "NetworkSettings": network_settings(c.network_settings.as_ref()),
         "SnapshotKey": c.snapshot_key,
@@ -77,6 +93,15 @@ pub fn to_json(c: &pb::Container) -> Value {
         "LogPath": c.log_path,
         "Runtime": c.runtime,
     })
+}
+
+/// Docker shows an unset list as `null`.
+fn null_if_empty<T: serde::Serialize>(v: &[T]) -> Value {
+    if v.is_empty() {
+        Value::Null
+    } else {
+        json!(v)
+    }
 }
 
 /// Docker's `{"Name": "on-failure", "MaximumRetryCount": 2}`.

@@ -134,7 +134,7 @@ impl Containers {
         &self,
         req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {
-        self.create_in_pod(req, Default::default()).await
+        self.create_with(req, Default::default(), true).await
     }
 
     /// Creates a container with CRI pod settings (sandbox namespaces, cgroup parent).
@@ -143,8 +143,20 @@ impl Containers {
         req: pb::CreateContainerRequest,
         pod: crate::metadata::containers::PodOptions,
     ) -> Result<pb::Container, ContainerError> {
+        self.create_with(req, pod, false).await
+    }
+
+    /// Creates a container; `default_seccomp`: Docker's default profile applies unless its
+    /// options choose another (berth.v1 containers, not CRI ones).
+    async fn create_with(
+        &self,
+        req: pb::CreateContainerRequest,
+        pod: crate::metadata::containers::PodOptions,
+        default_seccomp: bool,
+    ) -> Result<pb::Container, ContainerError> {
         let mut options = self.validate(&req)?;
         options.pod = pod;
+        options.default_seccomp = default_seccomp;
         let image = explain::timed(
             "image found locally",
             self.rootfs.resolve_image(&req.image),

@@ -5,33 +5,25 @@ use super::{ContainerError, Containers};
 use crate::bundle::resources::parse_ulimit;
 use crate::limits::ResourceLimits;
 
-/// Checks `--cap-add`/`--cap-drop` names and `--security-opt` values with Docker's messages.
+/// Checks `--cap-add`/`--cap-drop` names, `--security-opt`, `--tmpfs` and `--device` values with
+/// Docker's messages (a device's host node is looked at when the bundle is written).
 pub fn validate_security(
     o: &crate::metadata::containers::RunOptions,
 ) -> Result<(), ContainerError> {
     for c in o.cap_add.iter().chain(&o.cap_drop) {
         crate::bundle::security::normalize_cap(c).map_err(ContainerError::Invalid)?;
     }
-    for s in &o.security_opt {
-        let ok = matches!(
-            s.as_str(),
-            "no-new-privileges"
-                | "no-new-privileges:true"
-                | "no-new-privileges=true"
-                | "no-new-privileges:false"
-                | "no-new-privileges=false"
-                | "seccomp=unconfined"
-                | "seccomp:unconfined"
-        );
-        if !ok {
-            return Err(ContainerError::Invalid(if s.starts_with("seccomp") {
-                format!(
-                    "invalid --security-opt {s}: seccomp profiles are not supported yet (only seccomp=unconfined)"
-                )
-            } else {
-                format!("invalid --security-opt: {s:?}")
-            }));
-        }
+    let opts = crate::bundle::security::parse_security_opts(&o.security_opt)
+        .map_err(ContainerError::Invalid)?;
+    if let Some(crate::bundle::seccomp::Choice::Profile(p)) = &opts.seccomp {
+        crate::bundle::seccomp::check(p).map_err(ContainerError::Invalid)?;
+    }
+    let refused = |e: crate::bundle::BundleError| ContainerError::Invalid(e.to_string());
+    for t in &o.tmpfs {
+        crate::bundle::tmpfs::parse_tmpfs(t).map_err(refused)?;
+    }
+    for d in &o.devices {
+        crate::bundle::devices::parse_device(d).map_err(refused)?;
     }
     Ok(())
 }

@@ -71,6 +71,11 @@ impl From<&pb::RunOptions> for RunOptions {
                     shm_size: r.shm_size,
                 })
                 .unwrap_or_default(),
+            group_add_names: o.group_add_names.clone(),
+            tmpfs: o.tmpfs.clone(),
+            devices: o.devices.clone(),
+            init: o.init,
+            default_seccomp: false,
             network_plan: None,
             pod: Default::default(),
         }
@@ -111,6 +116,10 @@ impl From<&RunOptions> for pb::RunOptions {
             read_only: o.read_only,
             security_opt: o.security_opt.clone(),
             group_add: o.group_add.clone(),
+            group_add_names: o.group_add_names.clone(),
+            tmpfs: o.tmpfs.clone(),
+            devices: o.devices.clone(),
+            init: o.init,
             resources: Some(pb::Resources {
                 memory: o.resources.memory,
                 memory_swap: o.resources.memory_swap,

@@ -55,8 +55,8 @@ fn internal(e: impl std::fmt::Display) -> BackendError {
 }
 
 /// The bundle generator's options for a container.
-fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
-    bundle::RunOptions {
+fn bundle_options(id: &str, o: &RunOptions) -> Result<bundle::RunOptions, BackendError> {
+    Ok(bundle::RunOptions {
         container_id: id.to_string(),
         args: o.cmd.clone(),
         entrypoint: (!o.entrypoint.is_empty()).then(|| o.entrypoint.clone()),
@@ -88,20 +88,38 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
         cgroups_path: o.pod.cgroups_path.clone(),
         join_namespaces: o.pod.join_namespaces.clone(),
         resources: o.resources.clone(),
-        security: bundle::security::Security {
-            cap_add: o.cap_add.clone(),
-            cap_drop: o.cap_drop.clone(),
-            privileged: o.privileged,
-            no_new_privileges: o.security_opt.iter().any(|s| {
-                matches!(
-                    s.as_str(),
-                    "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
-                )
-            }),
-            group_add: o.group_add.clone(),
-        },
+        security: security(o)?,
+        group_add_names: o.group_add_names.clone(),
+        tmpfs: o.tmpfs.clone(),
+        devices: o.devices.clone(),
+        init: o.init,
         ..Default::default()
-    }
+    })
+}
+
+/// The security settings of a container: its flags, and the seccomp profile: the one its
+/// `--security-opt seccomp=` names, else Docker's default for containers made through the
+/// berth API (CRI containers follow their pod's security context, which has none here).
+fn security(o: &RunOptions) -> Result<bundle::security::Security, BackendError> {
+    let opts =
+        bundle::security::parse_security_opts(&o.security_opt).map_err(|message| BackendError {
+            code: tonic::Code::InvalidArgument,
+            message,
+        })?;
+    let default = if o.default_seccomp {
+        bundle::seccomp::Choice::DockerDefault
+    } else {
+        bundle::seccomp::Choice::Unconfined
+    };
+    Ok(bundle::security::Security {
+        cap_add: o.cap_add.clone(),
+        cap_drop: o.cap_drop.clone(),
+        privileged: o.privileged,
+        no_new_privileges: opts.no_new_privileges,
+        group_add: o.group_add.clone(),
+        seccomp: opts.seccomp.unwrap_or(default),
+        systempaths_unconfined: opts.systempaths_unconfined,
+    })
 }
 
 /// The lease that protects a container's rootfs while it is being created.
@@ -181,7 +199,7 @@ impl RootfsBackend for ImageRootfs {
             image.digest.clone(),
             bundle_dir.to_path_buf(),
         );
-        let opts = bundle_options(&id, options);
+        let opts = bundle_options(&id, options)?;
         let limits = self.limits.clone();
         // Until the container record exists nothing else refers to its snapshot or (if the image
         // is removed meanwhile) its layers: a lease keeps them; it goes with the snapshot, or
@@ -269,11 +287,19 @@ impl RootfsBackend for ImageRootfs {
                     Ok((
                         PreparedRootfs {
                             snapshot_key: id.clone(),
-                            args: spec
-                                .process()
-                                .as_ref()
-                                .and_then(|p| p.args().clone())
-                                .unwrap_or_default(),
+                            args: {
+                                let args = spec
+                                    .process()
+                                    .as_ref()
+                                    .and_then(|p| p.args().clone())
+                                    .unwrap_or_default();
+                                // The command as given: the init in front is not part of it.
+                                if opts.init {
+                                    bundle::init::unwrap(&args).to_vec()
+                                } else {
+                                    args
+                                }
+                            },
                         },
                         steps,
                     ))

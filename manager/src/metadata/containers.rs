@@ -84,6 +84,23 @@ pub struct RunOptions {
     /// `--group-add`.
     #[serde(default)]
     pub group_add: Vec<u32>,
+    /// `--group-add` names.
+    #[serde(default)]
+    pub group_add_names: Vec<String>,
+    /// `--tmpfs` values.
+    #[serde(default)]
+    pub tmpfs: Vec<String>,
+    /// `--device` values.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// `--init`.
+    #[serde(default)]
+    pub init: bool,
+    /// Docker's default seccomp profile applies unless `security_opt` or `privileged` says
+    /// otherwise: set by berth.v1 creates, not by CRI ones (their security context decides),
+    /// and absent on records made before the profile existed (their bundles have none).
+    #[serde(default)]
+    pub default_seccomp: bool,
     /// `--restart` as given (empty: `no`).
     #[serde(default)]
     pub restart_policy: String,
