@@ -68,6 +68,17 @@ pub struct RunOptions {
     pub init: bool,
 }
 
+/// The strings of a JSON array in a spec (`process.env`, capability sets); anything else is empty.
+pub fn string_array(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Which network namespace the container gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum NetNamespace {

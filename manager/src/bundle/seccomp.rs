@@ -236,14 +236,7 @@ pub fn apply(spec: &mut Value, choice: &Choice) -> Result<(), super::BundleError
         Choice::DockerDefault => DOCKER_DEFAULT,
         Choice::Profile(p) => p.as_str(),
     };
-    let bounding: Vec<String> = spec["process"]["capabilities"]["bounding"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let bounding: Vec<String> = super::string_array(&spec["process"]["capabilities"]["bounding"]);
     let resolved = resolve(profile, &bounding, &Host::current()).map_err(|reason| {
         super::BundleError::InvalidOption {
             option: "--security-opt seccomp".into(),

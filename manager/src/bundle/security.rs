@@ -181,14 +181,7 @@ pub fn apply(spec: &mut Value, s: &Security) -> Result<(), BundleError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(invalid)?;
     let host = host_capabilities();
-    let current: Vec<String> = spec["process"]["capabilities"]["bounding"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let current: Vec<String> = super::string_array(&spec["process"]["capabilities"]["bounding"]);
     let mut caps: Vec<String> = if s.privileged || adds.iter().any(|a| a == "ALL") {
         host.iter().map(|c| c.to_string()).collect()
     } else if drops.iter().any(|d| d == "ALL") {

@@ -114,14 +114,7 @@ fn exec_process(bundle_dir: &Path, req: &ExecRequest) -> Result<Value, Container
     } else if let Some(o) = p.as_object_mut() {
         o.remove("consoleSize");
     }
-    let mut env: Vec<String> = p["env"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut env: Vec<String> = crate::bundle::string_array(&p["env"]);
     if !req.user.is_empty() {
         let rootfs = match spec["root"]["path"].as_str() {
             Some(r) if Path::new(r).is_absolute() => PathBuf::from(r),

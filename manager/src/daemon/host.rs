@@ -186,26 +186,30 @@ mod tests {
         std::fs::write(p, "").unwrap();
     }
 
-    #[test]
-    fn v1_host_without_swap_accounting_and_bridge_filtering() {
-        let t = tempfile::tempdir().unwrap();
-        let cg = t.path().join("cg");
+    /// The v1 files a complete host has, without `leave_out`.
+    fn v1_tree(cg: &Path, leave_out: &str) {
         for f in [
             "memory/memory.limit_in_bytes",
+            "memory/memory.memsw.limit_in_bytes",
             "cpu/cpu.cfs_quota_us",
             "cpu/cpu.cfs_period_us",
             "cpu/cpu.shares",
             "cpuset/cpuset.cpus",
             "pids/cgroup.procs",
         ] {
-            touch(cg.join(f));
+            if f != leave_out {
+                touch(cg.join(f));
+            }
         }
-        touch(t.path().join("sys/net/bridge/bridge-nf-call-iptables"));
-        std::fs::write(
-            t.path().join("sys/net/bridge/bridge-nf-call-iptables"),
-            "0\n",
-        )
-        .unwrap();
+    }
+
+    #[test]
+    fn v1_host_without_swap_accounting_and_bridge_filtering() {
+        let t = tempfile::tempdir().unwrap();
+        v1_tree(&t.path().join("cg"), "memory/memory.memsw.limit_in_bytes");
+        let nf = t.path().join("sys/net/bridge/bridge-nf-call-iptables");
+        touch(nf.clone());
+        std::fs::write(nf, "0\n").unwrap();
         let w = probe(t.path(), CgroupVersion::Hybrid).warnings();
         assert_eq!(
             w,
@@ -236,18 +240,7 @@ mod tests {
     #[test]
     fn complete_v1_host_has_no_warnings() {
         let t = tempfile::tempdir().unwrap();
-        let cg = t.path().join("cg");
-        for f in [
-            "memory/memory.limit_in_bytes",
-            "memory/memory.memsw.limit_in_bytes",
-            "cpu/cpu.cfs_quota_us",
-            "cpu/cpu.cfs_period_us",
-            "cpu/cpu.shares",
-            "cpuset/cpuset.cpus",
-            "pids/cgroup.procs",
-        ] {
-            touch(cg.join(f));
-        }
+        v1_tree(&t.path().join("cg"), "");
         assert!(probe(t.path(), CgroupVersion::V1).warnings().is_empty());
     }
 }

@@ -75,6 +75,13 @@ impl Base {
         labels: Labels,
         make: impl FnOnce(&Path, &[u64]) -> Result<(), SnapshotError>,
     ) -> Result<(Record, Vec<u64>), SnapshotError> {
+        if kind == Kind::Committed {
+            // Committed snapshots come only from commit(), after their content is complete.
+            return Err(SnapshotError::FailedPrecondition {
+                key: key.into(),
+                reason: "a snapshot is created active or as a view, then committed".into(),
+            });
+        }
         let _parents = parent.map(|_| self.parents.read().unwrap_or_else(|e| e.into_inner()));
         let rec = self.store.create(key, kind, parent, labels)?;
         let dir = self.dir(rec.id);

@@ -40,6 +40,12 @@ impl CopyingSnapshotter {
             )]),
         }
     }
+}
+
+impl Snapshotter for CopyingSnapshotter {
+    fn name(&self) -> &'static str {
+        "copying"
+    }
 
     /// An active snapshot starts as a copy of its parent; a view needs none (see mounts_for).
     fn create(
@@ -58,30 +64,6 @@ impl CopyingSnapshotter {
             }
         })?;
         self.mounts_for(key, rec.kind, rec.id, &anc)
-    }
-}
-
-impl Snapshotter for CopyingSnapshotter {
-    fn name(&self) -> &'static str {
-        "copying"
-    }
-
-    fn prepare(
-        &self,
-        key: &str,
-        parent: Option<&str>,
-        labels: Labels,
-    ) -> Result<Vec<Mount>, SnapshotError> {
-        self.create(key, Kind::Active, parent, labels)
-    }
-
-    fn view(
-        &self,
-        key: &str,
-        parent: Option<&str>,
-        labels: Labels,
-    ) -> Result<Vec<Mount>, SnapshotError> {
-        self.create(key, Kind::View, parent, labels)
     }
 
     fn mounts(&self, key: &str) -> Result<Vec<Mount>, SnapshotError> {

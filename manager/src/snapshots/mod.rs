@@ -152,20 +152,33 @@ impl SnapshotError {
 pub trait Snapshotter: Send + Sync + std::fmt::Debug {
     /// The implementation's name: `overlayfs` or `copying`.
     fn name(&self) -> &'static str;
+    /// Records a snapshot of `kind` (active or view) on the committed `parent` and makes its
+    /// directories; returns its mounts.
+    fn create(
+        &self,
+        key: &str,
+        kind: Kind,
+        parent: Option<&str>,
+        labels: Labels,
+    ) -> Result<Vec<Mount>, SnapshotError>;
     /// Creates an active (writable) snapshot on top of the committed `parent`; returns its mounts.
     fn prepare(
         &self,
         key: &str,
         parent: Option<&str>,
         labels: Labels,
-    ) -> Result<Vec<Mount>, SnapshotError>;
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        self.create(key, Kind::Active, parent, labels)
+    }
     /// Creates a read-only view of the committed `parent`; returns its mounts.
     fn view(
         &self,
         key: &str,
         parent: Option<&str>,
         labels: Labels,
-    ) -> Result<Vec<Mount>, SnapshotError>;
+    ) -> Result<Vec<Mount>, SnapshotError> {
+        self.create(key, Kind::View, parent, labels)
+    }
     /// The mounts of an active snapshot or view.
     fn mounts(&self, key: &str) -> Result<Vec<Mount>, SnapshotError>;
     /// Where (and how) to unpack a layer into the active snapshot `key`.

@@ -61,6 +61,12 @@ impl OverlaySnapshotter {
             },
         }
     }
+}
+
+impl Snapshotter for OverlaySnapshotter {
+    fn name(&self) -> &'static str {
+        "overlayfs"
+    }
 
     fn create(
         &self,
@@ -77,30 +83,6 @@ impl OverlaySnapshotter {
             Ok(())
         })?;
         self.mounts_for(key, &rec, &anc)
-    }
-}
-
-impl Snapshotter for OverlaySnapshotter {
-    fn name(&self) -> &'static str {
-        "overlayfs"
-    }
-
-    fn prepare(
-        &self,
-        key: &str,
-        parent: Option<&str>,
-        labels: Labels,
-    ) -> Result<Vec<Mount>, SnapshotError> {
-        self.create(key, Kind::Active, parent, labels)
-    }
-
-    fn view(
-        &self,
-        key: &str,
-        parent: Option<&str>,
-        labels: Labels,
-    ) -> Result<Vec<Mount>, SnapshotError> {
-        self.create(key, Kind::View, parent, labels)
     }
 
     fn mounts(&self, key: &str) -> Result<Vec<Mount>, SnapshotError> {
