@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod files;
+pub mod pod;
 pub mod process;
 pub mod resources;
 pub mod security;
@@ -53,6 +54,8 @@ pub struct RunOptions {
     pub resources: resources::Limits,
     /// `--cap-add`, `--privileged`, … (see [`security`]).
     pub security: security::Security,
+    /// A CRI pod member's sysctls, devices, seccomp, … (see [`pod`]).
+    pub pod: pod::PodSpec,
 }
 
 /// Which network namespace the container gets.
@@ -303,10 +306,12 @@ pub fn generate(
     spec.set_annotations((!opts.labels.is_empty()).then(|| opts.labels.clone()));
     if opts.resources != resources::Limits::default()
         || opts.security != security::Security::default()
+        || opts.pod != pod::PodSpec::default()
     {
         let mut j = serde_json::to_value(&spec).map_err(spec_err)?;
         resources::apply(&mut j, &opts.resources)?;
         security::apply(&mut j, &opts.security)?;
+        pod::apply(&mut j, &opts.pod)?;
         spec = serde_json::from_value(j).map_err(spec_err)?;
     }
     Ok(spec)

@@ -111,7 +111,34 @@ fn bundle_options(id: &str, o: &RunOptions) -> bundle::RunOptions {
             }),
             group_add: o.group_add.clone(),
         },
+        pod: pod_spec(&o.pod),
         ..Default::default()
+    }
+}
+
+/// The bundle generator's form of a CRI pod member's spec settings.
+fn pod_spec(p: &crate::metadata::containers::PodOptions) -> bundle::pod::PodSpec {
+    use crate::metadata::containers::PodSeccomp;
+    bundle::pod::PodSpec {
+        sysctls: p.sysctls.clone(),
+        devices: p
+            .devices
+            .iter()
+            .map(|(host, ctr, perms)| bundle::pod::Device {
+                host_path: host.clone(),
+                container_path: ctr.clone(),
+                permissions: perms.clone(),
+            })
+            .collect(),
+        masked_paths: p.masked_paths.clone(),
+        readonly_paths: p.readonly_paths.clone(),
+        seccomp: match &p.seccomp {
+            PodSeccomp::Default => bundle::pod::Seccomp::Default,
+            PodSeccomp::Unconfined => bundle::pod::Seccomp::Unconfined,
+            PodSeccomp::Profile(j) => bundle::pod::Seccomp::Profile(j.clone()),
+        },
+        propagation: p.propagation.clone(),
+        dns_options: p.dns_options.clone(),
     }
 }
 
