@@ -1,7 +1,7 @@
 //! A CRI pod's and containers' security and environment settings, driven by crictl and checked
 //! from inside the containers: run-as user/group, supplemental groups, capabilities add/drop,
 //! no-new-privs, masked and read-only paths, a Localhost seccomp profile, privileged, devices,
-//! host-to-container mount propagation, the pod's sysctls, DNS config and a host port mapping,
+//! mount propagation (host to container, and both ways), the pod's sysctls, DNS config and a host port mapping,
 //! and the requests CRI refuses (group without user, privileged container in an unprivileged pod).
 
 use berth_integration::berthd_env::BerthdEnv;
@@ -209,7 +209,18 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
     let status = cri.ok(&["exec", "-s", &filtered, "cat", "/proc/self/status"]);
     assert!(status.contains("Seccomp:\t2"), "{status}");
 
-    // Privileged (the pod is privileged): every capability of the host, and a device node.
+    // Privileged (the pod is privileged): every capability of the host, a device node, and a
+    // bidirectional mount: what it mounts there shows on the host.
+    let both = env.tmp().join("both");
+    std::fs::create_dir_all(&both).unwrap();
+    sh(&[
+        "mount",
+        "--bind",
+        both.to_str().unwrap(),
+        both.to_str().unwrap(),
+    ]);
+    let _both_bind = HostMount(both.clone());
+    sh(&["mount", "--make-rshared", both.to_str().unwrap()]);
     let host_caps = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
@@ -227,6 +238,7 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
             "command": ["sleep", "600"],
             "log_path": "privileged.log",
             "devices": [{ "host_path": "/dev/null", "container_path": "/dev/berth-null", "permissions": "rwm" }],
+            "mounts": [{ "host_path": both.display().to_string(), "container_path": "/both", "propagation": 2 }],
             "linux": { "security_context": { "privileged": true } }
         }),
     );
@@ -241,6 +253,22 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
         "-c",
         "echo x > /dev/berth-null",
     ]);
+    let _from_ctr = HostMount(both.join("fromctr"));
+    cri.ok(&[
+        "exec",
+        "-s",
+        &privileged,
+        "sh",
+        "-c",
+        "mkdir -p /both/fromctr && mount -t tmpfs berth-ctr /both/fromctr && echo from-ctr > /both/fromctr/f",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(both.join("fromctr/f"))
+            .unwrap()
+            .trim(),
+        "from-ctr",
+        "the container's mount propagated to the host"
+    );
 
     // Host-to-container propagation: a mount made on the host after the start shows inside.
     let shared = env.tmp().join("shared");
