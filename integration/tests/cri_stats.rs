@@ -1,6 +1,7 @@
 //! CRI stats and resource updates, driven by crictl: `crictl stats` / `statsp` read a running
 //! container's and its pod's cgroup counters and writable layer, and `crictl update` changes
-//! the live cgroup (checked on the host) and what ContainerStatus reports.
+//! the live cgroup (checked on the host) and what ContainerStatus reports; a negative OOM score
+//! berthd may not set is raised instead of failing the start.
 
 use berth_integration::berthd_env::BerthdEnv;
 use berth_integration::crictl::{write_config, Crictl};
@@ -56,7 +57,7 @@ fn stats_of_container_and_pod_and_live_update() {
             "dd if=/dev/urandom of=/big bs=1M count=4 2>/dev/null; touch /ready; exec sleep 600"],
         "labels": { "role": "worker" },
         "log_path": "worker.log",
-        "linux": { "resources": { "cpu_shares": 512, "memory_limit_in_bytes": 134217728 } }
+        "linux": { "resources": { "cpu_shares": 512, "memory_limit_in_bytes": 134217728, "oom_score_adj": -500 } }
     });
     let ctr_json = write_config(&dir, "ctr.json", &ctr);
     let c = cri
@@ -131,6 +132,25 @@ fn stats_of_container_and_pod_and_live_update() {
     // The limits of CreateContainer are on the cgroup; UpdateContainerResources changes them.
     let info = cri.json(&["inspect", &c]);
     let pid = info["info"]["pid"].as_u64().expect("pid in verbose info");
+    // kubelet's negative OOM scores start even where berthd may not lower its children's
+    // (no CAP_SYS_RESOURCE here): raised to berthd's own score, else as asked.
+    let adj: i32 = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let berthd_adj: i32 = std::fs::read_to_string(format!(
+        "/proc/{}/oom_score_adj",
+        env.daemon().pid().unwrap()
+    ))
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(
+        adj == -500 || adj == berthd_adj.max(-500),
+        "oom_score_adj {adj}"
+    );
     let cg = memory_cgroup(pid);
     let limit_file = if cg.join("memory.limit_in_bytes").exists() {
         cg.join("memory.limit_in_bytes")

@@ -1,6 +1,6 @@
 //! CRI's `LinuxContainerResources` as berth's limits, both ways: at CreateContainer, for
 //! UpdateContainerResources (berth's `update` path: the live task and the bundle), and in
-//! ContainerStatus.
+//! ContainerStatus. An OOM score below what berthd itself may set is raised to that floor.
 
 use berth_proto::v1 as pb;
 use k8s_cri::v1 as cri;
@@ -24,10 +24,39 @@ pub fn limits(r: &cri::LinuxContainerResources) -> ResourceLimits {
         nano_cpus,
         cpu_shares: u64::try_from(r.cpu_shares).unwrap_or(0),
         cpuset_cpus: r.cpuset_cpus.clone(),
-        oom_score_adj: (r.oom_score_adj != 0)
-            .then(|| i32::try_from(r.oom_score_adj).unwrap_or(i32::MAX)),
+        oom_score_adj: (r.oom_score_adj != 0).then(|| {
+            clamp_oom(
+                i32::try_from(r.oom_score_adj.clamp(-1000, 1000)).unwrap_or(0),
+                oom_floor(),
+            )
+        }),
         ..Default::default()
     }
+}
+
+/// The lowest OOM score adjustment this process may hand down, when it is bounded: without
+/// CAP_SYS_RESOURCE the kernel refuses a value below the process's own (kubelet asks -997 for
+/// Guaranteed pods, and the runtime would fail the start).
+fn oom_floor() -> Option<i32> {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())?;
+    if caps & (1 << CAP_SYS_RESOURCE) != 0 {
+        return None;
+    }
+    std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `requested`, raised to `floor` when there is one (containerd's `restrict_oom_score_adj`).
+fn clamp_oom(requested: i32, floor: Option<i32>) -> i32 {
+    floor.map_or(requested, |f| requested.max(f))
 }
 
 /// The same limits in the berth.v1 API's form (CreateContainer goes through it).
@@ -90,5 +119,12 @@ mod tests {
         });
         assert_eq!(none, ResourceLimits::default());
         assert!(to_pb(&l).oom_score_adj_set);
+    }
+
+    #[test]
+    fn oom_score_adj_kept_above_what_this_process_may_set() {
+        assert_eq!(clamp_oom(-997, Some(0)), 0);
+        assert_eq!(clamp_oom(1000, Some(0)), 1000);
+        assert_eq!(clamp_oom(-997, None), -997);
     }
 }
