@@ -135,7 +135,8 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
                 "run_as_user": { "value": 1000 },
                 "run_as_group": { "value": 2000 },
                 "supplemental_groups": [1234, 5678],
-                "capabilities": { "add_capabilities": ["NET_ADMIN"], "drop_capabilities": ["CHOWN", "KILL"] },
+                "capabilities": { "add_capabilities": ["NET_ADMIN"], "drop_capabilities": ["CHOWN", "KILL"],
+                                  "add_ambient_capabilities": ["NET_BIND_SERVICE"] },
                 "no_new_privs": true,
                 "masked_paths": ["/proc/cpuinfo"],
                 "readonly_paths": ["/etc"]
@@ -160,6 +161,15 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
     assert_eq!(bounding & (1 << 5), 0, "CAP_KILL dropped");
     assert_ne!(bounding & (1 << 12), 0, "CAP_NET_ADMIN added");
     assert_ne!(bounding & (1 << 10), 0, "CAP_NET_BIND_SERVICE kept");
+    // An ambient capability stays effective for the non-root user across exec.
+    for field in ["CapAmb:", "CapEff:"] {
+        let mask = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(mask, 1 << 10, "{field} only CAP_NET_BIND_SERVICE: {status}");
+    }
     assert_eq!(
         cri.ok(&["exec", "-s", &user, "cat", "/proc/cpuinfo"])
             .trim(),

@@ -47,6 +47,9 @@ pub struct PodSpec {
     pub propagation: Vec<(String, String)>,
     /// resolv.conf `options` (e.g. `ndots:5`).
     pub dns_options: Vec<String>,
+    /// Ambient capabilities (`CAP_` names): a non-root process keeps them across exec, so they
+    /// go into every set.
+    pub ambient_capabilities: Vec<String>,
 }
 
 fn invalid(option: &str, reason: String) -> BundleError {
@@ -158,6 +161,27 @@ pub fn apply(spec: &mut Value, p: &PodSpec) -> Result<(), BundleError> {
             a.push(rule);
         }
     }
+    if !p.ambient_capabilities.is_empty() {
+        let caps = &mut spec["process"]["capabilities"];
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
+            if !caps[set].is_array() {
+                caps[set] = json!([]);
+            }
+            if let Some(a) = caps[set].as_array_mut() {
+                for c in &p.ambient_capabilities {
+                    if !a.iter().any(|x| x == c.as_str()) {
+                        a.push(json!(c));
+                    }
+                }
+            }
+        }
+    }
     let mut root_propagation: Option<&str> = None;
     for (dest, prop) in &p.propagation {
         if !matches!(prop.as_str(), "rprivate" | "rslave" | "rshared") {
@@ -261,6 +285,28 @@ mod tests {
         let mut s = json!({});
         apply(&mut s, &profile).unwrap();
         assert_eq!(s["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
+        let mut c = json!({"process": {"capabilities": {"bounding": ["CAP_CHOWN"]}}});
+        let ambient = PodSpec {
+            ambient_capabilities: vec!["CAP_NET_BIND_SERVICE".into()],
+            ..Default::default()
+        };
+        apply(&mut c, &ambient).unwrap();
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
+            assert!(
+                c["process"]["capabilities"][set]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("CAP_NET_BIND_SERVICE")),
+                "{set}: {c}"
+            );
+        }
+        assert_eq!(c["process"]["capabilities"]["bounding"][0], "CAP_CHOWN");
     }
 
     #[test]

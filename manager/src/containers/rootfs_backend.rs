@@ -139,6 +139,7 @@ fn pod_spec(p: &crate::metadata::containers::PodOptions) -> bundle::pod::PodSpec
         },
         propagation: p.propagation.clone(),
         dns_options: p.dns_options.clone(),
+        ambient_capabilities: p.ambient_capabilities.clone(),
     }
 }
 

@@ -217,6 +217,7 @@ pub async fn create(
         readonly_paths: sec.readonly_paths,
         seccomp: sec.seccomp,
         propagation,
+        ambient_capabilities: sec.ambient,
         ..Default::default()
     };
     let created = ctx

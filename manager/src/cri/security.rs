@@ -1,7 +1,8 @@
 //! A CRI container's security context mapped onto berth's options: run-as user and group,
-//! supplemental groups, privileged, capabilities, no-new-privs, masked / read-only paths and
-//! the seccomp profile (RuntimeDefault, Unconfined, Localhost: a Docker-format profile file on
-//! the host, rendered to the OCI form for the container's capabilities).
+//! supplemental groups, privileged, capabilities (ambient ones too), no-new-privs, masked /
+//! read-only paths and the seccomp profile (RuntimeDefault, Unconfined, Localhost: a
+//! Docker-format profile file on the host, rendered to the OCI form for the container's
+//! capabilities).
 
 use std::path::Path;
 
@@ -33,6 +34,8 @@ pub struct Mapped {
     pub cap_add: Vec<String>,
     /// Capabilities dropped.
     pub cap_drop: Vec<String>,
+    /// Ambient capabilities (only those the host has).
+    pub ambient: Vec<String>,
     /// Privileged container.
     pub privileged: bool,
     /// `no-new-privileges` when asked for.
@@ -110,6 +113,11 @@ pub fn map(
     let caps = sc.capabilities.clone().unwrap_or_default();
     let cap_add = names(&caps.add_capabilities, "add_capabilities")?;
     let cap_drop = names(&caps.drop_capabilities, "drop_capabilities")?;
+    let host = host_capabilities();
+    let ambient = names(&caps.add_ambient_capabilities, "add_ambient_capabilities")?
+        .into_iter()
+        .filter(|c| c != "ALL" && host.contains(&c.as_str()))
+        .collect();
     let mut group_add = Vec::new();
     for g in &sc.supplemental_groups {
         group_add.push(u32::try_from(*g).map_err(|_| {
@@ -129,6 +137,7 @@ pub fn map(
         group_add,
         cap_add,
         cap_drop,
+        ambient,
         privileged: sc.privileged,
         security_opt: if sc.no_new_privs {
             vec!["no-new-privileges".into()]

@@ -145,6 +145,8 @@ pub struct PodOptions {
     pub propagation: Vec<(String, String)>,
     /// resolv.conf `options` (the pod's DNS options, e.g. `ndots:5`).
     pub dns_options: Vec<String>,
+    /// Ambient capabilities (`CAP_` names), also raised in the other sets.
+    pub ambient_capabilities: Vec<String>,
 }
 
 /// A CRI pod member's seccomp filter.
