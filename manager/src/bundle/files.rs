@@ -166,6 +166,7 @@ pub fn write_bundle(
             resolv_conf_with(&resolv_conf(&host_resolv), &net.dns, &net.dns_search),
         )
     };
+    let resolv = super::pod::with_dns_options(resolv, &opts.pod.dns_options);
     let files = [
         ("hostname", format!("{hostname}\n")),
         ("hosts", hosts),

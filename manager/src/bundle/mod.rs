@@ -5,6 +5,7 @@ pub mod defaults;
 pub mod devices;
 pub mod files;
 pub mod init;
+pub mod pod;
 pub mod process;
 pub mod resources;
 pub mod seccomp;
@@ -66,6 +67,8 @@ pub struct RunOptions {
     pub devices: Vec<String>,
     /// `--init`: [`init`]'s binary runs as pid 1 with the command as its child.
     pub init: bool,
+    /// A CRI pod member's sysctls, devices, seccomp, … (see [`pod`]).
+    pub pod: pod::PodSpec,
 }
 
 /// The strings of a JSON array in a spec (`process.env`, capability sets); anything else is empty.
@@ -349,11 +352,13 @@ pub fn generate(
     if opts.resources != ResourceLimits::default()
         || sec != security::Security::default()
         || !opts.devices.is_empty()
+        || opts.pod != pod::PodSpec::default()
     {
         let mut j = serde_json::to_value(&spec).map_err(spec_err)?;
         resources::apply(&mut j, &opts.resources)?;
         security::apply(&mut j, &sec)?;
         devices::apply(&mut j, &opts.devices, sec.privileged)?;
+        pod::apply(&mut j, &opts.pod)?;
         spec = serde_json::from_value(j).map_err(spec_err)?;
     }
     Ok(spec)

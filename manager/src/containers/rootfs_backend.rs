@@ -93,6 +93,7 @@ fn bundle_options(id: &str, o: &RunOptions) -> Result<bundle::RunOptions, Backen
         tmpfs: o.tmpfs.clone(),
         devices: o.devices.clone(),
         init: o.init,
+        pod: pod_spec(&o.pod),
         ..Default::default()
     })
 }
@@ -120,6 +121,34 @@ fn security(o: &RunOptions) -> Result<bundle::security::Security, BackendError> 
         seccomp: opts.seccomp.unwrap_or(default),
         systempaths_unconfined: opts.systempaths_unconfined,
     })
+}
+
+/// The bundle generator's form of a CRI pod member's spec settings.
+fn pod_spec(p: &crate::metadata::containers::PodOptions) -> bundle::pod::PodSpec {
+    use crate::metadata::containers::PodSeccomp;
+    bundle::pod::PodSpec {
+        sysctls: p.sysctls.clone(),
+        devices: p
+            .devices
+            .iter()
+            .map(|(host, ctr, perms)| bundle::pod::Device {
+                host_path: host.clone(),
+                container_path: ctr.clone(),
+                permissions: perms.clone(),
+            })
+            .collect(),
+        masked_paths: p.masked_paths.clone(),
+        readonly_paths: p.readonly_paths.clone(),
+        seccomp: match &p.seccomp {
+            PodSeccomp::Default => bundle::pod::Seccomp::Default,
+            PodSeccomp::Unconfined => bundle::pod::Seccomp::Unconfined,
+            PodSeccomp::Profile(j) => bundle::pod::Seccomp::Profile(j.clone()),
+            PodSeccomp::RuntimeDefault => bundle::pod::Seccomp::RuntimeDefault,
+        },
+        propagation: p.propagation.clone(),
+        dns_options: p.dns_options.clone(),
+        ambient_capabilities: p.ambient_capabilities.clone(),
+    }
 }
 
 /// The lease that protects a container's rootfs while it is being created.

@@ -1,6 +1,7 @@
 //! Containers of a pod: berth containers that join their sandbox's network (`container:<pause>`),
 //! IPC and UTS namespaces, with CRI's options mapped onto berth's (command → entrypoint, args →
-//! cmd, envs, mounts, working dir, run-as user, tty, read-only rootfs, the pod's cgroup parent).
+//! cmd, envs, mounts (with propagation), devices, working dir, the security context (see
+//! [`security`]), resources, tty, read-only rootfs, the pod's cgroup parent).
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use tonic::Status;
 use super::images::image_id;
 use super::sandboxes::{berth_name, cgroups_path, pause_pid};
 use super::store::{matches_labels, CriStore};
-use super::{logs, CriContext};
+use super::{logs, resources, security, CriContext};
 use crate::images::ImageError;
 use crate::metadata::containers::PodOptions;
 use crate::metadata::cri::{CriContainerRecord, SandboxRecord};
@@ -37,21 +38,6 @@ fn log_path(sb: &SandboxRecord, rel: &str) -> Result<String, Status> {
         )));
     }
     Ok(dir.join(rel_path).display().to_string())
-}
-
-/// `uid[:gid]` or `name[:gid]` from the security context ("" keeps the image's user).
-fn user(sc: &cri::LinuxContainerSecurityContext) -> String {
-    let u = if !sc.run_as_username.is_empty() {
-        sc.run_as_username.clone()
-    } else if let Some(uid) = &sc.run_as_user {
-        uid.value.to_string()
-    } else {
-        String::new()
-    };
-    match (&sc.run_as_group, u.is_empty()) {
-        (Some(g), false) => format!("{u}:{}", g.value),
-        _ => u,
-    }
 }
 
 /// CreateContainer; returns the new container's id.
@@ -118,7 +104,25 @@ pub async fn create(
     };
     let linux = config.linux.clone().unwrap_or_default();
     let sc = linux.security_context.clone().unwrap_or_default();
+    let sec = security::map(&sc, sb.privileged)?;
     let ns = sc.namespace_options.clone().unwrap_or_default();
+    let limits = linux
+        .resources
+        .as_ref()
+        .map(resources::limits)
+        .unwrap_or_default();
+    let propagation = config
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            let p = match cri::MountPropagation::try_from(m.propagation) {
+                Ok(cri::MountPropagation::PropagationHostToContainer) => "rslave",
+                Ok(cri::MountPropagation::PropagationBidirectional) => "rshared",
+                _ => return None,
+            };
+            Some((m.container_path.clone(), p.to_string()))
+        })
+        .collect();
     let proc_ns = |kind: &str| PathBuf::from(format!("/proc/{pid}/ns/{kind}"));
     let mut join = vec![(
         "ipc".to_string(),
@@ -140,6 +144,16 @@ pub async fn create(
         join.push(("pid".to_string(), PathBuf::new()));
     } else if ns.pid == cri::NamespaceMode::Pod as i32 {
         join.push(("pid".to_string(), proc_ns("pid")));
+    } else if ns.pid == cri::NamespaceMode::Target as i32 {
+        // An ephemeral (debug) container shares the pid namespace of the container it targets.
+        let target = store.container(&ns.target_id)?;
+        let Some(tpid) = pause_pid(ctx, &target.id).await else {
+            return Err(Status::failed_precondition(format!(
+                "target container {} is not running",
+                target.id
+            )));
+        };
+        join.push(("pid".to_string(), format!("/proc/{tpid}/ns/pid").into()));
     }
     let mut labels: std::collections::HashMap<String, String> = Default::default();
     labels.insert(super::KIND_LABEL.into(), "container".into());
@@ -164,7 +178,13 @@ pub async fn create(
                     readonly: m.readonly,
                 })
                 .collect(),
-            user: user(&sc),
+            user: sec.user.clone(),
+            group_add: sec.group_add.clone(),
+            cap_add: sec.cap_add.clone(),
+            cap_drop: sec.cap_drop.clone(),
+            privileged: sec.privileged,
+            security_opt: sec.security_opt.clone(),
+            resources: Some(resources::to_pb(&limits)),
             workdir: config.working_dir.clone(),
             hostname,
             tty: config.tty,
@@ -182,6 +202,23 @@ pub async fn create(
         join_namespaces: join,
         cgroups_path: cgroups_path(&sb.cgroup_parent, &name),
         read_only: sc.readonly_rootfs,
+        devices: config
+            .devices
+            .iter()
+            .map(|d| {
+                (
+                    d.host_path.clone(),
+                    d.container_path.clone(),
+                    d.permissions.clone(),
+                )
+            })
+            .collect(),
+        masked_paths: sec.masked_paths,
+        readonly_paths: sec.readonly_paths,
+        seccomp: sec.seccomp,
+        propagation,
+        ambient_capabilities: sec.ambient,
+        ..Default::default()
     };
     let created = ctx
         .containers
@@ -204,6 +241,12 @@ pub async fn create(
             .mounts
             .iter()
             .map(|m| (m.host_path.clone(), m.container_path.clone(), m.readonly))
+            .collect(),
+        propagation: config
+            .mounts
+            .iter()
+            .filter(|m| m.propagation != 0)
+            .map(|m| (m.container_path.clone(), m.propagation))
             .collect(),
     };
     if let Err(e) = store.put_container(&rec) {
@@ -375,11 +418,19 @@ pub async fn status(
                     host_path: h.clone(),
                     container_path: p.clone(),
                     readonly: *ro,
+                    propagation: c.propagation.get(p).copied().unwrap_or(0),
                     ..Default::default()
                 })
                 .collect(),
             log_path: c.log_path.clone(),
-            resources: None,
+            resources: ctx
+                .containers
+                .resolve(&c.id)
+                .ok()
+                .map(|r| cri::ContainerResources {
+                    linux: Some(resources::to_cri(&r.options.resources)),
+                    windows: None,
+                }),
             image_id: c.image_ref.clone(),
             user: None,
         }),
@@ -428,4 +479,23 @@ pub async fn list(
 /// Whether the container's process runs now.
 pub async fn is_running(ctx: &CriContext, id: &str) -> bool {
     state_of(&berth_status(ctx, id).await) == cri::ContainerState::ContainerRunning
+}
+
+/// UpdateContainerResources: berth's `update` path (the live task's cgroup and the bundle, so a
+/// later start keeps the limits).
+pub async fn update_resources(
+    ctx: &CriContext,
+    store: &CriStore,
+    q: &str,
+    r: Option<cri::LinuxContainerResources>,
+) -> Result<(), Status> {
+    let c = store.container(q)?;
+    let Some(r) = r else {
+        return Ok(());
+    };
+    ctx.containers
+        .update(&c.id, "", Some(&resources::limits(&r)))
+        .await
+        .map(|_| ())
+        .map_err(Status::from)
 }

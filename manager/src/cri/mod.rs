@@ -9,6 +9,8 @@
 //! - [`status`]: Version and Status (RuntimeReady / NetworkReady conditions);
 //! - [`sandboxes`]: pod sandboxes (the pause container and the pod's namespaces);
 //! - [`containers`]: containers of a pod; [`logs`]: their CRI-format logs; [`exec`]: ExecSync;
+//! - [`security`]: the security context (users, capabilities, seccomp, …); [`resources`]: CPU
+//!   and memory limits; [`stats`]: container and pod counters;
 //! - [`pause`]: the project-built pause image; [`store`]: CRI records in the metadata database.
 
 mod containers;
@@ -16,8 +18,11 @@ mod exec;
 mod images;
 mod logs;
 pub mod pause;
+mod resources;
 mod runtime;
 mod sandboxes;
+mod security;
+mod stats;
 mod status;
 mod store;
 

@@ -1,5 +1,5 @@
 //! The CRI RuntimeService: each call goes to the module of its concept (status, sandboxes,
-//! containers, logs, exec); calls not implemented yet (streaming, stats, updates) answer
+//! containers, logs, exec, stats); calls not implemented yet (streaming, checkpoints, events) answer
 //! `Unimplemented` so kubelet and critest see a clear code rather than a wrong answer.
 
 use std::pin::Pin;
@@ -10,18 +10,23 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::store::CriStore;
-use super::{containers, exec, logs, sandboxes, status, CriContext};
+use super::{containers, exec, logs, sandboxes, stats, status, CriContext};
 
 /// The CRI RuntimeService.
 pub struct CriRuntime {
     ctx: CriContext,
     store: CriStore,
+    cpu: stats::CpuHistory,
 }
 
 impl CriRuntime {
     /// Serves the runtime calls over `ctx`, keeping CRI records in `store`.
     pub fn new(ctx: CriContext, store: CriStore) -> Self {
-        CriRuntime { ctx, store }
+        CriRuntime {
+            ctx,
+            store,
+            cpu: Default::default(),
+        }
     }
 }
 
@@ -154,9 +159,11 @@ impl RuntimeService for CriRuntime {
 
     async fn update_container_resources(
         &self,
-        _req: Request<cri::UpdateContainerResourcesRequest>,
+        req: Request<cri::UpdateContainerResourcesRequest>,
     ) -> Result<Response<cri::UpdateContainerResourcesResponse>, Status> {
-        Err(unimplemented("UpdateContainerResources"))
+        let req = req.into_inner();
+        containers::update_resources(&self.ctx, &self.store, &req.container_id, req.linux).await?;
+        Ok(Response::new(cri::UpdateContainerResourcesResponse {}))
     }
 
     async fn reopen_container_log(
@@ -199,30 +206,48 @@ impl RuntimeService for CriRuntime {
 
     async fn container_stats(
         &self,
-        _req: Request<cri::ContainerStatsRequest>,
+        req: Request<cri::ContainerStatsRequest>,
     ) -> Result<Response<cri::ContainerStatsResponse>, Status> {
-        Err(unimplemented("ContainerStats"))
+        let id = req.into_inner().container_id;
+        let stats = stats::container_stats(&self.ctx, &self.store, &self.cpu, &id).await?;
+        Ok(Response::new(cri::ContainerStatsResponse {
+            stats: Some(stats),
+        }))
     }
 
     async fn list_container_stats(
         &self,
-        _req: Request<cri::ListContainerStatsRequest>,
+        req: Request<cri::ListContainerStatsRequest>,
     ) -> Result<Response<cri::ListContainerStatsResponse>, Status> {
-        Err(unimplemented("ListContainerStats"))
+        let stats =
+            stats::list_container_stats(&self.ctx, &self.store, &self.cpu, req.into_inner().filter)
+                .await?;
+        Ok(Response::new(cri::ListContainerStatsResponse { stats }))
     }
 
     async fn pod_sandbox_stats(
         &self,
-        _req: Request<cri::PodSandboxStatsRequest>,
+        req: Request<cri::PodSandboxStatsRequest>,
     ) -> Result<Response<cri::PodSandboxStatsResponse>, Status> {
-        Err(unimplemented("PodSandboxStats"))
+        let id = req.into_inner().pod_sandbox_id;
+        let stats = stats::pod_sandbox_stats(&self.ctx, &self.store, &self.cpu, &id).await?;
+        Ok(Response::new(cri::PodSandboxStatsResponse {
+            stats: Some(stats),
+        }))
     }
 
     async fn list_pod_sandbox_stats(
         &self,
-        _req: Request<cri::ListPodSandboxStatsRequest>,
+        req: Request<cri::ListPodSandboxStatsRequest>,
     ) -> Result<Response<cri::ListPodSandboxStatsResponse>, Status> {
-        Err(unimplemented("ListPodSandboxStats"))
+        let stats = stats::list_pod_sandbox_stats(
+            &self.ctx,
+            &self.store,
+            &self.cpu,
+            req.into_inner().filter,
+        )
+        .await?;
+        Ok(Response::new(cri::ListPodSandboxStatsResponse { stats }))
     }
 
     async fn update_runtime_config(

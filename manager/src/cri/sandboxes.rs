@@ -69,6 +69,31 @@ fn mode(host: bool, default: cri::NamespaceMode) -> i32 {
     }
 }
 
+/// CRI port mappings as `-p` values (`[hostIP:]hostPort:containerPort/proto`); a mapping
+/// without a host port publishes nothing (kubelet sends those for information).
+fn publish(mappings: &[cri::PortMapping]) -> Result<Vec<String>, Status> {
+    let mut out = Vec::new();
+    for m in mappings.iter().filter(|m| m.host_port > 0) {
+        let proto = match cri::Protocol::try_from(m.protocol) {
+            Ok(cri::Protocol::Tcp) => "tcp",
+            Ok(cri::Protocol::Udp) => "udp",
+            _ => {
+                return Err(Status::invalid_argument(format!(
+                    "port mapping {}:{}: berthd publishes tcp and udp ports",
+                    m.host_port, m.container_port
+                )))
+            }
+        };
+        let ip = if m.host_ip.is_empty() {
+            String::new()
+        } else {
+            format!("{}:", m.host_ip)
+        };
+        out.push(format!("{ip}{}:{}/{proto}", m.host_port, m.container_port));
+    }
+    Ok(out)
+}
+
 /// Runs a sandbox; returns its id.
 pub async fn run(
     ctx: &CriContext,
@@ -114,6 +139,12 @@ pub async fn run(
         .unwrap_or_default();
     let node = cri::NamespaceMode::Node as i32;
     let (host_network, host_pid, host_ipc) = (ns.network == node, ns.pid == node, ns.ipc == node);
+    let publish = if host_network {
+        // A host-network pod's ports are the host's already.
+        Vec::new()
+    } else {
+        publish(&config.port_mappings)?
+    };
     let image = pause::ensure(&ctx.images).await.map_err(image_status)?;
     let dns = config.dns_config.clone().unwrap_or_default();
     let mut labels: std::collections::HashMap<String, String> = Default::default();
@@ -135,6 +166,7 @@ pub async fn run(
             },
             dns: dns.servers.clone(),
             dns_search: dns.searches.clone(),
+            publish,
             ..Default::default()
         }),
         labels,
@@ -149,7 +181,15 @@ pub async fn run(
     let pod = PodOptions {
         join_namespaces: join,
         cgroups_path: cgroups_path(&linux.cgroup_parent, &name),
-        read_only: false,
+        // Pod sysctls are namespaced (net.*, kernel.shm*, …): set in the sandbox's namespaces,
+        // which the containers join.
+        sysctls: linux
+            .sysctls
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        dns_options: dns.options.clone(),
+        ..Default::default()
     };
     let created = ctx
         .containers
@@ -179,6 +219,10 @@ pub async fn run(
         host_network,
         host_pid,
         host_ipc,
+        privileged: linux
+            .security_context
+            .as_ref()
+            .is_some_and(|s| s.privileged),
         log_directory: config.log_directory,
         cgroup_parent: linux.cgroup_parent,
         runtime_handler: req.runtime_handler,

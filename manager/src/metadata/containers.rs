@@ -125,6 +125,37 @@ pub struct PodOptions {
     pub cgroups_path: Option<String>,
     /// Mount the root filesystem read-only.
     pub read_only: bool,
+    /// `linux.sysctl` entries (the pod's sysctls, on its sandbox).
+    pub sysctls: Vec<(String, String)>,
+    /// Host devices: (host path, container path, cgroup permissions `rwm`).
+    pub devices: Vec<(String, String, String)>,
+    /// Replaces the default masked paths when set.
+    pub masked_paths: Option<Vec<String>>,
+    /// Replaces the default read-only paths when set.
+    pub readonly_paths: Option<Vec<String>>,
+    /// The seccomp filter.
+    pub seccomp: PodSeccomp,
+    /// Bind mount propagation by destination: (path, `rprivate` | `rslave` | `rshared`).
+    pub propagation: Vec<(String, String)>,
+    /// resolv.conf `options` (the pod's DNS options, e.g. `ndots:5`).
+    pub dns_options: Vec<String>,
+    /// Ambient capabilities (`CAP_` names), also raised in the other sets.
+    pub ambient_capabilities: Vec<String>,
+}
+
+/// A CRI pod member's seccomp filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PodSeccomp {
+    /// berth's default for every container.
+    #[default]
+    Default,
+    /// No filter.
+    Unconfined,
+    /// This OCI `linux.seccomp` object, as JSON text.
+    Profile(String),
+    /// CRI's RuntimeDefault: Docker's default profile resolved against the container's final
+    /// capabilities when the bundle is written (as containerd's RuntimeDefault).
+    RuntimeDefault,
 }
 
 /// How the container's last process ended, kept on the record after its task is deleted.

@@ -40,6 +40,8 @@ pub struct SandboxRecord {
     pub host_pid: bool,
     /// `hostIPC`.
     pub host_ipc: bool,
+    /// The sandbox is privileged (only then may its containers be).
+    pub privileged: bool,
     /// Directory container log paths are relative to.
     pub log_directory: String,
     /// The pod cgroup parent (cgroupfs path), empty for berthd's default.
@@ -76,4 +78,6 @@ pub struct CriContainerRecord {
     pub created_at: i64,
     /// Mounts as asked for: (host path, container path, readonly).
     pub mounts: Vec<(String, String, bool)>,
+    /// CRI `MountPropagation` of the mounts that asked for one, by container path.
+    pub propagation: BTreeMap<String, i32>,
 }

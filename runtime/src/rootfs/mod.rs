@@ -124,14 +124,15 @@ pub fn finalize(spec: &Spec) -> Result<()> {
 }
 
 /// pivot_root would fail under a shared parent mount: make the mount holding the rootfs private.
+/// That is the rootfs itself when it is a mount point (an overlay snapshot): the bind of the
+/// rootfs onto itself that pivot_root gets is then a child of that mount (runc's rule too).
 fn make_parent_private(rootfs: &Path) -> Result<()> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .ctx(|| "read /proc/self/mountinfo".into())?;
-    let parent = rootfs.parent().unwrap_or(Path::new("/"));
     let best = berth_mountinfo::parse(&text)
         .into_iter()
         .map(|m| m.mount_point)
-        .filter(|mp| parent.starts_with(mp))
+        .filter(|mp| rootfs.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
         .unwrap_or_else(|| PathBuf::from("/"));
     mount(
