@@ -112,8 +112,10 @@ impl TaskManager {
             adopt: None,
             exec: Some(process_path),
             wait_attach: !stdio.detach,
+            attach_timeout_secs: config.exec_attach_timeout.as_secs().max(1),
         };
-        let wait = config.create_timeout + Duration::from_secs(10);
+        // The monitor may wait for our connection first, then for the runtime.
+        let wait = config.exec_attach_timeout + config.create_timeout + Duration::from_secs(10);
         let spawn = spawn_monitor(&config.monitor, &args, wait);
         let (report, attach) = if stdio.detach {
             (spawn.await?, None)
