@@ -278,6 +278,23 @@ impl<R: Read> Read for LayerGuard<R> {
     }
 }
 
+/// A tar stream with the unpacker's bounds on extension headers (GNU long names and links, PAX
+/// records: the `tar` crate buffers each whole) for other archives berthd reads (`load`).
+pub struct TarHeaderGuard<R>(LayerGuard<R>);
+
+impl<R: Read> TarHeaderGuard<R> {
+    /// Guards `inner` (no bound on the total size: the caller knows the archive's).
+    pub fn new(inner: R) -> Self {
+        TarHeaderGuard(LayerGuard::new(inner, u64::MAX))
+    }
+}
+
+impl<R: Read> Read for TarHeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
 /// The `size` record of a PAX header, parsed as the `tar` crate does.
 fn tar_pax_size(records: &[u8]) -> Option<u64> {
     for ext in tar::PaxExtensions::new(records) {
