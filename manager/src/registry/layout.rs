@@ -518,3 +518,56 @@ async fn import_blob<S: BlobStore>(
             message: format!("{} does not match its digest: {source}", name()),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(p: &str) -> RelPath {
+        RelPath::parse(Path::new(p)).unwrap()
+    }
+
+    #[test]
+    fn links_leaving_the_archive_are_recognised() {
+        // docker save's legacy layer links stay inside.
+        assert!(!link_escapes(
+            &rel("0123/layer.tar"),
+            Path::new("../blobs/sha256/ab")
+        ));
+        assert!(!link_escapes(&rel("a/b/c"), Path::new("../../x")));
+        assert!(link_escapes(&rel("a/b/c"), Path::new("../../../x")));
+        assert!(link_escapes(&rel("top"), Path::new("../x")));
+        assert!(link_escapes(&rel("a/b"), Path::new("/etc/shadow")));
+        assert!(link_escapes(&rel("a/b"), Path::new("x/../../../y")));
+    }
+
+    #[test]
+    fn archive_scan_refuses_dotdot_and_records_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, entries: &[(&[u8], &[u8])]| {
+            let p = dir.path().join(name);
+            let mut b = tar::Builder::new(File::create(&p).unwrap());
+            for (n, data) in entries {
+                let mut h = tar::Header::new_old();
+                h.as_old_mut().name[..n.len()].copy_from_slice(n);
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_cksum();
+                b.append(&h, *data).unwrap();
+            }
+            b.into_inner().unwrap();
+            p
+        };
+        let ok = write("ok.tar", &[(b"./oci-layout", b"{}"), (b"blobs/x", b"abc")]);
+        let entries = scan_tar(&File::open(&ok).unwrap(), &ok).unwrap();
+        let Some(Entry::File { offset, size }) = entries.get(&rel("blobs/x")) else {
+            panic!("{entries:?}");
+        };
+        let all = std::fs::read(&ok).unwrap();
+        assert_eq!(&all[*offset as usize..(*offset + *size) as usize], b"abc");
+        let bad = write("bad.tar", &[(b"a/../../x", b"abc")]);
+        let e = scan_tar(&File::open(&bad).unwrap(), &bad).unwrap_err();
+        assert!(e.contains("leaves the archive"), "{e}");
+    }
+}
