@@ -239,6 +239,13 @@ fn load_refuses_fifos_and_links_out_of_a_layout_directory() {
     let fifo = tmp.join("load-input.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     assert_load_refused(&env, &fifo, "hostile-inputs.test/fifo", "FIFO");
+    // A device is never opened for reading either.
+    assert_load_refused(
+        &env,
+        Path::new("/dev/zero"),
+        "hostile-inputs.test/dev",
+        "character device",
+    );
 
     // A layer blob that is a FIFO inside a layout directory: the same hang, one level down.
     let name = "hostile-inputs.test/blobfifo:latest";
