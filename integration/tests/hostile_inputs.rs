@@ -163,7 +163,7 @@ impl Layout {
             h.set_entry_type(e.kind);
             h.set_mode(0o644);
             h.set_size(e.size);
-            if let Some(t) = e.link {
+            if let Some(t) = &e.link {
                 h.as_old_mut().linkname[..t.len()].copy_from_slice(t.as_bytes());
             }
             h.set_cksum();
@@ -182,7 +182,7 @@ struct RawEntry {
     name: String,
     kind: tar::EntryType,
     size: u64,
-    link: Option<&'static str>,
+    link: Option<String>,
     /// Write `size` bytes of data after the header (else the archive claims more than it has).
     with_data: bool,
 }
@@ -309,14 +309,13 @@ fn load_refuses_hostile_archives_and_leaves_nothing() {
     let bytes = l.remove(&config);
     let host_file = tmp.join("host-config.json");
     std::fs::write(&host_file, bytes).unwrap();
-    let target: &'static str = Box::leak(host_file.display().to_string().into_boxed_str());
     l.write_tar(
         &archive("linkout"),
         &[RawEntry {
             name: config.clone(),
             kind: tar::EntryType::Symlink,
             size: 0,
-            link: Some(target),
+            link: Some(host_file.display().to_string()),
             with_data: false,
         }],
     );
@@ -389,14 +388,13 @@ fn load_refuses_hostile_archives_and_leaves_nothing() {
     let name = "hostile-inputs.test/plain-tar:latest";
     let l = Layout::new(name, None);
     let layer = blob_name(&l.layer);
-    let link: &'static str = Box::leak(format!("../{layer}").into_boxed_str());
     l.write_tar(
         &archive("plain"),
         &[RawEntry {
             name: "0123abcd/layer.tar".into(),
             kind: tar::EntryType::Symlink,
             size: 0,
-            link: Some(link),
+            link: Some(format!("../{layer}")),
             with_data: false,
         }],
     );
