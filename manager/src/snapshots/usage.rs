@@ -167,6 +167,55 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_swapped_for_a_symlink_mid_walk_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        // The same names inside and outside: a walk that goes back to `fs/d/a` by path after
+        // the swap lands in `outside/a`.
+        std::fs::create_dir(outside.path().join("a")).unwrap();
+        for i in 0..2000 {
+            std::fs::write(outside.path().join("a").join(i.to_string()), b"x").unwrap();
+        }
+        let root = d.path().join("fs");
+        std::fs::create_dir_all(root.join("d/a")).unwrap();
+        std::fs::write(root.join("d/a/f"), b"x").unwrap();
+        symlink(outside.path(), root.join("s")).unwrap();
+        // What a container can do in its upper dir while system df walks it: swap a directory
+        // and a symlink to elsewhere, atomically and without end.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swapper = {
+            let (stop, root) = (stop.clone(), root.clone());
+            std::thread::spawn(move || {
+                let fd =
+                    nix::fcntl::open(&root, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
+                        .unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    nix::fcntl::renameat2(
+                        fd.as_fd(),
+                        "d",
+                        fd.as_fd(),
+                        "s",
+                        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                    )
+                    .unwrap();
+                }
+            })
+        };
+        let mut worst = 0;
+        for _ in 0..1000 {
+            worst = worst.max(disk_usage(&root).unwrap().inodes);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        swapper.join().unwrap();
+        // fs, d, s, a, f: a few more when readdir meets the directory under both names mid-swap
+        // (and walks it twice). A walk by path went through the symlink and counted 2000 more.
+        assert!(
+            worst < 100,
+            "the walk followed a swapped-in symlink: {worst} inodes"
+        );
+    }
+
+    #[test]
     fn a_symlinked_root_is_refused() {
         let d = tempfile::tempdir().unwrap();
         symlink("/", d.path().join("fs")).unwrap();
