@@ -7,9 +7,10 @@
 //! - A directory is read through [`Root`]: every name resolved inside it, the last component
 //!   never followed, nothing but regular files opened.
 //! - An archive is never extracted. One pass over its headers (extension headers bounded, as
-//!   the layer unpacker does) records where each regular file's data lies; entries that leave
-//!   the archive (`..`, links pointing out of it) refuse the whole archive; links, devices and
-//!   FIFOs inside it are never read. Blobs are then read from the archive file at their offsets.
+//!   the layer unpacker does; file data is seeked over, not read) records where each regular
+//!   file's data lies; entries that leave the archive (`..`, links pointing out of it) refuse
+//!   the whole archive; links, devices and FIFOs inside it are never read. Blobs are then read
+//!   from the archive file at their offsets.
 //! - Every document read into memory has a bound (oci-layout, index.json, manifests, indexes,
 //!   configs) and the size its descriptor gives; layers are streamed; indexes nest at most
 //!   [`manifest::MAX_INDEX_DEPTH`] deep and each blob is imported once.
@@ -235,7 +236,8 @@ fn scan_tar(file: &File, path: &Path) -> Result<HashMap<RelPath, Entry>, String>
     let mut archive = tar::Archive::new(TarHeaderGuard::new(std::io::BufReader::new(reader)));
     let mut entries = HashMap::new();
     let bad = |e: std::io::Error| format!("not a readable tar archive: {e}");
-    for entry in archive.entries().map_err(bad)? {
+    // Seeks over file data: the scan reads headers only, not the layers.
+    for entry in archive.entries_with_seek().map_err(bad)? {
         let entry = entry.map_err(bad)?;
         if entries.len() >= MAX_ARCHIVE_ENTRIES {
             return Err(format!(
@@ -566,6 +568,51 @@ mod tests {
         };
         let all = std::fs::read(&ok).unwrap();
         assert_eq!(&all[*offset as usize..(*offset + *size) as usize], b"abc");
+        // Entries after a large one (skipped by seeking) are found at the right offsets.
+        let big = vec![7u8; 3 * 1024 * 1024 + 5];
+        let long = write(
+            "long.tar",
+            &[(b"blobs/big", &big), (b"blobs/y", b"after"), (b"z", b"")],
+        );
+        let entries = scan_tar(&File::open(&long).unwrap(), &long).unwrap();
+        let all = std::fs::read(&long).unwrap();
+        for (name, want) in [("blobs/big", &big[..]), ("blobs/y", b"after"), ("z", b"")] {
+            let Some(Entry::File { offset, size }) = entries.get(&rel(name)) else {
+                panic!("{name}: {entries:?}");
+            };
+            assert_eq!(
+                &all[*offset as usize..(*offset + *size) as usize],
+                want,
+                "{name}"
+            );
+        }
+        // A GNU long name (an extension entry, read through the guard) between seeks.
+        let name = format!("blobs/{}", "n".repeat(200));
+        let p = dir.path().join("gnu.tar");
+        let mut b = tar::Builder::new(File::create(&p).unwrap());
+        for (n, data) in [
+            ("a", &big[..]),
+            (name.as_str(), &b"long"[..]),
+            ("b", &b"end"[..]),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, n, data).unwrap();
+        }
+        b.into_inner().unwrap();
+        let entries = scan_tar(&File::open(&p).unwrap(), &p).unwrap();
+        let all = std::fs::read(&p).unwrap();
+        for (n, want) in [(name.as_str(), &b"long"[..]), ("b", &b"end"[..])] {
+            let Some(Entry::File { offset, size }) = entries.get(&rel(n)) else {
+                panic!("{n}: {entries:?}");
+            };
+            assert_eq!(
+                &all[*offset as usize..(*offset + *size) as usize],
+                want,
+                "{n}"
+            );
+        }
         let bad = write("bad.tar", &[(b"a/../../x", b"abc")]);
         let e = scan_tar(&File::open(&bad).unwrap(), &bad).unwrap_err();
         assert!(e.contains("leaves the archive"), "{e}");
