@@ -251,3 +251,55 @@ fn berthd_reaps_the_monitors_it_adopts_as_subreaper() {
         zombie_children(berthd).is_empty()
     });
 }
+
+#[test]
+fn exec_whose_monitor_is_killed_ends_with_an_unknown_exit() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let env = Env::start();
+    let img = env.busybox();
+    env.ok(&["run", "-d", "--name", "ml-exec", &img, "sleep", "300"]);
+    let id = id_of(&env, "ml-exec");
+    let out = env.tmp().join("ml-exec.out");
+    let mut client = env
+        .daemon()
+        .berth_command(&["exec", "ml-exec", "sh", "-c", "echo started; sleep 300"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its output reached the client: the exec runs and berthd follows it through its monitor.
+    env.eventually("the exec's first output", || {
+        std::fs::read_to_string(&out).is_ok_and(|s| s.contains("started"))
+    });
+    let exec_dir = env.dirs.state.join("tasks").join(&id).join("exec");
+    let monitor: i32 = std::fs::read_dir(&exec_dir)
+        .unwrap()
+        .flatten()
+        .find_map(|e| std::fs::read_to_string(e.path().join("monitor.pid")).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .expect("the exec monitor's pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // berthd waited for an exit record nobody would write: the client never returned.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = client.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = client.kill();
+            let _ = client.wait();
+            env.ok(&["rm", "-f", "ml-exec"]);
+            panic!("berth exec still waits after its monitor was killed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Nobody saw the process exit: unknown, never a made-up code.
+    assert_eq!(status.code(), Some(125), "{status:?}");
+    env.ok(&["rm", "-f", "ml-exec"]);
+}

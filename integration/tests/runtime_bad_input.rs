@@ -198,6 +198,28 @@ fn unknown_namespace_type() {
 }
 
 #[test]
+fn id_maps_beyond_32_bits() {
+    // hostID 4294967295 + 1 wrapped to host uid 0 in berth-runc's own map arithmetic.
+    let env = TestEnv::new("badidmap");
+    let mut b = env.bundle("b");
+    b.add_namespace(json!({"type": "user"}));
+    b.set(
+        "/linux/uidMappings",
+        json!([{"containerID": 0, "hostID": 4294967295u64, "size": 2}]),
+    );
+    b.set(
+        "/linux/gidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    let needles: &[&str] = if berth_integration::runtime::testing_runc() {
+        &[]
+    } else {
+        &["uidMappings", "beyond the 32-bit id space"]
+    };
+    create_fails(&env, &b, needles);
+}
+
+#[test]
 fn namespace_path_that_does_not_exist() {
     let env = TestEnv::new("badnspath");
     let mut b = env.bundle("b");

@@ -200,6 +200,13 @@ pub fn check(path: &Path, spec: &Spec) -> Result<()> {
             "linux.uidMappings given without a new user namespace",
         ));
     }
+    for (kind, maps) in [
+        ("uidMappings", linux.uid_mappings()),
+        ("gidMappings", linux.gid_mappings()),
+    ] {
+        crate::namespaces::check_id_maps(kind, maps.as_deref().unwrap_or_default())
+            .map_err(|e| bad(path, e.to_string()))?;
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         return Err(bad(
             path,
@@ -315,5 +322,30 @@ mod tests {
             spec_with(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}])).is_err()
         );
         assert!(spec_with(|v| v["process"]["cwd"] = serde_json::json!("rel")).is_err());
+    }
+
+    #[test]
+    fn id_maps_beyond_32_bits_are_refused() {
+        let with_maps = |uid: serde_json::Value| {
+            spec_with(|v| {
+                v["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"type": "user"}));
+                v["linux"]["uidMappings"] = uid;
+                v["linux"]["gidMappings"] =
+                    serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            })
+        };
+        with_maps(serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]))
+            .unwrap();
+        let e =
+            with_maps(serde_json::json!([{"containerID": 0, "hostID": 4294967295u64, "size": 2}]))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("uidMappings") && e.contains("beyond the 32-bit"),
+            "{e}"
+        );
     }
 }

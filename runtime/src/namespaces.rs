@@ -113,15 +113,97 @@ pub fn write_time_offsets(linux: &Linux) -> Result<()> {
     Ok(())
 }
 
-/// Maps container id `id` to the host through `maps` (identity when there are no maps).
-pub fn host_id(maps: Option<&[LinuxIdMapping]>, id: u32) -> Option<u32> {
-    let Some(maps) = maps.filter(|m| !m.is_empty()) else {
-        return Some(id);
+/// Most lines a `uid_map` or `gid_map` may have (the kernel's limit since Linux 4.15).
+pub const MAX_ID_MAP_LINES: usize = 340;
+
+/// An id mapping whose arithmetic does not fit the 32-bit id space, or that the kernel refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} mapping {container_id} {host_id} {size}: {reason}")]
+pub struct IdMapError {
+    /// `uidMappings` or `gidMappings`.
+    pub kind: &'static str,
+    /// The mapping's containerID.
+    pub container_id: u32,
+    /// The mapping's hostID.
+    pub host_id: u32,
+    /// The mapping's size.
+    pub size: u32,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// Ids are 32 bits and `u32::MAX` is the invalid id (-1): a range may end at 2^32 - 1 at most.
+const ID_SPACE: u64 = u32::MAX as u64;
+
+/// Checks a whole `uidMappings`/`gidMappings` list: every range non-empty and inside the id space
+/// on both sides (so that no `host_id + offset` can wrap), no two container ranges overlapping,
+/// and no more lines than the kernel takes.
+pub fn check_id_maps(
+    kind: &'static str,
+    maps: &[LinuxIdMapping],
+) -> std::result::Result<(), IdMapError> {
+    let err = |m: &LinuxIdMapping, reason| IdMapError {
+        kind,
+        container_id: m.container_id(),
+        host_id: m.host_id(),
+        size: m.size(),
+        reason,
     };
-    maps.iter().find_map(|m| {
-        (id >= m.container_id() && id - m.container_id() < m.size())
-            .then(|| m.host_id() + (id - m.container_id()))
-    })
+    if let Some(m) = maps.get(MAX_ID_MAP_LINES) {
+        return Err(err(m, "more than 340 mappings (the kernel's limit)"));
+    }
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            return Err(err(m, "size is 0"));
+        }
+        if u64::from(m.container_id()) + u64::from(m.size()) > ID_SPACE {
+            return Err(err(m, "containerID + size is beyond the 32-bit id space"));
+        }
+        if u64::from(m.host_id()) + u64::from(m.size()) > ID_SPACE {
+            return Err(err(m, "hostID + size is beyond the 32-bit id space"));
+        }
+        let overlaps = maps[..i].iter().any(|o| {
+            u64::from(o.container_id()) < u64::from(m.container_id()) + u64::from(m.size())
+                && u64::from(m.container_id()) < u64::from(o.container_id()) + u64::from(o.size())
+        });
+        if overlaps {
+            return Err(err(m, "its container range overlaps an earlier mapping"));
+        }
+    }
+    Ok(())
+}
+
+/// Maps container id `id` to the host through `maps` (identity when there are no maps);
+/// `Ok(None)` when no mapping covers it. A mapping whose host range leaves the id space is an
+/// error: wrapping would hand out a host id (often 0) that nobody asked for.
+pub fn host_id(
+    kind: &'static str,
+    maps: Option<&[LinuxIdMapping]>,
+    id: u32,
+) -> std::result::Result<Option<u32>, IdMapError> {
+    let Some(maps) = maps.filter(|m| !m.is_empty()) else {
+        return Ok(Some(id));
+    };
+    for m in maps {
+        let Some(offset) = id.checked_sub(m.container_id()).filter(|o| *o < m.size()) else {
+            continue;
+        };
+        let host = u64::from(m.host_id()) + u64::from(offset);
+        return match u32::try_from(host)
+            .ok()
+            .filter(|h| u64::from(*h) < ID_SPACE)
+        {
+            Some(h) => Ok(Some(h)),
+            None => Err(IdMapError {
+                kind,
+                container_id: m.container_id(),
+                host_id: m.host_id(),
+                size: m.size(),
+                reason: "hostID + size is beyond the 32-bit id space",
+            }),
+        };
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -137,9 +219,42 @@ mod tests {
             .size(65536u32)
             .build()
             .unwrap()];
-        assert_eq!(host_id(Some(&maps), 0), Some(100000));
-        assert_eq!(host_id(Some(&maps), 1000), Some(101000));
-        assert_eq!(host_id(Some(&maps), 65536), None);
-        assert_eq!(host_id(None, 5), Some(5));
+        assert_eq!(host_id("uid", Some(&maps), 0), Ok(Some(100000)));
+        assert_eq!(host_id("uid", Some(&maps), 1000), Ok(Some(101000)));
+        assert_eq!(host_id("uid", Some(&maps), 65536), Ok(None));
+        assert_eq!(host_id("uid", None, 5), Ok(Some(5)));
+        assert_eq!(check_id_maps("uidMappings", &maps), Ok(()));
+    }
+
+    fn map(c: u32, h: u32, s: u32) -> LinuxIdMapping {
+        LinuxIdMappingBuilder::default()
+            .container_id(c)
+            .host_id(h)
+            .size(s)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn overflowing_maps_are_errors_not_wraps() {
+        // host 4294967295 + 1 wrapped to host uid 0 (or panicked in a debug build).
+        let maps = vec![map(0, u32::MAX, 2)];
+        assert!(host_id("uid", Some(&maps), 1).is_err());
+        assert!(host_id("uid", Some(&maps), 0).is_err());
+        let e = check_id_maps("uidMappings", &maps).unwrap_err();
+        assert!(e.to_string().contains("hostID + size"), "{e}");
+        let e = check_id_maps("gidMappings", &[map(u32::MAX - 1, 1000, 10)]).unwrap_err();
+        assert!(e.to_string().contains("containerID + size"), "{e}");
+        assert!(check_id_maps("uidMappings", &[map(0, 1000, 0)]).is_err());
+        assert!(check_id_maps("uidMappings", &[map(0, 1000, 10), map(5, 2000, 10)]).is_err());
+        let many: Vec<_> = (0..341).map(|i| map(i, 1000 + i, 1)).collect();
+        assert!(check_id_maps("uidMappings", &many).is_err());
+        assert!(check_id_maps("uidMappings", &many[..340]).is_ok());
+        // The largest legal range: ids up to 2^32 - 2.
+        assert_eq!(check_id_maps("uidMappings", &[map(0, 0, u32::MAX)]), Ok(()));
+        assert_eq!(
+            host_id("uid", Some(&[map(0, 0, u32::MAX)]), u32::MAX - 1),
+            Ok(Some(u32::MAX - 1))
+        );
     }
 }

@@ -87,7 +87,11 @@ pub async fn resolve(store: &ContentStore, target: &Descriptor) -> ImageFacts {
             (d, raw, m)
         }
     };
-    let size = manifest.config().size() + manifest.layers().iter().map(|l| l.size()).sum::<u64>();
+    // Descriptor sizes are the image's word: add them without overflow.
+    let size = manifest
+        .layers()
+        .iter()
+        .fold(manifest.config().size(), |n, l| n.saturating_add(l.size()));
     facts.config_digest = digest_of(manifest.config());
     if let Some(cd) = &facts.config_digest {
         if let Ok(cfg_raw) = store.read_all(cd).await {

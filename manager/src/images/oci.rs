@@ -48,6 +48,14 @@ const LAYER_TYPES: [&str; 9] = [
 /// Largest manifest or index we accept (the limit containerd and the distribution spec suggest).
 pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 
+/// How many indexes deep an image may nest (an index of indexes is legal OCI; a longer chain is
+/// hostile, and every reader that follows one stops here instead of recursing without end).
+pub const MAX_INDEX_DEPTH: usize = 4;
+
+/// Most layers an image may have: overlayfs stacks at most 500 lower layers, so an image with
+/// more could never run, and each layer costs an unpack and a snapshot directory first.
+pub const MAX_LAYERS: usize = 500;
+
 /// A parsed manifest-like document.
 #[derive(Debug, Clone)]
 pub enum Document {
@@ -147,6 +155,12 @@ pub fn parse(what: &str, media_type: &str, body: &[u8]) -> Result<Document, Mani
             if !CONFIG_TYPES.contains(&config_type) {
                 return Err(bad(format!(
                     "not a container image: config media type \"{config_type}\""
+                )));
+            }
+            if manifest.layers().len() > MAX_LAYERS {
+                return Err(bad(format!(
+                    "{} layers, more than the {MAX_LAYERS} an image may have",
+                    manifest.layers().len()
                 )));
             }
             for layer in manifest.layers() {

@@ -115,27 +115,16 @@ pub fn host_arch() -> Arch {
     Arch::from(Platform::host().architecture.as_str())
 }
 
-/// Picks the linux/<host arch> manifest out of an image index (`index_digest` must be one).
-pub fn platform_manifest(
-    content: &dyn BlobSource,
-    index_digest: &str,
-) -> Result<String, RootfsError> {
-    let raw = read_all(
-        content
-            .open_blob(index_digest)
-            .map_err(|source| RootfsError::Blob {
-                digest: index_digest.to_string(),
-                source,
-            })?,
-        index_digest,
-        None,
-    )?;
-    let index = ImageIndex::from_reader(&raw[..]).map_err(|e| RootfsError::Manifest {
+pub use super::oci::MAX_INDEX_DEPTH;
+
+/// Picks the linux/<host arch> entry of the image index `index_digest` (`raw`): its digest and size.
+fn select_in_index(raw: &[u8], index_digest: &str) -> Result<(String, u64), RootfsError> {
+    let index = ImageIndex::from_reader(raw).map_err(|e| RootfsError::Manifest {
         digest: index_digest.into(),
         reason: format!("not an image index: {e}"),
     })?;
     oci::select_platform(&index, &Platform::host())
-        .map(|m| m.digest().to_string())
+        .map(|m| (m.digest().to_string(), m.size()))
         .map_err(|_| RootfsError::Manifest {
             digest: index_digest.into(),
             reason: format!("the index has no manifest for linux/{}", host_arch()),
@@ -143,7 +132,8 @@ pub fn platform_manifest(
 }
 
 /// Reads the manifest `manifest_digest` and its config from `content`. An image index is
-/// accepted too: its linux/<host arch> manifest is used.
+/// accepted too: its linux/<host arch> manifest is used, through at most [`MAX_INDEX_DEPTH`]
+/// indexes. Every document read is bounded and must have the size its descriptor gives.
 pub fn read_image(
     content: &dyn BlobSource,
     manifest_digest: &str,
@@ -154,25 +144,50 @@ pub fn read_image(
             source,
         })
     };
-    let mraw = read_all(blob(manifest_digest)?, manifest_digest, None)?;
-    let kind = oci::detect_media_type(None, &mraw).ok_or_else(|| RootfsError::Manifest {
-        digest: manifest_digest.into(),
-        reason: "not a JSON manifest or index".into(),
-    })?;
-    if matches!(kind.as_str(), oci::OCI_INDEX | oci::DOCKER_MANIFEST_LIST) {
-        let chosen = platform_manifest(content, manifest_digest)?;
-        if chosen == manifest_digest {
+    let mut digest = manifest_digest.to_string();
+    let mut expected = None;
+    let mut visited: Vec<String> = Vec::new();
+    let mraw = loop {
+        let raw = read_all(blob(&digest)?, &digest, expected)?;
+        let kind = oci::detect_media_type(None, &raw).ok_or_else(|| RootfsError::Manifest {
+            digest: digest.clone(),
+            reason: "not a JSON manifest or index".into(),
+        })?;
+        if !matches!(kind.as_str(), oci::OCI_INDEX | oci::DOCKER_MANIFEST_LIST) {
+            break raw;
+        }
+        visited.push(digest.clone());
+        let (chosen, size) = select_in_index(&raw, &digest)?;
+        if visited.contains(&chosen) {
             return Err(RootfsError::Manifest {
                 digest: manifest_digest.into(),
-                reason: "an index that lists itself".into(),
+                reason: format!("index {digest} lists {chosen}, which leads back to itself"),
             });
         }
-        return read_image(content, &chosen);
-    }
+        if visited.len() >= MAX_INDEX_DEPTH {
+            return Err(RootfsError::Manifest {
+                digest: manifest_digest.into(),
+                reason: format!("indexes nest more than {MAX_INDEX_DEPTH} deep"),
+            });
+        }
+        digest = chosen;
+        expected = Some(size);
+    };
+    let manifest_digest = digest.as_str();
     let manifest = ImageManifest::from_reader(&mraw[..]).map_err(|e| RootfsError::Manifest {
         digest: manifest_digest.into(),
         reason: e.to_string(),
     })?;
+    if manifest.layers().len() > oci::MAX_LAYERS {
+        return Err(RootfsError::Manifest {
+            digest: manifest_digest.into(),
+            reason: format!(
+                "{} layers, more than the {} an image may have",
+                manifest.layers().len(),
+                oci::MAX_LAYERS
+            ),
+        });
+    }
     let cdigest = manifest.config().digest().to_string();
     let craw = read_all(blob(&cdigest)?, &cdigest, Some(manifest.config().size()))?;
     let config = ImageConfiguration::from_reader(&craw[..]).map_err(|e| RootfsError::Config {

@@ -381,8 +381,22 @@ impl ImageService {
     pub async fn load(&self, path: &Path) -> Result<Vec<String>, ImageError> {
         let dist = self.distribution("load")?;
         let lease = self.inner.leases.create("load", lease::DEFAULT_TTL);
+        let loaded = lease::scope(lease.clone(), dist.load(path)).await;
+        let resolved = match loaded {
+            Ok(r) => r,
+            Err(e) => {
+                // A hostile or broken archive must leave nothing: the blobs stored before the
+                // failure are referenced by no record, and without the lease a collection
+                // removes them (pulls and loads in flight keep theirs through their leases).
+                drop(lease);
+                if let Err(ge) = self.collector().collect().await {
+                    tracing::warn!(error = %ge, "collecting after a failed load");
+                }
+                return Err(e.into());
+            }
+        };
         let mut names = Vec::new();
-        for resolved in lease::scope(lease.clone(), dist.load(path)).await? {
+        for resolved in resolved {
             let (rec, _) = self.record(&resolved)?;
             names.push(rec.name);
         }

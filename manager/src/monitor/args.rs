@@ -36,7 +36,14 @@ pub struct MonitorArgs {
     /// With `exec`: wait for the first attach client before running the process, so it sees
     /// all of its output (`--wait-attach`).
     pub wait_attach: bool,
+    /// With `wait_attach`: seconds to wait for that client (`--attach-timeout`); past them the
+    /// exec fails without the process ever running, and the monitor exits.
+    pub attach_timeout_secs: u64,
 }
+
+/// Default of `--attach-timeout`: berthd connects as soon as the socket is bound, so a client
+/// missing for this long is not coming.
+pub const DEFAULT_ATTACH_TIMEOUT_SECS: u64 = 30;
 
 impl MonitorArgs {
     /// Renders the arguments (without the program name) in the form [`MonitorArgs::parse`] reads.
@@ -73,6 +80,8 @@ impl MonitorArgs {
         }
         if self.wait_attach {
             v.push("--wait-attach".into());
+            v.push("--attach-timeout".into());
+            v.push(self.attach_timeout_secs.to_string().into());
         }
         v
     }
@@ -89,6 +98,7 @@ impl MonitorArgs {
         let mut adopt = None;
         let mut exec = None;
         let mut wait_attach = false;
+        let mut attach_timeout_secs = DEFAULT_ATTACH_TIMEOUT_SECS;
         while let Some(flag) = it.next() {
             let flag = flag
                 .into_string()
@@ -110,7 +120,7 @@ impl MonitorArgs {
                         Some(parsed.ok_or_else(|| format!("--adopt {value:?} is not PID:START"))?);
                 }
                 "--id" | "--bundle" | "--state-dir" | "--runtime" | "--runtime-root"
-                | "--sync-fd" | "--create-timeout" => {
+                | "--sync-fd" | "--create-timeout" | "--attach-timeout" => {
                     let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                     match flag.as_str() {
                         "--id" => {
@@ -129,11 +139,13 @@ impl MonitorArgs {
                                 .to_str()
                                 .and_then(|s| s.parse::<u64>().ok())
                                 .ok_or_else(|| format!("{flag} {value:?} is not a number"))?;
-                            if flag == "--sync-fd" {
-                                sync_fd = i32::try_from(n)
-                                    .map_err(|_| format!("--sync-fd {n} is out of range"))?;
-                            } else {
-                                create_timeout_secs = n;
+                            match flag.as_str() {
+                                "--sync-fd" => {
+                                    sync_fd = i32::try_from(n)
+                                        .map_err(|_| format!("--sync-fd {n} is out of range"))?
+                                }
+                                "--attach-timeout" => attach_timeout_secs = n,
+                                _ => create_timeout_secs = n,
                             }
                         }
                     }
@@ -155,6 +167,7 @@ impl MonitorArgs {
             adopt,
             exec,
             wait_attach,
+            attach_timeout_secs,
         })
     }
 }
@@ -178,11 +191,13 @@ mod tests {
             adopt: None,
             exec: None,
             wait_attach: false,
+            attach_timeout_secs: DEFAULT_ATTACH_TIMEOUT_SECS,
         };
         assert_eq!(MonitorArgs::parse(a.to_args()).unwrap(), a);
         let exec = MonitorArgs {
             exec: Some("/s/exec/e1/process.json".into()),
             wait_attach: true,
+            attach_timeout_secs: 2,
             ..a.clone()
         };
         assert_eq!(MonitorArgs::parse(exec.to_args()).unwrap(), exec);

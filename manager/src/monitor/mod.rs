@@ -158,13 +158,14 @@ fn accept_first(
 ) -> std::io::Result<std::os::unix::net::UnixStream> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    let start = std::time::Instant::now();
+    let limit = std::time::Duration::from_secs(timeout_secs);
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = limit.saturating_sub(start.elapsed());
         if left.is_zero() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                "no client connected",
+                format!("no client connected within {timeout_secs} s"),
             ));
         }
         let ms = u16::try_from(left.as_millis().min(1000)).unwrap_or(1000);
@@ -220,15 +221,22 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
 
     // An exec'd process runs as soon as the runtime starts it: its first client (berthd) must
     // be connected by then, or its first output would reach only the log.
+    // Bounded: a client that never comes must not keep this monitor (and its exec dir) forever.
+    // The process has not run yet, so failing here leaves nothing running.
     let first_client = if args.exec.is_some() && args.wait_attach {
-        Some(
-            accept_first(&listener, args.create_timeout_secs).map_err(|e| {
-                MonitorError::Create {
+        match accept_first(&listener, args.attach_timeout_secs) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                drop(listener);
+                let _ = fs::remove_file(&sock);
+                let message = format!("waiting for the exec client on {}: {e}", sock.display());
+                let _ = writeln!(&diag, "exec not started: {message}");
+                return Err(MonitorError::Create {
                     id: args.id.clone(),
-                    message: format!("waiting for the exec client on {}: {e}", sock.display()),
-                }
-            })?,
-        )
+                    message,
+                });
+            }
+        }
     } else {
         None
     };

@@ -49,6 +49,9 @@ impl Challenge {
     }
 }
 
+/// Largest token-service answer read (real ones are a few KiB).
+const MAX_TOKEN_RESPONSE: u64 = 1024 * 1024;
+
 /// Verifies `credentials` for `registry` (no mirrors: credentials belong to the registry).
 pub async fn login(
     ctx: &RegistryContext,
@@ -113,7 +116,28 @@ pub async fn login(
                     response.status().as_u16()
                 )));
             }
-            let body: serde_json::Value = response.json().await.map_err(transport)?;
+            // A token is a few KiB: a token service must not make us buffer without end.
+            if response
+                .content_length()
+                .is_some_and(|n| n > MAX_TOKEN_RESPONSE)
+            {
+                return Err(refused(format!(
+                    "token service {realm} answered more than {MAX_TOKEN_RESPONSE} bytes"
+                )));
+            }
+            let mut raw = Vec::new();
+            let mut stream = response.bytes_stream();
+            while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+                raw.extend_from_slice(&chunk.map_err(transport)?);
+                if raw.len() as u64 > MAX_TOKEN_RESPONSE {
+                    return Err(refused(format!(
+                        "token service {realm} answered more than {MAX_TOKEN_RESPONSE} bytes"
+                    )));
+                }
+            }
+            let body: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
+                refused(format!("token service {realm} answered invalid JSON: {e}"))
+            })?;
             let token = body
                 .get("token")
                 .or_else(|| body.get("access_token"))

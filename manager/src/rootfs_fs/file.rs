@@ -64,7 +64,8 @@ pub enum FileError {
     },
 }
 
-fn kind_of(st: &FileStat) -> Option<&'static str> {
+/// What a `stat` describes when it is not a regular file (`None` for a regular file).
+pub fn kind_of(st: &FileStat) -> Option<&'static str> {
     match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
         SFlag::S_IFREG => None,
         SFlag::S_IFLNK => Some("symbolic link"),
@@ -162,6 +163,17 @@ impl Root {
             return Err(too_large(buf.len() as u64));
         }
         Ok(Some(buf))
+    }
+
+    /// Opens the regular file `rel` for reading (symlink, FIFO, device, socket or directory
+    /// refused, as [`Root::read_regular`] does); `None` when it does not exist. Returns the file
+    /// and its size, for callers that stream it.
+    pub fn open_regular(&self, rel: &RelPath) -> Result<Option<(File, u64)>, FileError> {
+        let Some((fd, st)) = self.find_regular(rel)? else {
+            return Ok(None);
+        };
+        let f = self.reopen(rel, &fd, OFlag::O_RDONLY)?;
+        Ok(Some((f, u64::try_from(st.st_size).unwrap_or(u64::MAX))))
     }
 
     /// Makes sure a regular file exists at `rel` (its parent directory must exist), creating an

@@ -11,5 +11,5 @@
 mod file;
 mod resolve;
 
-pub use file::{FileError, MAX_ETC_FILE};
+pub use file::{kind_of, FileError, MAX_ETC_FILE};
 pub use resolve::*;

@@ -104,6 +104,15 @@ impl Root {
         })
     }
 
+    /// Takes the directory descriptor `fd` (opened by the caller, e.g. after checking what a
+    /// user-given path is) as a root; `path` is used in messages only.
+    pub fn from_fd(fd: OwnedFd, path: &Path) -> Root {
+        Root {
+            fd,
+            path: path.to_path_buf(),
+        }
+    }
+
     /// The host path of the root (for messages).
     pub fn path(&self) -> &Path {
         &self.path

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use filetime::FileTime;
@@ -68,10 +68,16 @@ impl Copier {
                 self.links.insert((m.dev(), m.ino()), d.clone());
             }
             if ft.is_file() {
-                let mut from = fs::File::open(&s).map_err(|e| SnapshotError::io("open", &s, e))?;
+                // lstat said regular; open so that a swap since cannot make it anything else.
+                let mut from = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(&s)
+                    .map_err(|e| SnapshotError::io("open", &s, e))?;
                 let mut to = fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
                     .open(&d)
                     .map_err(|e| SnapshotError::io("create", &d, e))?;
                 io::copy(&mut from, &mut to).map_err(|e| SnapshotError::io("copy", &d, e))?;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::images::rootfs::{
-    prepare_image_rootfs, remove_stale_extractions, unpack_image, BlobSource, RootfsError,
+    prepare_image_rootfs, read_image, remove_stale_extractions, unpack_image, BlobSource,
+    RootfsError,
 };
 use crate::unpack::{apply_layer, sha256_digest, LayerBlob, UnpackLimits};
 
@@ -612,6 +613,40 @@ fn an_index_resolves_to_the_host_platform_manifest() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("no manifest for linux/"), "{err}");
+}
+
+#[test]
+fn nested_indexes_are_followed_to_a_bound() {
+    let mut blobs = Blobs::default();
+    let (m, _) = image(&mut blobs, &[layer(&[("f", b"1")])], None);
+    let arch = crate::images::rootfs::host_arch().to_string();
+    // Each index's only host entry claims to be a manifest but is the next index: without a
+    // bound a long chain recursed once per level (a stack overflow in berthd for a long one).
+    let mut top = m;
+    let mut chain = Vec::new();
+    for _ in 0..crate::images::rootfs::MAX_INDEX_DEPTH + 1 {
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": top, "size": blobs.data[&top].len(),
+                "platform": {"os": "linux", "architecture": arch}}],
+        });
+        top = blobs.add(serde_json::to_vec(&index).unwrap());
+        chain.push(top.clone());
+    }
+    // Two levels (an index of indexes) are legal OCI.
+    let two = read_image(&blobs, &chain[1]).unwrap();
+    assert_eq!(two.chain_ids.len(), 1);
+    let err = read_image(&blobs, &top).unwrap_err().to_string();
+    assert!(err.contains("nest more than"), "{err}");
+    // An entry whose size is not the blob's is refused, not read as whatever the blob is.
+    let lying = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": chain[0],
+         "size": 3, "platform": {"os": "linux", "architecture": arch}}]});
+    let lying = blobs.add(serde_json::to_vec(&lying).unwrap());
+    let err = read_image(&blobs, &lying).unwrap_err().to_string();
+    assert!(err.contains("the descriptor says 3 bytes"), "{err}");
 }
 
 #[tokio::test]

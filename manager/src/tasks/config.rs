@@ -20,6 +20,9 @@ pub struct TaskManagerConfig {
     pub create_timeout: Duration,
     /// Limit for every other runtime call.
     pub runtime_timeout: Duration,
+    /// How long an exec monitor waits for berthd's attach connection before it gives up on the
+    /// exec (never running its process); `$BERTH_EXEC_ATTACH_TIMEOUT` seconds when set.
+    pub exec_attach_timeout: Duration,
 }
 
 impl TaskManagerConfig {
@@ -47,6 +50,12 @@ impl TaskManagerConfig {
             monitor,
             create_timeout: Duration::from_secs(60),
             runtime_timeout: Duration::from_secs(30),
+            exec_attach_timeout: Duration::from_secs(
+                std::env::var("BERTH_EXEC_ATTACH_TIMEOUT")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(crate::monitor::args::DEFAULT_ATTACH_TIMEOUT_SECS),
+            ),
         }
     }
 }

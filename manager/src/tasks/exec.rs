@@ -4,13 +4,13 @@
 
 use super::attach::Attach;
 use super::error::{io_err, TaskError};
-use super::exit::read_exit_file;
+use super::exit::{is_monitor_of, read_exit_file};
 use super::manager::{validate_id, write_atomic, TaskManager};
 use super::orphan;
 use super::spawn::spawn_monitor;
 use super::types::ExitStatus;
 use crate::monitor::args::MonitorArgs;
-use crate::monitor::layout::{SocketPath, ATTACH_SOCKET};
+use crate::monitor::layout::{SocketPath, ATTACH_SOCKET, MONITOR_PID};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -112,8 +112,10 @@ impl TaskManager {
             adopt: None,
             exec: Some(process_path),
             wait_attach: !stdio.detach,
+            attach_timeout_secs: config.exec_attach_timeout.as_secs().max(1),
         };
-        let wait = config.create_timeout + Duration::from_secs(10);
+        // The monitor may wait for our connection first, then for the runtime.
+        let wait = config.exec_attach_timeout + config.create_timeout + Duration::from_secs(10);
         let spawn = spawn_monitor(&config.monitor, &args, wait);
         let (report, attach) = if stdio.detach {
             (spawn.await?, None)
@@ -150,13 +152,27 @@ impl TaskManager {
         read_exit_file(dir).await
     }
 
-    /// Waits until the exec monitor in `dir` has recorded the process's exit.
+    /// Waits until the exec monitor in `dir` has recorded the process's exit. A monitor that
+    /// is gone without a record (killed) ends the wait with the exit unknown: polling for a
+    /// record nobody will write would never end.
     pub async fn wait_exec(&self, dir: &Path) -> Result<ExitStatus, TaskError> {
+        let monitor = tokio::fs::read_to_string(dir.join(MONITOR_PID))
+            .await
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
         loop {
             if let Some(s) = read_exit_file(dir).await? {
                 return Ok(s);
             }
             if !dir.exists() {
+                return Ok(ExitStatus::unknown());
+            }
+            if let Some(pid) = monitor.filter(|p| !is_monitor_of(*p, dir)) {
+                // The monitor writes the record before it exits: look once more.
+                if let Some(s) = read_exit_file(dir).await? {
+                    return Ok(s);
+                }
+                tracing::warn!(dir = %dir.display(), monitor = pid, "exec monitor gone without an exit record");
                 return Ok(ExitStatus::unknown());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

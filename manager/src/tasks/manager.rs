@@ -163,6 +163,7 @@ impl TaskManager {
             adopt: None,
             exec: None,
             wait_attach: false,
+            attach_timeout_secs: crate::monitor::args::DEFAULT_ATTACH_TIMEOUT_SECS,
         };
         // The monitor kills a hanging runtime at create_timeout; give it time to report that.
         let wait = self.inner.config.create_timeout + Duration::from_secs(10);

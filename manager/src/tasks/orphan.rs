@@ -166,6 +166,7 @@ async fn adopt(entry: &Entry, tm: &TaskManager) -> Option<u32> {
         adopt: Some((pid, start)),
         exec: None,
         wait_attach: false,
+        attach_timeout_secs: crate::monitor::args::DEFAULT_ATTACH_TIMEOUT_SECS,
     };
     let report = match spawn_monitor(&config.monitor, &args, ADOPT_REPORT_WAIT).await {
         Ok(r) => r,

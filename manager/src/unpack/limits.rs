@@ -278,6 +278,67 @@ impl<R: Read> Read for LayerGuard<R> {
     }
 }
 
+/// A tar stream with the unpacker's bounds on extension headers (GNU long names and links, PAX
+/// records: the `tar` crate buffers each whole) for other archives berthd reads (`load`).
+pub struct TarHeaderGuard<R>(LayerGuard<R>);
+
+impl<R: Read> TarHeaderGuard<R> {
+    /// Guards `inner` (no bound on the total size: the caller knows the archive's).
+    pub fn new(inner: R) -> Self {
+        TarHeaderGuard(LayerGuard::new(inner, u64::MAX))
+    }
+}
+
+impl<R: Read> Read for TarHeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// Skipping forward only (what `tar::Archive::entries_with_seek` does over file data): entry
+/// data is seeked over without being read; anything else (headers, PAX records) is read through
+/// the shadow parser as usual. Returns the position in the stream, as the tar reader expects.
+impl<R: Read + io::Seek> io::Seek for TarHeaderGuard<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let io::SeekFrom::Current(n) = pos else {
+            return Err(io::Error::other("the archive reader only skips forward"));
+        };
+        let mut n = u64::try_from(n)
+            .map_err(|_| io::Error::other("the archive reader only skips forward"))?;
+        let g = &mut self.0;
+        if let Some(v) = &g.violation {
+            return Err(io::Error::other(v.to_string()));
+        }
+        if let TarState::Data { left, capture: 0 } = g.state {
+            let k = n.min(left);
+            if k > 0 {
+                // k <= n, which came from an i64.
+                g.inner.seek(io::SeekFrom::Current(k as i64))?;
+                g.count += k;
+                n -= k;
+                g.state = if left == k {
+                    TarState::Header
+                } else {
+                    TarState::Data {
+                        left: left - k,
+                        capture: 0,
+                    }
+                };
+            }
+        }
+        let mut buf = [0u8; 8192];
+        while n > 0 {
+            let m = self.0.read(&mut buf[..n.min(8192) as usize])?;
+            if m == 0 {
+                // End of the archive: the tar reader finds it at its next read.
+                break;
+            }
+            n -= m as u64;
+        }
+        Ok(self.0.count)
+    }
+}
+
 /// The `size` record of a PAX header, parsed as the `tar` crate does.
 fn tar_pax_size(records: &[u8]) -> Option<u64> {
     for ext in tar::PaxExtensions::new(records) {

@@ -155,8 +155,16 @@ fn create_in(
     fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622))
         .ctx(|| format!("chmod {}", fifo.display()))?;
     // The init opens the fifo after switching to the container user: root of the container must own it.
-    let uid = namespaces::host_id(linux.uid_mappings().as_deref(), 0).unwrap_or(0);
-    let gid = namespaces::host_id(linux.gid_mappings().as_deref(), 0).unwrap_or(0);
+    let map_err = |e: namespaces::IdMapError| Error::Config {
+        path: bundle.dir.join("config.json"),
+        msg: e.to_string(),
+    };
+    let uid = namespaces::host_id("uidMappings", linux.uid_mappings().as_deref(), 0)
+        .map_err(map_err)?
+        .unwrap_or(0);
+    let gid = namespaces::host_id("gidMappings", linux.gid_mappings().as_deref(), 0)
+        .map_err(map_err)?
+        .unwrap_or(0);
     chown(&fifo, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
         .ctx(|| format!("chown {}", fifo.display()))?;
 
