@@ -71,7 +71,12 @@ fn run_probe(env: &TestEnv, seccomp: Value, calls: &[&str]) -> (Option<i32>, Str
 }
 
 fn one_rule(action: &str, extra: Value) -> Value {
-    let mut rule = json!({"names": ["getppid"], "action": action});
+    rule_for("getppid", action, extra)
+}
+
+/// A profile that allows everything but `name`, which gets `action` (plus `extra`'s fields).
+fn rule_for(name: &str, action: &str, extra: Value) -> Value {
+    let mut rule = json!({"names": [name], "action": action});
     if let (Some(r), Some(x)) = (rule.as_object_mut(), extra.as_object()) {
         r.extend(x.clone());
     }
@@ -283,22 +288,19 @@ fn several_args_per_rule() {
 
 #[test]
 fn filter_applies_without_no_new_privileges() {
-    if testing_runc() {
-        // runc 1.1.5 (Debian) panics in its init (nil pointer in StartInitialization) whenever a
-        // profile is combined with noNewPrivileges=false, even for `busybox true`.
-        eprintln!(
-            "skipped under runc 1.1.5: its init panics with seccomp and noNewPrivileges=false"
-        );
-        return;
-    }
+    // getpgrp, not getppid: without noNewPrivileges runc 1.1 loads the filter before its
+    // parent check (getppid() != the parent it started with, then SIGKILL itself); a filtered
+    // getppid makes that check fail, the SIGKILL is ignored by the pid namespace's init, Init
+    // returns a nil error and runc panics on it. No runtime calls getpgrp after the load.
     let env = TestEnv::new("scnonnp");
-    let mut b = probe_bundle(&env, one_rule("SCMP_ACT_ERRNO", json!({})), &["getppid"]);
+    let rule = rule_for("getpgrp", "SCMP_ACT_ERRNO", json!({}));
+    let mut b = probe_bundle(&env, rule, &["getpgrp"]);
     b.set("/process/noNewPrivileges", json!(false));
     b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
     let id = env.id("p");
     let o = env.run(&b, &id);
     assert_eq!(o.code, Some(0), "{o}");
-    assert_eq!(o.stdout, "getppid errno 1\n");
+    assert_eq!(o.stdout, "getpgrp errno 1\n");
 }
 
 /// What the test's seccomp agent saw.
@@ -686,23 +688,18 @@ fn exec_hands_its_notify_fd_to_the_agent() {
 
 #[test]
 fn exec_without_no_new_privileges_loads_the_filter_before_the_user_change() {
-    if testing_runc() {
-        // runc 1.1.5's init panics with seccomp and noNewPrivileges=false (see above).
-        eprintln!(
-            "skipped under runc 1.1.5: its init panics with seccomp and noNewPrivileges=false"
-        );
-        return;
-    }
+    // getpgrp for the reason given in filter_applies_without_no_new_privileges.
     let env = TestEnv::new("scexecnnp");
-    let mut b = probe_bundle(&env, one_rule("SCMP_ACT_ERRNO", json!({})), &[]);
+    let rule = rule_for("getpgrp", "SCMP_ACT_ERRNO", json!({}));
+    let mut b = probe_bundle(&env, rule, &[]);
     let id = running_probe(&env, &mut b, "e");
     // As uid 1000 without no_new_privs, loading a filter needs CAP_SYS_ADMIN: it must happen
     // before the uid change drops it.
     let proc_file = env.path("process.json");
-    let process = json!({"args": ["/bin/probe", "getppid"], "cwd": "/", "env": ["PATH=/bin"],
+    let process = json!({"args": ["/bin/probe", "getpgrp"], "cwd": "/", "env": ["PATH=/bin"],
         "user": {"uid": 1000, "gid": 1000}, "noNewPrivileges": false});
     std::fs::write(&proc_file, process.to_string()).unwrap();
     let o = env.rt(&["exec", "--process", proc_file.to_str().unwrap(), &id]);
     assert_eq!(o.code, Some(0), "{o}");
-    assert_eq!(o.stdout, "getppid errno 1\n", "{o}");
+    assert_eq!(o.stdout, "getpgrp errno 1\n", "{o}");
 }

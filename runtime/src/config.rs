@@ -89,23 +89,6 @@ pub fn version_warning(spec: &Spec) -> Option<String> {
     })
 }
 
-/// [`version_warning`] for the config.json in `bundle`; `None` when it cannot be read (`create`
-/// reports that itself).
-pub fn bundle_version_warning(bundle: &Path) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Version {
-        #[serde(rename = "ociVersion")]
-        oci_version: String,
-    }
-    let bytes = std::fs::read(bundle.join("config.json")).ok()?;
-    let v: Version = serde_json::from_slice(&bytes).ok()?;
-    let spec = oci_spec::runtime::SpecBuilder::default()
-        .version(v.oci_version)
-        .build()
-        .ok()?;
-    version_warning(&spec)
-}
-
 /// `major.minor` of an ociVersion like `1.0.2-dev`.
 fn parse_version(v: &str) -> Option<(u64, u64)> {
     let core = v.split(['-', '+']).next()?;

@@ -28,10 +28,10 @@ pub fn is_cloned() -> bool {
     }
 }
 
-/// Copies `src` to `dst` through a userspace buffer.
+/// Copies `src` to `dst` through a userspace buffer (the fallback of [`sealed_copy`]).
 fn copy_plain(src: &mut File, dst: &mut File) -> std::io::Result<()> {
     use std::io::{Read, Write};
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 64 << 10];
     loop {
         let n = match src.read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -43,20 +43,50 @@ fn copy_plain(src: &mut File, dst: &mut File) -> std::io::Result<()> {
     }
 }
 
+/// Copies `src` to `dst` with sendfile(2): page cache to shmem in the kernel, without the
+/// userspace buffer (whose pages counted in the peak RSS of `create` and `run`) and its extra
+/// copy. Errors when the kernel refuses sendfile between these files.
+fn copy_sendfile(src: &File, dst: &File) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        match crate::syscall::sendfile(dst.as_raw_fd(), src.as_raw_fd(), 1 << 30) {
+            Ok(0) => return Ok(()),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A memfd holding a sealed copy of the binary at /proc/self/exe.
+fn sealed_copy() -> Result<File> {
+    let new_memfd = || -> Result<File> {
+        let fd = memfd_create(
+            "berth-runc",
+            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+        )
+        .ctx(|| "memfd_create berth-runc".into())?;
+        Ok(File::from(fd))
+    };
+    let open_exe = || File::open("/proc/self/exe").ctx(|| "open /proc/self/exe".into());
+    let seal = |f: &File| fcntl(f.as_fd(), FcntlArg::F_ADD_SEALS(seals()));
+    let src = open_exe()?;
+    let dst = new_memfd()?;
+    if copy_sendfile(&src, &dst).is_ok() && seal(&dst).is_ok() {
+        return Ok(dst);
+    }
+    // sendfile refused, or sealing failed (EBUSY if a kernel still held a reference to a page
+    // of the copy): a fresh copy through a buffer, whose errors are reported.
+    let mut src = open_exe()?;
+    let mut dst = new_memfd()?;
+    copy_plain(&mut src, &mut dst).ctx(|| "copy /proc/self/exe to memfd".into())?;
+    seal(&dst).ctx(|| "seal berth-runc memfd".into())?;
+    Ok(dst)
+}
+
 /// Copies the running binary into a sealed memfd and execs it with the same argv and environment.
 /// Returns only on error.
 pub fn reexec() -> Result<std::convert::Infallible> {
-    let mut src = File::open("/proc/self/exe").ctx(|| "open /proc/self/exe".into())?;
-    let memfd = memfd_create(
-        "berth-runc",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .ctx(|| "memfd_create berth-runc".into())?;
-    let mut dst = File::from(memfd);
-    // Plain read/write, not std::io::copy: its splice/sendfile fast path can leave the memfd's
-    // pages pinned for a moment, and F_SEAL_WRITE then fails with EBUSY.
-    copy_plain(&mut src, &mut dst).ctx(|| "copy /proc/self/exe to memfd".into())?;
-    fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(seals())).ctx(|| "seal berth-runc memfd".into())?;
+    let dst = sealed_copy()?;
     let args: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).ok())
         .collect();

@@ -138,3 +138,12 @@ pub fn join_session_keyring(name: &str) -> nix::Result<()> {
     };
     Errno::result(ret).map(drop)
 }
+
+/// Copies up to `count` bytes from the current offset of `src` to `dst` in the kernel
+/// (sendfile(2)); returns the number copied, 0 at end of file.
+pub fn sendfile(dst: RawFd, src: RawFd, count: usize) -> nix::Result<usize> {
+    // SAFETY: a NULL offset pointer makes sendfile use and advance `src`'s file offset; no memory
+    // of ours is read or written.
+    let ret = unsafe { libc::sendfile(dst, src, std::ptr::null_mut(), count) };
+    Errno::result(ret).map(|n| n as usize)
+}

@@ -15,6 +15,7 @@ extern "C" fn on_sigsys(_: libc::c_int) {
 fn number(name: &str) -> Option<libc::c_long> {
     Some(match name {
         "getppid" => libc::SYS_getppid,
+        "getpgrp" => libc::SYS_getpgrp,
         "kill" => libc::SYS_kill,
         "unshare" => libc::SYS_unshare,
         "keyctl" => libc::SYS_keyctl,

@@ -47,19 +47,25 @@ pub fn create(
     opts: &CreateOptions,
     warn: &mut dyn FnMut(&str),
 ) -> Result<State> {
-    create_with(root, id, opts, None, warn)
+    crate::id::validate(id)?;
+    let bundle = config::load(&opts.bundle)?;
+    create_with(root, id, opts, &bundle, None, warn)
 }
 
-/// `create` with an already connected console socket (used by foreground `run` with its own pty).
+/// `create` of an already loaded `bundle` (foreground `run` reads it first for `terminal`),
+/// with an already connected console socket (`run` with its own pty).
 pub(crate) fn create_with(
     root: &Path,
     id: &str,
     opts: &CreateOptions,
+    bundle: &Bundle,
     console: Option<OwnedFd>,
     warn: &mut dyn FnMut(&str),
 ) -> Result<State> {
     crate::id::validate(id)?;
-    let bundle = config::load(&opts.bundle)?;
+    if let Some(w) = config::version_warning(&bundle.spec) {
+        warn(&w);
+    }
     let process = bundle.spec.process().as_ref();
     let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
     if terminal && opts.console_socket.is_none() && console.is_none() {
@@ -88,7 +94,7 @@ pub(crate) fn create_with(
         }
     }
     let mut cgroup: Option<Cgroup> = None;
-    let res = create_in(&dir, id, opts, &bundle, console, &mut cgroup, warn);
+    let res = create_in(&dir, id, opts, bundle, console, &mut cgroup, warn);
     if res.is_err() {
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();

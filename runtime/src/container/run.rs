@@ -97,7 +97,7 @@ pub fn run(
     } else {
         (None, None)
     };
-    let st = create_with(root, id, opts, theirs, warn)?;
+    let st = create_with(root, id, opts, &bundle, theirs, warn)?;
     let init = Pid::from_raw(st.init_pid);
     let master = match &ours {
         Some(sock) => match crate::console::recv_master(sock.as_raw_fd()) {

@@ -144,7 +144,7 @@ fn setup(ctx: &CreateCtx<'_>, chan: &Channel) -> Result<Prepared> {
             finalize::Stage::BeforeUserChange => LoadPoint::BeforeUserChange,
             finalize::Stage::Last => LoadPoint::Last,
         };
-        seccomp::load_at(point, linux, process, chan)
+        seccomp::load_at(point, linux, process, chan, seccomp::Source::Parent)
     })?;
     Ok(Prepared {
         fifo,

@@ -24,6 +24,10 @@ pub enum Message {
     SeccompFd(i32),
     /// Parent → container process: the listener fd reached the agent.
     SeccompDone,
+    /// Init → parent: at the load point, send the filter compiled meanwhile.
+    SeccompProgramRequest,
+    /// Parent → init: the compiled filter ([`crate::seccomp::Program::encode`]).
+    SeccompProgram(Vec<u8>),
 }
 
 impl Message {
@@ -40,6 +44,8 @@ impl Message {
             Message::Error(s) => (8, s.as_bytes().to_vec()),
             Message::SeccompFd(fd) => (9, fd.to_le_bytes().to_vec()),
             Message::SeccompDone => (10, vec![]),
+            Message::SeccompProgramRequest => (11, vec![]),
+            Message::SeccompProgram(b) => (12, b.clone()),
         };
         let mut out = Vec::with_capacity(1 + payload.len());
         out.push(tag);
@@ -62,6 +68,8 @@ impl Message {
             8 => Message::Error(String::from_utf8_lossy(rest).into_owned()),
             9 => Message::SeccompFd(int()?),
             10 => Message::SeccompDone,
+            11 => Message::SeccompProgramRequest,
+            12 => Message::SeccompProgram(rest.to_vec()),
             _ => return None,
         })
     }
@@ -84,6 +92,8 @@ mod tests {
             Message::Error("mount /proc: EPERM".into()),
             Message::SeccompFd(7),
             Message::SeccompDone,
+            Message::SeccompProgramRequest,
+            Message::SeccompProgram(vec![1, 2, 3]),
         ] {
             assert_eq!(Message::decode(&m.encode()), Some(m));
         }

@@ -33,8 +33,22 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
         let resources = crate::rootfs::dev_nodes::cgroup_rules(linux)?;
         cgroup.apply(intermediate, Some(&resources))?;
         ours.send(&Message::Go)?;
+        // Compiled while the intermediate and the init set up namespaces and the rootfs (the
+        // init asks for it at its load point); an error fails create as the init's would.
+        let seccomp = linux
+            .seccomp()
+            .as_ref()
+            .map(crate::seccomp::compile)
+            .transpose()
+            .map_err(|e| Error::Init(e.to_string()))?;
         loop {
             match ours.recv()? {
+                Some(Message::SeccompProgramRequest) => {
+                    let p = seccomp.as_ref().ok_or_else(|| {
+                        Error::Init("seccomp program requested, but the config has none".into())
+                    })?;
+                    ours.send(&Message::SeccompProgram(p.encode()))?;
+                }
                 Some(Message::MapRequest) => {
                     namespaces::write_id_maps(intermediate, linux)?;
                     ours.send(&Message::MapDone)?;

@@ -199,7 +199,7 @@ fn process_main(ctx: &ExecCtx<'_>, chan: &Channel) -> ! {
                 finalize::Stage::BeforeUserChange => LoadPoint::BeforeUserChange,
                 finalize::Stage::Last => LoadPoint::Last,
             };
-            seccomp::load_at(point, linux, ctx.process, chan)
+            seccomp::load_at(point, linux, ctx.process, chan, seccomp::Source::Build)
         })?;
         finalize::exec(&program)
     })();

@@ -40,7 +40,7 @@ pub fn mount_cgroup(dest: &Path, opts: &MountOptions, env: MountEnv) -> Result<(
             &PathBuf::from(CGROUP_ROOT),
             "cgroup2",
             "",
-            &own_path("")?,
+            &own_path(&read_own_cgroups()?, "")?,
             dest,
             flags,
             ro,
@@ -49,6 +49,9 @@ pub fn mount_cgroup(dest: &Path, opts: &MountOptions, env: MountEnv) -> Result<(
     }
     mount(Some("tmpfs"), dest, Some("tmpfs"), flags, Some("mode=755"))
         .ctx(|| format!("mount tmpfs on {}", dest.display()))?;
+    // Read once: one read_to_string of a proc file is several small reads, and a v1 host has a
+    // dozen hierarchies.
+    let own = read_own_cgroups()?;
     for h in hierarchies()? {
         let Some(name) = h.mountpoint.file_name().map(|n| n.to_os_string()) else {
             continue;
@@ -60,7 +63,7 @@ pub fn mount_cgroup(dest: &Path, opts: &MountOptions, env: MountEnv) -> Result<(
         } else {
             h.controllers.clone()
         };
-        let sub = own_path(&key)?;
+        let sub = own_path(&own, &key)?;
         mount_one(
             &h.mountpoint,
             &h.fstype,
@@ -145,11 +148,16 @@ fn hierarchies() -> Result<Vec<Hierarchy>> {
         .collect())
 }
 
-/// This process's cgroup path for a hierarchy identified by its controller list (empty for cgroup2).
-fn own_path(controllers: &str) -> Result<String> {
-    let text = fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
+/// The text of /proc/self/cgroup.
+fn read_own_cgroups() -> Result<String> {
+    fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())
+}
+
+/// This process's cgroup path (from `text`, /proc/self/cgroup) for a hierarchy identified by its
+/// controller list (empty for cgroup2).
+fn own_path(text: &str, controllers: &str) -> Result<String> {
     let want: Vec<&str> = controllers.split(',').filter(|c| !c.is_empty()).collect();
-    parse_proc_cgroup(&text)
+    parse_proc_cgroup(text)
         .into_iter()
         .find(|c| {
             c.controllers.len() == want.len()

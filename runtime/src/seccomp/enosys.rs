@@ -219,12 +219,13 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<sock_filter>, SeccompError> {
         .collect())
 }
 
-/// Loads `ctx` with the stub in front; returns the notify fd when `notify`.
-pub fn load(
+/// libseccomp's program for `ctx`, with the stub in front; the notify listener is asked for when
+/// `notify`.
+pub fn compile(
     ctx: &ScmpFilterContext,
     config: &LinuxSeccomp,
     notify: bool,
-) -> Result<Option<OwnedFd>, SeccompError> {
+) -> Result<super::Program, SeccompError> {
     let Some(native) = native() else {
         return Err(SeccompError::Agent {
             path: String::new(),
@@ -256,6 +257,19 @@ pub fn load(
     }
     let mut prog = encode(&stub(&blocks))?;
     prog.extend(export(ctx)?);
+    super::Program::new(prog, filter_flags(ctx, notify))
+}
+
+/// libseccomp's program for `ctx` alone, for a raw load (see [`load`]).
+pub fn compile_plain(
+    ctx: &ScmpFilterContext,
+    notify: bool,
+) -> Result<super::Program, SeccompError> {
+    super::Program::new(export(ctx)?, filter_flags(ctx, notify))
+}
+
+/// The seccomp(2) flags libseccomp's own load would pass for `ctx`'s attributes.
+fn filter_flags(ctx: &ScmpFilterContext, notify: bool) -> libc::c_ulong {
     let mut flags: libc::c_ulong = 0;
     let attr = |r: Result<bool, libseccomp::error::SeccompError>| r.unwrap_or(false);
     if attr(ctx.get_ctl_tsync()) {
@@ -276,30 +290,36 @@ pub fn load(
     if notify {
         flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
+    flags
+}
+
+/// Loads a compiled program into the calling process; returns the notify listener when the
+/// program's flags ask for one.
+pub fn load(p: &super::Program) -> Result<Option<OwnedFd>, SeccompError> {
+    let mut filter = p.filter.clone();
     let fprog = sock_fprog {
-        len: u16::try_from(prog.len()).map_err(|_| SeccompError::Field {
+        len: u16::try_from(filter.len()).map_err(|_| SeccompError::Field {
             field: "linux.seccomp.syscalls".into(),
             msg: format!(
                 "the filter has {} BPF instructions, more than 65535",
-                prog.len()
+                filter.len()
             ),
         })?,
-        filter: prog.as_mut_ptr(),
+        filter: filter.as_mut_ptr(),
     };
-    // SAFETY: seccomp(2) reads `fprog` and the `prog` buffer it points to, both alive for the call.
+    // SAFETY: seccomp(2) reads `fprog` and the `filter` buffer it points to, both alive for the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            flags,
+            p.flags,
             &fprog as *const sock_fprog,
         )
     };
     if r < 0 {
-        return Err(
-            sys("seccomp(SECCOMP_SET_MODE_FILTER) with the ENOSYS stub")(nix::Error::last()),
-        );
+        return Err(sys("seccomp(SECCOMP_SET_MODE_FILTER)")(nix::Error::last()));
     }
+    let notify = p.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0;
     // SAFETY: with NEW_LISTENER the kernel returns a fresh listener fd that nothing else owns.
     Ok(notify.then(|| unsafe { OwnedFd::from_raw_fd(r as i32) }))
 }

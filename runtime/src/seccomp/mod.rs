@@ -1,8 +1,9 @@
 //! `linux.seccomp`: checking a profile, building its filter with libseccomp, loading it at the
 //! point runc loads it, and handing a `SCMP_ACT_NOTIFY` listener fd to a seccomp agent.
 //!
-//! The filter is built and loaded inside the container process (init or exec'd), never in the
-//! runtime's parent process. Where it is loaded follows runc 1.1 (`standard_init_linux.go`,
+//! The filter is loaded inside the container process (init or exec'd), never in the runtime's
+//! parent process; the init's is compiled by the parent meanwhile ([`Program`], [`Source`]), an
+//! exec'd process builds its own. Where it is loaded follows runc 1.1 (`standard_init_linux.go`,
 //! `setns_init_linux.go`): with `noNewPrivileges` it is the last step before the process
 //! reports ready (so the runtime's own mounts, uid change and capability work are never
 //! filtered); without it loading a filter needs `CAP_SYS_ADMIN`, so it happens before the uid
@@ -93,7 +94,7 @@ where
     let notify = filter::uses_notify(config);
     let default = filter::action(config.default_action(), config.default_errno_ret());
     let fd = if enosys::wanted(config, default) {
-        enosys::load(&ctx, config, notify)?
+        enosys::load(&enosys::compile(&ctx, config, notify)?)?
     } else {
         ctx.load().map_err(|source| SeccompError::Libseccomp {
             context: "load filter (seccomp(SECCOMP_SET_MODE_FILTER))".into(),
@@ -122,6 +123,111 @@ where
     Ok(())
 }
 
+/// Bytes of the flags in [`Program::encode`].
+const FLAGS_LEN: usize = std::mem::size_of::<libc::c_ulong>();
+
+/// A filter compiled ahead of its load: the BPF program and the seccomp(2) flags. The parent of
+/// `create` compiles it while the container init sets up the rootfs, and the init loads it at
+/// its [`LoadPoint`] (see [`Source::Parent`]); compiling takes longer than anything else the
+/// runtime does for Docker's default profile, and the parent is otherwise idle then.
+#[derive(Clone)]
+pub struct Program {
+    filter: Vec<libc::sock_filter>,
+    flags: libc::c_ulong,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("instructions", &self.filter.len())
+            .field("flags", &self.flags)
+            .finish()
+    }
+}
+
+impl Program {
+    fn new(filter: Vec<libc::sock_filter>, flags: libc::c_ulong) -> Result<Program, SeccompError> {
+        if filter.is_empty() || filter.len() > usize::from(u16::MAX) {
+            return Err(SeccompError::Field {
+                field: "linux.seccomp.syscalls".into(),
+                msg: format!("the filter has {} BPF instructions", filter.len()),
+            });
+        }
+        Ok(Program { filter, flags })
+    }
+
+    /// Wire form for the create channel (between two copies of the same binary): the flags as a
+    /// native `c_ulong`, then 8 bytes per instruction.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(FLAGS_LEN + 8 * self.filter.len());
+        out.extend_from_slice(&self.flags.to_le_bytes());
+        for i in &self.filter {
+            out.extend_from_slice(&i.code.to_le_bytes());
+            out.push(i.jt);
+            out.push(i.jf);
+            out.extend_from_slice(&i.k.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses [`Program::encode`]'s output; `None` when malformed.
+    pub fn decode(buf: &[u8]) -> Option<Program> {
+        let (flags, rest) = buf.split_first_chunk::<FLAGS_LEN>()?;
+        if rest.len() % 8 != 0 {
+            return None;
+        }
+        let filter = rest
+            .chunks_exact(8)
+            .map(|c| libc::sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Program::new(filter, libc::c_ulong::from_le_bytes(*flags)).ok()
+    }
+}
+
+/// Compiles `config` (checked, built with libseccomp, with runc's ENOSYS stub when it applies)
+/// into the program [`load_program`] loads: what [`apply`] loads, but without loading it.
+pub fn compile(config: &LinuxSeccomp) -> Result<Program, SeccompError> {
+    let ctx = filter::build(config)?;
+    let notify = filter::uses_notify(config);
+    let default = filter::action(config.default_action(), config.default_errno_ret());
+    if enosys::wanted(config, default) {
+        enosys::compile(&ctx, config, notify)
+    } else {
+        enosys::compile_plain(&ctx, notify)
+    }
+}
+
+/// Loads a compiled program into the calling process and hands its notify fd (if any) to
+/// `hand_over`, as [`apply`] does.
+pub fn load_program<E>(p: &Program, hand_over: impl FnOnce(RawFd) -> Result<(), E>) -> Result<(), E>
+where
+    E: From<SeccompError>,
+{
+    if let Some(fd) = enosys::load(p)? {
+        let res = hand_over(fd.as_raw_fd());
+        drop(fd);
+        res?;
+    }
+    Ok(())
+}
+
+/// Where a container process gets its filter at its load point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Compiled here (`exec`: a one-off process, nobody to compile it for it).
+    Build,
+    /// Compiled by the parent of `create`, fetched over the create channel
+    /// ([`Message::SeccompProgramRequest`]).
+    ///
+    /// [`Message::SeccompProgramRequest`]: crate::process::message::Message::SeccompProgramRequest
+    Parent,
+}
+
 /// The seccomp step of a container process (init or exec'd), called at both [`LoadPoint`]s: it
 /// loads the filter of `linux.seccomp` only when `at` is this process's load point. A notify fd
 /// is reported to the parent over `chan` ([`Message::SeccompFd`], sent with write(2)) and the
@@ -134,6 +240,7 @@ pub fn load_at(
     linux: &oci_spec::runtime::Linux,
     process: &Process,
     chan: &crate::process::channel::Channel,
+    source: Source,
 ) -> crate::Result<()> {
     use crate::process::message::Message;
     let Some(config) = linux.seccomp() else {
@@ -142,10 +249,30 @@ pub fn load_at(
     if load_point(process) != at {
         return Ok(());
     }
-    apply(config, |fd| -> crate::Result<()> {
+    let hand_over = |fd| -> crate::Result<()> {
         chan.send_via_write(&Message::SeccompFd(fd))?;
         chan.expect(&Message::SeccompDone)
-    })
+    };
+    match source {
+        Source::Build => apply(config, hand_over),
+        Source::Parent => {
+            chan.send(&Message::SeccompProgramRequest)?;
+            let program = match chan.recv()? {
+                Some(Message::SeccompProgram(bytes)) => {
+                    Program::decode(&bytes).ok_or_else(|| {
+                        crate::Error::Init("malformed seccomp program on create channel".into())
+                    })?
+                }
+                Some(Message::Error(e)) => return Err(crate::Error::Init(e)),
+                other => {
+                    return Err(crate::Error::Init(format!(
+                        "unexpected reply to seccomp program request: {other:?}"
+                    )))
+                }
+            };
+            load_program(&program, hand_over)
+        }
+    }
 }
 
 /// Where the agent protocol's state comes from when the parent forwards a notify fd.
@@ -200,4 +327,38 @@ pub fn forward_notify_fd(t: &NotifyTarget<'_>, fd: RawFd) -> Result<(), SeccompE
         },
     };
     agent::send(listener, &state, &owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_profile_compiles_and_its_program_survives_the_channel() {
+        let json = include_str!("../../../integration/testdata/seccomp-docker-default.json");
+        let config: LinuxSeccomp = serde_json::from_str(json).unwrap();
+        let p = compile(&config).unwrap();
+        // Docker's profile denies by default: the ENOSYS stub is in front of libseccomp's code.
+        assert!(p.filter.len() > 100, "{p:?}");
+        assert_eq!(p.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER, 0);
+        let back = Program::decode(&p.encode()).unwrap();
+        assert_eq!(back.flags, p.flags);
+        assert_eq!(back.encode(), p.encode());
+        assert!(Program::decode(&[0u8; FLAGS_LEN - 1]).is_none());
+        assert!(Program::decode(&[0u8; FLAGS_LEN + 4]).is_none());
+        assert!(
+            Program::decode(&[0u8; FLAGS_LEN]).is_none(),
+            "an empty program is refused"
+        );
+    }
+
+    #[test]
+    fn notify_asks_for_a_listener() {
+        let config: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]}))
+        .unwrap();
+        let p = compile(&config).unwrap();
+        assert_ne!(p.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER, 0);
+    }
 }

@@ -16,6 +16,13 @@ use logging::Logger;
 
 fn main() {
     use clap::FromArgMatches;
+    // Re-exec before clap builds its command tree: this first process only copies and seals
+    // itself, so its peak RSS (the highest of `run`'s processes) is the runtime's startup and
+    // no clap code or heap. `dispatch` checks again after parsing, for what this scan cannot tell.
+    if early_command().is_some_and(needs_sealed_copy) && !selfclone::is_cloned() {
+        // An error here is reported by the same attempt in `dispatch`, with the logging flags.
+        let _ = selfclone::reexec();
+    }
     let cli = match help::command()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m))
@@ -61,6 +68,34 @@ fn main() {
             std::process::exit(code);
         }
     }
+}
+
+/// Commands whose processes enter the container and so must run from a sealed copy.
+fn needs_sealed_copy(command: String) -> bool {
+    matches!(command.as_str(), "create" | "run" | "exec")
+}
+
+/// The command name from argv without clap: the first argument after runc's global flags (and
+/// their values). `None` on a flag this scan does not know.
+fn early_command() -> Option<String> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        let a = a.into_string().ok()?;
+        if !a.starts_with('-') {
+            return Some(a);
+        }
+        let name = a.split_once('=').map_or(a.as_str(), |(n, _)| n);
+        match name {
+            "--root" | "--log" | "--log-format" | "--criu" | "--rootless" => {
+                if !a.contains('=') {
+                    args.next();
+                }
+            }
+            "--debug" | "--systemd-cgroup" => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The error and its causes, skipping a cause whose text the previous message already ends with
@@ -128,9 +163,6 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
     }
     match cmd {
         Command::Create(a) => {
-            if let Some(w) = berth_runtime::config::bundle_version_warning(&a.bundle) {
-                log.warn(&w);
-            }
             log.debug(&format!(
                 "create {}: bundle {}, root {}",
                 a.id,
@@ -171,9 +203,6 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> Result<i32> {
             keep,
             create,
         } => {
-            if let Some(w) = berth_runtime::config::bundle_version_warning(&create.bundle) {
-                log.warn(&w);
-            }
             let opts = CreateOptions {
                 keep: *keep,
                 ..create_options(create)
