@@ -86,6 +86,11 @@ pub fn to_json(c: &pb::Container) -> Value {
             },
             "Devices": null_if_empty(&o.devices),
             "Init": if o.init { json!(true) } else { Value::Null },
+            // json-file's options and rotated names (<log>.1, …); the lines are CRI-formatted.
+            "LogConfig": {
+                "Type": "json-file",
+                "Config": o.log_opts.iter().collect::<std::collections::BTreeMap<_, _>>(),
+            },
         },
         "NetworkSettings": network_settings(c.network_settings.as_ref()),
         "SnapshotKey": c.snapshot_key,

@@ -145,6 +145,8 @@ pub struct TaskSpec {
     pub open_stdin: bool,
     /// Where the monitor writes the container's output.
     pub log_path: PathBuf,
+    /// How the monitor rotates that log (`--log-opt max-size/max-file`).
+    pub log: crate::monitor::LogRotation,
 }
 
 /// Output of a task for an attach client.

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod exit_code;
 mod explain_bundle;
 mod limits;
+pub mod log_opts;
 pub mod logs;
 pub mod names;
 pub mod record;
@@ -118,6 +119,8 @@ pub struct Containers {
     me: std::sync::Weak<Containers>,
     /// Containers whose restart policy has a start scheduled (see [`restart`]).
     restarts: restart::Pending,
+    /// The daemon's `[logs]` options, given to containers created without `--log-opt`.
+    log_defaults: std::sync::OnceLock<std::collections::BTreeMap<String, String>>,
 }
 
 impl Containers {
@@ -142,12 +145,29 @@ impl Containers {
             pending_names: Default::default(),
             network: std::sync::OnceLock::new(),
             restarts: Default::default(),
+            log_defaults: std::sync::OnceLock::new(),
         })
     }
 
     /// Gives containers networking (once, at daemon start).
     pub fn set_network(&self, network: Arc<crate::network::Networks>) {
         let _ = self.network.set(network);
+    }
+
+    /// Sets the log options of containers created without `--log-opt` (checked here, so a bad
+    /// `[logs]` section stops the daemon before it serves).
+    pub fn set_log_defaults(
+        &self,
+        opts: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ContainerError> {
+        log_opts::rotation(&opts).map_err(|e| ContainerError::Invalid(format!("[logs]: {e}")))?;
+        let _ = self.log_defaults.set(opts);
+        Ok(())
+    }
+
+    /// The daemon's default log options (none: no rotation).
+    pub(crate) fn log_defaults(&self) -> std::collections::BTreeMap<String, String> {
+        self.log_defaults.get().cloned().unwrap_or_default()
     }
 
     /// The network subsystem, if set.

@@ -81,13 +81,14 @@ impl TaskBackend for ManagedTasks {
     async fn create(&self, spec: &TaskSpec) -> Result<u32, BackendError> {
         let info = self
             .tm
-            .create(
+            .create_with_log(
                 &spec.id,
                 &spec.bundle_dir,
                 StdioOptions {
                     tty: spec.tty,
                     stdin: spec.open_stdin,
                 },
+                spec.log,
             )
             .await
             .map_err(err)?;

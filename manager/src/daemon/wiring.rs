@@ -33,6 +33,9 @@ pub enum WiringError {
     /// The network subsystem could not be set up (bad `[network]` settings).
     #[error("network: {0}")]
     Network(#[from] crate::network::NetworkError),
+    /// A bad `[logs]` section.
+    #[error("config: {0}")]
+    Logs(#[from] crate::containers::ContainerError),
 }
 
 /// Containers, tasks and events of one daemon.
@@ -98,6 +101,7 @@ impl ContainerSystem {
         let records = ContainerStore::new(metadata.clone())?;
         networks.set_records(Box::new(move || records.list().unwrap_or_default()));
         containers.set_network(Arc::clone(&networks));
+        containers.set_log_defaults(config.logs.log_opts())?;
         containers.spawn_exit_handler();
         Ok(Self {
             containers,

@@ -96,6 +96,10 @@ pub struct RunOptions {
     /// `--init`.
     #[serde(default)]
     pub init: bool,
+    /// `--log-opt` values (`max-size`, `max-file`), the daemon's `[logs]` defaults filled in at
+    /// create when none were given.
+    #[serde(default)]
+    pub log_opts: BTreeMap<String, String>,
     /// Docker's default seccomp profile applies unless `security_opt` or `privileged` says
     /// otherwise: set by berth.v1 creates, not by CRI ones (their security context decides),
     /// and absent on records made before the profile existed (their bundles have none).

@@ -36,6 +36,10 @@ pub struct MonitorArgs {
     /// With `exec`: wait for the first attach client before running the process, so it sees
     /// all of its output (`--wait-attach`).
     pub wait_attach: bool,
+    /// Rotate `container.log` at this many bytes (`--log-max-size`; 0: never).
+    pub log_max_size: u64,
+    /// Log files kept when rotating, the live one included (`--log-max-file`).
+    pub log_max_file: u32,
 }
 
 impl MonitorArgs {
@@ -74,6 +78,12 @@ impl MonitorArgs {
         if self.wait_attach {
             v.push("--wait-attach".into());
         }
+        if self.log_max_size > 0 {
+            v.push("--log-max-size".into());
+            v.push(self.log_max_size.to_string().into());
+            v.push("--log-max-file".into());
+            v.push(self.log_max_file.to_string().into());
+        }
         v
     }
 
@@ -89,6 +99,7 @@ impl MonitorArgs {
         let mut adopt = None;
         let mut exec = None;
         let mut wait_attach = false;
+        let (mut log_max_size, mut log_max_file) = (0, 1);
         while let Some(flag) = it.next() {
             let flag = flag
                 .into_string()
@@ -110,7 +121,7 @@ impl MonitorArgs {
                         Some(parsed.ok_or_else(|| format!("--adopt {value:?} is not PID:START"))?);
                 }
                 "--id" | "--bundle" | "--state-dir" | "--runtime" | "--runtime-root"
-                | "--sync-fd" | "--create-timeout" => {
+                | "--sync-fd" | "--create-timeout" | "--log-max-size" | "--log-max-file" => {
                     let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                     match flag.as_str() {
                         "--id" => {
@@ -129,11 +140,19 @@ impl MonitorArgs {
                                 .to_str()
                                 .and_then(|s| s.parse::<u64>().ok())
                                 .ok_or_else(|| format!("{flag} {value:?} is not a number"))?;
-                            if flag == "--sync-fd" {
-                                sync_fd = i32::try_from(n)
-                                    .map_err(|_| format!("--sync-fd {n} is out of range"))?;
-                            } else {
-                                create_timeout_secs = n;
+                            match flag.as_str() {
+                                "--sync-fd" => {
+                                    sync_fd = i32::try_from(n)
+                                        .map_err(|_| format!("--sync-fd {n} is out of range"))?
+                                }
+                                "--log-max-size" => log_max_size = n,
+                                "--log-max-file" => {
+                                    log_max_file =
+                                        u32::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(
+                                            || format!("--log-max-file {n} is out of range"),
+                                        )?
+                                }
+                                _ => create_timeout_secs = n,
                             }
                         }
                     }
@@ -155,6 +174,8 @@ impl MonitorArgs {
             adopt,
             exec,
             wait_attach,
+            log_max_size,
+            log_max_file,
         })
     }
 }
@@ -178,8 +199,16 @@ mod tests {
             adopt: None,
             exec: None,
             wait_attach: false,
+            log_max_size: 0,
+            log_max_file: 1,
         };
         assert_eq!(MonitorArgs::parse(a.to_args()).unwrap(), a);
+        let rotating = MonitorArgs {
+            log_max_size: 4000,
+            log_max_file: 3,
+            ..a.clone()
+        };
+        assert_eq!(MonitorArgs::parse(rotating.to_args()).unwrap(), rotating);
         let exec = MonitorArgs {
             exec: Some("/s/exec/e1/process.json".into()),
             wait_attach: true,

@@ -112,6 +112,8 @@ impl TaskManager {
             adopt: None,
             exec: Some(process_path),
             wait_attach: !stdio.detach,
+            log_max_size: 0,
+            log_max_file: 1,
         };
         let wait = config.create_timeout + Duration::from_secs(10);
         let spawn = spawn_monitor(&config.monitor, &args, wait);

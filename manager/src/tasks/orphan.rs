@@ -166,6 +166,8 @@ async fn adopt(entry: &Entry, tm: &TaskManager) -> Option<u32> {
         adopt: Some((pid, start)),
         exec: None,
         wait_attach: false,
+        log_max_size: 0,
+        log_max_file: 1,
     };
     let report = match spawn_monitor(&config.monitor, &args, ADOPT_REPORT_WAIT).await {
         Ok(r) => r,
