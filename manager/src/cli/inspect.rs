@@ -37,6 +37,8 @@ pub fn to_json(c: &pb::Container) -> Value {
         "Created": time(&c.created_at),
         "Labels": c.labels,
         "RestartCount": st.restart_count,
+        // Docker's: the running execs' ids, null when there are none.
+        "ExecIDs": null_if_empty(&c.exec_ids),
         "State": {
             "Status": state,
             "Running": st.state == pb::ContainerState::Running as i32,

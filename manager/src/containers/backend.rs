@@ -251,6 +251,14 @@ pub trait TaskBackend: Send + Sync {
             "exec is not supported by this task backend (container {id})"
         )))
     }
+    /// Waits until exec `exec_id` of task `id` has ended; `code: None` when its exit cannot
+    /// be learned (its monitor died, or the task was deleted).
+    async fn wait_exec(&self, id: &str, exec_id: &str) -> Result<ExitInfo, BackendError> {
+        let _ = exec_id;
+        Err(BackendError::precondition(format!(
+            "exec is not supported by this task backend (container {id})"
+        )))
+    }
     /// Exit events, including exits that happened while berthd was down (found at recovery).
     fn subscribe_exits(&self) -> tokio::sync::broadcast::Receiver<ExitEvent>;
 }

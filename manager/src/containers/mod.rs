@@ -5,6 +5,7 @@ pub mod backend;
 mod create;
 mod delete;
 pub mod exec;
+mod exec_events;
 pub mod exit_code;
 mod explain_bundle;
 mod limits;
@@ -121,6 +122,8 @@ pub struct Containers {
     restarts: restart::Pending,
     /// The daemon's `[logs]` options, given to containers created without `--log-opt`.
     log_defaults: std::sync::OnceLock<std::collections::BTreeMap<String, String>>,
+    /// Execs running per container (see [`exec_events`]).
+    running_execs: exec_events::RunningExecs,
 }
 
 impl Containers {
@@ -146,6 +149,7 @@ impl Containers {
             network: std::sync::OnceLock::new(),
             restarts: Default::default(),
             log_defaults: std::sync::OnceLock::new(),
+            running_execs: Default::default(),
         })
     }
 
@@ -183,6 +187,7 @@ impl Containers {
     /// The API message of a record: status plus the live network settings.
     fn with_status(&self, rec: &ContainerRecord, status: pb::ContainerStatus) -> pb::Container {
         let mut c = rec.to_proto(status);
+        c.exec_ids = self.exec_ids(&rec.id);
         if let (Some(ns), Some(net)) = (c.network_settings.as_mut(), self.network()) {
             if let Some(ep) = net.endpoint(&rec.id) {
                 ns.network = ep.network.clone();

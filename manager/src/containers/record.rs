@@ -165,6 +165,8 @@ impl ContainerRecord {
                     ports: p.ports.iter().map(port_binding).collect(),
                     ..Default::default()
                 }),
+            // Live, filled in by `Containers`.
+            exec_ids: Vec::new(),
         }
     }
 

@@ -220,6 +220,13 @@ impl TaskBackend for ManagedTasks {
         Ok(ExecIo { pid, io })
     }
 
+    async fn wait_exec(&self, id: &str, exec_id: &str) -> Result<ExitInfo, BackendError> {
+        let info = self.tm.get(id).map_err(err)?;
+        let dir = info.state_dir.join(crate::tasks::EXEC_DIR).join(exec_id);
+        let status = self.tm.wait_exec(&dir).await.map_err(err)?;
+        Ok(exit_info(&status, 0))
+    }
+
     async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), BackendError> {
         let mut a = self.tm.attach(id).await.map_err(err)?;
         a.input.resize(rows, cols).await.map_err(err)
