@@ -147,6 +147,7 @@ impl Containers {
             me.update_last_run(&rec.id, |run| {
                 run.manually_stopped = false;
                 run.restart_count = 0;
+                run.restart_delay_ms = None;
             })?;
             me.start_by_policy(&rec).await
         })

@@ -150,6 +150,10 @@ pub struct LastRun {
     /// `stop` suspended the restart policy (until the next `start`).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The restart policy's last back-off delay in milliseconds, so that a restarted berthd
+    /// goes on doubling it instead of starting again at 100 ms; cleared by `start` and `stop`.
+    #[serde(default)]
+    pub restart_delay_ms: Option<u64>,
 }
 
 /// A container record as stored in the metadata database (JSON value keyed by id).
