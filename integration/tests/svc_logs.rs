@@ -3,7 +3,8 @@
 //! `--tail`, `--since`) and `logs -f` follows across rotations; the settings survive a berthd
 //! restart and a container restart; bad options are refused before anything is created.
 
-use berth_integration::berthd_env::{code, stderr, BerthdEnv};
+use berth_integration::berthd_env::{code, stderr, BerthdEnv, TestNet};
+use berth_integration::daemon::Daemon;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
@@ -276,4 +277,24 @@ fn config_defaults_apply_and_survive_a_daemon_restart() {
     assert!(log_files(&live_log).len() == 2, "never rotated");
     assert_newest_in_order(&numbers(&env.ok(&["logs", "dflt"])));
     env.ok(&["rm", "-f", "dflt"]);
+}
+
+#[test]
+fn a_bad_logs_section_stops_berthd() {
+    // Its own bridge and subnet, although berthd must stop before the network is set up.
+    let net = TestNet::pick("svc_logs_bad_config");
+    for (logs, words) in [
+        ("max_size = \"abc\"", "invalid size: 'abc'"),
+        (
+            "max_size = \"1m\"\nmax_file = 0",
+            "max-file cannot be less than 1",
+        ),
+    ] {
+        let config = format!(
+            "[network]\nbridge = \"{}\"\nsubnet = \"{}0/24\"\n\n[logs]\n{logs}\n",
+            net.bridge, net.prefix
+        );
+        let err = Daemon::start_with_config(&config).expect_err("berthd started");
+        assert!(err.to_string().contains(words), "{logs}: {err}");
+    }
 }

@@ -97,11 +97,12 @@ impl ContainerSystem {
             Arc::new(ManagedTasks::new(tm.clone())),
             events.clone(),
         );
+        // Before the network is touched: a bad `[logs]` stops berthd with nothing set up.
+        containers.set_log_defaults(config.logs.log_opts())?;
         let networks = crate::network::Networks::open(config, metadata)?;
         let records = ContainerStore::new(metadata.clone())?;
         networks.set_records(Box::new(move || records.list().unwrap_or_default()));
         containers.set_network(Arc::clone(&networks));
-        containers.set_log_defaults(config.logs.log_opts())?;
         containers.spawn_exit_handler();
         Ok(Self {
             containers,
