@@ -112,3 +112,73 @@ fn always_survives_a_killed_daemon_and_stop_suspends_it() {
     env.ok(&["rm", "-f", "ra"]);
     env.eventually("no restart after rm -f", || env.all_ids().is_empty());
 }
+
+/// The back-off delays (ms) berthd's log says it scheduled for container `id`.
+fn logged_delays(log: &std::path::Path, id: &str) -> Vec<u64> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("next start scheduled") && l.contains(id))
+        .filter_map(|l| l.split("delay_ms=").nth(1))
+        .filter_map(|d| d.split(|c: char| !c.is_ascii_digit()).next())
+        .filter_map(|d| d.parse().ok())
+        .collect()
+}
+
+#[test]
+fn backoff_and_count_continue_after_a_killed_daemon() {
+    let mut env = BerthdEnv::start();
+    let img = env.busybox();
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "rb",
+            "--restart",
+            "always",
+            &img,
+            "sh",
+            "-c",
+            "exit 1",
+        ])
+        .trim()
+        .to_string();
+    // 100, 200, 400 ms, … : after four restarts the delay is at least 800 ms.
+    env.eventually("four restarts", || {
+        inspect(&env, "rb")["RestartCount"].as_u64() >= Some(4)
+    });
+    let old_log = env.daemon().log.clone();
+    let count_before = inspect(&env, "rb")["RestartCount"].as_u64().unwrap();
+    env.kill_daemon();
+    let before = logged_delays(&old_log, &id);
+    let last = *before.last().expect("delays logged before the kill");
+    assert!(last >= 800, "{before:?}");
+
+    env.restart_daemon();
+    let new_log = env.daemon().log.clone();
+    env.eventually("the new berthd schedules a restart", || {
+        !logged_delays(&new_log, &id).is_empty()
+    });
+    // Going on from the stored delay (doubled at least once); a reset would give 100 or 200.
+    let after = logged_delays(&new_log, &id)[0];
+    assert!(
+        after >= (2 * last).min(60_000),
+        "back-off reset by the restart: {before:?} then {after}"
+    );
+    assert!(inspect(&env, "rb")["RestartCount"].as_u64().unwrap() >= count_before);
+
+    // A start by the user begins again at 100 ms.
+    env.ok(&["stop", "rb"]);
+    let n = logged_delays(&new_log, &id).len();
+    env.ok(&["start", "rb"]);
+    env.eventually("a restart after the user's start", || {
+        logged_delays(&new_log, &id).len() > n
+    });
+    let delays = logged_delays(&new_log, &id);
+    assert_eq!(delays[n], 100, "{delays:?}");
+    env.ok(&["rm", "-f", "rb"]);
+    env.eventually("no restart after rm -f", || env.all_ids().is_empty());
+}

@@ -24,6 +24,10 @@
 //! [cri]
 //! enable = true
 //! socket = "/run/berth/cri.sock"   # default: <state>/cri.sock
+//!
+//! [logs]                 # defaults for containers run without --log-opt (none: no rotation)
+//! max_size = "10m"       # Docker json-file's max-size (decimal units)
+//! max_file = 3           # files kept, the live one included
 //! ```
 
 use std::collections::BTreeMap;
@@ -85,6 +89,33 @@ pub struct Config {
     pub unpack: UnpackConfig,
     /// The Kubernetes CRI front door.
     pub cri: CriConfig,
+    /// Default log rotation of containers.
+    pub logs: LogsConfig,
+}
+
+/// Default `--log-opt` of containers created without one (`[logs]`), as Docker's daemon-wide
+/// `log-opts`: checked when berthd starts, stored on each container at its create.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// `max-size`, e.g. "10m"; `None`: no rotation.
+    pub max_size: Option<String>,
+    /// `max-file`: files kept when rotating.
+    pub max_file: Option<i64>,
+}
+
+impl LogsConfig {
+    /// The section as `--log-opt` keys and values.
+    pub fn log_opts(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        if let Some(s) = &self.max_size {
+            m.insert("max-size".to_string(), s.clone());
+        }
+        if let Some(n) = self.max_file {
+            m.insert("max-file".to_string(), n.to_string());
+        }
+        m
+    }
 }
 
 /// Limits applied to every layer unpacked (`[unpack]`); the unpacker's `UnpackLimits` is built
@@ -181,6 +212,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             unpack: UnpackConfig::default(),
             cri: CriConfig::default(),
+            logs: LogsConfig::default(),
         }
     }
 }

@@ -89,6 +89,9 @@ pub struct ContainerFlags {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Log driver options (max-size, max-file)
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
     /// Resource limits.
     #[command(flatten)]
     pub resources: super::resource_opts::ResourceFlags,
@@ -222,6 +225,8 @@ impl ContainerFlags {
                 tmpfs: self.tmpfs.clone(),
                 devices: self.device.clone(),
                 init: self.init,
+                // As Docker's client: `KEY` alone is sent with an empty value, berthd judges.
+                log_opts: parse_labels(&self.log_opt),
             }),
             labels: parse_labels(&self.labels),
         })

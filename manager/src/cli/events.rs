@@ -39,6 +39,31 @@ pub fn render(e: &pb::Envelope) -> String {
         Some(Event::TaskDelete(t)) => format!("id={}", t.container_id),
         Some(Event::ImagePull(i)) => format!("name={} digest={}", i.name, i.digest),
         Some(Event::ImageDelete(i)) => format!("name={}", i.name),
+        // Docker's words first (`exec_create: CMD`), then the ids.
+        Some(Event::TaskExecAdded(x)) => format!(
+            "exec_create: {} id={} execID={}",
+            x.args.join(" "),
+            x.container_id,
+            x.exec_id
+        ),
+        Some(Event::TaskExecStarted(x)) => format!(
+            "exec_start: {} id={} execID={} pid={}",
+            x.args.join(" "),
+            x.container_id,
+            x.exec_id,
+            x.pid
+        ),
+        Some(Event::TaskExecExit(x)) => {
+            let code = if x.exit_code_known {
+                x.exit_code.to_string()
+            } else {
+                "unknown".into()
+            };
+            format!(
+                "exec_die id={} execID={} pid={} exitCode={code}",
+                x.container_id, x.exec_id, x.pid
+            )
+        }
         None => format!("lagged={}", e.lagged),
     };
     format!("{time} {} {detail}", e.topic)

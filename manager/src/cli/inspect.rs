@@ -37,6 +37,8 @@ pub fn to_json(c: &pb::Container) -> Value {
         "Created": time(&c.created_at),
         "Labels": c.labels,
         "RestartCount": st.restart_count,
+        // Docker's: the running execs' ids, null when there are none.
+        "ExecIDs": null_if_empty(&c.exec_ids),
         "State": {
             "Status": state,
             "Running": st.state == pb::ContainerState::Running as i32,
@@ -86,6 +88,11 @@ pub fn to_json(c: &pb::Container) -> Value {
             },
             "Devices": null_if_empty(&o.devices),
             "Init": if o.init { json!(true) } else { Value::Null },
+            // json-file's options and rotated names (<log>.1, …); the lines are CRI-formatted.
+            "LogConfig": {
+                "Type": "json-file",
+                "Config": o.log_opts.iter().collect::<std::collections::BTreeMap<_, _>>(),
+            },
         },
         "NetworkSettings": network_settings(c.network_settings.as_ref()),
         "SnapshotKey": c.snapshot_key,

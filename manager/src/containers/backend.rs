@@ -145,6 +145,8 @@ pub struct TaskSpec {
     pub open_stdin: bool,
     /// Where the monitor writes the container's output.
     pub log_path: PathBuf,
+    /// How the monitor rotates that log (`--log-opt max-size/max-file`).
+    pub log: crate::monitor::LogRotation,
 }
 
 /// Output of a task for an attach client.
@@ -245,6 +247,14 @@ pub trait TaskBackend: Send + Sync {
     /// executed fails with FAILED_PRECONDITION and the runtime's words.
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecIo, BackendError> {
         let _ = spec;
+        Err(BackendError::precondition(format!(
+            "exec is not supported by this task backend (container {id})"
+        )))
+    }
+    /// Waits until exec `exec_id` of task `id` has ended; `code: None` when its exit cannot
+    /// be learned (its monitor died, or the task was deleted).
+    async fn wait_exec(&self, id: &str, exec_id: &str) -> Result<ExitInfo, BackendError> {
+        let _ = exec_id;
         Err(BackendError::precondition(format!(
             "exec is not supported by this task backend (container {id})"
         )))

@@ -52,6 +52,7 @@ impl Containers {
         let options: RunOptions = req.options.as_ref().map(Into::into).unwrap_or_default();
         super::restart::RestartPolicy::parse(&options.restart_policy)
             .map_err(ContainerError::Invalid)?;
+        super::log_opts::rotation(&options.log_opts).map_err(ContainerError::Invalid)?;
         super::limits::validate(&options.resources)?;
         super::limits::validate_security(&options)?;
         for m in &options.mounts {
@@ -132,8 +133,14 @@ impl Containers {
 
     async fn create_detached(
         &self,
-        req: pb::CreateContainerRequest,
+        mut req: pb::CreateContainerRequest,
     ) -> Result<pb::Container, ContainerError> {
+        // Docker's daemon-wide log options apply to containers created without their own (not
+        // to CRI ones: kubelet reads and rotates their logs itself).
+        let options = req.options.get_or_insert_with(Default::default);
+        if options.log_opts.is_empty() {
+            options.log_opts = self.log_defaults().into_iter().collect();
+        }
         self.create_with(req, Default::default(), true).await
     }
 

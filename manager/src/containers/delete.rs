@@ -4,19 +4,6 @@ use super::backend::TaskState;
 use super::{ContainerError, Containers};
 use berth_proto::v1 as pb;
 
-/// Total size of regular files under `path` (0 when absent).
-fn dir_size(path: &std::path::Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 impl Containers {
     /// Deletes a container. A live task is refused unless `force`, which kills it first.
     /// Returns the full id.
@@ -79,8 +66,8 @@ impl Containers {
             if self.is_live(&rec.id).await? {
                 continue;
             }
-            let size =
-                self.rootfs.usage(&rec.snapshot_key).await.unwrap_or(0) + dir_size(&rec.log_path);
+            let size = self.rootfs.usage(&rec.snapshot_key).await.unwrap_or(0)
+                + super::logs::chain_size(&rec.log_path);
             match self.delete(&rec.id, false).await {
                 Ok(id) => {
                     deleted.push(id);
@@ -101,7 +88,7 @@ impl Containers {
             out.push(pb::ContainerUsage {
                 id: rec.id.clone(),
                 rw_bytes: self.rootfs.usage(&rec.snapshot_key).await.unwrap_or(0),
-                log_bytes: dir_size(&rec.log_path),
+                log_bytes: super::logs::chain_size(&rec.log_path),
                 active: self.is_live(&rec.id).await?,
             });
         }

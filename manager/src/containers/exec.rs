@@ -79,16 +79,23 @@ impl Containers {
             stdin: req.stdin,
             detach: req.detach,
         };
+        self.exec_added(&rec.id, &exec_id, &req.args);
         let io = match self.tasks.exec(&rec.id, &spec).await {
             Ok(io) => io,
             Err(e) if e.code == tonic::Code::FailedPrecondition => {
+                let code = start_failure_code(&e.message);
+                self.exec_ended(&rec.id, &exec_id, 0, Some(code), &req.args);
                 return Err(ContainerError::StartFailed {
-                    code: start_failure_code(&e.message),
+                    code,
                     message: e.message,
-                })
+                });
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                self.exec_ended(&rec.id, &exec_id, 0, None, &req.args);
+                return Err(e.into());
+            }
         };
+        self.exec_started(&rec.id, &exec_id, io.pid, &req.args);
         Ok(StartedExec {
             container_id: rec.id,
             exec_id,

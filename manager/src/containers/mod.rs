@@ -5,9 +5,11 @@ pub mod backend;
 mod create;
 mod delete;
 pub mod exec;
+mod exec_events;
 pub mod exit_code;
 mod explain_bundle;
 mod limits;
+pub mod log_opts;
 pub mod logs;
 pub mod names;
 pub mod record;
@@ -118,6 +120,10 @@ pub struct Containers {
     me: std::sync::Weak<Containers>,
     /// Containers whose restart policy has a start scheduled (see [`restart`]).
     restarts: restart::Pending,
+    /// The daemon's `[logs]` options, given to containers created without `--log-opt`.
+    log_defaults: std::sync::OnceLock<std::collections::BTreeMap<String, String>>,
+    /// Execs running per container (see [`exec_events`]).
+    running_execs: exec_events::RunningExecs,
 }
 
 impl Containers {
@@ -142,12 +148,30 @@ impl Containers {
             pending_names: Default::default(),
             network: std::sync::OnceLock::new(),
             restarts: Default::default(),
+            log_defaults: std::sync::OnceLock::new(),
+            running_execs: Default::default(),
         })
     }
 
     /// Gives containers networking (once, at daemon start).
     pub fn set_network(&self, network: Arc<crate::network::Networks>) {
         let _ = self.network.set(network);
+    }
+
+    /// Sets the log options of containers created without `--log-opt` (checked here, so a bad
+    /// `[logs]` section stops the daemon before it serves).
+    pub fn set_log_defaults(
+        &self,
+        opts: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ContainerError> {
+        log_opts::rotation(&opts).map_err(|e| ContainerError::Invalid(format!("[logs]: {e}")))?;
+        let _ = self.log_defaults.set(opts);
+        Ok(())
+    }
+
+    /// The daemon's default log options (none: no rotation).
+    pub(crate) fn log_defaults(&self) -> std::collections::BTreeMap<String, String> {
+        self.log_defaults.get().cloned().unwrap_or_default()
     }
 
     /// The network subsystem, if set.
@@ -163,6 +187,7 @@ impl Containers {
     /// The API message of a record: status plus the live network settings.
     fn with_status(&self, rec: &ContainerRecord, status: pb::ContainerStatus) -> pb::Container {
         let mut c = rec.to_proto(status);
+        c.exec_ids = self.exec_ids(&rec.id);
         if let (Some(ns), Some(net)) = (c.network_settings.as_mut(), self.network()) {
             if let Some(ep) = net.endpoint(&rec.id) {
                 ns.network = ep.network.clone();

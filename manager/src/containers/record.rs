@@ -75,6 +75,7 @@ impl From<&pb::RunOptions> for RunOptions {
             tmpfs: o.tmpfs.clone(),
             devices: o.devices.clone(),
             init: o.init,
+            log_opts: o.log_opts.clone().into_iter().collect(),
             default_seccomp: false,
             network_plan: None,
             pod: Default::default(),
@@ -120,6 +121,7 @@ impl From<&RunOptions> for pb::RunOptions {
             tmpfs: o.tmpfs.clone(),
             devices: o.devices.clone(),
             init: o.init,
+            log_opts: o.log_opts.clone().into_iter().collect(),
             resources: Some(pb::Resources {
                 memory: o.resources.memory,
                 memory_swap: o.resources.memory_swap,
@@ -163,6 +165,8 @@ impl ContainerRecord {
                     ports: p.ports.iter().map(port_binding).collect(),
                     ..Default::default()
                 }),
+            // Live, filled in by `Containers`.
+            exec_ids: Vec::new(),
         }
     }
 

@@ -2,7 +2,8 @@
 //! `on-failure[:N]`. An exited container is started again after a back-off delay of 100 ms that
 //! doubles with every restart up to one minute, and goes back to 100 ms once a run lasted 10 s.
 //! `stop` suspends the policy until the next `start`; a restarted berthd starts `always`
-//! containers and `unless-stopped` ones that were not stopped by hand.
+//! containers and `unless-stopped` ones that were not stopped by hand. The restart count and the
+//! last delay are kept on the record (`LastRun`), so the back-off survives a berthd restart.
 
 use super::backend::ExitInfo;
 use super::record::ContainerRecord;
@@ -163,7 +164,10 @@ impl Containers {
     /// Suspends the policy until the next `start` (Docker's "manually stopped").
     pub fn suspend_restart(&self, id: &str) -> Result<(), ContainerError> {
         self.cancel_restart(id);
-        self.update_last_run(id, |run| run.manually_stopped = true)
+        self.update_last_run(id, |run| {
+            run.manually_stopped = true;
+            run.restart_delay_ms = None;
+        })
     }
 
     /// After an exit: schedules the next start when the container's policy asks for one.
@@ -179,9 +183,11 @@ impl Containers {
             return;
         }
         let up = uptime(&rec, exit);
+        // The back-off of a previous berthd, when this one has none yet.
+        let stored = run.restart_delay_ms.map(Duration::from_millis);
         let delay = {
             let mut map = self.restarts.lock();
-            let prev = map.get(id).map(|s| s.delay);
+            let prev = map.get(id).map(|s| s.delay).or(stored);
             let delay = next_delay(prev, up);
             map.insert(
                 id.to_string(),
@@ -192,6 +198,16 @@ impl Containers {
             );
             delay
         };
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        if let Err(e) = self.update_last_run(id, |r| r.restart_delay_ms = Some(ms)) {
+            tracing::error!(container = id, error = %e, "recording the restart back-off");
+        }
+        tracing::info!(
+            container = id,
+            delay_ms = ms,
+            restart_count = run.restart_count,
+            "restart policy: next start scheduled"
+        );
         self.schedule(id, delay);
     }
 
@@ -215,13 +231,19 @@ impl Containers {
             if self.is_live(&rec.id).await.unwrap_or(true) {
                 continue;
             }
+            let delay = rec
+                .last_run
+                .as_ref()
+                .and_then(|r| r.restart_delay_ms)
+                .map_or(FIRST_DELAY, Duration::from_millis);
             {
                 let mut map = self.restarts.lock();
                 map.insert(
                     rec.id.clone(),
                     Slot {
                         generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-                        delay: FIRST_DELAY,
+                        // The back-off goes on from where the previous berthd left it.
+                        delay,
                     },
                 );
             }

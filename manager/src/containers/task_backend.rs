@@ -81,13 +81,14 @@ impl TaskBackend for ManagedTasks {
     async fn create(&self, spec: &TaskSpec) -> Result<u32, BackendError> {
         let info = self
             .tm
-            .create(
+            .create_with_log(
                 &spec.id,
                 &spec.bundle_dir,
                 StdioOptions {
                     tty: spec.tty,
                     stdin: spec.open_stdin,
                 },
+                spec.log,
             )
             .await
             .map_err(err)?;
@@ -217,6 +218,13 @@ impl TaskBackend for ManagedTasks {
             )
         });
         Ok(ExecIo { pid, io })
+    }
+
+    async fn wait_exec(&self, id: &str, exec_id: &str) -> Result<ExitInfo, BackendError> {
+        let info = self.tm.get(id).map_err(err)?;
+        let dir = info.state_dir.join(crate::tasks::EXEC_DIR).join(exec_id);
+        let status = self.tm.wait_exec(&dir).await.map_err(err)?;
+        Ok(exit_info(&status, 0))
     }
 
     async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), BackendError> {

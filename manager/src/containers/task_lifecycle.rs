@@ -38,7 +38,9 @@ impl Containers {
     pub async fn reap(&self, id: &str) -> Result<(), ContainerError> {
         if let Some(live) = self.task(id).await?.and_then(|t| t.log_path) {
             let rec = self.resolve(id)?;
-            archive_log(&live, &rec.log_path)?;
+            // Checked at create: a record that fails now is archived without rotation.
+            let rotation = super::log_opts::rotation(&rec.options.log_opts).unwrap_or_default();
+            archive_log(&live, &rec.log_path, rotation)?;
         }
         if let Some(exit) = self.tasks.delete(id).await? {
             self.record_exit(id, &exit)?;
@@ -97,6 +99,9 @@ impl Containers {
             tty: rec.options.tty,
             open_stdin: rec.options.open_stdin,
             log_path: rec.log_path.clone(),
+            // Checked at create; a record edited since is refused here rather than ignored.
+            log: super::log_opts::rotation(&rec.options.log_opts)
+                .map_err(ContainerError::Invalid)?,
         };
         let created = Instant::now();
         let result = self.tasks.create(&spec).await;
@@ -142,6 +147,7 @@ impl Containers {
             me.update_last_run(&rec.id, |run| {
                 run.manually_stopped = false;
                 run.restart_count = 0;
+                run.restart_delay_ms = None;
             })?;
             me.start_by_policy(&rec).await
         })
@@ -369,30 +375,19 @@ fn state_word(s: TaskState) -> &'static str {
     }
 }
 
-/// Appends a finished task's log to the container's log, so output survives task deletion
-/// (restarts append, like Docker's json-file log).
-fn archive_log(live: &std::path::Path, archive: &std::path::Path) -> Result<(), BackendError> {
-    let mut src = match std::fs::File::open(live) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(BackendError::internal(format!(
-                "opening {}: {e}",
-                live.display()
-            )))
-        }
-    };
-    let mut dst = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(archive)
-        .map_err(|e| BackendError::internal(format!("opening {}: {e}", archive.display())))?;
-    std::io::copy(&mut src, &mut dst).map_err(|e| {
+/// Appends a finished task's log (its rotated files too) to the container's log, so output
+/// survives task deletion (restarts append, like Docker's json-file log), rotated as the live
+/// log is.
+fn archive_log(
+    live: &std::path::Path,
+    archive: &std::path::Path,
+    rotation: crate::monitor::LogRotation,
+) -> Result<(), BackendError> {
+    super::logs::append_chain(live, archive, rotation).map_err(|e| {
         BackendError::internal(format!(
             "appending {} to {}: {e}",
             live.display(),
             archive.display()
         ))
-    })?;
-    Ok(())
+    })
 }

@@ -274,6 +274,7 @@ async fn delete_refuses_running_unless_forced_and_cleans_up() {
             tty: false,
             open_stdin: false,
             log_path: a.log_path.clone().into(),
+            log: Default::default(),
         })
         .await
         .unwrap();
@@ -306,6 +307,7 @@ async fn exits_are_recorded_and_auto_remove_works() {
                 tty: false,
                 open_stdin: false,
                 log_path: PathBuf::new(),
+                log: Default::default(),
             })
             .await
             .unwrap();

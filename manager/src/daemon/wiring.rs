@@ -33,6 +33,9 @@ pub enum WiringError {
     /// The network subsystem could not be set up (bad `[network]` settings).
     #[error("network: {0}")]
     Network(#[from] crate::network::NetworkError),
+    /// A bad `[logs]` section.
+    #[error("config: {0}")]
+    Logs(#[from] crate::containers::ContainerError),
 }
 
 /// Containers, tasks and events of one daemon.
@@ -94,6 +97,8 @@ impl ContainerSystem {
             Arc::new(ManagedTasks::new(tm.clone())),
             events.clone(),
         );
+        // Before the network is touched: a bad `[logs]` stops berthd with nothing set up.
+        containers.set_log_defaults(config.logs.log_opts())?;
         let networks = crate::network::Networks::open(config, metadata)?;
         let records = ContainerStore::new(metadata.clone())?;
         networks.set_records(Box::new(move || records.list().unwrap_or_default()));

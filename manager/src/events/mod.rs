@@ -63,6 +63,9 @@ pub fn topic_of(event: &Event) -> &'static str {
         Event::TaskDelete(_) => "/tasks/delete",
         Event::ImagePull(_) => "/images/pull",
         Event::ImageDelete(_) => "/images/delete",
+        Event::TaskExecAdded(_) => "/tasks/exec-added",
+        Event::TaskExecStarted(_) => "/tasks/exec-started",
+        Event::TaskExecExit(_) => "/tasks/exec-exited",
     }
 }
 

@@ -96,6 +96,10 @@ pub struct RunOptions {
     /// `--init`.
     #[serde(default)]
     pub init: bool,
+    /// `--log-opt` values (`max-size`, `max-file`), the daemon's `[logs]` defaults filled in at
+    /// create when none were given.
+    #[serde(default)]
+    pub log_opts: BTreeMap<String, String>,
     /// Docker's default seccomp profile applies unless `security_opt` or `privileged` says
     /// otherwise: set by berth.v1 creates, not by CRI ones (their security context decides),
     /// and absent on records made before the profile existed (their bundles have none).
@@ -177,6 +181,10 @@ pub struct LastRun {
     /// `stop` suspended the restart policy (until the next `start`).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The restart policy's last back-off delay in milliseconds, so that a restarted berthd
+    /// goes on doubling it instead of starting again at 100 ms; cleared by `start` and `stop`.
+    #[serde(default)]
+    pub restart_delay_ms: Option<u64>,
 }
 
 /// A container record as stored in the metadata database (JSON value keyed by id).

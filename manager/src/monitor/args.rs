@@ -39,6 +39,10 @@ pub struct MonitorArgs {
     /// With `wait_attach`: seconds to wait for that client (`--attach-timeout`); past them the
     /// exec fails without the process ever running, and the monitor exits.
     pub attach_timeout_secs: u64,
+    /// Rotate `container.log` at this many bytes (`--log-max-size`; 0: never).
+    pub log_max_size: u64,
+    /// Log files kept when rotating, the live one included (`--log-max-file`).
+    pub log_max_file: u32,
 }
 
 /// Default of `--attach-timeout`: berthd connects as soon as the socket is bound, so a client
@@ -83,6 +87,12 @@ impl MonitorArgs {
             v.push("--attach-timeout".into());
             v.push(self.attach_timeout_secs.to_string().into());
         }
+        if self.log_max_size > 0 {
+            v.push("--log-max-size".into());
+            v.push(self.log_max_size.to_string().into());
+            v.push("--log-max-file".into());
+            v.push(self.log_max_file.to_string().into());
+        }
         v
     }
 
@@ -99,6 +109,7 @@ impl MonitorArgs {
         let mut exec = None;
         let mut wait_attach = false;
         let mut attach_timeout_secs = DEFAULT_ATTACH_TIMEOUT_SECS;
+        let (mut log_max_size, mut log_max_file) = (0, 1);
         while let Some(flag) = it.next() {
             let flag = flag
                 .into_string()
@@ -120,7 +131,8 @@ impl MonitorArgs {
                         Some(parsed.ok_or_else(|| format!("--adopt {value:?} is not PID:START"))?);
                 }
                 "--id" | "--bundle" | "--state-dir" | "--runtime" | "--runtime-root"
-                | "--sync-fd" | "--create-timeout" | "--attach-timeout" => {
+                | "--sync-fd" | "--create-timeout" | "--attach-timeout" | "--log-max-size"
+                | "--log-max-file" => {
                     let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                     match flag.as_str() {
                         "--id" => {
@@ -145,6 +157,13 @@ impl MonitorArgs {
                                         .map_err(|_| format!("--sync-fd {n} is out of range"))?
                                 }
                                 "--attach-timeout" => attach_timeout_secs = n,
+                                "--log-max-size" => log_max_size = n,
+                                "--log-max-file" => {
+                                    log_max_file =
+                                        u32::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(
+                                            || format!("--log-max-file {n} is out of range"),
+                                        )?
+                                }
                                 _ => create_timeout_secs = n,
                             }
                         }
@@ -168,6 +187,8 @@ impl MonitorArgs {
             exec,
             wait_attach,
             attach_timeout_secs,
+            log_max_size,
+            log_max_file,
         })
     }
 }
@@ -192,8 +213,16 @@ mod tests {
             exec: None,
             wait_attach: false,
             attach_timeout_secs: DEFAULT_ATTACH_TIMEOUT_SECS,
+            log_max_size: 0,
+            log_max_file: 1,
         };
         assert_eq!(MonitorArgs::parse(a.to_args()).unwrap(), a);
+        let rotating = MonitorArgs {
+            log_max_size: 4000,
+            log_max_file: 3,
+            ..a.clone()
+        };
+        assert_eq!(MonitorArgs::parse(rotating.to_args()).unwrap(), rotating);
         let exec = MonitorArgs {
             exec: Some("/s/exec/e1/process.json".into()),
             wait_attach: true,

@@ -5,8 +5,10 @@
 //! newline. Concatenating `text + "\n"` for `F` and `text` for `P` restores the exact bytes.
 
 use super::timefmt::rfc3339_nanos;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Longest line kept in memory before it is written as a partial (`P`) entry.
@@ -31,11 +33,69 @@ impl Stream {
     }
 }
 
+/// Docker json-file's `max-size` / `max-file`: when the log reaches `max_size` bytes it is
+/// renamed `<log>.1` (older ones shift to `.2`, …) and a new one is started, keeping at most
+/// `max_file` files in all. `max_size == 0` means no rotation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogRotation {
+    /// Size in bytes at which the log is rotated; 0: never.
+    pub max_size: u64,
+    /// Files kept, the live one included (at least 1; 1 truncates instead of renaming).
+    pub max_file: u32,
+}
+
+impl LogRotation {
+    /// Whether the log is ever rotated.
+    pub fn enabled(&self) -> bool {
+        self.max_size > 0
+    }
+}
+
+/// `<log>.<n>`, the name of the n-th rotated file (1 is the newest), as Docker names them.
+pub fn rotated_path(log: &Path, n: u32) -> PathBuf {
+    let mut s = log.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
+/// Shifts `<log>.1..` up by one, dropping what would exceed `max_file` files, and moves `log`
+/// to `<log>.1`. With `max_file <= 1` nothing is kept. A missing file is not an error.
+pub fn shift_rotated(log: &Path, max_file: u32) -> io::Result<()> {
+    let ignore_missing = |r: io::Result<()>| match r {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    if max_file <= 1 {
+        return ignore_missing(std::fs::remove_file(log));
+    }
+    ignore_missing(std::fs::remove_file(rotated_path(log, max_file - 1)))?;
+    for n in (1..max_file - 1).rev() {
+        ignore_missing(std::fs::rename(
+            rotated_path(log, n),
+            rotated_path(log, n + 1),
+        ))?;
+    }
+    ignore_missing(std::fs::rename(log, rotated_path(log, 1)))
+}
+
+/// Opens the live log for appending (created 0640 when missing).
+pub fn open_log(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
+}
+
 /// Appends container output to the log file, splitting it into lines per stream.
 pub struct LogWriter {
     file: File,
     partial: [Vec<u8>; 2],
     entry: Vec<u8>,
+    /// Where the file lives and how it rotates (`None`: never rotated).
+    rotate: Option<(PathBuf, LogRotation)>,
+    /// Bytes in the current file.
+    size: u64,
 }
 
 impl LogWriter {
@@ -45,7 +105,62 @@ impl LogWriter {
             file,
             partial: [Vec::new(), Vec::new()],
             entry: Vec::new(),
+            rotate: None,
+            size: 0,
         }
+    }
+
+    /// Wraps the log file opened at `path`, rotated by `rotation` (see [`LogRotation`]).
+    pub fn rotating(file: File, path: PathBuf, rotation: LogRotation) -> Self {
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut w = LogWriter::new(file);
+        if rotation.enabled() {
+            w.rotate = Some((path, rotation));
+            w.size = size;
+        }
+        w
+    }
+
+    /// Writes the complete entries in `self.entry`, rotating after any entry that brings the
+    /// file to `max_size`: so a file holds at most `max_size` bytes plus one entry.
+    fn write_entries(&mut self) -> io::Result<()> {
+        let Some((path, rotation)) = &self.rotate else {
+            return self.file.write_all(&self.entry);
+        };
+        let (path, rotation) = (path.clone(), *rotation);
+        let mut start = 0;
+        while start < self.entry.len() {
+            let room = rotation.max_size.saturating_sub(self.size);
+            // The end of the first entry that reaches max_size, else everything.
+            let mut end = self.entry.len();
+            let mut cut = false;
+            let mut pos = start;
+            while let Some(i) = self.entry[pos..].iter().position(|&b| b == b'\n') {
+                let line_end = pos + i + 1;
+                if (line_end - start) as u64 >= room {
+                    end = line_end;
+                    cut = true;
+                    break;
+                }
+                pos = line_end;
+            }
+            self.file.write_all(&self.entry[start..end])?;
+            self.size += (end - start) as u64;
+            start = end;
+            if cut {
+                self.rotate_now(&path, rotation)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the full log aside and starts a new one. The old descriptor stays valid for
+    /// readers that hold it (a follower drains it before moving on to the next file).
+    fn rotate_now(&mut self, path: &Path, rotation: LogRotation) -> io::Result<()> {
+        shift_rotated(path, rotation.max_file)?;
+        self.file = open_log(path)?;
+        self.size = 0;
+        Ok(())
     }
 
     /// Logs one chunk read from `stream`; an unfinished last line waits for more output.
@@ -80,7 +195,7 @@ impl LogWriter {
         if buf.is_empty() && buf.capacity() > 4096 {
             *buf = Vec::new();
         }
-        self.file.write_all(&self.entry)
+        self.write_entries()
     }
 
     /// Writes whatever is pending on `stream` as a partial entry (the stream has ended).
@@ -97,7 +212,7 @@ impl LogWriter {
             false,
             &line,
         );
-        self.file.write_all(&self.entry)
+        self.write_entries()
     }
 
     /// Flushes the file to disk.
@@ -156,6 +271,39 @@ mod tests {
         let e = entries(&path);
         assert_eq!(e[5].len(), "stdout P ".len() + MAX_LINE);
         assert_eq!(e[6], "stdout F xxx");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rotates_at_max_size_keeping_max_file() {
+        let dir = std::env::temp_dir().join(format!("berth-logrot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("container.log");
+        let rotation = LogRotation {
+            max_size: 200,
+            max_file: 3,
+        };
+        let mut w = LogWriter::rotating(open_log(&path).unwrap(), path.clone(), rotation);
+        let mut all = String::new();
+        for i in 0..100 {
+            all.push_str(&format!("line {i:03}\n"));
+        }
+        // One chunk of many lines still rotates between its entries.
+        w.write_chunk(Stream::Stdout, all.as_bytes()).unwrap();
+        assert!(!rotated_path(&path, 3).exists(), "more than max_file files");
+        let mut texts = Vec::new();
+        for p in [rotated_path(&path, 2), rotated_path(&path, 1), path.clone()] {
+            let len = std::fs::metadata(&p).unwrap().len();
+            // The entry that reached the limit stays in its file: at most one entry more.
+            assert!(len < 200 + 60, "{} has {len} bytes", p.display());
+            texts.extend(entries(&p));
+        }
+        let n: Vec<u32> = texts
+            .iter()
+            .map(|t| t.trim_start_matches("stdout F line ").parse().unwrap())
+            .collect();
+        assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
+        assert_eq!(*n.last().unwrap(), 99);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -22,7 +22,7 @@ pub mod timefmt;
 mod trim;
 
 pub use exitfile::ExitRecord;
-pub use logfile::MAX_LINE;
+pub use logfile::{rotated_path, shift_rotated, LogRotation, MAX_LINE};
 
 use args::MonitorArgs;
 use layout::{ATTACH_SOCKET, CONTAINER_LOG, MONITOR_LOG, MONITOR_PID};
@@ -32,7 +32,6 @@ use nix::unistd::{fork, setsid, ForkResult};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener;
 use std::process::Command;
 
@@ -212,12 +211,9 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
     let listener =
         UnixListener::bind(bind_path.path()).map_err(sys(format!("bind {}", sock.display())))?;
     drop(bind_path);
-    let log_file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(dir.join(CONTAINER_LOG))
-        .map_err(sys(format!("open {}", dir.join(CONTAINER_LOG).display())))?;
+    let log_path = dir.join(CONTAINER_LOG);
+    let log_file =
+        logfile::open_log(&log_path).map_err(sys(format!("open {}", log_path.display())))?;
 
     // An exec'd process runs as soon as the runtime starts it: its first client (berthd) must
     // be connected by then, or its first output would reach only the log.
@@ -273,7 +269,14 @@ fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
     let mut server = server::Server::new(
         created.init_pid,
         created.io,
-        logfile::LogWriter::new(log_file),
+        logfile::LogWriter::rotating(
+            log_file,
+            log_path,
+            logfile::LogRotation {
+                max_size: args.log_max_size,
+                max_file: args.log_max_file,
+            },
+        ),
         listener,
         sigchld,
         diag,

@@ -113,6 +113,8 @@ impl TaskManager {
             exec: Some(process_path),
             wait_attach: !stdio.detach,
             attach_timeout_secs: config.exec_attach_timeout.as_secs().max(1),
+            log_max_size: 0,
+            log_max_file: 1,
         };
         // The monitor may wait for our connection first, then for the runtime.
         let wait = config.exec_attach_timeout + config.create_timeout + Duration::from_secs(10);

@@ -9,6 +9,7 @@ use super::types::{ExitStatus, StdioOptions, TaskExit, TaskInfo, TaskStatus};
 use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::{RUNTIME_LOG, TASK_FILE};
 use crate::monitor::pidfd::PidFd;
+use crate::monitor::LogRotation;
 use crate::oci_runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
 
@@ -134,6 +135,18 @@ impl TaskManager {
         bundle: &Path,
         stdio: StdioOptions,
     ) -> Result<TaskInfo, TaskError> {
+        self.create_with_log(id, bundle, stdio, LogRotation::default())
+            .await
+    }
+
+    /// [`TaskManager::create`] with the container log rotated by its monitor as `log` says.
+    pub async fn create_with_log(
+        &self,
+        id: &str,
+        bundle: &Path,
+        stdio: StdioOptions,
+        log: LogRotation,
+    ) -> Result<TaskInfo, TaskError> {
         validate_id(id)?;
         check_terminal(id, bundle, stdio.tty).await?;
         if self.lookup(id).is_ok() {
@@ -164,6 +177,8 @@ impl TaskManager {
             exec: None,
             wait_attach: false,
             attach_timeout_secs: crate::monitor::args::DEFAULT_ATTACH_TIMEOUT_SECS,
+            log_max_size: log.max_size,
+            log_max_file: log.max_file.max(1),
         };
         // The monitor kills a hanging runtime at create_timeout; give it time to report that.
         let wait = self.inner.config.create_timeout + Duration::from_secs(10);
@@ -189,6 +204,8 @@ impl TaskManager {
             init_start_time,
             stdio,
             state_dir: dir.clone(),
+            log_max_size: log.max_size,
+            log_max_file: log.max_file,
         };
         let json = serde_json::to_vec_pretty(&info).map_err(|e| TaskError::Io {
             what: format!("encode task info of {id}"),

@@ -86,6 +86,13 @@ pub struct TaskInfo {
     pub stdio: StdioOptions,
     /// The task's state directory (log, exit record, attach socket).
     pub state_dir: PathBuf,
+    /// Size at which its monitor rotates `container.log` (0: never); kept so that readers
+    /// after a berthd restart know the log may be rotated.
+    #[serde(default)]
+    pub log_max_size: u64,
+    /// Log files kept when rotating, the live one included.
+    #[serde(default)]
+    pub log_max_file: u32,
 }
 
 /// An exit event, broadcast to subscribers of [`super::TaskManager::subscribe`].

@@ -1,5 +1,6 @@
-//! `Tasks.Logs`: the container's archived log, then its live task's log, optionally followed
-//! until the task stops and the file is drained.
+//! `Tasks.Logs`: the container's archived log, then its live task's log (each with its rotated
+//! files, oldest first), optionally followed across rotations until the task stops and the log
+//! is drained.
 
 use super::BoxStream;
 use crate::containers::{logs, Containers};
@@ -18,14 +19,13 @@ pub(super) async fn stream(
     let read_err = |p: &std::path::Path, e: std::io::Error| {
         Status::internal(format!("reading {}: {e}", p.display()))
     };
-    let (mut first, _) =
-        logs::read_entries(&rec.log_path, None).map_err(|e| read_err(&rec.log_path, e))?;
+    let (mut first, _) = logs::read_chain(&rec.log_path).map_err(|e| read_err(&rec.log_path, e))?;
     let path = containers.task(&rec.id).await?.and_then(|t| t.log_path);
-    let mut offset = 0;
+    let mut follower = None;
     if let Some(live) = &path {
-        let (entries, end) = logs::read_entries(live, None).map_err(|e| read_err(live, e))?;
+        let (entries, f) = logs::read_chain(live).map_err(|e| read_err(live, e))?;
         first.extend(entries);
-        offset = end;
+        follower = Some(f);
     }
     let window = Window {
         since: r.since.as_ref().map(ts_nanos),
@@ -45,16 +45,21 @@ pub(super) async fn stream(
                 return;
             }
         }
-        let Some(path) = path.filter(|_| r.follow) else {
+        let (Some(path), Some(mut follower)) = (path.filter(|_| r.follow), follower) else {
             return;
         };
-        // Follow: poll the file until the task is no longer live and the file is drained.
+        // Follow: poll the log chain until the task is no longer live and the log is drained.
         loop {
             // Read once more after the task is seen stopped so its last output is sent.
             let live = containers.is_live(&id).await.unwrap_or(false);
-            let file = match std::fs::File::open(&path) {
-                Ok(f) => Some(f),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            match follower.poll() {
+                Ok(entries) => {
+                    for entry in entries.into_iter().filter(|e| window.keeps(e)) {
+                        if tx.send(Ok(entry)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 Err(e) => {
                     let _ = tx
                         .send(Err(Status::internal(format!(
@@ -63,27 +68,6 @@ pub(super) async fn stream(
                         ))))
                         .await;
                     return;
-                }
-            };
-            if let Some(f) = file {
-                match logs::read_from(f, offset, None) {
-                    Ok((entries, next)) => {
-                        offset = next;
-                        for entry in entries.into_iter().filter(|e| window.keeps(e)) {
-                            if tx.send(Ok(entry)).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx
-                            .send(Err(Status::internal(format!(
-                                "reading {}: {e}",
-                                path.display()
-                            ))))
-                            .await;
-                        return;
-                    }
                 }
             }
             if !live || tx.is_closed() || window.passed() {

@@ -1,0 +1,180 @@
+//! Events of execs and restarts as Docker emits them: `exec_create: CMD`, `exec_start: CMD`,
+//! `exec_die` with the exit code (also for a command that cannot run, 127), a policy restart
+//! as an exit (`die`) then a start; and `inspect`'s `ExecIDs` (running execs, null when none).
+
+use berth_integration::berthd_env::{code, BerthdEnv};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+
+fn inspect(env: &BerthdEnv, name: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
+    v[0].clone()
+}
+
+/// `berth events` writing into a file; killed on drop.
+struct Events {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Events {
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// The `execID=` of the event line containing `what`.
+    fn exec_id_of(&self, what: &str) -> Option<String> {
+        let text = self.text();
+        let line = text.lines().find(|l| l.contains(what))?;
+        let id = line.split("execID=").nth(1)?;
+        Some(id.split(' ').next()?.to_string())
+    }
+
+    /// The line of `topic` for exec `exec_id`.
+    fn line(&self, topic: &str, exec_id: &str) -> Option<String> {
+        self.text()
+            .lines()
+            .find(|l| l.contains(topic) && l.contains(&format!("execID={exec_id}")))
+            .map(str::to_string)
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn exec_and_restart_events_and_exec_ids() {
+    let env = BerthdEnv::start();
+    let img = env.busybox();
+    let out = env.tmp().join("events.out");
+    let child = env
+        .daemon()
+        .berth_command(&["events"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = Events { child, out };
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "ev",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    // Events have no history: wait until the subscription sees something.
+    env.eventually("berth events is subscribed", || {
+        env.ok(&["pause", "ev"]);
+        env.ok(&["unpause", "ev"]);
+        events.text().contains("/tasks/resumed")
+    });
+    assert!(inspect(&env, "ev")["ExecIDs"].is_null());
+
+    // A detached exec is listed while it runs.
+    env.ok(&["exec", "-d", "ev", "sleep", "120"]);
+    let ids = inspect(&env, "ev")["ExecIDs"].clone();
+    assert_eq!(ids.as_array().map(Vec::len), Some(1), "{ids}");
+    let sleeper = ids[0].as_str().unwrap().to_string();
+
+    let out = env.berth(&["exec", "ev", "sh", "-c", "exit 3"]);
+    assert_eq!(code(&out), 3);
+    let out = env.berth(&["exec", "ev", "no-such-command"]);
+    assert_eq!(code(&out), 127);
+
+    env.eventually("exec events", || {
+        events
+            .exec_id_of("exec_create: sh -c exit 3")
+            .and_then(|x| events.line("exec_die", &x))
+            .is_some()
+            && events
+                .exec_id_of("exec_create: no-such-command")
+                .and_then(|x| events.line("exec_die", &x))
+                .is_some()
+    });
+    let three = events.exec_id_of("exec_create: sh -c exit 3").unwrap();
+    let start = events.line("/tasks/exec-started", &three).unwrap();
+    assert!(start.contains("exec_start: sh -c exit 3"), "{start}");
+    let die = events.line("/tasks/exec-exited", &three).unwrap();
+    assert!(
+        die.contains("exec_die") && die.contains("exitCode=3"),
+        "{die}"
+    );
+    let missing = events.exec_id_of("exec_create: no-such-command").unwrap();
+    assert!(events.line("/tasks/exec-started", &missing).is_none());
+    let die = events.line("/tasks/exec-exited", &missing).unwrap();
+    assert!(die.contains("exitCode=127"), "{die}");
+    // Only the sleeper still runs; once it is killed, ExecIDs is null again.
+    assert_eq!(inspect(&env, "ev")["ExecIDs"], serde_json::json!([sleeper]));
+    let start = events.line("/tasks/exec-started", &sleeper).unwrap();
+    assert!(start.contains("exec_start: sleep 120"), "{start}");
+    let pid: i32 = start
+        .split("pid=")
+        .nth(1)
+        .and_then(|p| p.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    // The exec'd process this test started.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    env.eventually("the killed exec is reported", || {
+        events.line("/tasks/exec-exited", &sleeper).is_some()
+    });
+    assert!(events
+        .line("/tasks/exec-exited", &sleeper)
+        .unwrap()
+        .contains("exitCode=137"));
+    assert!(inspect(&env, "ev")["ExecIDs"].is_null());
+
+    // A policy restart is an exit (Docker's die) followed by a start.
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "rs",
+            "--restart",
+            "on-failure:1",
+            &img,
+            "sh",
+            "-c",
+            "exit 1",
+        ])
+        .trim()
+        .to_string();
+    env.eventually("one restart used up", || {
+        let j = inspect(&env, "rs");
+        j["RestartCount"] == 1 && j["State"]["Status"] == "exited"
+    });
+    env.eventually("the second exit is published", || {
+        events
+            .text()
+            .lines()
+            .filter(|l| l.contains("/tasks/exit") && l.contains(&id))
+            .count()
+            == 2
+    });
+    let text = events.text();
+    let topics: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&format!("id={id}")))
+        .filter_map(|l| l.split(' ').nth(1))
+        .filter(|t| *t == "/tasks/start" || *t == "/tasks/exit")
+        .map(|t| if t == "/tasks/start" { "start" } else { "exit" })
+        .collect();
+    assert_eq!(topics, ["start", "exit", "start", "exit"]);
+    env.ok(&["rm", "-f", "ev", "rs"]);
+}
