@@ -157,6 +157,41 @@ impl BerthdEnv {
             .map(str::to_string)
             .collect()
     }
+    /// Runs `berth ARGS` and waits at most `bound`: a hang (the bug a test looks for) fails the
+    /// test instead of blocking it. Output goes to files, not pipes; only that client is killed.
+    pub fn berth_bounded(&self, args: &[&str], bound: std::time::Duration) -> Output {
+        let dir = tempfile::tempdir_in(self.tmp()).expect("temp dir for a bounded berth call");
+        let (out_p, err_p) = (dir.path().join("out"), dir.path().join("err"));
+        let file = |p: &Path| std::fs::File::create(p).expect("output file of a berth call");
+        let mut child = self
+            .daemon()
+            .berth_command(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(file(&out_p))
+            .stderr(file(&err_p))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run berth {args:?}: {e}"));
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("waiting for berth") {
+                break s;
+            }
+            if start.elapsed() > bound {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "berth {args:?} did not finish within {bound:?} (hung); stderr: {}",
+                    std::fs::read_to_string(&err_p).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        Output {
+            status,
+            stdout: std::fs::read(&out_p).unwrap_or_default(),
+            stderr: std::fs::read(&err_p).unwrap_or_default(),
+        }
+    }
 
     /// The daemon's temp dir.
     pub fn tmp(&self) -> &Path {

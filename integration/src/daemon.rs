@@ -39,6 +39,22 @@ pub struct DaemonDirs {
 }
 
 impl DaemonDirs {
+    /// berthd's flags for these paths (debug logging, so that a failing test shows why).
+    pub fn berthd_args(&self) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = Vec::new();
+        for (flag, path) in [
+            ("--config", &self.config),
+            ("--root", &self.root),
+            ("--state", &self.state),
+            ("--address", &self.address),
+        ] {
+            a.push(flag.into());
+            a.push(path.into());
+        }
+        a.extend(["--log-level".into(), "debug".into()]);
+        a
+    }
+
     /// Paths under `base`.
     pub fn under(base: &Path) -> Self {
         DaemonDirs {
@@ -86,16 +102,7 @@ impl Daemon {
     pub fn spawn(dirs: &DaemonDirs, log: PathBuf) -> std::io::Result<Daemon> {
         let log_file = std::fs::File::create(&log)?;
         let child = Command::new(bin("berthd"))
-            .arg("--config")
-            .arg(&dirs.config)
-            .arg("--root")
-            .arg(&dirs.root)
-            .arg("--state")
-            .arg(&dirs.state)
-            .arg("--address")
-            .arg(&dirs.address)
-            .arg("--log-level")
-            .arg("debug")
+            .args(dirs.berthd_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -124,16 +131,7 @@ impl Daemon {
             .arg("-l")
             .arg(&dirs.address)
             .arg(bin("berthd"))
-            .arg("--config")
-            .arg(&dirs.config)
-            .arg("--root")
-            .arg(&dirs.root)
-            .arg("--state")
-            .arg(&dirs.state)
-            .arg("--address")
-            .arg(&dirs.address)
-            .arg("--log-level")
-            .arg("debug")
+            .args(dirs.berthd_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)

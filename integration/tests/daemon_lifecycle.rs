@@ -86,14 +86,7 @@ fn second_instance_on_same_root_is_refused() {
     // Different socket, same root: the lock must refuse it.
     dirs.address = dirs.state.join("second.sock");
     let out = std::process::Command::new(bin("berthd"))
-        .arg("--config")
-        .arg(&dirs.config)
-        .arg("--root")
-        .arg(&dirs.root)
-        .arg("--state")
-        .arg(&dirs.state)
-        .arg("--address")
-        .arg(&dirs.address)
+        .args(dirs.berthd_args())
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -155,16 +148,10 @@ fn berth_without_daemon_prints_hint_and_exits_1() {
 #[test]
 fn missing_explicit_config_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let dirs = DaemonDirs::under(tmp.path());
+    let mut dirs = DaemonDirs::under(tmp.path());
+    dirs.config = tmp.path().join("absent.toml");
     let out = std::process::Command::new(bin("berthd"))
-        .arg("--config")
-        .arg(tmp.path().join("absent.toml"))
-        .arg("--root")
-        .arg(&dirs.root)
-        .arg("--state")
-        .arg(&dirs.state)
-        .arg("--address")
-        .arg(&dirs.address)
+        .args(dirs.berthd_args())
         .output()
         .unwrap();
     assert!(!out.status.success());

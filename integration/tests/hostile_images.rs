@@ -6,44 +6,15 @@
 use berth_integration::berthd_env::{code, stderr, BerthdEnv as Env};
 use berth_integration::oci_image::{busybox_layer, layer_tar, write_layout, Node};
 use std::path::PathBuf;
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 /// Bound for one `berth` call: a hang (the bug) must fail the test, not block it forever.
 const CALL_BOUND: Duration = Duration::from_secs(90);
 
-/// Runs `berth ARGS` with a bound; kills (only) that client and panics when it does not end.
+/// `berth ARGS`, failing the test if it hangs past [`CALL_BOUND`].
 fn berth_bounded(env: &Env, args: &[&str]) -> Output {
-    let dir = tempfile::tempdir_in(env.tmp()).unwrap();
-    let (out_p, err_p) = (dir.path().join("out"), dir.path().join("err"));
-    let mut child = env
-        .daemon()
-        .berth_command(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_p).unwrap())
-        .stderr(std::fs::File::create(&err_p).unwrap())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > CALL_BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "berth {args:?} did not finish within {CALL_BOUND:?} (hung); stderr: {}",
-                std::fs::read_to_string(&err_p).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: std::fs::read(&out_p).unwrap(),
-        stderr: std::fs::read(&err_p).unwrap(),
-    }
+    env.berth_bounded(args, CALL_BOUND)
 }
 
 /// Loads an image of the busybox layer plus `top` as `hostile.test/NAME:latest`.

@@ -11,6 +11,8 @@
 //!   codes, `--rm`), over narrow backends for rootfs and tasks.
 //! - [`registry`]: pull, push, login against OCI registries; loading OCI layouts.
 //! - [`images`]: image records, the platform matcher, image rootfs preparation, Images service.
+//! - [`gc`]: garbage collection of blobs and layer snapshots, with leases.
+//! - [`network`]: container networking on the CNI plugins (bridges, ports, namespaces).
 //! - [`snapshots`]: snapshotters (overlayfs, copying) and the Snapshots service.
 //! - [`tasks`]: the task manager: one `berth-monitor` per container and the OCI runtime binary.
 //! - [`monitor`]: the per-container monitor process (`berth-monitor`).
@@ -28,6 +30,7 @@
 //! - [`explain`]: timed steps of a request, for `berth run --explain`.
 //! - [`reference`]: image references as Docker writes them.
 //! - [`config`]: berthd's TOML configuration.
+//! - [`limits`]: the resource limits a container asks for.
 //! - [`children`]: which child processes berthd waits for itself; reaping the other orphans.
 
 pub mod api;

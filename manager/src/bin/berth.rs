@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use berth_manager::cli::exit_code::{ExitCodeError, ExitStatus};
 use berth_manager::cli::{Cli, CliContext, DaemonUnreachable, Reported};
-use clap::Parser;
 
 /// Restores the default SIGPIPE action so `berth images | head` ends quietly, as Unix tools do,
 /// instead of panicking on a failed print (Rust ignores SIGPIPE by default).
@@ -17,7 +16,7 @@ fn default_sigpipe() {
 
 fn main() -> ExitCode {
     default_sigpipe();
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let ctx = CliContext {
         address: cli.address.clone(),
     };

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod exit_code;
 pub mod explain;
 pub mod format;
+mod help;
 mod image_inspect;
 pub mod images;
 mod info;
@@ -164,3 +165,10 @@ pub fn daemon_error(s: tonic::Status) -> anyhow::Error {
 #[derive(Debug, thiserror::Error)]
 #[error("{0} operation(s) failed")]
 pub struct Reported(pub usize);
+
+impl Cli {
+    /// Parses the process's arguments, with `--help` laid out as Docker's (see `help.rs`).
+    pub fn parse_args() -> Cli {
+        help::parse()
+    }
+}
