@@ -182,3 +182,58 @@ fn backoff_and_count_continue_after_a_killed_daemon() {
     env.ok(&["rm", "-f", "rb"]);
     env.eventually("no restart after rm -f", || env.all_ids().is_empty());
 }
+
+/// `rm -f` of a container whose policy keeps restarting it: a restart that was due when the
+/// remove ran must not create a task after the record is gone (that left a runtime container,
+/// its monitor and cgroups nobody owned). And `--rm` with a restart policy is Docker's conflict.
+#[test]
+fn rm_of_a_restarting_container_leaves_nothing() {
+    let env = BerthdEnv::start();
+    let img = env.busybox();
+    let out = env.berth(&["run", "--rm", "--restart", "always", &img, "true"]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Conflicting options: --restart and --rm"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.all_ids().is_empty(), "a refused run left a container");
+
+    for i in 0..5 {
+        let name = format!("flap{i}");
+        let id = env
+            .ok(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--restart",
+                "always",
+                &img,
+                "sh",
+                "-c",
+                "exit 1",
+            ])
+            .trim()
+            .to_string();
+        env.eventually("the policy restarted it", || {
+            inspect(&env, &name)["RestartCount"].as_u64().unwrap_or(0) >= 1
+        });
+        env.ok(&["rm", "-f", &name]);
+        // Longer than the back-off after a few restarts: a restart racing the remove has landed.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        env.assert_gone(&id, None);
+        let runtime_state = env.daemon().dirs.state.join("runtime");
+        for rt in std::fs::read_dir(&runtime_state)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            assert!(
+                !rt.path().join(&id).exists(),
+                "the runtime still has container {id} under {}",
+                rt.path().display()
+            );
+        }
+    }
+}

@@ -50,8 +50,14 @@ impl Containers {
             return Err(ContainerError::Invalid("no image given".into()));
         }
         let options: RunOptions = req.options.as_ref().map(Into::into).unwrap_or_default();
-        super::restart::RestartPolicy::parse(&options.restart_policy)
+        let policy = super::restart::RestartPolicy::parse(&options.restart_policy)
             .map_err(ContainerError::Invalid)?;
+        if options.auto_remove && policy != super::restart::RestartPolicy::No {
+            // Docker's rule: a container that removes itself when it ends cannot be restarted.
+            return Err(ContainerError::Invalid(
+                "Conflicting options: --restart and --rm".into(),
+            ));
+        }
         super::log_opts::rotation(&options.log_opts).map_err(ContainerError::Invalid)?;
         super::limits::validate(&options.resources)?;
         super::limits::validate_security(&options)?;

@@ -265,6 +265,10 @@ impl Containers {
 
     /// Runs the scheduled start `generation` of `id` unless it was cancelled meanwhile.
     async fn restart_now(&self, id: &str, generation: u64) {
+        // Held until the task runs: `delete` takes the same lock and cancels the restart under
+        // it, so a container removed while its restart was due never gets a task (and a
+        // runtime container nobody owns) after its record is gone.
+        let _serialised_with_delete = self.lock.lock().await;
         {
             let mut map = self.restarts.lock();
             match map.get_mut(id) {
@@ -276,6 +280,12 @@ impl Containers {
             self.cancel_restart(id);
             return;
         };
+        if rec.options.auto_remove {
+            // Refused at create (--restart and --rm conflict); a failed start would delete the
+            // container under the lock held here.
+            self.cancel_restart(id);
+            return;
+        }
         if self.is_live(id).await.unwrap_or(true) {
             return;
         }
