@@ -6,7 +6,10 @@ use super::daemon_error;
 use super::explain::{ExplainFormat, Trace};
 use crate::containers::exit_code as start_failure;
 use anyhow::Context;
-use berth_proto::v1::{self as pb, containers_client::ContainersClient, tasks_client::TasksClient};
+use berth_proto::v1::{
+    self as pb, containers_client::ContainersClient, events_client::EventsClient,
+    tasks_client::TasksClient,
+};
 use std::time::Instant;
 use tonic::transport::Channel;
 
@@ -270,18 +273,53 @@ fn explain(args: &RunArgs, mut trace: Trace, began: Instant) {
 }
 
 /// Waits (bounded) until the daemon has removed a `--rm` container, so that when `run` returns
-/// the container is gone, as with Docker.
+/// the container is gone, as with Docker. The exit reaches `run` through the attach stream before
+/// berthd removes the container, so the removal is awaited as its `ContainerDelete` event
+/// (subscribed before the first look, so that a removal in between is not missed) rather than
+/// by polling.
 async fn wait_removed(ch: &Channel, id: &str) {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
     let mut containers = ContainersClient::new(ch.clone());
-    for _ in 0..600 {
-        match containers
+    let deletes = EventsClient::new(ch.clone())
+        .subscribe(pb::SubscribeRequest {
+            topics: vec!["/containers/delete".into()],
+        })
+        .await
+        .ok()
+        .map(tonic::Response::into_inner);
+    let gone = |r: Result<_, tonic::Status>| r.is_err();
+    if gone(
+        containers
             .get(pb::GetContainerRequest { id: id.to_string() })
-            .await
-        {
-            Err(s) if s.code() == tonic::Code::NotFound => return,
-            Err(_) => return,
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            .await,
+    ) {
+        return;
+    }
+    if let Some(mut deletes) = deletes {
+        let removed = async {
+            // A lagged subscriber may have missed the event: the look below settles it.
+            while let Ok(Some(e)) = deletes.message().await {
+                match e.event {
+                    Some(pb::envelope::Event::ContainerDelete(d)) if d.id == id => return,
+                    None if e.lagged > 0 => return,
+                    _ => {}
+                }
+            }
+        };
+        if tokio::time::timeout(LIMIT, removed).await.is_err() {
+            return;
         }
+        // Removed, lagged, or the stream ended: the poll below confirms (at once if removed).
+    }
+    for _ in 0..(LIMIT.as_millis() / 50) {
+        if gone(
+            containers
+                .get(pb::GetContainerRequest { id: id.to_string() })
+                .await,
+        ) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

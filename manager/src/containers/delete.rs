@@ -10,9 +10,17 @@ impl Containers {
     pub async fn delete(&self, query: &str, force: bool) -> Result<String, ContainerError> {
         let rec = self.resolve(query)?;
         let _guard = self.lock.lock().await;
-        // A forced remove kills the task: its exit must not start it again.
+        // A forced remove kills the task: its exit must not start it again. Only a policy
+        // that restarts needs the mark on the record (for an exit racing the kill, and for
+        // `restart_on_boot` if this delete fails midway); for the others, every `--rm`
+        // container among them, it would be one more commit to a record about to go.
         if force {
-            self.suspend_restart(&rec.id)?;
+            let policy = super::restart::RestartPolicy::parse(&rec.options.restart_policy);
+            if matches!(policy, Ok(super::restart::RestartPolicy::No)) {
+                self.cancel_restart(&rec.id);
+            } else {
+                self.suspend_restart(&rec.id)?;
+            }
         }
         if let Some(task) = self.tasks.get(&rec.id).await? {
             if task.state != TaskState::Stopped {

@@ -468,7 +468,7 @@ impl Networks {
         Ok(())
     }
 
-    /// Sets the network up for a task of `rec`: pins the namespace, runs the loopback and the
+    /// Sets the network up for a task of `rec`: pins the namespace (with `lo` up), runs the
     /// network's ADD, writes /etc/hosts with the address, and stores the endpoint. On failure
     /// everything done is undone. Containers without a berth network (host, container modes,
     /// records older than networking) need nothing.
@@ -505,12 +505,6 @@ impl Networks {
         }
         let path = self.netns_path(&rec.id);
         netns::create(&path)?;
-        let lo_at = Attachment {
-            container_id: &rec.id,
-            netns: &path,
-            ifname: "lo",
-            ports: &[],
-        };
         let at = Attachment {
             container_id: &rec.id,
             netns: &path,
@@ -523,11 +517,6 @@ impl Networks {
             }
             e
         };
-        let lo_result = self
-            .cni
-            .add(&loopback, &lo_at)
-            .await
-            .map_err(|e| undo_ns(e.into()))?;
         let mut ep = Endpoint {
             container_id: rec.id.clone(),
             network: network.clone().unwrap_or_default(),
@@ -540,16 +529,13 @@ impl Networks {
             ports: plan.ports.clone(),
             aliases: vec![rec.name.clone(), hostname_of(rec)],
             result: serde_json::Value::Null,
-            loopback_result: lo_result.clone(),
+            // `lo` came up with the namespace (netns::create): no loopback plugin ran.
+            loopback_result: serde_json::Value::Null,
         };
         if let Some(l) = &list {
-            let undo_lo = |e: NetworkError| async {
-                let _ = self.cni.del(&loopback, &lo_at, Some(&lo_result)).await;
-                undo_ns(e)
-            };
             let result = match self.cni.add(l, &at).await {
                 Ok(r) => r,
-                Err(e) => return Err(undo_lo(e.into()).await),
+                Err(e) => return Err(undo_ns(e.into())),
             };
             let addr = cni::container_address(&result, IFNAME).unwrap_or_default();
             ep.ip = addr.ip;
@@ -559,10 +545,9 @@ impl Networks {
             ep.result = result;
             if let Err(e) = self.store.put_endpoint(&ep) {
                 let _ = self.cni.del(l, &at, Some(&ep.result)).await;
-                return Err(undo_lo(e.into()).await);
+                return Err(undo_ns(e.into()));
             }
         } else if let Err(e) = self.store.put_endpoint(&ep) {
-            let _ = self.cni.del(&loopback, &lo_at, Some(&lo_result)).await;
             return Err(undo_ns(e.into()));
         }
         if let Some(n) = &network {
@@ -610,12 +595,15 @@ impl Networks {
                 }
             }
         }
-        if let Err(e) = self
-            .cni
-            .del(&ConfList::loopback(), &lo_at, Some(&ep.loopback_result))
-            .await
-        {
-            tracing::warn!(container = id, error = %e, "loopback DEL");
+        // Only endpoints of an older berthd ran the loopback plugin (their result is cached).
+        if !ep.loopback_result.is_null() {
+            if let Err(e) = self
+                .cni
+                .del(&ConfList::loopback(), &lo_at, Some(&ep.loopback_result))
+                .await
+            {
+                tracing::warn!(container = id, error = %e, "loopback DEL");
+            }
         }
         if let Some(e) = failed {
             return Err(e);

@@ -30,7 +30,7 @@ fn sys<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> N
     }
 }
 
-/// Creates a new network namespace and pins it at `path` (whose parent must exist).
+/// Creates a new network namespace with `lo` up and pins it at `path` (whose parent must exist).
 pub fn create(path: &Path) -> Result<(), NetnsError> {
     std::fs::OpenOptions::new()
         .write(true)
@@ -40,9 +40,12 @@ pub fn create(path: &Path) -> Result<(), NetnsError> {
         .map_err(sys(path, "create"))?;
     let target = path.to_path_buf();
     // unshare(CLONE_NEWNET) changes only the calling thread: a short-lived thread moves into the
-    // new namespace, pins it with the bind mount and ends, leaving berthd's threads where they were.
+    // new namespace, brings its `lo` up, pins it with the bind mount and ends, leaving berthd's
+    // threads where they were. `lo` up here is what CNI's loopback plugin did, a Go binary
+    // started twice per run (ADD and DEL) for one ioctl.
     let pinned = std::thread::spawn(move || -> Result<(), std::io::Error> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+        loopback_up()?;
         mount(
             Some("/proc/thread-self/ns/net"),
             &target,
@@ -56,7 +59,51 @@ pub fn create(path: &Path) -> Result<(), NetnsError> {
     .unwrap_or_else(|_| Err(std::io::Error::other("namespace thread panicked")));
     if let Err(e) = pinned {
         let _ = std::fs::remove_file(path);
-        return Err(sys(path, "unshare and bind-mount")(e));
+        return Err(sys(path, "unshare, lo up and bind-mount")(e));
+    }
+    Ok(())
+}
+
+/// Sets `IFF_UP` on `lo` of the calling thread's network namespace (SIOCGIFFLAGS + SIOCSIFFLAGS
+/// on a socket made in it; a socket stays in the namespace it was created in).
+fn loopback_up() -> Result<(), std::io::Error> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    use std::os::fd::AsRawFd;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: ifreq is plain data; all-zero is a valid value (empty name, zero flags).
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the NUL-terminated name in `req` and writes its flags member;
+    // `req` is a live, correctly sized ifreq for the duration of the call.
+    if unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCGIFFLAGS,
+            &mut req as *mut libc::ifreq,
+        )
+    } < 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the flags member of the union is the one SIOCGIFFLAGS just wrote.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the name and flags from `req`, live and correctly sized.
+    if unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCSIFFLAGS,
+            &req as *const libc::ifreq,
+        )
+    } < 0
+    {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

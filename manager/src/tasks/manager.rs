@@ -14,7 +14,7 @@ use crate::oci_runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -37,6 +37,10 @@ pub(crate) struct Entry {
     pub(crate) init: Option<PidFd>,
     /// The init's start time, for an adopting monitor to check the pid.
     pub(crate) init_start: Option<u64>,
+    /// Created by this berthd and not started yet: while its init lives the task is `Created`
+    /// without asking the runtime (a `state` exec on every start). Only berthd starts the
+    /// tasks under its private runtime root; recovered tasks leave this false and ask.
+    pub(crate) unstarted: AtomicBool,
 }
 
 impl Entry {
@@ -223,6 +227,9 @@ impl TaskManager {
             return Err(e);
         }
         self.track(info.clone(), runtime, None, init);
+        if let Ok(e) = self.lookup(id) {
+            e.unstarted.store(true, Ordering::SeqCst);
+        }
         Ok(info)
     }
 
@@ -232,6 +239,7 @@ impl TaskManager {
         if e.exit.borrow().is_some() {
             return Err(TaskError::NotRunning(id.to_string()));
         }
+        e.unstarted.store(false, Ordering::SeqCst);
         e.runtime.start(id).await?;
         Ok(e.info.pid)
     }
@@ -296,6 +304,10 @@ impl TaskManager {
         let exit = e.exit.borrow().clone();
         if exit.as_ref().is_some_and(|s| s.code.is_some()) {
             return Ok(TaskStatus::Stopped);
+        }
+        let init_alive = e.init.as_ref().is_some_and(|p| !p.exited());
+        if exit.is_none() && init_alive && e.unstarted.load(Ordering::SeqCst) {
+            return Ok(TaskStatus::Created);
         }
         // Alive, or the monitor vanished without a record: ask the runtime.
         match e.runtime.state(id).await {
@@ -425,6 +437,7 @@ impl TaskManager {
             exit: tx,
             runtime,
             init,
+            unstarted: AtomicBool::new(false),
         });
         self.tasks().insert(entry.info.id.clone(), entry.clone());
         if watching {
