@@ -49,10 +49,10 @@ fuzz_target!(|data: &[u8]| {
     let uid = process.user().uid();
     let gid = process.user().gid();
     for id in [0, uid] {
-        let _ = host_id(linux.uid_mappings().as_deref(), id);
+        let _ = host_id("uid", linux.uid_mappings().as_deref(), id);
     }
     for id in [0, gid] {
-        let _ = host_id(linux.gid_mappings().as_deref(), id);
+        let _ = host_id("gid", linux.gid_mappings().as_deref(), id);
     }
     for key in linux.sysctl().iter().flat_map(|s| s.keys()) {
         let p = paths::sysctl_path(key);

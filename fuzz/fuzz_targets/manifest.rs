@@ -23,7 +23,7 @@ use berth_manager::images::oci::{
     OCI_MANIFEST,
 };
 use berth_manager::images::platform::Platform;
-use berth_manager::images::rootfs::{platform_manifest, read_image, BlobSource};
+use berth_manager::images::rootfs::{read_image, select_in_index, BlobSource};
 use berth_manager::metadata::images::Descriptor;
 use berth_manager::unpack::Compression;
 use libfuzzer_sys::fuzz_target;
@@ -199,8 +199,7 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(img.top(), img.chain_ids.last().map(String::as_str));
     }
-    src.opens.set(0);
-    if let Ok(chosen) = platform_manifest(&src, top.as_str()) {
+    if let Ok((chosen, _size)) = select_in_index(parts[0], top.as_str()) {
         let index = oci_spec::image::ImageIndex::from_reader(parts[0]).expect("it was an index");
         let host = Platform::host();
         assert!(index

@@ -118,7 +118,7 @@ pub fn host_arch() -> Arch {
 pub use super::oci::MAX_INDEX_DEPTH;
 
 /// Picks the linux/<host arch> entry of the image index `index_digest` (`raw`): its digest and size.
-fn select_in_index(raw: &[u8], index_digest: &str) -> Result<(String, u64), RootfsError> {
+pub fn select_in_index(raw: &[u8], index_digest: &str) -> Result<(String, u64), RootfsError> {
     let index = ImageIndex::from_reader(raw).map_err(|e| RootfsError::Manifest {
         digest: index_digest.into(),
         reason: format!("not an image index: {e}"),
