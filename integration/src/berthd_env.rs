@@ -157,6 +157,14 @@ impl BerthdEnv {
             .map(str::to_string)
             .collect()
     }
+    /// `berth inspect NAME` as JSON: the container's one object (requires success).
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("berth inspect {name}: not JSON ({e}): {out}"));
+        v[0].clone()
+    }
+
     /// Runs `berth ARGS` and waits at most `bound`: a hang (the bug a test looks for) fails the
     /// test instead of blocking it. Output goes to files, not pipes; only that client is killed.
     pub fn berth_bounded(&self, args: &[&str], bound: std::time::Duration) -> Output {

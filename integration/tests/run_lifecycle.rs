@@ -4,11 +4,6 @@ use berth_integration::berthd_env::{code, stderr, stdout, BerthdEnv};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-fn inspect(env: &BerthdEnv, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
-    v[0].clone()
-}
-
 #[test]
 fn create_start_wait_restart_rm() {
     let env = BerthdEnv::start();
@@ -32,7 +27,7 @@ fn create_start_wait_restart_rm() {
     assert_eq!(id.len(), 64);
     let ps = env.ok(&["ps", "-a"]);
     assert!(ps.contains("Created") && ps.contains("c1"), "{ps}");
-    let j = inspect(&env, &id[..8]);
+    let j = env.inspect(&id[..8]);
     assert_eq!(j["Name"], "c1");
     assert_eq!(j["Labels"]["team"], "a");
     assert_eq!(j["State"]["Status"], "created");
@@ -105,7 +100,7 @@ fn kill_and_stop_exit_codes() {
     env.ok(&["run", "-d", "--name", "stubborn", &img, "sleep", "300"]);
     env.ok(&["stop", "-t", "1", "stubborn"]);
     assert_eq!(env.ok(&["wait", "stubborn"]).trim(), "137");
-    let j = inspect(&env, "stubborn");
+    let j = env.inspect("stubborn");
     assert_eq!(j["State"]["ExitCode"], 137);
     assert_eq!(j["State"]["Running"], false);
 
@@ -261,7 +256,7 @@ fn addressing_ps_prune_df_events() {
         env.ok(&["rm", id]);
     }
     let common = shared(&a, &b);
-    assert_eq!(inspect(&env, &a[..common + 1])["Id"], a.as_str());
+    assert_eq!(env.inspect(&a[..common + 1])["Id"], a.as_str());
     env.ok(&["run", "-d", "--name", "alive", &img, "sleep", "300"]);
     assert_eq!(env.ok(&["ps", "-q"]).lines().count(), 1);
     assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 3);

@@ -8,14 +8,9 @@
 use berth_integration::berthd_env::BerthdEnv as Env;
 use berth_integration::host::pid_alive as process_alive;
 
-fn inspect(env: &Env, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
-    v[0].clone()
-}
-
 /// Full id of container `name`.
 fn id_of(env: &Env, name: &str) -> String {
-    inspect(env, name)["Id"].as_str().unwrap().to_string()
+    env.inspect(name)["Id"].as_str().unwrap().to_string()
 }
 
 /// SIGKILLs the monitor of container `id` (pid from berthd's state) and waits until it is gone.
@@ -45,13 +40,13 @@ fn ps_line(env: &Env, name: &str) -> String {
 fn assert_exited(env: &Env, name: &str, code: i32) {
     let line = ps_line(env, name);
     assert!(line.contains(&format!("Exited ({code})")), "{line}");
-    let first = inspect(env, name);
+    let first = env.inspect(name);
     assert_eq!(first["State"]["Status"], "exited", "{first}");
     assert_eq!(first["State"]["ExitCode"], code, "{first}");
     let finished = first["State"]["FinishedAt"].clone();
     assert!(finished.is_string(), "no FinishedAt: {first}");
     // A made-up "now" would differ from one query to the next.
-    let again = inspect(env, name);
+    let again = env.inspect(name);
     assert_eq!(again["State"]["FinishedAt"], finished, "{again}");
     assert_eq!(env.ok(&["wait", name]).trim(), code.to_string());
 }
@@ -76,7 +71,7 @@ fn stop_after_monitor_killed_ends_the_process_with_its_real_code() {
     ]);
     for (name, stop_timeout, code) in [("ml-stubborn", "1", 137), ("ml-trap", "30", 42)] {
         let id = id_of(&env, name);
-        let init = inspect(&env, name)["State"]["Pid"].as_i64().unwrap() as i32;
+        let init = env.inspect(name)["State"]["Pid"].as_i64().unwrap() as i32;
         assert!(process_alive(init));
         kill_monitor(&env, &id);
         // The container still runs and says so.
@@ -85,7 +80,7 @@ fn stop_after_monitor_killed_ends_the_process_with_its_real_code() {
             "{}",
             ps_line(&env, name)
         );
-        assert_eq!(inspect(&env, name)["State"]["Running"], true);
+        assert_eq!(env.inspect(name)["State"]["Running"], true);
 
         env.ok(&["stop", "-t", stop_timeout, name]);
         assert!(!process_alive(init), "{name}: init {init} survived stop");
@@ -203,7 +198,7 @@ fn monitor_loss_and_daemon_restart() {
 
     let line = ps_line(&env, "ml-d");
     assert!(line.contains("Exited (unknown)"), "{line}");
-    let j = inspect(&env, "ml-d");
+    let j = env.inspect("ml-d");
     assert!(j["State"]["ExitCode"].is_null(), "{j}");
     assert!(j["State"]["FinishedAt"].is_null(), "{j}");
 

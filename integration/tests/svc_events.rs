@@ -6,11 +6,6 @@ use berth_integration::berthd_env::{code, BerthdEnv};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 
-fn inspect(env: &BerthdEnv, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
-    v[0].clone()
-}
-
 /// `berth events` writing into a file; killed on drop.
 struct Events {
     child: Child,
@@ -77,11 +72,11 @@ fn exec_and_restart_events_and_exec_ids() {
         env.ok(&["unpause", "ev"]);
         events.text().contains("/tasks/resumed")
     });
-    assert!(inspect(&env, "ev")["ExecIDs"].is_null());
+    assert!(env.inspect("ev")["ExecIDs"].is_null());
 
     // A detached exec is listed while it runs.
     env.ok(&["exec", "-d", "ev", "sleep", "120"]);
-    let ids = inspect(&env, "ev")["ExecIDs"].clone();
+    let ids = env.inspect("ev")["ExecIDs"].clone();
     assert_eq!(ids.as_array().map(Vec::len), Some(1), "{ids}");
     let sleeper = ids[0].as_str().unwrap().to_string();
 
@@ -113,7 +108,7 @@ fn exec_and_restart_events_and_exec_ids() {
     let die = events.line("/tasks/exec-exited", &missing).unwrap();
     assert!(die.contains("exitCode=127"), "{die}");
     // Only the sleeper still runs; once it is killed, ExecIDs is null again.
-    assert_eq!(inspect(&env, "ev")["ExecIDs"], serde_json::json!([sleeper]));
+    assert_eq!(env.inspect("ev")["ExecIDs"], serde_json::json!([sleeper]));
     let start = events.line("/tasks/exec-started", &sleeper).unwrap();
     assert!(start.contains("exec_start: sleep 120"), "{start}");
     let pid: i32 = start
@@ -135,7 +130,7 @@ fn exec_and_restart_events_and_exec_ids() {
         .line("/tasks/exec-exited", &sleeper)
         .unwrap()
         .contains("exitCode=137"));
-    assert!(inspect(&env, "ev")["ExecIDs"].is_null());
+    assert!(env.inspect("ev")["ExecIDs"].is_null());
 
     // A policy restart is an exit (Docker's die) followed by a start.
     let id = env
@@ -156,7 +151,7 @@ fn exec_and_restart_events_and_exec_ids() {
         .trim()
         .to_string();
     env.eventually("one restart used up", || {
-        let j = inspect(&env, "rs");
+        let j = env.inspect("rs");
         j["RestartCount"] == 1 && j["State"]["Status"] == "exited"
     });
     env.eventually("the second exit is published", || {

@@ -17,11 +17,6 @@ const SCRIPT: &str = "echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; i=
 /// max-size=4k in bytes (decimal, as Docker's units.FromHumanSize).
 const MAX_SIZE: u64 = 4000;
 
-fn inspect(env: &BerthdEnv, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
-    v[0].clone()
-}
-
 /// `log` and its rotated files `<log>.N` that exist.
 fn log_files(log: &Path) -> Vec<PathBuf> {
     let dir = log.parent().unwrap();
@@ -156,7 +151,7 @@ fn rotates_reads_in_order_and_follows_across_rotations() {
         "rot",
         &["--log-opt", "max-size=4k", "--log-opt", "max-file=3"],
     );
-    let j = inspect(&env, "rot");
+    let j = env.inspect("rot");
     assert_eq!(j["HostConfig"]["LogConfig"]["Config"]["max-size"], "4k");
     assert_eq!(j["HostConfig"]["LogConfig"]["Config"]["max-file"], "3");
 
@@ -174,7 +169,7 @@ fn rotates_reads_in_order_and_follows_across_rotations() {
     });
     env.ok(&["exec", "rot", "touch", "/tmp/go"]);
     env.eventually("the printer exits", || {
-        inspect(&env, "rot")["State"]["Status"] == "exited"
+        env.inspect("rot")["State"]["Status"] == "exited"
     });
     env.eventually("logs -f ends after the exit", || {
         follower.child.try_wait().ok().flatten().is_some()
@@ -220,9 +215,9 @@ fn rotates_reads_in_order_and_follows_across_rotations() {
     // still in its filesystem, so the second run prints everything at once.
     env.ok(&["start", "rot"]);
     env.eventually("the second run exits", || {
-        inspect(&env, "rot")["State"]["Status"] == "exited"
+        env.inspect("rot")["State"]["Status"] == "exited"
     });
-    let archive = PathBuf::from(inspect(&env, "rot")["LogPath"].as_str().unwrap());
+    let archive = PathBuf::from(env.inspect("rot")["LogPath"].as_str().unwrap());
     assert_bounded(&archive, 3);
     assert_bounded(&live_log, 3);
     let n = numbers(&env.ok(&["logs", "rot"]));
@@ -246,12 +241,12 @@ fn config_defaults_apply_and_survive_a_daemon_restart() {
         BerthdEnv::start_custom("", "", "[logs]\nmax_size = \"4k\"\nmax_file = 2\n", |_| {});
     let img = env.busybox();
     let id = run_printer(&env, &img, "dflt", &[]);
-    let j = inspect(&env, "dflt");
+    let j = env.inspect("dflt");
     assert_eq!(j["HostConfig"]["LogConfig"]["Config"]["max-size"], "4k");
     assert_eq!(j["HostConfig"]["LogConfig"]["Config"]["max-file"], "2");
     // --log-opt replaces the defaults.
     run_printer(&env, &img, "own", &["--log-opt", "max-size=10m"]);
-    let j = inspect(&env, "own");
+    let j = env.inspect("own");
     assert_eq!(j["HostConfig"]["LogConfig"]["Config"]["max-size"], "10m");
     assert!(j["HostConfig"]["LogConfig"]["Config"]["max-file"].is_null());
     env.ok(&["rm", "-f", "own"]);
@@ -264,7 +259,7 @@ fn config_defaults_apply_and_survive_a_daemon_restart() {
     env.restart_daemon();
     env.ok(&["exec", "dflt", "touch", "/tmp/go"]);
     env.eventually("the printer exits", || {
-        inspect(&env, "dflt")["State"]["Status"] == "exited"
+        env.inspect("dflt")["State"]["Status"] == "exited"
     });
     let live_log = env
         .daemon()

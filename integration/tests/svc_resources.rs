@@ -4,11 +4,6 @@
 use berth_integration::berthd_env::{cgroup_dirs_of, code, stderr, BerthdEnv};
 use std::io::{BufRead, BufReader};
 
-fn inspect(env: &BerthdEnv, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
-    v[0].clone()
-}
-
 fn cgroup_file(id: &str, name: &str) -> Option<String> {
     cgroup_dirs_of(id)
         .into_iter()
@@ -70,7 +65,7 @@ fn limits_are_applied_and_bad_ones_refused() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(&lines[..3], &["100", "200", "500"], "{out}");
     assert!(lines[3].contains("8192"), "{out}");
-    let id = inspect(&env, "lim")["Id"].as_str().unwrap().to_string();
+    let id = env.inspect("lim")["Id"].as_str().unwrap().to_string();
     let limit =
         cgroup_file(&id, "memory.limit_in_bytes").or_else(|| cgroup_file(&id, "memory.max"));
     assert_eq!(limit.as_deref(), Some("67108864"));
@@ -151,7 +146,7 @@ fn oom_kill_is_reported() {
         "dd if=/dev/zero of=/dev/null bs=64M count=1",
     ]);
     assert_eq!(code(&out), 137, "{}", stderr(&out));
-    let j = inspect(&env, "oom");
+    let j = env.inspect("oom");
     assert_eq!(j["State"]["OOMKilled"], true);
     assert_eq!(j["State"]["ExitCode"], 137);
     assert!(env.ok(&["ps", "-a"]).contains("Exited (137)"));

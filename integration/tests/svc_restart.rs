@@ -4,11 +4,6 @@
 
 use berth_integration::berthd_env::{code, stderr, BerthdEnv};
 
-fn inspect(env: &BerthdEnv, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
-    v[0].clone()
-}
-
 #[test]
 fn on_failure_gives_up_and_bad_policies_are_refused() {
     let env = BerthdEnv::start();
@@ -38,12 +33,12 @@ fn on_failure_gives_up_and_bad_policies_are_refused() {
         "exit 1",
     ]);
     env.eventually("on-failure:2 used up", || {
-        let j = inspect(&env, "rf");
+        let j = env.inspect("rf");
         j["RestartCount"] == 2
             && j["State"]["Status"] == "exited"
             && j["State"]["Restarting"] == false
     });
-    let j = inspect(&env, "rf");
+    let j = env.inspect("rf");
     assert_eq!(j["State"]["ExitCode"], 1);
     assert_eq!(j["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
     assert_eq!(j["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 2);
@@ -53,7 +48,7 @@ fn on_failure_gives_up_and_bad_policies_are_refused() {
     let out = env.berth(&["update", "--restart", "on-failure:-1", "rf"]);
     assert_eq!(code(&out), 125, "{}", stderr(&out));
     assert_eq!(
-        inspect(&env, "rf")["HostConfig"]["RestartPolicy"]["MaximumRetryCount"],
+        env.inspect("rf")["HostConfig"]["RestartPolicy"]["MaximumRetryCount"],
         2
     );
     assert_eq!(
@@ -61,7 +56,7 @@ fn on_failure_gives_up_and_bad_policies_are_refused() {
         "rf\n"
     );
     assert_eq!(
-        inspect(&env, "rf")["HostConfig"]["RestartPolicy"]["Name"],
+        env.inspect("rf")["HostConfig"]["RestartPolicy"]["Name"],
         "unless-stopped"
     );
     env.ok(&["rm", "rf"]);
@@ -82,7 +77,7 @@ fn always_survives_a_killed_daemon_and_stop_suspends_it() {
         "sleep",
         "300",
     ]);
-    let pid = inspect(&env, "ra")["State"]["Pid"].as_i64().unwrap();
+    let pid = env.inspect("ra")["State"]["Pid"].as_i64().unwrap();
     assert!(pid > 0);
 
     // The container's process dies while berthd is down: the monitor records the exit, the
@@ -95,18 +90,18 @@ fn always_survives_a_killed_daemon_and_stop_suspends_it() {
     .unwrap();
     env.restart_daemon();
     env.eventually("always restarted after berthd came back", || {
-        let j = inspect(&env, "ra");
+        let j = env.inspect("ra");
         j["State"]["Status"] == "running" && j["RestartCount"] == 1
     });
-    assert_ne!(inspect(&env, "ra")["State"]["Pid"].as_i64().unwrap(), pid);
+    assert_ne!(env.inspect("ra")["State"]["Pid"].as_i64().unwrap(), pid);
 
     // stop suspends the policy; start resumes it (and counts from zero, as Docker).
     env.ok(&["stop", "-t", "1", "ra"]);
-    let j = inspect(&env, "ra");
+    let j = env.inspect("ra");
     assert_eq!(j["State"]["Status"], "exited");
     assert_eq!(j["State"]["Restarting"], false);
     env.ok(&["start", "ra"]);
-    let j = inspect(&env, "ra");
+    let j = env.inspect("ra");
     assert_eq!(j["State"]["Status"], "running");
     assert_eq!(j["RestartCount"], 0);
     env.ok(&["rm", "-f", "ra"]);
@@ -148,10 +143,10 @@ fn backoff_and_count_continue_after_a_killed_daemon() {
         .to_string();
     // 100, 200, 400 ms, … : after four restarts the delay is at least 800 ms.
     env.eventually("four restarts", || {
-        inspect(&env, "rb")["RestartCount"].as_u64() >= Some(4)
+        env.inspect("rb")["RestartCount"].as_u64() >= Some(4)
     });
     let old_log = env.daemon().log.clone();
-    let count_before = inspect(&env, "rb")["RestartCount"].as_u64().unwrap();
+    let count_before = env.inspect("rb")["RestartCount"].as_u64().unwrap();
     env.kill_daemon();
     let before = logged_delays(&old_log, &id);
     let last = *before.last().expect("delays logged before the kill");
@@ -168,7 +163,7 @@ fn backoff_and_count_continue_after_a_killed_daemon() {
         after >= (2 * last).min(60_000),
         "back-off reset by the restart: {before:?} then {after}"
     );
-    assert!(inspect(&env, "rb")["RestartCount"].as_u64().unwrap() >= count_before);
+    assert!(env.inspect("rb")["RestartCount"].as_u64().unwrap() >= count_before);
 
     // A start by the user begins again at 100 ms.
     env.ok(&["stop", "rb"]);
@@ -217,7 +212,7 @@ fn rm_of_a_restarting_container_leaves_nothing() {
             .trim()
             .to_string();
         env.eventually("the policy restarted it", || {
-            inspect(&env, &name)["RestartCount"].as_u64().unwrap_or(0) >= 1
+            env.inspect(&name)["RestartCount"].as_u64().unwrap_or(0) >= 1
         });
         env.ok(&["rm", "-f", &name]);
         // Longer than the back-off after a few restarts: a restart racing the remove has landed.
