@@ -358,6 +358,28 @@ fn device_cgroup_denies_unlisted_device() {
 }
 
 #[test]
+fn a_listed_device_gets_only_the_access_its_rule_gives() {
+    let env = TestEnv::new("devro");
+    let mut b = env.bundle("b");
+    // /dev/kmsg: opening it for writing needs no capability, so only the device cgroup can
+    // refuse it. Its rule says `r`: a runtime that adds `rwm` for every `linux.devices` entry
+    // (runc does not) lets the write open through.
+    b.set(
+        "/linux/devices",
+        json!([{"path": "/dev/berthkmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}]),
+    );
+    b.spec["linux"]["resources"]["devices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}));
+    let out = env.run_sh(
+        &mut b,
+        "stat -c '%t:%T' /dev/berthkmsg; (exec 4>/dev/berthkmsg) 2>/dev/null && echo write-opened; echo done",
+    );
+    assert_eq!(out, "1:b\ndone\n", "an `r` rule allowed a write open");
+}
+
+#[test]
 fn sysctl_in_net_namespace() {
     let env = TestEnv::new("sysctl");
     let host_fwd = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();

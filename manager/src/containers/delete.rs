@@ -35,11 +35,8 @@ impl Containers {
                         rec.id
                     )));
                 }
-                if task.state == TaskState::Paused {
-                    self.tasks.resume(&rec.id).await?;
-                }
-                self.tasks.kill(&rec.id, libc::SIGKILL, true).await?;
-                self.tasks.wait(&rec.id).await?;
+                let paused = task.state == TaskState::Paused;
+                super::stop::kill_task(&*self.tasks, &rec.id, paused).await?;
             }
             self.tasks.delete(&rec.id).await?;
             self.events

@@ -263,18 +263,27 @@ impl Containers {
         });
     }
 
+    /// Ends the pending state of restart `generation` of `id`, keeping its back-off; a newer
+    /// generation (the restarted task already exited and was scheduled again) is left alone.
+    fn settle_restart(&self, id: &str, generation: u64) {
+        if let Some(s) = self.restarts.lock().get_mut(id) {
+            if s.generation == generation {
+                s.generation = 0;
+            }
+        }
+    }
+
     /// Runs the scheduled start `generation` of `id` unless it was cancelled meanwhile.
     async fn restart_now(&self, id: &str, generation: u64) {
         // Held until the task runs: `delete` takes the same lock and cancels the restart under
         // it, so a container removed while its restart was due never gets a task (and a
         // runtime container nobody owns) after its record is gone.
         let _serialised_with_delete = self.lock.lock().await;
-        {
-            let mut map = self.restarts.lock();
-            match map.get_mut(id) {
-                Some(s) if s.generation == generation => s.generation = 0,
-                _ => return,
-            }
+        // The slot stays pending (inspect: `Restarting`) until the task runs: a reader that
+        // sees the new RestartCount with `Restarting: false` must be seeing the final state,
+        // not the gap between counting a restart and starting it.
+        if self.restarts.lock().get(id).map(|s| s.generation) != Some(generation) {
+            return;
         }
         let Ok(Some(rec)) = self.store.get(id) else {
             self.cancel_restart(id);
@@ -287,6 +296,7 @@ impl Containers {
             return;
         }
         if self.is_live(id).await.unwrap_or(true) {
+            self.settle_restart(id, generation);
             return;
         }
         let counted = self.update_last_run(id, |run| {
@@ -295,9 +305,11 @@ impl Containers {
         });
         if let Err(e) = counted {
             tracing::error!(container = id, error = %e, "recording a restart");
+            self.settle_restart(id, generation);
             return;
         }
-        if let Err(e) = self.start_by_policy(&rec).await {
+        let started = self.start_by_policy(&rec).await;
+        if let Err(e) = started {
             tracing::warn!(container = id, error = %e, "restart policy: start failed");
             let code = match &e {
                 ContainerError::StartFailed { code, .. } => Some(*code),
@@ -309,8 +321,10 @@ impl Containers {
                 oom: false,
                 pid: 0,
             };
+            // Schedules the next generation first, so `Restarting` never drops in between.
             self.apply_restart_policy(id, &exit);
         }
+        self.settle_restart(id, generation);
     }
 }
 

@@ -32,6 +32,20 @@ pub async fn stop_task(
         return Ok(exit);
     }
     tracing::info!(container = id, "stop timeout expired; sending SIGKILL");
+    kill_task(tasks, id, false).await
+}
+
+/// SIGKILLs every process of task `id` (resumed first if `paused`) and returns the exit. An
+/// init that exits on its own between the caller's look and the kill (the runtime then refuses
+/// the signal: "container not running") is what the kill wanted, not an error.
+pub async fn kill_task(
+    tasks: &dyn TaskBackend,
+    id: &str,
+    paused: bool,
+) -> Result<ExitInfo, BackendError> {
+    if paused {
+        tasks.resume(id).await?;
+    }
     if let Err(refused) = tasks.kill(id, libc::SIGKILL, true).await {
         return wait_bounded(tasks, id, REFUSED_WAIT).await?.ok_or(refused);
     }

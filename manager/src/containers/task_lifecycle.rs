@@ -379,8 +379,8 @@ impl Containers {
                     state_word(task.state)
                 )));
             }
-            self.tasks.kill(&rec.id, libc::SIGKILL, true).await?;
-            self.tasks.wait(&rec.id).await?;
+            let paused = task.state == TaskState::Paused;
+            super::stop::kill_task(&*self.tasks, &rec.id, paused).await?;
         }
         let exit = self.task(&rec.id).await?.and_then(|t| t.exit);
         self.reap(&rec.id).await?;

@@ -64,6 +64,8 @@ impl RootfsBackend for FakeRootfs {
 struct FakeTasks {
     tasks: Mutex<HashMap<String, TaskInfo>>,
     exits: tokio::sync::broadcast::Sender<ExitEvent>,
+    /// The init exits on its own just before a kill reaches the runtime, which then refuses it.
+    exit_before_kill: std::sync::atomic::AtomicBool,
 }
 
 impl FakeTasks {
@@ -71,6 +73,7 @@ impl FakeTasks {
         Self {
             tasks: Mutex::new(HashMap::new()),
             exits: tokio::sync::broadcast::channel(16).0,
+            exit_before_kill: Default::default(),
         }
     }
     fn exit(&self, id: &str, code: i32) {
@@ -129,6 +132,15 @@ impl TaskBackend for FakeTasks {
             .ok_or_else(|| BackendError::precondition("still running"))
     }
     async fn kill(&self, id: &str, signal: i32, _all: bool) -> Result<(), BackendError> {
+        if self
+            .exit_before_kill
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.exit(id, 1);
+            return Err(BackendError::internal(format!(
+                "berth-runc kill {id}: container not running"
+            )));
+        }
         self.exit(id, 128 + signal);
         Ok(())
     }
@@ -288,6 +300,32 @@ async fn delete_refuses_running_unless_forced_and_cleans_up() {
     assert!(f.c.list(true).await.unwrap().is_empty());
     assert!(f.rootfs.prepared.lock().unwrap().is_empty());
     assert!(!f.root.join("containers").join(&a.id).exists());
+}
+
+/// `rm -f` of a container whose process exits between the look at its task and the kill: the
+/// runtime refuses the signal ("container not running"), and the remove still completes.
+#[tokio::test]
+async fn forced_delete_survives_an_exit_racing_its_kill() {
+    let f = fixture(false);
+    let a = f.c.create(req("flap", "busybox")).await.unwrap();
+    f.tasks
+        .create(&TaskSpec {
+            id: a.id.clone(),
+            bundle_dir: a.bundle_dir.clone().into(),
+            tty: false,
+            open_stdin: false,
+            log_path: a.log_path.clone().into(),
+            log: Default::default(),
+        })
+        .await
+        .unwrap();
+    f.tasks.start(&a.id).await.unwrap();
+    f.tasks
+        .exit_before_kill
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    f.c.delete("flap", true).await.unwrap();
+    assert!(f.c.list(true).await.unwrap().is_empty());
+    assert!(f.rootfs.prepared.lock().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -174,8 +174,7 @@ pub fn create_symlinks(rootfs: &Path) -> Result<()> {
 }
 
 /// The device cgroup rules the container gets: the config's rules, then (as runc appends them) the
-/// default devices, /dev/console, /dev/pts/*, /dev/ptmx, /dev/net/tun, mknod of anything, and every
-/// `linux.devices` entry.
+/// default devices, /dev/console, /dev/pts/*, /dev/ptmx, /dev/net/tun and mknod of anything.
 pub fn cgroup_rules(linux: &oci_spec::runtime::Linux) -> Result<oci_spec::runtime::LinuxResources> {
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
     let mut res: LinuxResources = linux.resources().clone().unwrap_or_default();
@@ -202,15 +201,8 @@ pub fn cgroup_rules(linux: &oci_spec::runtime::Linux) -> Result<oci_spec::runtim
     rules.push(rule("c", Some(136), None, "rwm")?);
     rules.push(rule("c", Some(5), Some(2), "rwm")?);
     rules.push(rule("c", Some(10), Some(200), "rwm")?);
-    for d in linux.devices().as_deref().unwrap_or_default() {
-        let dev = from_spec(d)?;
-        rules.push(rule(
-            &dev.kind.to_string(),
-            Some(dev.major as i64),
-            Some(dev.minor as i64),
-            "rwm",
-        )?);
-    }
+    // `linux.devices` entries get no rule of their own, as in runc: the config's rules say what
+    // may be done with them (`--device /dev/x:/dev/x:r` is an `r` rule and stays one).
     res.set_devices(Some(rules));
     Ok(res)
 }
