@@ -1,6 +1,7 @@
 //! Events of execs and restarts as Docker emits them: `exec_create: CMD`, `exec_start: CMD`,
 //! `exec_die` with the exit code (also for a command that cannot run, 127), a policy restart
-//! as an exit (`die`) then a start; and `inspect`'s `ExecIDs` (running execs, null when none).
+//! as an exit (`die`) then a start; and `inspect`'s `ExecIDs` (running execs, null when none,
+//! still listed by a berthd that was SIGKILLed and started again).
 
 use berth_integration::berthd_env::{code, BerthdEnv};
 use std::path::PathBuf;
@@ -172,4 +173,40 @@ fn exec_and_restart_events_and_exec_ids() {
         .collect();
     assert_eq!(topics, ["start", "exit", "start", "exit"]);
     env.ok(&["rm", "-f", "ev", "rs"]);
+}
+
+/// `ExecIDs` after berthd was SIGKILLed and started again: the exec that still runs is listed
+/// by the new berthd (read back from its monitor's directory), and goes once it ends.
+#[test]
+fn exec_ids_survive_a_killed_daemon() {
+    let mut env = BerthdEnv::start();
+    let img = env.busybox();
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "ek",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    env.ok(&["exec", "-d", "ek", "sleep", "201"]);
+    let ids = env.inspect("ek")["ExecIDs"].clone();
+    assert_eq!(ids.as_array().map(Vec::len), Some(1), "{ids}");
+
+    env.kill_daemon();
+    env.restart_daemon();
+    assert_eq!(env.inspect("ek")["ExecIDs"], ids, "after berthd's restart");
+
+    // Ends the exec'd `sleep 201` (found by its exact command line inside the container).
+    let script = "for p in /proc/[0-9]*; do \
+                  [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = 'sleep 201 ' ] && kill ${p#/proc/}; \
+                  done; true";
+    env.ok(&["exec", "ek", "sh", "-c", script]);
+    env.eventually("the adopted exec's exit is seen", || {
+        env.inspect("ek")["ExecIDs"].is_null()
+    });
+    env.ok(&["rm", "-f", "ek"]);
 }

@@ -259,6 +259,11 @@ pub trait TaskBackend: Send + Sync {
             "exec is not supported by this task backend (container {id})"
         )))
     }
+    /// The exec'd processes of task `id` that still run, as (exec id, args).
+    async fn live_execs(&self, id: &str) -> Result<Vec<(String, Vec<String>)>, BackendError> {
+        let _ = id;
+        Ok(Vec::new())
+    }
     /// Exit events, including exits that happened while berthd was down (found at recovery).
     fn subscribe_exits(&self) -> tokio::sync::broadcast::Receiver<ExitEvent>;
 }

@@ -7,8 +7,8 @@ use berth_proto::v1::{self as pb, envelope::Event};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Running execs per container id: exec id → command line. In memory only: after a berthd
-/// restart the execs of the previous one are no longer listed (their processes are not lost).
+/// Running execs per container id: exec id → command line. Rebuilt at recovery from the exec
+/// monitors that still run ([`Containers::adopt_execs`]).
 #[derive(Default)]
 pub struct RunningExecs(Mutex<BTreeMap<String, BTreeMap<String, Vec<String>>>>);
 
@@ -38,11 +38,6 @@ impl Containers {
         pid: u32,
         args: &[String],
     ) {
-        self.running_execs
-            .lock()
-            .entry(container_id.to_string())
-            .or_default()
-            .insert(exec_id.to_string(), args.to_vec());
         self.events
             .publish(Event::TaskExecStarted(pb::TaskExecStarted {
                 container_id: container_id.to_string(),
@@ -50,6 +45,31 @@ impl Containers {
                 pid,
                 args: args.to_vec(),
             }));
+        self.watch_exec(container_id, exec_id, pid, args);
+    }
+
+    /// At recovery: lists the execs of a previous berthd that still run in container `id`
+    /// and waits for their exits (`exec_die`); their `exec_start` was that berthd's.
+    pub async fn adopt_execs(&self, id: &str) {
+        match self.tasks.live_execs(id).await {
+            Ok(execs) => {
+                for (exec_id, args) in execs {
+                    self.watch_exec(id, &exec_id, 0, &args);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(container = id, error = %e.message, "listing the execs still running")
+            }
+        }
+    }
+
+    /// Lists exec `exec_id` until a task of its own has seen it end and published `exec_die`.
+    fn watch_exec(&self, container_id: &str, exec_id: &str, pid: u32, args: &[String]) {
+        self.running_execs
+            .lock()
+            .entry(container_id.to_string())
+            .or_default()
+            .insert(exec_id.to_string(), args.to_vec());
         let Some(me) = self.me.upgrade() else {
             return;
         };

@@ -227,6 +227,10 @@ impl TaskBackend for ManagedTasks {
         Ok(exit_info(&status, 0))
     }
 
+    async fn live_execs(&self, id: &str) -> Result<Vec<(String, Vec<String>)>, BackendError> {
+        self.tm.live_execs(id).await.map_err(err)
+    }
+
     async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), BackendError> {
         let mut a = self.tm.attach(id).await.map_err(err)?;
         a.input.resize(rows, cols).await.map_err(err)

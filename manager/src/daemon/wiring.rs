@@ -116,10 +116,13 @@ impl ContainerSystem {
     /// meanwhile are recorded on their containers (and `--rm` ones removed).
     pub async fn recover(&self) -> Result<(), WiringError> {
         for t in self.tasks.recover().await? {
-            if let Some(exit) = t.exit {
-                self.containers
-                    .on_exit(&t.info.id, &exit_info(&exit, t.info.pid))
-                    .await;
+            match t.exit {
+                Some(exit) => {
+                    self.containers
+                        .on_exit(&t.info.id, &exit_info(&exit, t.info.pid))
+                        .await
+                }
+                None => self.containers.adopt_execs(&t.info.id).await,
             }
         }
         // Networks of containers that are gone or stopped while berthd was down.

@@ -149,6 +149,53 @@ impl TaskManager {
         })
     }
 
+    /// The exec'd processes of task `id` that still run (a live monitor, no exit record), as
+    /// (exec id, args): a berthd that restarted lists them again and waits for their exits.
+    pub async fn live_execs(&self, id: &str) -> Result<Vec<(String, Vec<String>)>, TaskError> {
+        let parent = self.lookup(id)?.info.state_dir.join(EXEC_DIR);
+        let mut rd = match tokio::fs::read_dir(&parent).await {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(format!("read {}", parent.display()))(e)),
+        };
+        let mut live = Vec::new();
+        while let Some(ent) = rd
+            .next_entry()
+            .await
+            .map_err(io_err(format!("read {}", parent.display())))?
+        {
+            let dir = ent.path();
+            if !ent.file_type().await.is_ok_and(|t| t.is_dir())
+                || read_exit_file(&dir).await?.is_some()
+            {
+                continue;
+            }
+            let monitor = tokio::fs::read_to_string(dir.join(MONITOR_PID))
+                .await
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok());
+            if !monitor.is_some_and(|pid| is_monitor_of(pid, &dir)) {
+                continue;
+            }
+            // berthd's own file (0700 dir): the process it asked the runtime to exec.
+            let args = tokio::fs::read(dir.join(PROCESS_FILE))
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| {
+                    v.get("args")?.as_array().map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                })
+                .unwrap_or_default();
+            live.push((ent.file_name().to_string_lossy().into_owned(), args));
+        }
+        live.sort();
+        Ok(live)
+    }
+
     /// The recorded exit of an exec'd process (`None` while it runs).
     pub async fn exec_exit(&self, dir: &Path) -> Result<Option<ExitStatus>, TaskError> {
         read_exit_file(dir).await
