@@ -293,3 +293,54 @@ fn a_bad_logs_section_stops_berthd() {
         assert!(err.to_string().contains(words), "{logs}: {err}");
     }
 }
+
+/// The output of a detached exec is kept in its exec directory under the container's rotation:
+/// a chatty `exec -d` cannot fill the disk (its log was unbounded).
+#[test]
+fn a_detached_exec_log_rotates_as_the_container_log() {
+    let env = BerthdEnv::start();
+    let img = env.busybox();
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "exlog",
+        "--log-opt",
+        "max-size=4k",
+        "--log-opt",
+        "max-file=2",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    let id = id.trim();
+    // About 40 kB of output, ten times max-size.
+    env.ok(&[
+        "exec",
+        "-d",
+        "exlog",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 800 ]; do echo \"exec line $i padding-padding-padding\"; i=$((i+1)); done",
+    ]);
+    // berthd's task state: <state>/tasks/<id>/exec/<exec id>/.
+    let exec_dir = env.daemon().dirs.state.join("tasks").join(id).join("exec");
+    let log = || -> Option<PathBuf> {
+        let dir = std::fs::read_dir(&exec_dir).ok()?.flatten().next()?.path();
+        dir.join("exit.json")
+            .exists()
+            .then(|| dir.join("container.log"))
+    };
+    env.eventually("the exec ended", || log().is_some());
+    let log = log().unwrap();
+    assert_bounded(&log, 2);
+    assert_eq!(
+        log_files(&log).len(),
+        2,
+        "never rotated: {:?}",
+        log_files(&log)
+    );
+    env.ok(&["rm", "-f", "exlog"]);
+}

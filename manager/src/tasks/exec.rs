@@ -8,7 +8,7 @@ use super::exit::{is_monitor_of, read_exit_file};
 use super::manager::{validate_id, write_atomic, TaskManager};
 use super::orphan;
 use super::spawn::spawn_monitor;
-use super::types::ExitStatus;
+use super::types::{ExitStatus, TaskInfo};
 use crate::monitor::args::MonitorArgs;
 use crate::monitor::layout::{SocketPath, ATTACH_SOCKET, MONITOR_PID};
 use std::os::unix::fs::DirBuilderExt;
@@ -75,9 +75,7 @@ impl TaskManager {
                 }
                 _ => io_err(format!("create {}", dir.display()))(err),
             })?;
-        let started = self
-            .start_exec(id, &e.info.bundle, &dir, process, stdio)
-            .await;
+        let started = self.start_exec(&e.info, &dir, process, stdio).await;
         if started.is_err() {
             let _ = tokio::fs::remove_dir_all(&dir).await;
         }
@@ -86,12 +84,12 @@ impl TaskManager {
 
     async fn start_exec(
         &self,
-        id: &str,
-        bundle: &Path,
+        task: &TaskInfo,
         dir: &Path,
         process: &serde_json::Value,
         stdio: ExecStdio,
     ) -> Result<ExecHandle, TaskError> {
+        let id = task.id.as_str();
         let json = serde_json::to_vec(process).map_err(|e| TaskError::Io {
             what: format!("encode the exec process of {id}"),
             source: e.into(),
@@ -101,7 +99,7 @@ impl TaskManager {
         let config = &self.inner.config;
         let args = MonitorArgs {
             id: id.to_string(),
-            bundle: bundle.to_path_buf(),
+            bundle: task.bundle.clone(),
             state_dir: dir.to_path_buf(),
             runtime: config.runtime.clone(),
             runtime_root: config.runtime_root.clone(),
@@ -113,8 +111,10 @@ impl TaskManager {
             exec: Some(process_path),
             wait_attach: !stdio.detach,
             attach_timeout_secs: config.exec_attach_timeout.as_secs().max(1),
-            log_max_size: 0,
-            log_max_file: 1,
+            // The exec's output log (`<exec dir>/container.log`) is bounded like the
+            // container's: a chatty `exec -d` must not fill the disk.
+            log_max_size: task.log_max_size,
+            log_max_file: task.log_max_file.max(1),
         };
         // The monitor may wait for our connection first, then for the runtime.
         let wait = config.exec_attach_timeout + config.create_timeout + Duration::from_secs(10);

@@ -167,8 +167,8 @@ async fn adopt(entry: &Entry, tm: &TaskManager) -> Option<u32> {
         exec: None,
         wait_attach: false,
         attach_timeout_secs: crate::monitor::args::DEFAULT_ATTACH_TIMEOUT_SECS,
-        log_max_size: 0,
-        log_max_file: 1,
+        log_max_size: info.log_max_size,
+        log_max_file: info.log_max_file.max(1),
     };
     let report = match spawn_monitor(&config.monitor, &args, ADOPT_REPORT_WAIT).await {
         Ok(r) => r,
