@@ -332,7 +332,11 @@ impl TestNet {
         let mut chains = std::collections::BTreeSet::new();
         for (t, l) in self.rules() {
             let rule = l.trim_start_matches("-A ");
-            if let Some(chain) = rule.split_whitespace().next() {
+            // The chain the rule is in, and the one it jumps to (a masquerade rule
+            // `-s ADDR -j CNI-…` in POSTROUTING whose chain holds no address of the test).
+            let words: Vec<&str> = rule.split_whitespace().collect();
+            let target = words.windows(2).find(|w| w[0] == "-j").map(|w| w[1]);
+            for chain in words.first().copied().into_iter().chain(target) {
                 if chain.starts_with("CNI-") && !SHARED.contains(&chain) {
                     chains.insert((t.clone(), chain.to_string()));
                 }

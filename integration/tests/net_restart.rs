@@ -107,3 +107,58 @@ fn container_and_system_prune_leave_no_network_behind() {
     assert!(!String::from_utf8_lossy(&links.stdout).contains(&format!(": {user_bridge}:")));
     n.assert_clean();
 }
+
+/// The CNI CHECK that berthd runs at start for running containers: a network that is no longer
+/// as its ADD left it (here the container's default route was deleted while berthd was down) is
+/// said in `inspect`'s `State.Error`, not only in berthd's log; `restart` sets it up again and
+/// clears it.
+#[test]
+fn a_failed_check_at_start_is_shown_and_restart_repairs_it() {
+    let mut n = NetEnv::start("chkfail");
+    let img = n.busybox();
+    n.ok(&["run", "-d", "--name", "chk1", &img, "sleep", "300"]);
+    let inspect = |n: &NetEnv| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&n.ok(&["inspect", "chk1"])).unwrap()[0].clone()
+    };
+    let v = inspect(&n);
+    assert_eq!(v["State"]["Error"], "");
+    let netns = v["NetworkSettings"]["SandboxKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    n.env.as_mut().unwrap().kill_daemon();
+    // In the test's own container: its default route goes (CHECK compares the routes with
+    // ADD's result; a deleted interface would also make the bridge plugin's DEL leave its
+    // masquerade rule, as it finds the addresses to remove on the interface).
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net={netns}"))
+        .args(["ip", "route", "del", "default"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    n.env.as_mut().unwrap().restart_daemon();
+    let v = inspect(&n);
+    let error = v["State"]["Error"].as_str().unwrap();
+    assert!(
+        error.starts_with("network check failed: ") && error.contains("berth restart"),
+        "{v}"
+    );
+    assert_eq!(
+        v["State"]["Status"], "running",
+        "a failed CHECK stopped the container"
+    );
+
+    n.ok(&["restart", "-t", "1", "chk1"]);
+    let v = inspect(&n);
+    assert_eq!(v["State"]["Error"], "", "{v}");
+    assert!(!v["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    n.ok(&["rm", "-f", "chk1"]);
+    n.assert_clean();
+}

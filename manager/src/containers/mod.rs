@@ -197,6 +197,9 @@ impl Containers {
                 ns.mac_address = ep.mac.clone();
                 ns.sandbox_key = ep.netns.display().to_string();
                 ns.attached = true;
+                if let Some(st) = c.status.as_mut().filter(|s| s.error.is_empty()) {
+                    st.error = ep.check_error.clone();
+                }
             }
         }
         c

@@ -104,6 +104,10 @@ pub struct Endpoint {
     pub result: serde_json::Value,
     /// The cached result of the loopback ADD.
     pub loopback_result: serde_json::Value,
+    /// Why the CNI CHECK at berthd's start failed (empty: it passed or did not run); shown as
+    /// the container's `State.Error` until a new ADD replaces this endpoint.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub check_error: String,
 }
 
 /// Network records by name.

@@ -531,6 +531,7 @@ impl Networks {
             result: serde_json::Value::Null,
             // `lo` came up with the namespace (netns::create): no loopback plugin ran.
             loopback_result: serde_json::Value::Null,
+            check_error: String::new(),
         };
         if let Some(l) = &list {
             let result = match self.cni.add(l, &at).await {
@@ -684,13 +685,27 @@ impl Networks {
                 // absence (portmap's CHECK is skipped where Debian's 1.1 is known to be wrong,
                 // see Cni::check). The container keeps running: stopping it would lose
                 // more than a broken network; its owner is told how to repair it.
-                if let Err(e) = self.check(&ep.container_id).await {
-                    tracing::error!(
-                        container = ep.container_id,
-                        error = %e,
-                        "CNI CHECK failed: the container's network is not as its ADD left it \
-                         (berth restart sets it up again)"
-                    );
+                let failure = match self.check(&ep.container_id).await {
+                    Ok(()) => String::new(),
+                    Err(e) => {
+                        tracing::error!(
+                            container = ep.container_id,
+                            error = %e,
+                            "CNI CHECK failed: the container's network is not as its ADD left it \
+                             (berth restart sets it up again)"
+                        );
+                        format!(
+                            "network check failed: {e} (berth restart sets the network up again)"
+                        )
+                    }
+                };
+                if failure != ep.check_error {
+                    // Recorded, so `inspect` says it (State.Error) and not only berthd's log.
+                    let mut ep = ep.clone();
+                    ep.check_error = failure;
+                    if let Err(e) = self.store.put_endpoint(&ep) {
+                        tracing::error!(container = ep.container_id, error = %e, "recording the CHECK result");
+                    }
                 }
             } else {
                 tracing::info!(
