@@ -1,5 +1,6 @@
 //! `berth cp` to and from a container: paths resolved inside the container root, escapes
-//! through `..` or symlinks refused (exit 125) and the container left as it was.
+//! through `..` or symlinks refused (exit 125) and the container left as it was; a link named
+//! last copied as a link unless `-L`; owners kept with `-a`.
 
 use berth_integration::berthd_env::{code, stderr, stdout, BerthdEnv};
 
@@ -43,9 +44,16 @@ fn cp_copies_inside_the_root_and_refuses_escapes() {
             .to_string_lossy(),
         "../../../../../../etc"
     );
+    // A link named last is copied as the link (Docker resolves only the parent); -L copies
+    // what it names, under the link's name.
     env.ok(&["cp", "cp-one:/data/abs", &l("viaabs")]);
     assert_eq!(
-        std::fs::read_to_string(local.join("viaabs")).unwrap(),
+        std::fs::read_link(local.join("viaabs")).unwrap(),
+        std::path::Path::new("/data/file")
+    );
+    env.ok(&["cp", "-L", "cp-one:/data/abs", &l("viaabs-L")]);
+    assert_eq!(
+        std::fs::read_to_string(local.join("viaabs-L")).unwrap(),
         "hello\n"
     );
     let out = env.berth(&["cp", "cp-one:/data/file", "-"]);
@@ -63,6 +71,27 @@ fn cp_copies_inside_the_root_and_refuses_escapes() {
     );
     let out = env.berth(&["cp", "cp-one:/data/sub/f", "-"]);
     assert_eq!(code(&out), 0);
+    let in_container = |script: &str| env.ok(&["exec", "cp-one", "sh", "-c", script]);
+
+    // Owners: root's without -a, the archive's with -a (setuid kept through the chown).
+    let owned = local.join("owned");
+    std::fs::write(&owned, "mine\n").unwrap();
+    std::os::unix::fs::chown(&owned, Some(1234), Some(2345)).unwrap();
+    std::fs::set_permissions(&owned, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
+    env.ok(&["cp", &l("owned"), "cp-one:/data/root-owned"]);
+    env.ok(&["cp", "-a", &l("owned"), "cp-one:/data/kept"]);
+    assert_eq!(
+        in_container("stat -c '%u:%g' /data/root-owned; stat -c '%u:%g %a' /data/kept"),
+        "0:0\n1234:2345 4755\n"
+    );
+    // A local link: copied as a link, or with -L as the file it names.
+    std::os::unix::fs::symlink("in.txt", local.join("link.txt")).unwrap();
+    env.ok(&["cp", &l("link.txt"), "cp-one:/data/asis"]);
+    env.ok(&["cp", "-L", &l("link.txt"), "cp-one:/data/followed"]);
+    assert_eq!(
+        in_container("readlink /data/asis; cat /data/followed"),
+        "in.txt\nfrom host\n"
+    );
 
     // Escapes: one clear error, exit 125, nothing copied.
     for src in [
@@ -84,8 +113,14 @@ fn cp_copies_inside_the_root_and_refuses_escapes() {
     let out = env.berth(&["cp", &l("in.txt"), &format!("cp-one:/data/up/{marker}")]);
     assert_eq!(code(&out), 125, "{}", stderr(&out));
     assert!(!std::path::Path::new("/etc").join(&marker).exists());
-    // A link to a host path is resolved in the container, where nothing is there.
-    let out = env.berth(&["cp", "cp-one:/data/hostlink", &l("secret")]);
+    // A link to a host path: copied as a link (its target is only text), and with -L
+    // resolved in the container, where nothing is there.
+    env.ok(&["cp", "cp-one:/data/hostlink", &l("hostlink")]);
+    assert_eq!(
+        std::fs::read_link(local.join("hostlink")).unwrap(),
+        host_secret
+    );
+    let out = env.berth(&["cp", "-L", "cp-one:/data/hostlink", &l("secret")]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("Could not find the file"),

@@ -51,10 +51,15 @@ impl files_server::Files for FilesService {
         let (id, dir) = self.containers.rootfs_dir(&r.container_id)?;
         let shown = r.path.clone();
         let container = r.container_id.clone();
+        let follow = r.follow_link;
         // Resolve (and refuse) before answering, so errors come back as the call's status.
         let (root, rel) = tokio::task::spawn_blocking(move || {
             let root = Root::open(&dir).map_err(CopyError::io("opening the rootfs of", id))?;
-            let rel = resolve::resolve(&root, &shown)?;
+            let rel = if follow {
+                resolve::resolve(&root, &shown)?
+            } else {
+                resolve::resolve_parent(&root, &shown)?
+            };
             Ok::<_, CopyError>((root, rel))
         })
         .await
@@ -135,11 +140,17 @@ impl files_server::Files for FilesService {
         .map_err(join_err)?
         .map_err(status)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let owners = if open.copy_uid_gid {
+            extract::Owners::FromArchive
+        } else {
+            extract::Owners::Caller
+        };
         let extractor = tokio::task::spawn_blocking(move || {
             extract::extract_tar(
                 &root,
                 &dest,
                 rename.as_deref(),
+                owners,
                 stream::ChannelReader::new(rx),
             )
         });

@@ -17,6 +17,12 @@ use tonic::transport::Channel;
     override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
 )]
 pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
     /// Suppress progress output during copy
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -58,8 +64,8 @@ fn usage_error(msg: &str) -> anyhow::Error {
 /// `berth cp`.
 pub async fn cp(ch: Channel, args: CpArgs) -> anyhow::Result<i32> {
     match (container_path(&args.src), container_path(&args.dest)) {
-        (Some((c, p)), None) => copy_from(ch, c, p, &args.dest, args.quiet).await,
-        (None, Some((c, p))) => copy_to(ch, &args.src, c, p, args.quiet).await,
+        (Some((c, p)), None) => copy_from(ch, c, p, &args.dest, &args).await,
+        (None, Some((c, p))) => copy_to(ch, &args.src, c, p, &args).await,
         (Some(_), Some(_)) => Err(usage_error("copying between containers is not supported")),
         (None, None) => Err(usage_error("must specify at least one container source")),
     }
@@ -70,12 +76,14 @@ async fn copy_from(
     container: &str,
     path: &str,
     dest: &str,
-    quiet: bool,
+    opts: &CpArgs,
 ) -> anyhow::Result<i32> {
+    let quiet = opts.quiet;
     let mut s = FilesClient::new(ch)
         .copy_from(pb::CopyFromRequest {
             container_id: container.to_string(),
             path: path.to_string(),
+            follow_link: opts.follow_link,
         })
         .await
         .map_err(cp_error)?
@@ -105,7 +113,14 @@ async fn copy_from(
         let root =
             Root::open(&dir).with_context(|| format!("destination directory {}", dir.display()))?;
         let top = RelPath::parse(Path::new("/")).context("root path")?;
-        extract::extract_tar(&root, &top, rename.as_deref(), input)?;
+        // As Docker's client: what lands on the local side belongs to whoever runs `cp`.
+        extract::extract_tar(
+            &root,
+            &top,
+            rename.as_deref(),
+            extract::Owners::Caller,
+            input,
+        )?;
         Ok(())
     });
     let mut bytes = 0u64;
@@ -145,26 +160,38 @@ async fn copy_to(
     src: &str,
     container: &str,
     path: &str,
-    quiet: bool,
+    opts: &CpArgs,
 ) -> anyhow::Result<i32> {
+    let quiet = opts.quiet;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let src_owned = src.to_string();
+    let follow = opts.follow_link;
     let producer = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut w = stream::ChannelWriter::new(tx);
         if src_owned == "-" {
             std::io::copy(&mut std::io::stdin().lock(), &mut w).context("reading stdin")?;
         } else {
-            let p = Path::new(&src_owned);
-            let name = p
+            let given = Path::new(&src_owned);
+            let name = given
                 .file_name()
                 .with_context(|| format!("invalid source {src_owned}"))?;
+            // -L: the link's target is archived under the link's name (Docker's rebase).
+            let target;
+            let p = if follow && given.is_symlink() {
+                target = std::fs::canonicalize(given)
+                    .with_context(|| format!("following the link {src_owned}"))?;
+                target.as_path()
+            } else {
+                given
+            };
             let parent = p
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             let root = Root::open(parent)
                 .with_context(|| format!("source directory {}", parent.display()))?;
-            let rel = RelPath::parse(Path::new(name)).context("source name")?;
+            let own = p.file_name().unwrap_or(name);
+            let rel = RelPath::parse(Path::new(own)).context("source name")?;
             w = archive::write_tar(&root, &rel, Path::new(name), &src_owned, "(local)", w)
                 .map_err(|e| match e {
                     crate::container_fs::CopyError::NotFound { .. } => {
@@ -182,6 +209,7 @@ async fn copy_to(
             msg: Some(copy_to_request::Msg::Open(pb::CopyToOpen {
                 container_id: container.to_string(),
                 path: path.to_string(),
+                copy_uid_gid: opts.archive,
             })),
         })
         .await

@@ -82,6 +82,27 @@ pub fn resolve(root: &Root, path: &str) -> Result<RelPath, CopyError> {
     rel(&stack)
 }
 
+/// Like [`resolve`], but a symlink named by the last component is kept, not followed (what
+/// `cp` copies without `-L`: the link itself, as Docker resolves only the parent). A path
+/// ending in `/`, `.` or `..` is resolved whole.
+pub fn resolve_parent(root: &Root, path: &str) -> Result<RelPath, CopyError> {
+    let literal = Path::new(path);
+    // `components()` drops a trailing `.`: `/link/.` means the directory the link names.
+    let whole = path.ends_with('/')
+        || path.ends_with("/.")
+        || path == "."
+        || !matches!(literal.components().next_back(), Some(Component::Normal(_)));
+    match (whole, literal.parent(), literal.file_name()) {
+        (false, Some(parent), Some(name)) => {
+            let parent = parent
+                .to_str()
+                .ok_or_else(|| CopyError::Archive(format!("bad path {path}")))?;
+            Ok(resolve(root, if parent.is_empty() { "/" } else { parent })?.join(name))
+        }
+        _ => resolve(root, path),
+    }
+}
+
 /// The components of a path, `.` and `/` dropped, `..` kept as "..".
 fn names(p: &Path) -> VecDeque<OsString> {
     p.components()
@@ -142,6 +163,12 @@ mod tests {
         assert_eq!(shown(resolve(&root, "/nope/x")), "/nope/x");
         assert!(shown(resolve(&root, "/../etc/passwd")).contains("escapes"));
         assert!(shown(resolve(&root, "/etc/up/hostname")).contains("escapes"));
+        assert_eq!(shown(resolve_parent(&root, "/etc/rel")), "/etc/rel");
+        assert_eq!(shown(resolve_parent(&root, "/abs/rel")), "/etc/rel");
+        assert_eq!(shown(resolve_parent(&root, "/abs")), "/abs");
+        assert_eq!(shown(resolve_parent(&root, "/abs/")), "/etc");
+        assert_eq!(shown(resolve_parent(&root, "/abs/.")), "/etc");
+        assert!(shown(resolve_parent(&root, "/etc/up/x")).contains("escapes"));
         assert_eq!(base_name("/etc/hostname").unwrap(), "hostname");
         assert!(base_name("/").is_none());
     }
