@@ -41,8 +41,27 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
             .map(crate::seccomp::compile)
             .transpose()
             .map_err(|e| Error::Init(e.to_string()))?;
+        // The init's messages that need its pid can come before the intermediate's `InitPid`:
+        // two processes write to this channel and nothing orders them after the clone (a
+        // loaded machine showed it: hooks answered with pid 0, then "ready before its pid").
+        // They wait here until the pid is known, then are handled in the order they came.
+        let mut deferred: std::collections::VecDeque<Message> = Default::default();
+        let mut replay: std::collections::VecDeque<Message> = Default::default();
         loop {
-            match ours.recv()? {
+            let msg = match replay.pop_front() {
+                Some(m) => Some(m),
+                None => ours.recv()?,
+            };
+            if init.is_none()
+                && matches!(
+                    msg,
+                    Some(Message::HooksRequest | Message::SeccompFd(_) | Message::Ready)
+                )
+            {
+                deferred.extend(msg);
+                continue;
+            }
+            match msg {
                 Some(Message::SeccompProgramRequest) => {
                     let p = seccomp.as_ref().ok_or_else(|| {
                         Error::Init("seccomp program requested, but the config has none".into())
@@ -58,6 +77,7 @@ pub fn spawn(ctx: &CreateCtx<'_>, cgroup: &Cgroup, state: &mut State) -> Result<
                     state.init_pid = p;
                     let _ = waitpid(intermediate, None);
                     intermediate_alive = false;
+                    replay.append(&mut deferred);
                 }
                 Some(Message::HooksRequest) => {
                     if let Some(h) = ctx.bundle.spec.hooks() {
