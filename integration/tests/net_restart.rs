@@ -117,10 +117,7 @@ fn a_failed_check_at_start_is_shown_and_restart_repairs_it() {
     let mut n = NetEnv::start("chkfail");
     let img = n.busybox();
     n.ok(&["run", "-d", "--name", "chk1", &img, "sleep", "300"]);
-    let inspect = |n: &NetEnv| -> serde_json::Value {
-        serde_json::from_str::<serde_json::Value>(&n.ok(&["inspect", "chk1"])).unwrap()[0].clone()
-    };
-    let v = inspect(&n);
+    let v = n.env().inspect("chk1");
     assert_eq!(v["State"]["Error"], "");
     let netns = v["NetworkSettings"]["SandboxKey"]
         .as_str()
@@ -141,7 +138,7 @@ fn a_failed_check_at_start_is_shown_and_restart_repairs_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     n.env.as_mut().unwrap().restart_daemon();
-    let v = inspect(&n);
+    let v = n.env().inspect("chk1");
     let error = v["State"]["Error"].as_str().unwrap();
     assert!(
         error.starts_with("network check failed: ") && error.contains("berth restart"),
@@ -153,7 +150,7 @@ fn a_failed_check_at_start_is_shown_and_restart_repairs_it() {
     );
 
     n.ok(&["restart", "-t", "1", "chk1"]);
-    let v = inspect(&n);
+    let v = n.env().inspect("chk1");
     assert_eq!(v["State"]["Error"], "", "{v}");
     assert!(!v["NetworkSettings"]["IPAddress"]
         .as_str()

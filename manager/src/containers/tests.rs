@@ -275,10 +275,8 @@ async fn bad_input_leaves_nothing_behind() {
     assert!(g.c.create(req("full", "nosuch")).await.is_err());
 }
 
-#[tokio::test]
-async fn delete_refuses_running_unless_forced_and_cleans_up() {
-    let f = fixture(false);
-    let a = f.c.create(req("web", "busybox")).await.unwrap();
+/// Creates and starts the fake task of container `a`.
+async fn start_task(f: &Fixture, a: &pb::Container) {
     f.tasks
         .create(&TaskSpec {
             id: a.id.clone(),
@@ -291,6 +289,13 @@ async fn delete_refuses_running_unless_forced_and_cleans_up() {
         .await
         .unwrap();
     f.tasks.start(&a.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_refuses_running_unless_forced_and_cleans_up() {
+    let f = fixture(false);
+    let a = f.c.create(req("web", "busybox")).await.unwrap();
+    start_task(&f, &a).await;
     assert_eq!(f.c.list(false).await.unwrap().len(), 1);
     let err = f.c.delete("web", false).await.unwrap_err();
     assert!(err
@@ -308,18 +313,7 @@ async fn delete_refuses_running_unless_forced_and_cleans_up() {
 async fn forced_delete_survives_an_exit_racing_its_kill() {
     let f = fixture(false);
     let a = f.c.create(req("flap", "busybox")).await.unwrap();
-    f.tasks
-        .create(&TaskSpec {
-            id: a.id.clone(),
-            bundle_dir: a.bundle_dir.clone().into(),
-            tty: false,
-            open_stdin: false,
-            log_path: a.log_path.clone().into(),
-            log: Default::default(),
-        })
-        .await
-        .unwrap();
-    f.tasks.start(&a.id).await.unwrap();
+    start_task(&f, &a).await;
     f.tasks
         .exit_before_kill
         .store(true, std::sync::atomic::Ordering::SeqCst);
