@@ -308,8 +308,7 @@ impl Containers {
             self.settle_restart(id, generation);
             return;
         }
-        let started = self.start_by_policy(&rec).await;
-        if let Err(e) = started {
+        if let Err(e) = self.start_by_policy(&rec).await {
             tracing::warn!(container = id, error = %e, "restart policy: start failed");
             let code = match &e {
                 ContainerError::StartFailed { code, .. } => Some(*code),

@@ -170,11 +170,10 @@ impl TaskManager {
             {
                 continue;
             }
-            let monitor = tokio::fs::read_to_string(dir.join(MONITOR_PID))
+            if !monitor_pid(&dir)
                 .await
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok());
-            if !monitor.is_some_and(|pid| is_monitor_of(pid, &dir)) {
+                .is_some_and(|pid| is_monitor_of(pid, &dir))
+            {
                 continue;
             }
             // berthd's own file (0700 dir): the process it asked the runtime to exec.
@@ -205,10 +204,7 @@ impl TaskManager {
     /// is gone without a record (killed) ends the wait with the exit unknown: polling for a
     /// record nobody will write would never end.
     pub async fn wait_exec(&self, dir: &Path) -> Result<ExitStatus, TaskError> {
-        let monitor = tokio::fs::read_to_string(dir.join(MONITOR_PID))
-            .await
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok());
+        let monitor = monitor_pid(dir).await;
         loop {
             if let Some(s) = read_exit_file(dir).await? {
                 return Ok(s);
@@ -227,6 +223,14 @@ impl TaskManager {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The pid the exec monitor in `dir` recorded for itself, if it did.
+async fn monitor_pid(dir: &Path) -> Option<u32> {
+    tokio::fs::read_to_string(dir.join(MONITOR_PID))
+        .await
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
 }
 
 /// Connects to the attach socket in `dir` as soon as the monitor has bound it.
