@@ -1,6 +1,6 @@
 //! CNI plugin faults: a missing plugin (named, with how to install it), a plugin that fails and one
 //! that hangs (killed after `plugin_timeout_secs`): one clear error each, nothing of the network
-//! left.
+//! left. And a container whose interface was deleted behind berthd's back: nothing left either.
 
 mod net_common;
 
@@ -98,4 +98,47 @@ fn a_hanging_plugin_times_out_and_is_undone() {
     n.assert_clean();
     n.ok(&["rm", "hang1"]);
     n.assert_clean();
+}
+
+#[test]
+fn a_container_whose_interface_is_gone_leaves_no_masquerade_rule() {
+    let n = NetEnv::start("vethgone");
+    let img = n.busybox();
+    n.ok(&["run", "-d", "--name", "gone1", &img, "sleep", "300"]);
+    // The container's veth, deleted from the host side (its peer in the container goes with it).
+    let veths = n.veths_left();
+    assert_eq!(veths.len(), 1, "{veths:?}");
+    let name = veths[0]
+        .split(':')
+        .nth(1)
+        .and_then(|s| s.trim().split('@').next())
+        .unwrap()
+        .to_string();
+    assert!(name.starts_with("veth"), "{veths:?}");
+    let out = std::process::Command::new("ip")
+        .args(["link", "delete", &name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules = n.rules_left();
+    let chain = rules
+        .iter()
+        .find(|r| r.contains("POSTROUTING"))
+        .and_then(|r| r.split(" -j ").nth(1))
+        .map(|c| c.split_whitespace().next().unwrap_or_default().to_string())
+        .unwrap_or_else(|| panic!("no masquerade rule while the container runs: {rules:?}"));
+    assert!(chain.starts_with("CNI-"), "{rules:?}");
+    // The bridge plugin's DEL finds no address on the missing interface and removes no rule;
+    // berthd removes its rule and chain.
+    n.ok(&["rm", "-f", "gone1"]);
+    n.assert_clean();
+    let listed = std::process::Command::new("iptables")
+        .args(["-w", "-t", "nat", "-S", &chain])
+        .output()
+        .unwrap();
+    assert!(!listed.status.success(), "chain {chain} left");
 }

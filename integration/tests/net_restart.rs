@@ -125,8 +125,7 @@ fn a_failed_check_at_start_is_shown_and_restart_repairs_it() {
         .to_string();
     n.env.as_mut().unwrap().kill_daemon();
     // In the test's own container: its default route goes (CHECK compares the routes with
-    // ADD's result; a deleted interface would also make the bridge plugin's DEL leave its
-    // masquerade rule, as it finds the addresses to remove on the interface).
+    // ADD's result).
     let out = std::process::Command::new("nsenter")
         .arg(format!("--net={netns}"))
         .args(["ip", "route", "del", "default"])

@@ -13,6 +13,9 @@ use tokio::io::AsyncWriteExt;
 /// The CNI spec version berthd speaks (Debian's plugins 1.1 implement it).
 pub const CNI_VERSION: &str = "1.0.0";
 
+/// The PATH plugins (and berthd's own iptables calls beside them) run with: the usual one.
+pub const PLUGIN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// A plugin execution that failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CniError {
@@ -242,10 +245,7 @@ impl Cni {
             .env("CNI_ARGS", "")
             .env("CNI_PATH", self.cni_path())
             // Plugins run iptables and ip: give them the usual PATH.
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
+            .env("PATH", PLUGIN_PATH)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -117,6 +117,16 @@ impl ConfList {
         }
     }
 
+    /// The bridge of a `bridge` plugin that masquerades (`ipMasq`), if the list has one: its DEL
+    /// may leave the container's masquerade rule behind (`super::ipmasq`).
+    pub fn masquerading_bridge(&self) -> Option<&str> {
+        self.plugins.iter().find_map(|p| {
+            let masq = p.0.get("ipMasq").and_then(Value::as_bool) == Some(true);
+            (p.plugin_type() == "bridge" && masq)
+                .then(|| p.0.get("bridge").and_then(Value::as_str).unwrap_or("cni0"))
+        })
+    }
+
     /// The loopback list: `lo` up in the container's namespace (every mode but host).
     pub fn loopback() -> Self {
         let mut m = Map::new();

@@ -4,6 +4,7 @@
 //! - [`netns`]: namespaces pinned at `<state>/netns/<container id>`;
 //! - [`conflist`]: the configuration lists berthd writes for its bridge networks;
 //! - [`cni`]: running the plugins (ADD/DEL/CHECK, cached results, timeouts);
+//! - [`ipmasq`]: the bridge plugin's masquerade rule, removed where its DEL leaves it;
 //! - [`store`]: networks and endpoints in the metadata database (the gRPC front is
 //!   `crate::api::NetworksService`).
 //!
@@ -14,6 +15,7 @@
 
 pub mod cni;
 pub mod conflist;
+pub mod ipmasq;
 pub mod netns;
 pub mod ports;
 pub mod store;
@@ -591,8 +593,26 @@ impl Networks {
                 }
             };
             if let Some(l) = list {
-                if let Err(e) = self.cni.del(&l, &at, Some(&ep.result)).await {
-                    failed = Some(e.into());
+                // Looked at before DEL: the veth is what tells whether the plugin can still
+                // find the addresses whose masquerade rule it removes.
+                let masq_leak = l
+                    .masquerading_bridge()
+                    .is_some_and(|br| ipmasq::host_veth_gone(&ep.result, br));
+                match self.cni.del(&l, &at, Some(&ep.result)).await {
+                    Err(e) => failed = Some(e.into()),
+                    Ok(()) if masq_leak && !ep.ip.is_empty() => {
+                        match ipmasq::sweep(&l.name, id, &ep.ip).await {
+                            Ok(true) => tracing::info!(
+                                container = id,
+                                "removed the masquerade rule the bridge plugin left (the container's interface was gone)"
+                            ),
+                            Ok(false) => {}
+                            // Not a reason to keep the endpoint: DEL itself succeeded, and a
+                            // retry would not find the interface either.
+                            Err(e) => tracing::error!(container = id, error = %e, "removing the bridge plugin's masquerade rule"),
+                        }
+                    }
+                    Ok(()) => {}
                 }
             }
         }
