@@ -1,7 +1,7 @@
 //! Events of execs and restarts as Docker emits them: `exec_create: CMD`, `exec_start: CMD`,
 //! `exec_die` with the exit code (also for a command that cannot run, 127), a policy restart
 //! as an exit (`die`) then a start; and `inspect`'s `ExecIDs` (running execs, null when none,
-//! still listed by a berthd that was SIGKILLed and started again).
+//! still listed by a berthd that was SIGKILLed and started again, whose `exec_die` has their pid).
 
 use berth_integration::berthd_env::{code, BerthdEnv};
 use std::path::PathBuf;
@@ -35,6 +35,27 @@ impl Events {
     }
 }
 
+/// `berth events` into `file` of the test's temp dir, once it sees events (they have no
+/// history): pausing and resuming running container `name` until the subscription reports it.
+fn subscribe(env: &BerthdEnv, name: &str, file: &str) -> Events {
+    let out = env.tmp().join(file);
+    let child = env
+        .daemon()
+        .berth_command(&["events"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = Events { child, out };
+    env.eventually("berth events is subscribed", || {
+        env.ok(&["pause", name]);
+        env.ok(&["unpause", name]);
+        events.text().contains("/tasks/resumed")
+    });
+    events
+}
+
 impl Drop for Events {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -46,16 +67,6 @@ impl Drop for Events {
 fn exec_and_restart_events_and_exec_ids() {
     let env = BerthdEnv::start();
     let img = env.busybox();
-    let out = env.tmp().join("events.out");
-    let child = env
-        .daemon()
-        .berth_command(&["events"])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let events = Events { child, out };
     env.ok(&[
         "run",
         "-d",
@@ -67,12 +78,7 @@ fn exec_and_restart_events_and_exec_ids() {
         "sleep",
         "300",
     ]);
-    // Events have no history: wait until the subscription sees something.
-    env.eventually("berth events is subscribed", || {
-        env.ok(&["pause", "ev"]);
-        env.ok(&["unpause", "ev"]);
-        events.text().contains("/tasks/resumed")
-    });
+    let events = subscribe(&env, "ev", "events.out");
     assert!(env.inspect("ev")["ExecIDs"].is_null());
 
     // A detached exec is listed while it runs.
@@ -199,6 +205,7 @@ fn exec_ids_survive_a_killed_daemon() {
     env.kill_daemon();
     env.restart_daemon();
     assert_eq!(env.inspect("ek")["ExecIDs"], ids, "after berthd's restart");
+    let events = subscribe(&env, "ek", "events.out");
 
     // Ends the exec'd `sleep 201` (found by its exact command line inside the container).
     let script = "for p in /proc/[0-9]*; do \
@@ -208,5 +215,16 @@ fn exec_ids_survive_a_killed_daemon() {
     env.eventually("the adopted exec's exit is seen", || {
         env.inspect("ek")["ExecIDs"].is_null()
     });
+    // With the pid it had (the runtime's pid file), not 0: the previous berthd saw it start.
+    let exec_id = ids[0].as_str().unwrap();
+    env.eventually("the adopted exec's exec_die", || {
+        events.line("/tasks/exec-exited", exec_id).is_some()
+    });
+    let die = events.line("/tasks/exec-exited", exec_id).unwrap();
+    let pid = die.split("pid=").nth(1).and_then(|p| p.split(' ').next());
+    assert!(
+        pid.is_some_and(|p| p != "0" && p.parse::<u32>().is_ok()),
+        "{die}"
+    );
     env.ok(&["rm", "-f", "ek"]);
 }

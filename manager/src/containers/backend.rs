@@ -259,8 +259,8 @@ pub trait TaskBackend: Send + Sync {
             "exec is not supported by this task backend (container {id})"
         )))
     }
-    /// The exec'd processes of task `id` that still run, as (exec id, args).
-    async fn live_execs(&self, id: &str) -> Result<Vec<(String, Vec<String>)>, BackendError> {
+    /// The exec'd processes of task `id` that still run.
+    async fn live_execs(&self, id: &str) -> Result<Vec<crate::tasks::LiveExec>, BackendError> {
         let _ = id;
         Ok(Vec::new())
     }

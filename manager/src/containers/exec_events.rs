@@ -53,8 +53,8 @@ impl Containers {
     pub async fn adopt_execs(&self, id: &str) {
         match self.tasks.live_execs(id).await {
             Ok(execs) => {
-                for (exec_id, args) in execs {
-                    self.watch_exec(id, &exec_id, 0, &args);
+                for e in execs {
+                    self.watch_exec(id, &e.exec_id, e.pid, &e.args);
                 }
             }
             Err(e) => {

@@ -227,7 +227,7 @@ impl TaskBackend for ManagedTasks {
         Ok(exit_info(&status, 0))
     }
 
-    async fn live_execs(&self, id: &str) -> Result<Vec<(String, Vec<String>)>, BackendError> {
+    async fn live_execs(&self, id: &str) -> Result<Vec<crate::tasks::LiveExec>, BackendError> {
         self.tm.live_execs(id).await.map_err(err)
     }
 

@@ -8,9 +8,9 @@ use super::exit::{is_monitor_of, read_exit_file};
 use super::manager::{validate_id, write_atomic, TaskManager};
 use super::orphan;
 use super::spawn::spawn_monitor;
-use super::types::{ExitStatus, TaskInfo};
+use super::types::{ExitStatus, LiveExec, TaskInfo};
 use crate::monitor::args::MonitorArgs;
-use crate::monitor::layout::{SocketPath, ATTACH_SOCKET, MONITOR_PID};
+use crate::monitor::layout::{SocketPath, ATTACH_SOCKET, INIT_PID, MONITOR_PID};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -150,8 +150,8 @@ impl TaskManager {
     }
 
     /// The exec'd processes of task `id` that still run (a live monitor, no exit record), as
-    /// (exec id, args): a berthd that restarted lists them again and waits for their exits.
-    pub async fn live_execs(&self, id: &str) -> Result<Vec<(String, Vec<String>)>, TaskError> {
+    /// a berthd that restarted lists them again and waits for their exits.
+    pub async fn live_execs(&self, id: &str) -> Result<Vec<LiveExec>, TaskError> {
         let parent = self.lookup(id)?.info.state_dir.join(EXEC_DIR);
         let mut rd = match tokio::fs::read_dir(&parent).await {
             Ok(rd) => rd,
@@ -189,9 +189,19 @@ impl TaskManager {
                     })
                 })
                 .unwrap_or_default();
-            live.push((ent.file_name().to_string_lossy().into_owned(), args));
+            // The runtime wrote it before the monitor reported the exec started.
+            let pid = tokio::fs::read_to_string(dir.join(INIT_PID))
+                .await
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(0);
+            live.push(LiveExec {
+                exec_id: ent.file_name().to_string_lossy().into_owned(),
+                args,
+                pid,
+            });
         }
-        live.sort();
+        live.sort_by(|a, b| a.exec_id.cmp(&b.exec_id));
         Ok(live)
     }
 

@@ -27,5 +27,6 @@ pub use manager::TaskManager;
 pub use orphan::become_subreaper;
 pub use recover::RecoveredTask;
 pub use types::{
-    ExitStatus, LogLine, LogOptions, LogStream, StdioOptions, TaskExit, TaskInfo, TaskStatus,
+    ExitStatus, LiveExec, LogLine, LogOptions, LogStream, StdioOptions, TaskExit, TaskInfo,
+    TaskStatus,
 };

@@ -13,6 +13,17 @@ pub struct StdioOptions {
     pub stdin: bool,
 }
 
+/// An exec'd process that still runs, as a restarted berthd finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveExec {
+    /// Its exec id.
+    pub exec_id: String,
+    /// The command line berthd asked the runtime to exec.
+    pub args: Vec<String>,
+    /// Its pid in berthd's namespace (the runtime's `--pid-file`; 0 if that cannot be read).
+    pub pid: u32,
+}
+
 /// How a task's process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExitStatus {
