@@ -1,4 +1,4 @@
-//! Inspecting and cleaning host state: mounts, cgroup directories, processes.
+//! Inspecting and cleaning host state: mounts, cgroup directories, processes; host commands.
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +92,20 @@ pub fn remove_cgroup_tree(dir: &Path) {
         }
     }
     let _ = std::fs::remove_dir(dir);
+}
+
+/// Runs a host command (`ip`, `nsenter`, a runtime) and asserts that it succeeded, with its
+/// stderr in the message.
+pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// True if `pid` exists and is not a zombie.

@@ -4,6 +4,7 @@
 
 mod net_common;
 
+use berth_integration::host::run_ok;
 use net_common::{code, stderr, NetEnv};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -115,15 +116,7 @@ fn a_container_whose_interface_is_gone_leaves_no_masquerade_rule() {
         .unwrap()
         .to_string();
     assert!(name.starts_with("veth"), "{veths:?}");
-    let out = std::process::Command::new("ip")
-        .args(["link", "delete", &name])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(std::process::Command::new("ip").args(["link", "delete", &name]));
     let rules = n.rules_left();
     let chain = rules
         .iter()

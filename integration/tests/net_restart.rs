@@ -4,6 +4,7 @@
 
 mod net_common;
 
+use berth_integration::host::run_ok;
 use net_common::{free_port, NetEnv};
 
 #[test]
@@ -126,15 +127,10 @@ fn a_failed_check_at_start_is_shown_and_restart_repairs_it() {
     n.env.as_mut().unwrap().kill_daemon();
     // In the test's own container: its default route goes (CHECK compares the routes with
     // ADD's result).
-    let out = std::process::Command::new("nsenter")
-        .arg(format!("--net={netns}"))
-        .args(["ip", "route", "del", "default"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        std::process::Command::new("nsenter")
+            .arg(format!("--net={netns}"))
+            .args(["ip", "route", "del", "default"]),
     );
     n.env.as_mut().unwrap().restart_daemon();
     let v = n.env().inspect("chk1");

@@ -6,6 +6,7 @@
 
 use berth_integration::berthd_env::BerthdEnv as Env;
 use berth_integration::daemon::{bin, Daemon, DaemonDirs};
+use berth_integration::host::run_ok;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -200,16 +201,11 @@ fn berth_runc_closes_an_open_root() {
     let root = tmp.path().join("runc-root");
     std::fs::create_dir(&root).unwrap();
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(bin("berth-runc"))
-        .arg("--root")
-        .arg(&root)
-        .arg("list")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(bin("berth-runc"))
+            .arg("--root")
+            .arg(&root)
+            .arg("list"),
     );
     assert_eq!(mode(&root), 0o700);
 }
