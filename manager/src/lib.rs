@@ -26,6 +26,7 @@
 //! - [`oci_runtime`]: the client of a runc-compatible runtime binary (`berth-runc`, runc, crun).
 //! - [`events`]: the in-process event bus and the Events service.
 //! - [`private_dir`]: the directories berthd keeps data in, and their modes.
+//! - [`atomic_file`]: replacing a file atomically, each writer with its own temporary file.
 //! - [`observe`]: cgroup, netns and process counters of running containers (`stats`, `top`).
 //! - [`explain`]: timed steps of a request, for `berth run --explain`.
 //! - [`reference`]: image references as Docker writes them.
@@ -34,6 +35,7 @@
 //! - [`children`]: which child processes berthd waits for itself; reaping the other orphans.
 
 pub mod api;
+pub mod atomic_file;
 pub mod bundle;
 pub mod children;
 pub mod cli;

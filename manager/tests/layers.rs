@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 /// A new module gets a line here: the lowest layer above everything it imports.
 const LAYERS: &[(&str, u8)] = &[
     // Filesystem primitives: directories under the root/state dirs that only root can reach,
+    // files replaced atomically,
     // files inside an image tree opened without following, blocking or unbounded reads.
     ("private_dir", 0),
+    ("atomic_file", 0),
     ("rootfs_fs", 0),
     // Unit-test fixtures shared between modules (compiled only for tests).
     ("test_support", 0),

@@ -111,12 +111,11 @@ pub fn resolv_conf(host: &str) -> String {
     out
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), BundleError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    f.write_all(data).map_err(io("write", &tmp))?;
-    f.sync_all().map_err(io("fsync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("rename", path))
+/// Replaces a bundle file durably, readable by the container's users (`/etc/hosts` and the
+/// others are bind-mounted into it).
+fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), BundleError> {
+    crate::atomic_file::replace(path, data, mode, crate::atomic_file::Durability::Fsync)
+        .map_err(io("write", path))
 }
 
 /// Makes sure `/etc/<name>` exists in the rootfs so it can be bind-mounted over (created inside
@@ -179,7 +178,7 @@ pub fn write_bundle(
             Some(other) => other.join(name),
             None => {
                 let p = bundle_dir.join(name);
-                write_atomic(&p, content.as_bytes())?;
+                write_atomic(&p, content.as_bytes(), 0o644)?;
                 p
             }
         };
@@ -194,9 +193,7 @@ pub fn write_bundle(
         // The bundle's own copy: removed with the container, never shared or replaced under a
         // running one.
         let bin = bundle_dir.join(super::init::INIT_FILE);
-        write_atomic(&bin, super::init::INIT)?;
-        fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(io("chmod", &bin))?;
+        write_atomic(&bin, super::init::INIT, 0o755)?;
         let rel = RelPath::parse(Path::new(super::init::INIT_PATH))
             .ok_or_else(|| BundleError::Spec("init path".into()))?;
         let sbin =
@@ -225,6 +222,6 @@ pub fn write_bundle(
         }
     }
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| BundleError::Spec(e.to_string()))?;
-    write_atomic(&bundle_dir.join("config.json"), &json)?;
+    write_atomic(&bundle_dir.join("config.json"), &json, 0o644)?;
     Ok(spec)
 }

@@ -8,8 +8,6 @@
 //! Credential helpers (`credsStore`) are not supported.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -143,20 +141,14 @@ pub fn store(server: &str, auth: &StoredAuth) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(&file)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| anyhow::anyhow!("cannot replace {}: {e}", path.display()))?;
+    crate::atomic_file::replace(
+        &path,
+        text.as_bytes(),
+        0o600,
+        crate::atomic_file::Durability::Fsync,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 

@@ -89,9 +89,8 @@ impl Containers {
             .map_err(|e| ContainerError::Invalid(e.to_string()))?;
         let out = serde_json::to_vec_pretty(&spec)
             .map_err(|e| ContainerError::Invalid(format!("{}: {e}", path.display())))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, out).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        crate::atomic_file::replace(&path, &out, 0o644, crate::atomic_file::Durability::Fsync)
+            .map_err(io)?;
         rec.options.resources = merged;
         Ok(())
     }

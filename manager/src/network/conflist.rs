@@ -166,13 +166,13 @@ impl ConfList {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let tmp = path.with_extension("conflist.tmp");
         let json = serde_json::to_vec_pretty(self).map_err(|e| ConfListError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        // Rewritten from the network record whenever it is missing: no fsync needed.
+        crate::atomic_file::replace(path, &json, 0o644, crate::atomic_file::Durability::None)
+            .map_err(io)
     }
 
     /// What plugin `p` reads on stdin: its entry plus `name`, `cniVersion`, `prevResult` and the

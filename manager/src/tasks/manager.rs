@@ -13,7 +13,7 @@ use crate::monitor::LogRotation;
 use crate::oci_runtime::{Runtime, RuntimeStatus};
 use std::collections::HashMap;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -493,15 +493,14 @@ pub(crate) fn validate_id(id: &str) -> Result<(), TaskError> {
     }
 }
 
-pub(crate) async fn write_atomic(path: &PathBuf, bytes: &[u8]) -> Result<(), TaskError> {
-    let tmp = path.with_extension("tmp");
-    let what = || format!("write {}", path.display());
-    let mut f = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(io_err(what()))?;
-    tokio::io::AsyncWriteExt::write_all(&mut f, bytes)
-        .await
-        .map_err(io_err(what()))?;
-    f.sync_all().await.map_err(io_err(what()))?;
-    tokio::fs::rename(&tmp, path).await.map_err(io_err(what()))
+/// Replaces a file of a task's state dir durably (private to root, as the dir).
+pub(crate) async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TaskError> {
+    crate::atomic_file::replace_async(
+        path,
+        bytes.to_vec(),
+        0o600,
+        crate::atomic_file::Durability::Fsync,
+    )
+    .await
+    .map_err(io_err(format!("write {}", path.display())))
 }
