@@ -8,29 +8,24 @@ fn hello_world_pulls_then_runs_and_exits_zero() {
     let out = env.berth(&["run", "hello-world"]);
     let (o, e) = (stdout(&out), stderr(&out));
     assert_eq!(code(&out), 0, "stdout: {o}\nstderr: {e}");
-    let all = format!("{e}{o}");
-    assert!(
-        all.contains("Unable to find image 'hello-world:latest' locally"),
-        "{all}"
-    );
-    assert!(
-        all.contains("latest: Pulling from library/hello-world"),
-        "{all}"
-    );
-    assert!(all.contains("Pull complete"), "{all}");
-    assert!(all.contains("Digest: sha256:"), "{all}");
-    assert!(
-        all.contains("Status: Downloaded newer image for hello-world:latest"),
-        "{all}"
-    );
-    assert!(o.contains("Hello from Berth!"), "{o}");
+    // As Docker's client: the pull that run makes is reported on stderr, in this order;
+    // stdout holds only the container's output.
+    let mut at = 0;
+    for line in [
+        "Unable to find image 'hello-world:latest' locally",
+        "latest: Pulling from library/hello-world",
+        "Pull complete",
+        "Digest: sha256:",
+        "Status: Downloaded newer image for hello-world:latest",
+    ] {
+        let found = e[at..].find(line).map(|i| i + at);
+        at = found.unwrap_or_else(|| panic!("{line:?} not in stderr, in order: {e}"));
+    }
+    assert!(!o.contains("Pull"), "pull progress on stdout: {o}");
+    assert!(o.trim_start().starts_with("Hello from Berth!"), "{o}");
     assert!(
         o.contains("This message shows that your installation appears to be working correctly.")
     );
-    // The pull order: "Unable to find" comes before the program's output.
-    let unable = all.find("Unable to find image").unwrap();
-    let hello = all.find("Hello from Berth!").unwrap();
-    assert!(unable < hello || !e.is_empty());
 
     // Second run: image present, no pull.
     let out = env.berth(&["run", "hello-world"]);
@@ -93,6 +88,19 @@ fn output_streams_and_detach() {
     env.ok(&["rm", "-f", "bg"]);
     assert!(!env.all_ids().contains(&id));
     assert_eq!(env.all_ids().len(), 1);
+
+    // `id=$(berth run -d IMAGE)` of an image that is not local yet: the pull goes to stderr,
+    // stdout is the id alone (Docker's client does the same).
+    let out = env.berth(&["run", "-d", &env.image("hello-world:latest")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let printed = stdout(&out);
+    let id = printed.trim_end();
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) && printed == format!("{id}\n"),
+        "stdout: {printed}"
+    );
+    assert!(stderr(&out).contains("Pull complete"), "{}", stderr(&out));
+    env.ok(&["rm", "-f", id]);
 }
 
 #[test]

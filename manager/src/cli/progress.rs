@@ -61,6 +61,17 @@ impl ProgressView {
         )
     }
 
+    /// A renderer writing to stderr (live-updating if it is a terminal): the progress of a pull
+    /// that `run` and `create` make, as Docker's client does, so stdout holds only what the
+    /// command itself prints (the container's id with `-d`, its output otherwise).
+    pub fn stderr() -> Self {
+        Self::with_writer(
+            Box::new(std::io::stderr()),
+            std::io::stderr().is_terminal(),
+            false,
+        )
+    }
+
     /// A renderer writing to `out`.
     pub fn with_writer(out: Box<dyn Write + Send>, tty: bool, quiet: bool) -> Self {
         ProgressView {

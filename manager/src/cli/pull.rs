@@ -23,15 +23,18 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Pulls `image` showing Docker-style progress; returns the result. Reused by commands that pull a
-/// missing image (e.g. `run`).
+/// Pulls `image` showing Docker-style progress on stdout (`berth pull`); returns the result.
 pub async fn pull_image(
     ctx: &CliContext,
     image: &str,
     platform: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<PullResult> {
-    Ok(pull_image_counted(ctx, image, platform, quiet).await?.0)
+    Ok(
+        pull_image_counted(ctx, image, platform, ProgressView::new(quiet))
+            .await?
+            .0,
+    )
 }
 
 /// What a pull moved, counted from its progress events (`run --explain`).
@@ -45,12 +48,13 @@ pub struct PullCounts {
     pub downloaded_bytes: u64,
 }
 
-/// [`pull_image`], also counting layers and bytes.
+/// [`pull_image`] with its progress shown by `view`, also counting layers and bytes (commands
+/// that pull a missing image, e.g. `run`, show it on stderr).
 pub async fn pull_image_counted(
     ctx: &CliContext,
     image: &str,
     platform: Option<String>,
-    quiet: bool,
+    mut view: ProgressView,
 ) -> anyhow::Result<(PullResult, PullCounts)> {
     let mut sizes: std::collections::HashMap<String, u64> = Default::default();
     let mut counts = PullCounts::default();
@@ -60,7 +64,6 @@ pub async fn pull_image_counted(
             .rsplit('/')
             .next()
             .is_some_and(|last| last.contains(':'));
-    let mut view = ProgressView::new(quiet);
     if !has_tag_or_digest {
         view.message("Using default tag: latest");
     }

@@ -96,15 +96,19 @@ async fn create_pulling_traced(
         display_reference(&flags.image)
     );
     let t = Instant::now();
-    let (pulled, counts) =
-        super::pull::pull_image_counted(ctx, &display_reference(&flags.image), None, false)
-            .await
-            .map_err(|e| {
-                anyhow::Error::new(super::exit_code::ExitCodeError {
-                    code: 125,
-                    message: format!("{e:#}"),
-                })
-            })?;
+    let (pulled, counts) = super::pull::pull_image_counted(
+        ctx,
+        &display_reference(&flags.image),
+        None,
+        super::progress::ProgressView::stderr(),
+    )
+    .await
+    .map_err(|e| {
+        anyhow::Error::new(super::exit_code::ExitCodeError {
+            code: 125,
+            message: format!("{e:#}"),
+        })
+    })?;
     trace.step(
         "image pulled",
         format!(
