@@ -130,6 +130,38 @@ impl CgroupPaths {
     }
 }
 
+/// Whether process `pid`'s cgroup is frozen (`pause`): the freezer state an OCI runtime reads
+/// for its `state`, read without running the runtime. `None` when it cannot be read.
+pub fn frozen(pid: u32) -> Option<bool> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mounts = berth_mountinfo::read_self().ok()?;
+    let (file, value) = freezer_file(&own, &mounts)?;
+    let text = std::fs::read_to_string(file).ok()?;
+    Some(value(text.trim()))
+}
+
+/// How a freezer file's value says frozen.
+type FrozenIf = fn(&str) -> bool;
+
+/// The freezer file of a process's cgroup (v1 `freezer.state`, else v2 `cgroup.freeze`) and how
+/// to read its value: FREEZING counts as frozen, as nothing runs an exec there either.
+fn freezer_file(own: &str, mounts: &[berth_mountinfo::Mount]) -> Option<(PathBuf, FrozenIf)> {
+    let v1 = own.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+        ctl.split(',').any(|c| c == "freezer").then_some(path)
+    });
+    if let Some(rel) = v1 {
+        let m = mounts.iter().find(|m| {
+            m.fs_type == "cgroup" && m.super_options.split(',').any(|o| o == "freezer")
+        })?;
+        return Some((join(m, rel).join("freezer.state"), |v| v != "THAWED"));
+    }
+    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let m = mounts.iter().find(|m| m.fs_type == "cgroup2")?;
+    Some((join(m, rel).join("cgroup.freeze"), |v| v == "1"))
+}
+
 fn join(m: &berth_mountinfo::Mount, rel: &str) -> PathBuf {
     // A mount of a sub-tree (cgroup namespaces, bind mounts) has that sub-tree as its root.
     let root = m.root.to_string_lossy();
@@ -301,6 +333,28 @@ mod tests {
             source: "cgroup".into(),
             super_options: super_options.into(),
         }
+    }
+
+    #[test]
+    fn the_freezer_file_is_v1s_where_there_is_one_else_v2s() {
+        let mounts = [
+            mount("cgroup", "/sys/fs/cgroup/freezer", "/", "rw,freezer"),
+            mount("cgroup2", "/sys/fs/cgroup/unified", "/", "rw"),
+        ];
+        let hybrid = "7:freezer:/berth/abc\n0::/berth/abc\n";
+        let (file, frozen) = freezer_file(hybrid, &mounts).unwrap();
+        assert_eq!(
+            file,
+            PathBuf::from("/sys/fs/cgroup/freezer/berth/abc/freezer.state")
+        );
+        assert!(frozen("FROZEN") && frozen("FREEZING") && !frozen("THAWED"));
+        let (file, frozen) = freezer_file("0::/berth/abc\n", &mounts[1..]).unwrap();
+        assert_eq!(
+            file,
+            PathBuf::from("/sys/fs/cgroup/unified/berth/abc/cgroup.freeze")
+        );
+        assert!(frozen("1") && !frozen("0"));
+        assert_eq!(freezer_file("0::/x\n", &[]), None);
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub(crate) struct Entry {
     /// without asking the runtime (a `state` exec on every start). Only berthd starts the
     /// tasks under its private runtime root; recovered tasks leave this false and ask.
     pub(crate) unstarted: AtomicBool,
+    /// Started by this berthd: while its init lives the task is `Running` or, if its cgroup is
+    /// frozen, `Paused`, without a `state` exec (one before every exec and every inspect); the
+    /// freezer is what the runtime's `state` reads too, so a pause by any tool is seen.
+    /// Recovered tasks leave this false (created or started, berthd cannot tell) and ask.
+    pub(crate) started_here: AtomicBool,
 }
 
 impl Entry {
@@ -241,6 +246,7 @@ impl TaskManager {
         }
         e.unstarted.store(false, Ordering::SeqCst);
         e.runtime.start(id).await?;
+        e.started_here.store(true, Ordering::SeqCst);
         Ok(e.info.pid)
     }
 
@@ -308,6 +314,13 @@ impl TaskManager {
         let init_alive = e.init.as_ref().is_some_and(|p| !p.exited());
         if exit.is_none() && init_alive && e.unstarted.load(Ordering::SeqCst) {
             return Ok(TaskStatus::Created);
+        }
+        if exit.is_none() && init_alive && e.started_here.load(Ordering::SeqCst) {
+            match crate::observe::cgroup::frozen(e.info.pid) {
+                Some(true) => return Ok(TaskStatus::Paused),
+                Some(false) => return Ok(TaskStatus::Running),
+                None => {}
+            }
         }
         // Alive, or the monitor vanished without a record: ask the runtime.
         match e.runtime.state(id).await {
@@ -438,6 +451,7 @@ impl TaskManager {
             runtime,
             init,
             unstarted: AtomicBool::new(false),
+            started_here: AtomicBool::new(false),
         });
         self.tasks().insert(entry.info.id.clone(), entry.clone());
         if watching {
