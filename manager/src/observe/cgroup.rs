@@ -36,17 +36,7 @@ impl CgroupPaths {
 
     /// Joins the lines of `/proc/<pid>/cgroup` with the cgroup mounts.
     fn resolve(own: &str, mounts: &[berth_mountinfo::Mount]) -> Self {
-        let v1 = |controller: &str| -> Option<PathBuf> {
-            let rel = own.lines().find_map(|l| {
-                let mut f = l.splitn(3, ':');
-                let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
-                ctl.split(',').any(|c| c == controller).then_some(path)
-            })?;
-            let m = mounts.iter().find(|m| {
-                m.fs_type == "cgroup" && m.super_options.split(',').any(|o| o == controller)
-            })?;
-            Some(join(m, rel))
-        };
+        let v1 = |controller: &str| v1_dir(own, mounts, controller);
         let memory = v1("memory");
         if memory.is_some() {
             return CgroupPaths::V1 {
@@ -60,10 +50,7 @@ impl CgroupPaths {
             .lines()
             .find_map(|l| l.strip_prefix("0::"))
             .unwrap_or("/");
-        let dir = mounts
-            .iter()
-            .find(|m| m.fs_type == "cgroup2")
-            .map(|m| join(m, rel))
+        let dir = v2_dir(rel, mounts)
             .unwrap_or_else(|| Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/')));
         CgroupPaths::V2(dir)
     }
@@ -146,20 +133,38 @@ type FrozenIf = fn(&str) -> bool;
 /// The freezer file of a process's cgroup (v1 `freezer.state`, else v2 `cgroup.freeze`) and how
 /// to read its value: FREEZING counts as frozen, as nothing runs an exec there either.
 fn freezer_file(own: &str, mounts: &[berth_mountinfo::Mount]) -> Option<(PathBuf, FrozenIf)> {
-    let v1 = own.lines().find_map(|l| {
-        let mut f = l.splitn(3, ':');
-        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
-        ctl.split(',').any(|c| c == "freezer").then_some(path)
+    // Listed but not mounted: no answer (not v2's, which a v1 freezer does not set).
+    let listed = own.lines().any(|l| {
+        l.split(':')
+            .nth(1)
+            .is_some_and(|ctl| ctl.split(',').any(|c| c == "freezer"))
     });
-    if let Some(rel) = v1 {
-        let m = mounts.iter().find(|m| {
-            m.fs_type == "cgroup" && m.super_options.split(',').any(|o| o == "freezer")
-        })?;
-        return Some((join(m, rel).join("freezer.state"), |v| v != "THAWED"));
+    if listed {
+        let dir = v1_dir(own, mounts, "freezer")?;
+        return Some((dir.join("freezer.state"), |v| v != "THAWED"));
     }
     let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some((v2_dir(rel, mounts)?.join("cgroup.freeze"), |v| v == "1"))
+}
+
+/// The directory of a process's cgroup (`own`: its `/proc/<pid>/cgroup`) in the v1 hierarchy of
+/// `controller`, if it is listed and that hierarchy is mounted.
+fn v1_dir(own: &str, mounts: &[berth_mountinfo::Mount], controller: &str) -> Option<PathBuf> {
+    let rel = own.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+        ctl.split(',').any(|c| c == controller).then_some(path)
+    })?;
+    let m = mounts
+        .iter()
+        .find(|m| m.fs_type == "cgroup" && m.super_options.split(',').any(|o| o == controller))?;
+    Some(join(m, rel))
+}
+
+/// The directory of cgroup v2 path `rel` under the cgroup2 mount, if there is one.
+fn v2_dir(rel: &str, mounts: &[berth_mountinfo::Mount]) -> Option<PathBuf> {
     let m = mounts.iter().find(|m| m.fs_type == "cgroup2")?;
-    Some((join(m, rel).join("cgroup.freeze"), |v| v == "1"))
+    Some(join(m, rel))
 }
 
 fn join(m: &berth_mountinfo::Mount, rel: &str) -> PathBuf {

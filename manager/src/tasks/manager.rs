@@ -312,14 +312,16 @@ impl TaskManager {
             return Ok(TaskStatus::Stopped);
         }
         let init_alive = e.init.as_ref().is_some_and(|p| !p.exited());
-        if exit.is_none() && init_alive && e.unstarted.load(Ordering::SeqCst) {
-            return Ok(TaskStatus::Created);
-        }
-        if exit.is_none() && init_alive && e.started_here.load(Ordering::SeqCst) {
-            match crate::observe::cgroup::frozen(e.info.pid) {
-                Some(true) => return Ok(TaskStatus::Paused),
-                Some(false) => return Ok(TaskStatus::Running),
-                None => {}
+        if exit.is_none() && init_alive {
+            if e.unstarted.load(Ordering::SeqCst) {
+                return Ok(TaskStatus::Created);
+            }
+            if e.started_here.load(Ordering::SeqCst) {
+                match crate::observe::cgroup::frozen(e.info.pid) {
+                    Some(true) => return Ok(TaskStatus::Paused),
+                    Some(false) => return Ok(TaskStatus::Running),
+                    None => {}
+                }
             }
         }
         // Alive, or the monitor vanished without a record: ask the runtime.
