@@ -4,6 +4,7 @@
 //! damage the real binary. Needs root and the runtime under test.
 
 use berth_integration::runtime::{run_captured, Runtime, COMMAND_TIMEOUT};
+use berth_integration::task_env::wait_until;
 use berth_integration::TestEnv;
 use serde_json::json;
 use std::path::PathBuf;
@@ -88,9 +89,8 @@ fn cve_2019_5736_start_container_hook_cannot_overwrite_runtime() {
     c.arg(&b.dir).arg(&id);
     let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT);
     eprintln!("attack output: {o}");
-    assert_eq!(
-        std::fs::read(&copy).unwrap(),
-        original,
+    assert!(
+        std::fs::read(&copy).unwrap() == original,
         "runtime binary was modified from inside: {o}"
     );
     assert!(
@@ -139,9 +139,8 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
     c.arg(&b.dir).arg(&bid);
     let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
     eprintln!("attack output: {o}");
-    assert_eq!(
-        std::fs::read(&copy).unwrap(),
-        original,
+    assert!(
+        std::fs::read(&copy).unwrap() == original,
         "runtime binary was modified through /proc/1/exe: {o}"
     );
     assert!(
@@ -151,6 +150,63 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
     // The created container still starts: the attack did not corrupt its init either.
     env.rt(&["start", &aid]).assert_success();
     assert_eq!(env.wait_status(&aid, "running"), "running");
+}
+
+/// The exploit as published: hold an fd of the runtime's exe while the runtime runs it (writes
+/// fail with ETXTBSY then), and reopen it for writing through /proc/self/fd once no runtime
+/// process executes the binary any more. Only a copy no one can write survives that.
+#[test]
+fn cve_2019_5736_exe_fd_held_past_the_runtime_cannot_be_reopened_for_writing() {
+    let env = TestEnv::new("cve5736held");
+    let (rt, copy, original) = runtime_copy(&env);
+    // Container A: created by the copy, not started: its pid 1 is the copy's init.
+    let mut a = env.bundle("a");
+    a.args(&["sleep", "1000"]);
+    a.write();
+    let aid = env.id("a");
+    let mut c = rt.command(&["create", "--bundle"]);
+    c.arg(&a.dir).arg(&aid);
+    run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
+    let pid = env.state(&aid)["pid"].as_i64().unwrap();
+    // Container B, in A's pid namespace with every capability, holds /proc/1/exe open and
+    // keeps trying to reopen it for writing for 3 s after A has started.
+    let mut b = env.bundle("b");
+    b.remove_namespace("pid");
+    b.add_namespace(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
+    for set in ["bounding", "effective", "permitted"] {
+        b.set(&format!("/process/capabilities/{set}"), json!(ALL_CAPS));
+    }
+    b.sh(
+        "exec 3</proc/1/exe || { echo no-fd > /result; exit 0; }; touch /held; \
+          while [ ! -e /go ]; do sleep 0.05; done; i=0; \
+          while [ $i -lt 30 ]; do \
+            if (exec 4>>/proc/self/fd/3 && echo PWNED >&4) 2>/dev/null; then \
+              echo wrote > /result; exit 0; fi; \
+            i=$((i + 1)); sleep 0.1; \
+          done; echo refused > /result",
+    );
+    let bid = env.id("b");
+    env.create(&b, &bid).assert_success();
+    env.rt(&["start", &bid]).assert_success();
+    let rootfs = b.rootfs();
+    wait_until("container B holds A's exe", COMMAND_TIMEOUT, || {
+        (rootfs.join("held").exists() || rootfs.join("result").exists()).then_some(())
+    });
+    // A's init execs its program: no process of the runtime runs the binary any more.
+    let mut c = rt.command(&["start", &aid]);
+    run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
+    std::fs::write(rootfs.join("go"), "").unwrap();
+    assert_eq!(env.wait_status(&bid, "stopped"), "stopped");
+    let result = std::fs::read_to_string(rootfs.join("result")).unwrap_or_default();
+    assert!(
+        std::fs::read(&copy).unwrap() == original,
+        "runtime binary was modified through a held /proc/1/exe fd ({result})"
+    );
+    assert_eq!(
+        result.trim(),
+        "refused",
+        "the attack did not run as planned"
+    );
 }
 
 #[test]

@@ -1,13 +1,17 @@
 //! CVE-2019-5736: a container must never be able to open the host's berth-runc binary for writing
-//! through `/proc/<pid>/exe`. `create` and `run` re-execute themselves from a sealed memfd copy, so
-//! every process they fork has an unwritable, anonymous executable as its `/proc/self/exe`.
+//! through `/proc/<pid>/exe`. `create`, `run` and `exec` re-execute themselves from a file no one
+//! can write, so every process they fork has an unwritable executable as its `/proc/self/exe`:
+//! first a detached read-only bind mount of the binary (no copy: the page cache is shared by every
+//! run, as crun's read-only bind of itself), else a sealed memfd copy (where mounts are not
+//! allowed, e.g. in a user namespace without the privilege).
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
 
 use crate::error::Context;
 use crate::Result;
@@ -17,15 +21,35 @@ fn seals() -> SealFlag {
     SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE
 }
 
-/// True when this process already runs from a sealed memfd.
+/// True when this process already runs from a binary a container cannot write: a sealed memfd, or
+/// a file on a read-only mount (the bind mount [`reexec`] makes, or a read-only /usr), which a
+/// container cannot remount as it is in no mount namespace of the container's.
 pub fn is_cloned() -> bool {
     let Ok(f) = File::open("/proc/self/exe") else {
         return false;
     };
-    match fcntl(f.as_fd(), FcntlArg::F_GET_SEALS) {
-        Ok(bits) => SealFlag::from_bits_truncate(bits).contains(seals()),
-        Err(_) => false,
+    if matches!(fcntl(f.as_fd(), FcntlArg::F_GET_SEALS),
+        Ok(bits) if SealFlag::from_bits_truncate(bits).contains(seals()))
+    {
+        return true;
     }
+    // statfs's flags include the mount's own (a read-only bind of a writable filesystem).
+    matches!(fstatvfs(&f), Ok(s) if s.flags().contains(FsFlags::ST_RDONLY))
+}
+
+/// The running binary on a detached bind mount of its own, made read-only: opening it for writing
+/// fails with EROFS whatever the path (`/proc/<pid>/exe`, `/proc/<pid>/fd/N`), and the mount is
+/// in no namespace, so no one can remount it or see it in mountinfo.
+fn readonly_bind() -> nix::Result<OwnedFd> {
+    let fd = crate::syscall::open_tree_clone(c"/proc/self/exe")?;
+    crate::syscall::mount_setattr(
+        fd.as_raw_fd(),
+        c"",
+        libc::AT_EMPTY_PATH,
+        libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+        0,
+    )?;
+    Ok(fd)
 }
 
 /// Copies `src` to `dst` through a userspace buffer (the fallback of [`sealed_copy`]).
@@ -47,7 +71,6 @@ fn copy_plain(src: &mut File, dst: &mut File) -> std::io::Result<()> {
 /// userspace buffer (whose pages counted in the peak RSS of `create` and `run`) and its extra
 /// copy. Errors when the kernel refuses sendfile between these files.
 fn copy_sendfile(src: &File, dst: &File) -> nix::Result<()> {
-    use std::os::fd::AsRawFd;
     loop {
         match crate::syscall::sendfile(dst.as_raw_fd(), src.as_raw_fd(), 1 << 30) {
             Ok(0) => return Ok(()),
@@ -83,10 +106,14 @@ fn sealed_copy() -> Result<File> {
     Ok(dst)
 }
 
-/// Copies the running binary into a sealed memfd and execs it with the same argv and environment.
-/// Returns only on error.
+/// Execs the running binary again, with the same argv and environment, from a read-only bind
+/// mount of it, or from a sealed memfd copy when the kernel refuses the mount (EPERM without
+/// CAP_SYS_ADMIN, ENOSYS before Linux 5.12). Returns only on error.
 pub fn reexec() -> Result<std::convert::Infallible> {
-    let dst = sealed_copy()?;
+    let dst = match readonly_bind() {
+        Ok(fd) => fd,
+        Err(_) => OwnedFd::from(sealed_copy()?),
+    };
     let args: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).ok())
         .collect();

@@ -147,3 +147,60 @@ pub fn sendfile(dst: RawFd, src: RawFd, count: usize) -> nix::Result<usize> {
     let ret = unsafe { libc::sendfile(dst, src, std::ptr::null_mut(), count) };
     Errno::result(ret).map(|n| n as usize)
 }
+
+/// `struct mount_attr` of linux/mount.h (MOUNT_ATTR_SIZE_VER0).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2): sets `set` and clears `clear` on the mount at `path` relative to `dirfd`
+/// (`flags`: `AT_RECURSIVE`, `AT_EMPTY_PATH`, `AT_SYMLINK_NOFOLLOW`).
+pub fn mount_setattr(
+    dirfd: RawFd,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    set: u64,
+    clear: u64,
+) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr reads the NUL-terminated path and `size` bytes of `attr`, both alive
+    // for the call; it writes no memory of ours.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// open_tree(2) with `OPEN_TREE_CLONE`: a detached bind mount of `path` (a file or a directory),
+/// in no mount namespace, alive as long as the returned fd or what holds it (an exec of it).
+pub fn open_tree_clone(path: &std::ffi::CStr) -> nix::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: open_tree reads the NUL-terminated path, alive for the call, and returns a new fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as libc::c_uint,
+        )
+    };
+    let fd = Errno::result(ret)?;
+    // SAFETY: on success the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
