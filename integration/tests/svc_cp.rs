@@ -155,3 +155,62 @@ fn cp_copies_inside_the_root_and_refuses_escapes() {
     );
     env.ok(&["rm", "-f", "cp-one"]);
 }
+
+/// A running container's volumes and tmpfs mounts are reached as the container sees them (as
+/// `docker cp` reaches volumes), with escapes out of the container's root still refused.
+#[test]
+fn cp_reaches_the_volumes_and_tmpfs_of_a_running_container() {
+    let env = BerthdEnv::start();
+    let img = env.busybox();
+    let vol = env.tmp().join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("from-host"), "host side\n").unwrap();
+    let mount = format!("{}:/vol", vol.display());
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cp-vol",
+        "-v",
+        &mount,
+        "--tmpfs",
+        "/scratch",
+        &img,
+        "sh",
+        "-c",
+        "echo in tmpfs > /scratch/t && ln -s ../etc/passwd /vol/up && touch /vol/ready \
+         && sleep 1000",
+    ]);
+    env.eventually("the container prepared /vol", || vol.join("ready").exists());
+    let local = env.tmp().join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let l = |p: &str| local.join(p).to_string_lossy().into_owned();
+
+    // Out of the volume and the tmpfs, which the rootfs directory alone does not have.
+    env.ok(&["cp", "cp-vol:/vol/from-host", &l("a")]);
+    assert_eq!(
+        std::fs::read_to_string(local.join("a")).unwrap(),
+        "host side\n"
+    );
+    env.ok(&["cp", "cp-vol:/scratch/t", &l("t")]);
+    assert_eq!(
+        std::fs::read_to_string(local.join("t")).unwrap(),
+        "in tmpfs\n"
+    );
+    // Into the volume: the file lands in the host directory behind it.
+    std::fs::write(local.join("in"), "copied in\n").unwrap();
+    env.ok(&["cp", &l("in"), "cp-vol:/vol/in"]);
+    assert_eq!(
+        std::fs::read_to_string(vol.join("in")).unwrap(),
+        "copied in\n"
+    );
+    // A link in the volume resolves inside the container: its /etc/passwd, not the host's.
+    env.ok(&["cp", "-L", "cp-vol:/vol/up", &l("up")]);
+    let theirs = std::fs::read_to_string(local.join("up")).unwrap();
+    assert_eq!(theirs, env.ok(&["exec", "cp-vol", "cat", "/etc/passwd"]));
+    assert_ne!(theirs, std::fs::read_to_string("/etc/passwd").unwrap());
+    let out = env.berth(&["cp", "cp-vol:/vol/../../../etc/passwd", &l("escaped")]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(!local.join("escaped").exists());
+    env.ok(&["rm", "-f", "cp-vol"]);
+}

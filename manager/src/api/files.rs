@@ -3,7 +3,7 @@
 
 use crate::container_fs::{self, extract, resolve, stream, CopyError};
 use crate::containers::Containers;
-use crate::rootfs_fs::{is_dir, lstat_at, Root};
+use crate::rootfs_fs::{is_dir, lstat_at};
 use berth_proto::v1::{self as pb, copy_to_request, files_server};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -48,13 +48,13 @@ impl files_server::Files for FilesService {
         request: Request<pb::CopyFromRequest>,
     ) -> Result<Response<Self::CopyFromStream>, Status> {
         let r = request.into_inner();
-        let (id, dir) = self.containers.rootfs_dir(&r.container_id)?;
+        let target = self.containers.copy_target(&r.container_id).await?;
         let shown = r.path.clone();
         let container = r.container_id.clone();
         let follow = r.follow_link;
         // Resolve (and refuse) before answering, so errors come back as the call's status.
         let (root, rel) = tokio::task::spawn_blocking(move || {
-            let root = Root::open(&dir).map_err(CopyError::io("opening the rootfs of", id))?;
+            let root = container_fs::open_root(&target.id, &target.rootfs, target.init)?;
             let rel = if follow {
                 resolve::resolve(&root, &shown)?
             } else {
@@ -112,11 +112,11 @@ impl files_server::Files for FilesService {
             Some(copy_to_request::Msg::Open(o)) => o,
             _ => return Err(Status::invalid_argument("the first message must be `open`")),
         };
-        let (id, dir) = self.containers.rootfs_dir(&open.container_id)?;
+        let target = self.containers.copy_target(&open.container_id).await?;
         let shown = open.path.clone();
         let container = open.container_id.clone();
         let (root, dest, rename) = tokio::task::spawn_blocking(move || {
-            let root = Root::open(&dir).map_err(CopyError::io("opening the rootfs of", id))?;
+            let root = container_fs::open_root(&target.id, &target.rootfs, target.init)?;
             let rel = resolve::resolve(&root, &shown)?;
             let Some((parent, name)) = rel.split_last() else {
                 return Ok((root, rel, None));

@@ -6,15 +6,19 @@
 //! [`resolve::resolve`] refuses a path that tries to climb above the root (through `..` in the
 //! path or in a symlink's target) with a clear error instead of silently clamping it.
 //!
-//! Kept apart from the hardening work's `rootfs_fs` module so the two can be merged; the opens
-//! here use only the `Root` that is already on main.
+//! While the container's init runs, the root is the container's own view of its file system
+//! ([`open_root`]): volumes, tmpfs and every other mount in it are reached as the container sees
+//! them, as `docker cp` reaches volumes.
 
 pub mod archive;
 pub mod extract;
 pub mod resolve;
 pub mod stream;
 
-use std::path::PathBuf;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use crate::rootfs_fs::Root;
 
 /// Errors of copying files in or out of a container root.
 #[derive(Debug, thiserror::Error)]
@@ -60,4 +64,30 @@ impl CopyError {
         let path = path.into();
         move |source| CopyError::Io { what, path, source }
     }
+}
+
+/// The root a copy works in, for container `id` whose root file system berthd mounted at
+/// `rootfs`. With the pid of its running (or paused) init, the init's root
+/// (`/proc/<init>/root`): the mounts of the container's mount namespace (bind-mounted volumes,
+/// tmpfs) are crossed there as inside the container. It is used only when it is the very
+/// directory at `rootfs` (same device and inode), which also tells that `init` is still that
+/// container's process and not a reused pid; otherwise, and for a stopped container, the
+/// rootfs directory itself (which has none of the container's mounts).
+pub fn open_root(id: &str, rootfs: &Path, init: Option<u32>) -> Result<Root, CopyError> {
+    let host = Root::open(rootfs).map_err(CopyError::io("opening the rootfs of", id))?;
+    let Some(pid) = init else {
+        return Ok(host);
+    };
+    let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
+    let Ok(theirs) = Root::open(&proc_root) else {
+        return Ok(host);
+    };
+    let same = match (
+        nix::sys::stat::fstat(host.as_fd()),
+        nix::sys::stat::fstat(theirs.as_fd()),
+    ) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    };
+    Ok(if same { theirs } else { host })
 }

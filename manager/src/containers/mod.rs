@@ -14,6 +14,7 @@ pub mod logs;
 pub mod names;
 pub mod record;
 mod rename;
+pub use rename::CopyTarget;
 pub mod resolve;
 pub mod restart;
 pub mod rootfs_backend;

@@ -68,11 +68,27 @@ impl Containers {
     }
 }
 
+/// Where a copy in or out of a container reaches its files.
+#[derive(Debug, Clone)]
+pub struct CopyTarget {
+    /// The container's id.
+    pub id: String,
+    /// The host directory where its root filesystem is mounted (it stays mounted from create
+    /// to rm, so stopped containers have one too).
+    pub rootfs: std::path::PathBuf,
+    /// The host pid of its running or paused init, whose root shows the container's mounts.
+    pub init: Option<u32>,
+}
+
 impl Containers {
-    /// The container's id and the host directory where its root filesystem is mounted (it
-    /// stays mounted from create to rm, so stopped containers have one too).
-    pub fn rootfs_dir(&self, q: &str) -> Result<(String, std::path::PathBuf), ContainerError> {
+    /// What `berth cp` needs of container `q`.
+    pub async fn copy_target(&self, q: &str) -> Result<CopyTarget, ContainerError> {
         let rec = self.resolve(q)?;
-        Ok((rec.id.clone(), rec.bundle_dir.join("rootfs")))
+        let (id, _, init) = self.running_pid(&rec.id).await?;
+        Ok(CopyTarget {
+            id,
+            rootfs: rec.bundle_dir.join("rootfs"),
+            init,
+        })
     }
 }
