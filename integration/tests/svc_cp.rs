@@ -209,6 +209,48 @@ fn cp_reaches_the_volumes_and_tmpfs_of_a_running_container() {
     let theirs = std::fs::read_to_string(local.join("up")).unwrap();
     assert_eq!(theirs, env.ok(&["exec", "cp-vol", "cat", "/etc/passwd"]));
     assert_ne!(theirs, std::fs::read_to_string("/etc/passwd").unwrap());
+    // The container's kernel file systems are neither read nor written: a file of its /proc
+    // is refused, and so is a copy into its /proc or /sys (nothing is made there).
+    let out = env.berth(&["cp", "cp-vol:/proc/1/status", &l("status")]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kernel file system"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!local.join("status").exists());
+    std::fs::create_dir_all(local.join("kdir/child")).unwrap();
+    for dest in ["cp-vol:/proc/", "cp-vol:/sys/kernel/"] {
+        let out = env.berth(&["cp", &l("kdir"), dest]);
+        assert_eq!(code(&out), 125, "{dest}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("kernel file system"),
+            "{dest}: {}",
+            stderr(&out)
+        );
+    }
+    // In a copy of the whole root, /proc is the empty directory `docker cp` shows; the volume's
+    // files are there.
+    let out = env.berth(&["cp", "cp-vol:/", "-"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut tar = tar::Archive::new(&out.stdout[..]);
+    let names: Vec<String> = tar
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path().unwrap().to_string_lossy().into_owned();
+            p.trim_start_matches("./").to_string()
+        })
+        .collect();
+    assert!(
+        names.iter().any(|n| n.trim_end_matches('/') == "proc"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.starts_with("proc/1")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("vol/from-host")),
+        "{names:?}"
+    );
     let out = env.berth(&["cp", "cp-vol:/vol/../../../etc/passwd", &l("escaped")]);
     assert_eq!(code(&out), 125, "{}", stderr(&out));
     assert!(!local.join("escaped").exists());

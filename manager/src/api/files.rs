@@ -28,7 +28,9 @@ fn status(e: CopyError) -> Status {
     match e {
         CopyError::Escape { .. } => Status::invalid_argument(e.to_string()),
         CopyError::NotFound { .. } => Status::not_found(e.to_string()),
-        CopyError::Loop { .. } | CopyError::Archive(_) => Status::invalid_argument(e.to_string()),
+        CopyError::Loop { .. } | CopyError::Archive(_) | CopyError::KernelFs { .. } => {
+            Status::invalid_argument(e.to_string())
+        }
         CopyError::Io { .. } => Status::internal(e.to_string()),
     }
 }

@@ -40,6 +40,11 @@ pub fn write_tar<W: Write>(
                 }
                 Err(e) => return Err(CopyError::io("opening", parent.to_string())(e)),
             };
+            if super::is_kernel_fs(&dir) {
+                return Err(CopyError::KernelFs {
+                    path: shown.to_string(),
+                });
+            }
             if lstat_at(&dir, last)
                 .map_err(CopyError::io("lstat", rel.to_string()))?
                 .is_none()
@@ -101,12 +106,16 @@ fn add_entry<W: Write>(
         b.append_data(&mut h, path, std::io::empty())
             .map_err(tar_err(path))?;
         let sub = open(OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-        add_dir_children(b, &sub, path)?;
+        // A kernel file system mounted there (the container's /proc, /sys) is copied as the
+        // empty directory `docker cp` shows.
+        if !super::is_kernel_fs(&sub) {
+            add_dir_children(b, &sub, path)?;
+        }
     } else if kind == SFlag::S_IFREG {
         // O_NONBLOCK: if the file was swapped for a FIFO since the lstat, opening cannot hang.
         let f = std::fs::File::from(open(OFlag::O_RDONLY | OFlag::O_NONBLOCK)?);
         let meta = f.metadata().map_err(CopyError::io("fstat", path))?;
-        if !meta.is_file() {
+        if !meta.is_file() || super::is_kernel_fs(&f) {
             return Ok(());
         }
         h.set_entry_type(tar::EntryType::Regular);

@@ -9,7 +9,7 @@ use nix::sys::stat::{mkdirat, Mode};
 use nix::unistd::{Gid, Uid};
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Who owns what is extracted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,33 @@ fn header_ids(h: &tar::Header, shown: &str) -> Result<(Uid, Gid), CopyError> {
     let uid = u32::try_from(h.uid().map_err(|_| bad())?).map_err(|_| bad())?;
     let gid = u32::try_from(h.gid().map_err(|_| bad())?).map_err(|_| bad())?;
     Ok((Uid::from_raw(uid), Gid::from_raw(gid)))
+}
+
+/// The directory `parent` of entry `target`, created (as `mkdir -p`) where missing, refused
+/// when it is on a kernel file system of the container: checked on the deepest directory that
+/// exists before anything is created, so not even a directory (a cgroup, in cgroupfs) is made
+/// there.
+fn parent_dir(root: &Root, parent: &RelPath, target: &RelPath) -> Result<OwnedFd, CopyError> {
+    let refused = || CopyError::KernelFs {
+        path: target.to_string(),
+    };
+    let creating = |e| CopyError::io("creating", parent.to_string())(e);
+    match root.open_dir(parent) {
+        Ok(dir) if super::is_kernel_fs(&dir) => return Err(refused()),
+        Ok(dir) => return Ok(dir),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(creating(e)),
+    }
+    for n in (0..parent.components().len()).rev() {
+        match root.open_dir(&parent.prefix(n)) {
+            Ok(dir) if super::is_kernel_fs(&dir) => return Err(refused()),
+            Ok(_) => break,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(creating(e)),
+        }
+    }
+    root.mkdir_all(parent, |_| DirMeta::default())
+        .map_err(creating)
 }
 
 /// Extracts `input` under `dest` inside `root`; with `rename_first`, each entry's first path
@@ -76,9 +103,7 @@ pub fn extract_tar<R: Read>(
         let Some((parent, name)) = target.split_last() else {
             continue;
         };
-        let dir = root
-            .mkdir_all(&parent, |_| DirMeta::default())
-            .map_err(CopyError::io("creating", parent.to_string()))?;
+        let dir = parent_dir(root, &parent, &target)?;
         let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
         let existing = lstat_at(&dir, name).map_err(CopyError::io("lstat", target.to_string()))?;
         let shown = target.to_string();

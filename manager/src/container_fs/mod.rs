@@ -53,6 +53,12 @@ pub enum CopyError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The path is on a kernel file system (proc, sysfs, cgroup, ...) of the container.
+    #[error("{path}: on a kernel file system (proc, sysfs, cgroup, ...) of the container; berth cp does not copy in or out of it")]
+    KernelFs {
+        /// The path as given, or the entry's path inside the root.
+        path: String,
+    },
     /// The archive sent in was not a valid tar or had an entry that cannot be written.
     #[error("archive: {0}")]
     Archive(String),
@@ -90,4 +96,32 @@ pub fn open_root(id: &str, rootfs: &Path, init: Option<u32>) -> Result<Root, Cop
         _ => false,
     };
     Ok(if same { theirs } else { host })
+}
+
+/// True when `fd` is on one of the kernel's pseudo file systems (proc, sysfs, cgroup, debugfs,
+/// ...), as a running container's root has them mounted. `berth cp` neither reads nor writes
+/// through them: `docker cp` never sees them either, their sizes are not their contents (a
+/// privileged container's /proc/kcore), and what is not namespaced in a privileged container's
+/// /proc/sys or /sys is the host's.
+pub fn is_kernel_fs(fd: impl AsFd) -> bool {
+    use nix::sys::statfs::{
+        fstatfs, BPF_FS_MAGIC, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, DEBUGFS_MAGIC,
+        DEVPTS_SUPER_MAGIC, PROC_SUPER_MAGIC, SECURITYFS_MAGIC, SYSFS_MAGIC, TRACEFS_MAGIC,
+    };
+    let Ok(st) = fstatfs(fd) else {
+        // Unknown: treated as one, so nothing is read or written through it.
+        return true;
+    };
+    [
+        PROC_SUPER_MAGIC,
+        SYSFS_MAGIC,
+        CGROUP_SUPER_MAGIC,
+        CGROUP2_SUPER_MAGIC,
+        DEBUGFS_MAGIC,
+        TRACEFS_MAGIC,
+        SECURITYFS_MAGIC,
+        BPF_FS_MAGIC,
+        DEVPTS_SUPER_MAGIC,
+    ]
+    .contains(&st.filesystem_type())
 }
