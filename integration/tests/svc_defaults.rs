@@ -4,6 +4,32 @@
 
 use berth_integration::berthd_env::{code, stderr, stdout, BerthdEnv};
 
+/// The raw-syscall probe (this crate's helper binary).
+const PROBE: &str = env!("CARGO_BIN_EXE_berth-syscall-probe");
+
+/// A directory with the probe and the shared libraries it needs, to bind-mount at `/p` in a
+/// busybox container (which has no libc); run it as [`PROBE_CMD`].
+fn probe_dir(env: &BerthdEnv) -> std::path::PathBuf {
+    let dir = env.tmp().join("probe");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(PROBE, dir.join("probe")).unwrap();
+    let list = std::process::Command::new("/lib64/ld-linux-x86-64.so.2")
+        .args(["--list", PROBE])
+        .output()
+        .expect("ld.so --list");
+    for line in String::from_utf8_lossy(&list.stdout).lines() {
+        if let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) {
+            let lib = std::path::Path::new(lib);
+            // Copies follow the links (ld-linux-x86-64.so.2 is one).
+            std::fs::copy(lib, dir.join(lib.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+/// The probe in a container with [`probe_dir`] at `/p`, through the loader it came with.
+const PROBE_CMD: &str = "/p/ld-linux-x86-64.so.2 --library-path /p /p/probe";
+
 /// The `Seccomp:` mode of /proc/self/status (0 none, 2 filter).
 fn seccomp_mode(status: &str) -> u32 {
     status
@@ -40,6 +66,30 @@ fn default_seccomp_profile_and_its_overrides() {
     assert!(out.contains("Operation not permitted"), "{out}");
     let (c, out) = run(&env, &img, &[], "mkdir -p /m && mount -t tmpfs t /m");
     assert_ne!(c, 0, "mount allowed under the default profile: {out}");
+
+    // The kernel keyring is not namespaced: Docker's profile refuses keyctl and add_key (EPERM)
+    // whatever the capabilities, and unconfined lets them through (the session keyring the
+    // runtime joined answers). The probe makes the raw calls; busybox has no keyctl.
+    let probe = format!("{}:/p:ro", probe_dir(&env).display());
+    let keyring = &format!("{PROBE_CMD} keyctl,0,-3,1 add_key,0,0,0,0,0");
+    let (c, out) = run(&env, &img, &["-v", &probe], keyring);
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("keyctl,0,-3,1 errno 1"), "{out}");
+    assert!(out.contains("add_key,0,0,0,0,0 errno 1"), "{out}");
+    let (c, out) = run(&env, &img, &["-v", &probe, "--cap-add", "ALL"], keyring);
+    assert_eq!(c, 0, "{out}");
+    assert!(
+        out.contains("keyctl,0,-3,1 errno 1"),
+        "--cap-add ALL: {out}"
+    );
+    let (c, out) = run(
+        &env,
+        &img,
+        &["-v", &probe, "--security-opt", "seccomp=unconfined"],
+        keyring,
+    );
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("keyctl,0,-3,1 = "), "unconfined: {out}");
 
     // An exec'd process gets the container's filter too.
     let id = env
