@@ -1,4 +1,8 @@
-//! The exit record: written atomically (tmp + fsync + rename + fsync dir) before the monitor exits.
+//! The exit record: written atomically (tmp + rename) before the monitor exits. Not fsynced: the
+//! task's state dir is volatile (`/run/berth`); the record must outlive berthd and this monitor,
+//! which the page cache ensures, not the kernel, after which the container is gone anyway (and
+//! berthd keeps the exit in its database once it has read it). An fsync would delay every
+//! client waiting for the exit (`berth run`, `berth exec`) by a journal commit.
 //!
 //! Format (one JSON object, hand-written to keep serde out of the monitor):
 //! `{"pid":123,"code":137,"signal":9,"exited_at":"2026-…Z","oom":false}`; `signal` is `null`
@@ -47,10 +51,8 @@ impl ExitRecord {
         let tmp = dir.join(format!("{EXIT_FILE}.tmp"));
         let mut f = File::create(&tmp)?;
         f.write_all(self.to_json().as_bytes())?;
-        f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, dir.join(EXIT_FILE))?;
-        File::open(dir)?.sync_all()
+        fs::rename(&tmp, dir.join(EXIT_FILE))
     }
 
     /// Like [`ExitRecord::write_atomic`], but only if no record exists yet (`renameat2` with
@@ -60,7 +62,6 @@ impl ExitRecord {
         let tmp = dir.join(format!("{EXIT_FILE}.{}.tmp", std::process::id()));
         let mut f = File::create(&tmp)?;
         f.write_all(self.to_json().as_bytes())?;
-        f.sync_all()?;
         drop(f);
         let cwd = nix::fcntl::AT_FDCWD;
         let renamed = nix::fcntl::renameat2(
@@ -71,10 +72,7 @@ impl ExitRecord {
             nix::fcntl::RenameFlags::RENAME_NOREPLACE,
         );
         match renamed {
-            Ok(()) => {
-                File::open(dir)?.sync_all()?;
-                Ok(true)
-            }
+            Ok(()) => Ok(true),
             Err(nix::errno::Errno::EEXIST) => {
                 let _ = fs::remove_file(&tmp);
                 Ok(false)

@@ -214,11 +214,6 @@ impl LogWriter {
         );
         self.write_entries()
     }
-
-    /// Flushes the file to disk.
-    pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
 }
 
 fn push_entry(out: &mut Vec<u8>, time: &str, stream: Stream, full: bool, text: &[u8]) {

@@ -396,15 +396,12 @@ impl Server {
         }
     }
 
-    /// Flushes logs, records the exit durably and tells attached clients.
+    /// Flushes logs, records the exit and tells attached clients.
     fn finish(mut self) -> (ExitRecord, Vec<Client>) {
         for (_, stream) in std::mem::take(&mut self.outputs) {
             if let Err(e) = self.log.finish(stream) {
                 self.note(&format!("write log: {e}"));
             }
-        }
-        if let Err(e) = self.log.sync() {
-            self.note(&format!("fsync log: {e}"));
         }
         let (status, exited_at) = match &self.exit {
             Some((s, t, _)) => (*s, *t),

@@ -509,13 +509,17 @@ pub(crate) fn validate_id(id: &str) -> Result<(), TaskError> {
     }
 }
 
-/// Replaces a file of a task's state dir durably (private to root, as the dir).
+/// Replaces a file of a task's state dir atomically (private to root, as the dir), without
+/// fsync: the state dir is volatile by design (`/run/berth`, as `/run/containerd`). Its files
+/// must outlive a crash of berthd, which the page cache already ensures, not a crash of the
+/// kernel, after which none of its tasks is left; an fsync there is only milliseconds on every
+/// create and exec where /run is on a disk.
 pub(crate) async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TaskError> {
     crate::atomic_file::replace_async(
         path,
         bytes.to_vec(),
         0o600,
-        crate::atomic_file::Durability::Fsync,
+        crate::atomic_file::Durability::None,
     )
     .await
     .map_err(io_err(format!("write {}", path.display())))
