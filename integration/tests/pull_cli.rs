@@ -46,8 +46,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn pull_through_mirror_images_tag_push_rmi() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let reg = TestRegistry::seeded();
     let d = daemon_for(&reg.host, true);
 
     let out = ok(d.berth(&["pull", "hello-world"]));
@@ -98,8 +97,7 @@ fn pull_through_mirror_images_tag_push_rmi() {
 
 #[test]
 fn multi_layer_zstd_platforms_and_concurrent_pulls() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let reg = TestRegistry::seeded();
     let d = daemon_for(&reg.host, false);
     let name = format!("{}/library/busybox:latest", reg.host);
     let (a, b) = std::thread::scope(|s| {
@@ -131,8 +129,7 @@ fn multi_layer_zstd_platforms_and_concurrent_pulls() {
 
 #[test]
 fn load_layout_dir_and_tar() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let reg = TestRegistry::seeded();
     let d = daemon_for(&reg.host, false);
     let out = ok(d.berth(&[
         "load",
@@ -164,8 +161,7 @@ fn load_layout_dir_and_tar() {
 fn login_and_pull_from_token_registry() {
     let tokens = TokenServer::start("alice", "s3cret");
     let secured = TestRegistry::start(Some(&tokens.registry_auth_yaml()));
-    let plain = TestRegistry::start(None);
-    plain.seed();
+    let plain = TestRegistry::seeded();
     let d = Daemon::start_with_config(&format!(
         "[registries.\"{}\"]\nplain_http = true\n[registries.\"{}\"]\nplain_http = true\n",
         secured.host, plain.host
