@@ -32,6 +32,29 @@ pub fn unmount_all_under(dir: &Path) {
     }
 }
 
+/// True on a cgroup2-only host (the unified hierarchy mounted at `/sys/fs/cgroup` itself).
+pub fn cgroup2_only() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Host path of `file` for controller `ctrl` (v1) in cgroup `cg`, or the unified path on v2.
+pub fn cgroup_file(ctrl: &str, cg: &str, file: &str) -> PathBuf {
+    let rel = cg.trim_start_matches('/');
+    if cgroup2_only() {
+        Path::new("/sys/fs/cgroup").join(rel).join(file)
+    } else {
+        Path::new("/sys/fs/cgroup").join(ctrl).join(rel).join(file)
+    }
+}
+
+/// The contents of `p` without surrounding white space; panics naming the file if unreadable.
+pub fn read_trimmed(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
 /// Every cgroup hierarchy root on this host: each v1 hierarchy, the hybrid `unified` mount,
 /// or `/sys/fs/cgroup` itself on a cgroup2-only host.
 pub fn cgroup_roots() -> Vec<PathBuf> {
@@ -121,6 +144,16 @@ pub fn pid_alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Waits up to `limit` for `pid` to exit (or become a zombie); true if it did. The caller
+/// asserts on the result with its own message.
+pub fn wait_pid_gone(pid: i32, limit: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while pid_alive(pid) && start.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    !pid_alive(pid)
 }
 
 /// Sends SIGKILL to `pid` (which the caller started) and ignores errors.

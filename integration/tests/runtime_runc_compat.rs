@@ -5,14 +5,11 @@
 //! `linux.resources.unified` on cgroup v1, and the warning about a cgroup that has processes. Same expectations for both runtimes. Needs root.
 
 use berth_integration::console::{read_pty, ConsoleSocket};
-use berth_integration::{host, TestEnv};
+use berth_integration::host::{self, cgroup2_only};
+use berth_integration::TestEnv;
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
-
-fn cgroup2_only() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
 
 /// The freezer file of cgroup `cg` and the value that freezes it, on this host.
 fn freezer(cg: &str) -> (std::path::PathBuf, &'static str, &'static str) {
@@ -257,18 +254,7 @@ fn console_is_owned_by_the_process_user() {
     b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
     b.sh("stat -c 'owner=%u:%g' $(tty); echo done");
     let id = env.id("c");
-    b.write();
-    env.rt(&[
-        "create",
-        "--console-socket",
-        sock.path.to_str().unwrap(),
-        "--bundle",
-        b.dir.to_str().unwrap(),
-        &id,
-    ])
-    .assert_success();
-    let master = sock.master(Duration::from_secs(30));
-    env.rt(&["start", &id]).assert_success();
+    let master = env.start_on_console(&b, &id, &sock);
     let out = read_pty(&master, Duration::from_secs(20)).replace('\r', "");
     // The uid becomes the process's; the group stays devpts' tty group (gid=5).
     assert!(out.contains("owner=1000:5"), "{out:?}");
