@@ -310,27 +310,14 @@ impl Drop for TestEnv {
         }
         // Processes still in our unique cgroups were started by our containers.
         for cg in self.cgroups.borrow().iter() {
-            for d in host::cgroup_dirs(cg) {
-                for pid in host::cgroup_pids(&d) {
-                    host::kill_pid(pid);
-                }
-            }
+            host::kill_cgroup_procs(cg);
         }
         for f in self.cleanups.borrow_mut().drain(..).rev() {
             f();
         }
         host::unmount_all_under(&self.dir);
         for cg in self.cgroups.borrow().iter() {
-            for _ in 0..50 {
-                let dirs = host::cgroup_dirs(cg);
-                if dirs.is_empty() {
-                    break;
-                }
-                for d in dirs {
-                    host::remove_cgroup_tree(&d);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            host::remove_cgroup_retrying(cg);
         }
         if host::mounts_under(&self.dir).is_empty() {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -117,6 +117,31 @@ pub fn remove_cgroup_tree(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// SIGKILLs every process in cgroup path `cg` (in any hierarchy, sub-cgroups included): they
+/// were started by the test's containers, whose unique cgroup it is.
+pub fn kill_cgroup_procs(cg: &str) {
+    for d in cgroup_dirs(cg) {
+        for pid in cgroup_pids(&d) {
+            kill_pid(pid);
+        }
+    }
+}
+
+/// Removes cgroup path `cg` in every hierarchy, retrying (for up to about a second) while its
+/// killed processes are still exiting.
+pub fn remove_cgroup_retrying(cg: &str) {
+    for _ in 0..50 {
+        let dirs = cgroup_dirs(cg);
+        if dirs.is_empty() {
+            break;
+        }
+        for d in dirs {
+            remove_cgroup_tree(&d);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Runs a host command (`ip`, `nsenter`, a runtime) and asserts that it succeeded, with its
 /// stderr in the message.
 pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {

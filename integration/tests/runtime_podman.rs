@@ -88,22 +88,9 @@ impl<'a> Podman<'a> {
             for pid in host::pids_mentioning(&needle) {
                 host::kill_pid(pid);
             }
-            for d in host::cgroup_dirs(&cgroup_parent) {
-                for pid in host::cgroup_pids(&d) {
-                    host::kill_pid(pid);
-                }
-            }
+            host::kill_cgroup_procs(&cgroup_parent);
             host::unmount_all_under(Path::new(&needle));
-            for _ in 0..50 {
-                let dirs = host::cgroup_dirs(&cgroup_parent);
-                if dirs.is_empty() {
-                    break;
-                }
-                for d in dirs {
-                    host::remove_cgroup_tree(&d);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            host::remove_cgroup_retrying(&cgroup_parent);
         });
         pm
     }
