@@ -47,6 +47,12 @@ pub fn cgroup_file(ctrl: &str, cg: &str, file: &str) -> PathBuf {
     }
 }
 
+/// The value in `file` of cgroup `cg` (see [`cgroup_file`]), trimmed; panics naming the file
+/// if unreadable.
+pub fn read_cgroup_file(ctrl: &str, cg: &str, file: &str) -> String {
+    read_trimmed(&cgroup_file(ctrl, cg, file))
+}
+
 /// The contents of `p` without surrounding white space; panics naming the file if unreadable.
 pub fn read_trimmed(p: &Path) -> String {
     std::fs::read_to_string(p)

@@ -2,7 +2,7 @@
 //! the cgroup, limits are written, and delete removes the cgroup. Works on cgroup v1/hybrid and
 //! cgroup2-only hosts. Needs root and the runtime under test.
 
-use berth_integration::host::{self, cgroup2_only, cgroup_file, read_trimmed};
+use berth_integration::host::{self, cgroup2_only, read_cgroup_file};
 use berth_integration::TestEnv;
 use serde_json::json;
 
@@ -46,16 +46,16 @@ fn memory_and_pids_limits_applied() {
     env.create(&b, &id).assert_success();
     if cgroup2_only() {
         assert_eq!(
-            read_trimmed(&cgroup_file("", &cg, "memory.max")),
+            read_cgroup_file("", &cg, "memory.max"),
             (64 * 1024 * 1024).to_string()
         );
-        assert_eq!(read_trimmed(&cgroup_file("", &cg, "pids.max")), "42");
+        assert_eq!(read_cgroup_file("", &cg, "pids.max"), "42");
     } else {
         assert_eq!(
-            read_trimmed(&cgroup_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             (64 * 1024 * 1024).to_string()
         );
-        assert_eq!(read_trimmed(&cgroup_file("pids", &cg, "pids.max")), "42");
+        assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "42");
     }
 }
 
@@ -89,10 +89,10 @@ fn cpu_shares_or_weight_applied() {
     if cgroup2_only() {
         // runc's conversion: weight = 1 + ((shares - 2) * 9999) / 262142.
         assert_eq!(
-            read_trimmed(&cgroup_file("", &cg, "cpu.weight")),
+            read_cgroup_file("", &cg, "cpu.weight"),
             (1 + ((512 - 2) * 9999) / 262142).to_string()
         );
     } else {
-        assert_eq!(read_trimmed(&cgroup_file("cpu", &cg, "cpu.shares")), "512");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.shares"), "512");
     }
 }

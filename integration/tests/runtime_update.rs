@@ -3,7 +3,7 @@
 //! error naming the field, exit 1, and change nothing. Same expectations for berth-runc and runc
 //! except where marked (runc 1.1.5 accepts some negative values). Needs root.
 
-use berth_integration::host::{cgroup2_only, cgroup_file, read_trimmed};
+use berth_integration::host::{cgroup2_only, cgroup_file, read_cgroup_file, read_trimmed};
 use berth_integration::runtime::{run_captured, testing_runc, COMMAND_TIMEOUT};
 use berth_integration::TestEnv;
 use std::process::Stdio;
@@ -80,49 +80,34 @@ fn update_flags_are_written_to_the_cgroup() {
     .assert_success();
     if cgroup2_only() {
         assert_eq!(
-            read_trimmed(&cgroup_file("", &cg, "memory.max")),
+            read_cgroup_file("", &cg, "memory.max"),
             (64 << 20).to_string()
         );
         assert_eq!(
-            read_trimmed(&cgroup_file("", &cg, "memory.low")),
+            read_cgroup_file("", &cg, "memory.low"),
             (32 << 20).to_string()
         );
         // runc 1.1's shares → weight conversion: 1 + (512 - 2) * 9999 / 262142.
-        assert_eq!(read_trimmed(&cgroup_file("", &cg, "cpu.weight")), "20");
-        assert_eq!(
-            read_trimmed(&cgroup_file("", &cg, "cpu.max")),
-            "20000 100000"
-        );
-        assert_eq!(read_trimmed(&cgroup_file("", &cg, "pids.max")), "50");
-        assert_eq!(read_trimmed(&cgroup_file("", &cg, "cpuset.cpus")), "0");
-        assert_eq!(read_trimmed(&cgroup_file("", &cg, "cpuset.mems")), "0");
+        assert_eq!(read_cgroup_file("", &cg, "cpu.weight"), "20");
+        assert_eq!(read_cgroup_file("", &cg, "cpu.max"), "20000 100000");
+        assert_eq!(read_cgroup_file("", &cg, "pids.max"), "50");
+        assert_eq!(read_cgroup_file("", &cg, "cpuset.cpus"), "0");
+        assert_eq!(read_cgroup_file("", &cg, "cpuset.mems"), "0");
     } else {
         assert_eq!(
-            read_trimmed(&cgroup_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             (64 << 20).to_string()
         );
         assert_eq!(
-            read_trimmed(&cgroup_file("memory", &cg, "memory.soft_limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.soft_limit_in_bytes"),
             (32 << 20).to_string()
         );
-        assert_eq!(read_trimmed(&cgroup_file("cpu", &cg, "cpu.shares")), "512");
-        assert_eq!(
-            read_trimmed(&cgroup_file("cpu", &cg, "cpu.cfs_period_us")),
-            "100000"
-        );
-        assert_eq!(
-            read_trimmed(&cgroup_file("cpu", &cg, "cpu.cfs_quota_us")),
-            "20000"
-        );
-        assert_eq!(read_trimmed(&cgroup_file("pids", &cg, "pids.max")), "50");
-        assert_eq!(
-            read_trimmed(&cgroup_file("cpuset", &cg, "cpuset.cpus")),
-            "0"
-        );
-        assert_eq!(
-            read_trimmed(&cgroup_file("cpuset", &cg, "cpuset.mems")),
-            "0"
-        );
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.shares"), "512");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.cfs_period_us"), "100000");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.cfs_quota_us"), "20000");
+        assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "50");
+        assert_eq!(read_cgroup_file("cpuset", &cg, "cpuset.cpus"), "0");
+        assert_eq!(read_cgroup_file("cpuset", &cg, "cpuset.mems"), "0");
     }
     assert_eq!(env.status(&id), "running");
 
@@ -131,16 +116,16 @@ fn update_flags_are_written_to_the_cgroup() {
         .assert_success();
     if cgroup2_only() {
         assert_eq!(
-            read_trimmed(&cgroup_file("", &cg, "memory.max")),
+            read_cgroup_file("", &cg, "memory.max"),
             (64 << 20).to_string()
         );
     } else {
         assert_eq!(
-            read_trimmed(&cgroup_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             (64 << 20).to_string()
         );
     }
-    assert_eq!(read_trimmed(&cgroup_file("pids", &cg, "pids.max")), "60");
+    assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "60");
 
     if !testing_runc() {
         // berth-runc records the values in its state.json (runc keeps them in its own layout).
@@ -183,10 +168,7 @@ fn update_memory_swap_and_realtime() {
             &id,
         ])
         .assert_success();
-        assert_eq!(
-            read_trimmed(&cgroup_file("cpu", &cg, "cpu.rt_period_us")),
-            "1000000"
-        );
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.rt_period_us"), "1000000");
         assert_eq!(read_trimmed(&rt), "1000");
     } else {
         eprintln!("no cpu.rt_runtime_us (no RT group scheduling): --cpu-rt-* not checked");
@@ -206,18 +188,15 @@ fn update_from_a_resources_file_and_stdin() {
     env.rt(&["update", "-r", file.to_str().unwrap(), &id])
         .assert_success();
     if cgroup2_only() {
-        assert_eq!(
-            read_trimmed(&cgroup_file("", &cg, "memory.max")),
-            "33554432"
-        );
+        assert_eq!(read_cgroup_file("", &cg, "memory.max"), "33554432");
     } else {
         assert_eq!(
-            read_trimmed(&cgroup_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             "33554432"
         );
-        assert_eq!(read_trimmed(&cgroup_file("cpu", &cg, "cpu.shares")), "256");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.shares"), "256");
     }
-    assert_eq!(read_trimmed(&cgroup_file("pids", &cg, "pids.max")), "33");
+    assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "33");
 
     // `-r -` reads stdin; other flags are ignored then.
     let stdin_doc = env.path("stdin.json");
@@ -228,7 +207,7 @@ fn update_from_a_resources_file_and_stdin() {
     c.stdin(Stdio::from(std::fs::File::open(&stdin_doc).unwrap()));
     let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT);
     assert!(o.success(), "{o}");
-    assert_eq!(read_trimmed(&cgroup_file("pids", &cg, "pids.max")), "44");
+    assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "44");
 }
 
 fn state_file(env: &TestEnv, id: &str) -> Vec<u8> {
