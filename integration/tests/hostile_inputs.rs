@@ -8,7 +8,7 @@
 //! gives up after `--attach-timeout`, never runs the process, and exits.
 
 use berth_integration::berthd_env::{code, stderr, BerthdEnv as Env};
-use berth_integration::oci_image::host_arch;
+use berth_integration::oci_image::{host_arch, index_of_one};
 use berth_integration::oci_layout::sha256;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -69,17 +69,9 @@ impl Layout {
         .to_string()
         .into_bytes();
         let manifest_d = sha256(&manifest);
-        let index = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [{
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": manifest_d, "size": manifest.len(),
-                "annotations": {"org.opencontainers.image.ref.name": name},
-            }],
-        })
-        .to_string()
-        .into_bytes();
+        let index = index_of_one(&manifest_d, manifest.len(), name)
+            .to_string()
+            .into_bytes();
         Layout {
             files: vec![
                 (
