@@ -131,15 +131,7 @@ impl BerthdEnv {
 
     /// Runs `berth ARGS`, requires success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.berth(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::runtime::success_stdout("berth", args, &self.berth(args))
     }
 
     /// Asserts that `berth run -d FLAGS IMAGE true` is refused as docker refuses bad flags: exit
@@ -190,21 +182,12 @@ impl BerthdEnv {
             .stderr(file(&err_p))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run berth {args:?}: {e}"));
-        let start = std::time::Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("waiting for berth") {
-                break s;
-            }
-            if start.elapsed() > bound {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "berth {args:?} did not finish within {bound:?} (hung); stderr: {}",
-                    std::fs::read_to_string(&err_p).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        let status = crate::runtime::wait_or_kill(&mut child, bound).unwrap_or_else(|| {
+            panic!(
+                "berth {args:?} did not finish within {bound:?} (hung); stderr: {}",
+                std::fs::read_to_string(&err_p).unwrap_or_default()
+            )
+        });
         Output {
             status,
             stdout: std::fs::read(&out_p).unwrap_or_default(),

@@ -4,7 +4,7 @@
 //! Needs root, containerd, ctr, umoci and script (util-linux).
 
 use berth_integration::oci_layout::{busybox_layout, tar_layout};
-use berth_integration::runtime::{run_captured, which, Output};
+use berth_integration::runtime::{require_tools, run_captured, Output};
 use berth_integration::{containerd, host, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,12 +25,10 @@ fn cmd_ok(env: &TestEnv, cmd: &mut Command) -> Output {
 
 impl<'a> Containerd<'a> {
     fn start(env: &'a TestEnv) -> Self {
-        for tool in ["containerd", "ctr", "umoci", "script"] {
-            assert!(
-                which(tool).is_some(),
-                "{tool} not installed (apt-get install containerd umoci util-linux)"
-            );
-        }
+        require_tools(
+            &["containerd", "ctr", "umoci", "script"],
+            "apt-get install containerd umoci util-linux",
+        );
         let base = env.path("containerd");
         std::fs::create_dir_all(&base).unwrap();
         let address = base.join("c.sock");

@@ -8,7 +8,7 @@
 //! same for berth-runc and runc. Needs root, containerd, ctr, umoci and crictl.
 
 use berth_integration::oci_layout::{busybox_layout, tar_layout};
-use berth_integration::runtime::{run_captured, which, Output};
+use berth_integration::runtime::{require_tools, run_captured, which, Output};
 use berth_integration::{containerd, host, TestEnv};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -44,12 +44,10 @@ struct Cri<'a> {
 
 impl<'a> Cri<'a> {
     fn start(env: &'a TestEnv) -> Self {
-        for tool in ["containerd", "ctr", "umoci"] {
-            assert!(
-                which(tool).is_some(),
-                "{tool} not installed (apt-get install containerd umoci)"
-            );
-        }
+        require_tools(
+            &["containerd", "ctr", "umoci"],
+            "apt-get install containerd umoci",
+        );
         let crictl = crictl();
         let base = env.path("cri");
         for d in ["cni-conf", "cni-bin", "runc-root", "logs"] {

@@ -11,7 +11,7 @@
 //! `/var/lib/containers/cache` (its blob-info cache); both are shared, so they are left.
 
 use berth_integration::oci_layout::busybox_layout;
-use berth_integration::runtime::{run_captured, which, Output};
+use berth_integration::runtime::{require_tools, run_captured, Output};
 use berth_integration::{host, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,12 +40,10 @@ struct Podman<'a> {
 
 impl<'a> Podman<'a> {
     fn start(env: &'a TestEnv) -> Self {
-        for tool in ["podman", "conmon", "umoci", "script"] {
-            assert!(
-                which(tool).is_some(),
-                "{tool} not installed (apt-get install podman umoci util-linux)"
-            );
-        }
+        require_tools(
+            &["podman", "conmon", "umoci", "script"],
+            "apt-get install podman umoci util-linux",
+        );
         let base = env.path("podman");
         for d in ["root", "runroot", "tmp", "net", "tmpdir"] {
             std::fs::create_dir_all(base.join(d)).unwrap();
