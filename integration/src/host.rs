@@ -32,6 +32,17 @@ pub fn unmount_all_under(dir: &Path) {
     }
 }
 
+/// Names of the entries of directory `dir` (none if it does not exist), in no particular order.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// True on a cgroup2-only host (the unified hierarchy mounted at `/sys/fs/cgroup` itself).
 pub fn cgroup2_only() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()

@@ -8,6 +8,7 @@
 //! gives up after `--attach-timeout`, never runs the process, and exits.
 
 use berth_integration::berthd_env::{code, stderr, BerthdEnv as Env};
+use berth_integration::host;
 use berth_integration::oci_image::{host_arch, index_of_one};
 use berth_integration::oci_layout::sha256;
 use std::collections::BTreeSet;
@@ -152,13 +153,9 @@ struct RawEntry {
 
 /// Blob files in the daemon's content store.
 fn blobs(env: &Env) -> BTreeSet<String> {
-    std::fs::read_dir(env.dirs.root.join("blobs/sha256"))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    host::file_names(&env.dirs.root.join("blobs/sha256"))
+        .into_iter()
+        .collect()
 }
 
 /// Files left in the content store's ingest dir.

@@ -2,11 +2,11 @@
 //! docker.io mirror, re-pull, images, tag, push, rmi, load, concurrent pulls, login with a token
 //! registry, and failing registries (non-zero exit, one clear line, nothing partial stored).
 
-use std::path::Path;
 use std::process::Output;
 
 use berth_integration::daemon::Daemon;
 use berth_integration::fake_registry::{BlobFault, FakeConfig, FakeRegistry};
+use berth_integration::host;
 use berth_integration::registry::TestRegistry;
 use berth_integration::token_server::TokenServer;
 
@@ -33,15 +33,6 @@ fn daemon_for(registry: &str, mirror: bool) -> Daemon {
         "{mirror}[registries.\"{registry}\"]\nplain_http = true\n"
     ))
     .unwrap()
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]
@@ -208,10 +199,10 @@ fn failing_pull(fault: BlobFault) -> String {
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     let root = &d.dirs.root;
     assert!(
-        files_in(&root.join("ingest")).is_empty(),
+        host::file_names(&root.join("ingest")).is_empty(),
         "ingest/ not empty after {fault:?}"
     );
-    let blobs = files_in(&root.join("blobs/sha256"));
+    let blobs = host::file_names(&root.join("blobs/sha256"));
     let layer_hex = &fake.image.layer_digest["sha256:".len()..];
     assert!(
         !blobs.iter().any(|b| b == layer_hex),
