@@ -14,11 +14,7 @@ fn welcome_page_on_localhost_and_stop_start_keep_the_mapping() {
     let n = NetEnv::start("welcome");
     let img = n.nginx();
     let port = free_port();
-    let publish = format!("{port}:80");
-    let id = n
-        .ok(&["run", "-d", "--name", "web", "-p", &publish, &img])
-        .trim()
-        .to_string();
+    let id = n.run_published(&img, "web", port);
     let page = n.http_get(port);
     assert!(page.contains("Welcome to nginx!"), "{page}");
     // Also on the host's other addresses: here the gateway address of the test's own bridge.

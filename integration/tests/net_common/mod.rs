@@ -81,6 +81,15 @@ impl NetEnv {
         img
     }
 
+    /// Runs `img` (nginx) detached as `name` with its port 80 published on host port `port`;
+    /// returns the container id.
+    pub fn run_published(&self, img: &str, name: &str, port: u16) -> String {
+        let publish = format!("{port}:80");
+        self.ok(&["run", "-d", "--name", name, "-p", &publish, img])
+            .trim()
+            .to_string()
+    }
+
     /// The seeded busybox image, pulled.
     pub fn busybox(&self) -> String {
         self.env().busybox()
