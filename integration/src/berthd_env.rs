@@ -134,6 +134,16 @@ impl BerthdEnv {
         crate::runtime::success_stdout("berth", args, &self.berth(args))
     }
 
+    /// Runs `berth ARGS`, which must exit with `exit_code` and say `words` on stderr; returns
+    /// the output.
+    #[track_caller]
+    pub fn fails_with(&self, args: &[&str], exit_code: i32, words: &str) -> Output {
+        let out = self.berth(args);
+        assert_eq!(code(&out), exit_code, "{}", stderr(&out));
+        assert!(stderr(&out).contains(words), "{}", stderr(&out));
+        out
+    }
+
     /// Asserts that `berth run -d FLAGS IMAGE true` is refused as docker refuses bad flags: exit
     /// 125 and `words` in stderr (the message names the flags).
     #[track_caller]

@@ -69,6 +69,12 @@ impl NetEnv {
         self.env().ok(args)
     }
 
+    /// `berth ARGS`, which must exit with `exit_code` and say `words` on stderr.
+    #[track_caller]
+    pub fn fails_with(&self, args: &[&str], exit_code: i32, words: &str) -> std::process::Output {
+        self.env().fails_with(args, exit_code, words)
+    }
+
     /// `berth ARGS`.
     pub fn berth(&self, args: &[&str]) -> std::process::Output {
         self.env().berth(args)
