@@ -53,8 +53,7 @@ impl BerthdEnv {
         prepare: impl FnOnce(&DaemonDirs),
     ) -> BerthdEnv {
         crate::require_root();
-        let registry = TestRegistry::start(None);
-        registry.seed();
+        let registry = TestRegistry::seeded();
         let tmp = tempfile::Builder::new()
             .prefix("b")
             .rand_bytes(5)
@@ -132,15 +131,29 @@ impl BerthdEnv {
 
     /// Runs `berth ARGS`, requires success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
+        crate::runtime::success_stdout("berth", args, &self.berth(args))
+    }
+
+    /// Runs `berth ARGS`, which must exit with `exit_code` and say `words` on stderr; returns
+    /// the output.
+    #[track_caller]
+    pub fn fails_with(&self, args: &[&str], exit_code: i32, words: &str) -> Output {
         let out = self.berth(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        assert_eq!(code(&out), exit_code, "{}", stderr(&out));
+        assert!(stderr(&out).contains(words), "{}", stderr(&out));
+        out
+    }
+
+    /// Asserts that `berth run -d FLAGS IMAGE true` is refused as docker refuses bad flags: exit
+    /// 125 and `words` in stderr (the message names the flags).
+    #[track_caller]
+    pub fn assert_run_refused(&self, flags: &[&str], image: &str, words: &str) {
+        let mut a = vec!["run", "-d"];
+        a.extend_from_slice(flags);
+        a.extend_from_slice(&[image, "true"]);
+        let out = self.berth(&a);
+        assert_eq!(code(&out), 125, "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(words), "{flags:?}: {}", stderr(&out));
     }
 
     /// Pulls the seeded busybox once and returns its reference.
@@ -179,26 +192,51 @@ impl BerthdEnv {
             .stderr(file(&err_p))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run berth {args:?}: {e}"));
-        let start = std::time::Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("waiting for berth") {
-                break s;
-            }
-            if start.elapsed() > bound {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "berth {args:?} did not finish within {bound:?} (hung); stderr: {}",
-                    std::fs::read_to_string(&err_p).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        let status = crate::runtime::wait_or_kill(&mut child, bound).unwrap_or_else(|| {
+            panic!(
+                "berth {args:?} did not finish within {bound:?} (hung); stderr: {}",
+                std::fs::read_to_string(&err_p).unwrap_or_default()
+            )
+        });
         Output {
             status,
             stdout: std::fs::read(&out_p).unwrap_or_default(),
             stderr: std::fs::read(&err_p).unwrap_or_default(),
         }
+    }
+
+    /// Runs the shell fragment `berth_args` as `berth <berth_args>` on a pseudo-terminal of
+    /// `cols` x `rows` (`script -qec` gives berth a pty, as a user at a shell would) and types
+    /// `input`. Stdin stays open for 30 s so the container can read it (script exits when the
+    /// command does). Returns script's output: stdout is what the terminal showed.
+    pub fn berth_on_tty(&self, cols: u16, rows: u16, berth_args: &str, input: &[u8]) -> Output {
+        let cmd = format!(
+            "stty cols {cols} rows {rows}; BERTH_ADDRESS={} {} {berth_args}",
+            self.dirs.address.display(),
+            crate::daemon::bin("berth").display(),
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, input).unwrap();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            drop(stdin);
+        });
+        child.wait_with_output().unwrap()
+    }
+
+    /// A fresh directory in the temp dir to mount at `/gate`: a container waits there for a file
+    /// that the test creates when it is ready ([`Gate::open`]).
+    pub fn gate(&self) -> Gate {
+        let dir = self.tmp().join("gate");
+        std::fs::create_dir_all(&dir).unwrap();
+        let volume = format!("{}:/gate", dir.display());
+        Gate { dir, volume }
     }
 
     /// The daemon's temp dir.
@@ -212,6 +250,11 @@ impl BerthdEnv {
             .iter()
             .map(|p| p.display().to_string())
             .collect()
+    }
+
+    /// The state directory of task `id` (`<state>/tasks/<id>`: its log, pid files, exit record).
+    pub fn task_dir(&self, id: &str) -> PathBuf {
+        self.dirs.state.join("tasks").join(id)
     }
 
     /// Task state directories left (one per live/unreaped task).
@@ -232,7 +275,7 @@ impl BerthdEnv {
             "mounts left: {:?}",
             self.mounts_left()
         );
-        assert!(!self.dirs.state.join("tasks").join(id).exists());
+        assert!(!self.task_dir(id).exists());
         assert!(!self.dirs.root.join("containers").join(id).exists());
         let cgroups = cgroup_dirs_of(id);
         assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
@@ -246,7 +289,7 @@ impl BerthdEnv {
 
     /// Monitor pid of a running container, from its task state dir.
     pub fn monitor_pid(&self, id: &str) -> Option<i32> {
-        std::fs::read_to_string(self.dirs.state.join("tasks").join(id).join("monitor.pid"))
+        std::fs::read_to_string(self.task_dir(id).join("monitor.pid"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
     }
@@ -256,6 +299,21 @@ impl BerthdEnv {
     #[track_caller]
     pub fn eventually(&self, what: &str, mut f: impl FnMut() -> bool) {
         wait::until(what, wait::DEFAULT_LIMIT, || f().then_some(()))
+    }
+}
+
+/// A host directory mounted in containers at `/gate` (see [`BerthdEnv::gate`]).
+pub struct Gate {
+    /// The directory on the host.
+    pub dir: PathBuf,
+    /// The `-v` value that mounts it at `/gate`.
+    pub volume: String,
+}
+
+impl Gate {
+    /// Creates `/gate/<name>`, releasing a container that waits for it.
+    pub fn open(&self, name: &str) {
+        std::fs::write(self.dir.join(name), b"").unwrap();
     }
 }
 

@@ -14,6 +14,8 @@ use tokio::io::AsyncWriteExt;
 pub struct DirStore {
     root: PathBuf,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    // The temp dir of a store made by `DirStore::temp`, removed when the store is dropped.
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl DirStore {
@@ -24,6 +26,17 @@ impl DirStore {
         DirStore {
             root: root.to_path_buf(),
             locks: Mutex::new(HashMap::new()),
+            _tmp: None,
+        }
+    }
+
+    /// An empty store in a fresh temp dir of its own, removed with the store.
+    pub fn temp() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = DirStore::new(tmp.path());
+        DirStore {
+            _tmp: Some(tmp),
+            ..store
         }
     }
 

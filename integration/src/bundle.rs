@@ -8,6 +8,16 @@ use std::process::Command;
 /// Where Debian's busybox-static puts its binary.
 pub const BUSYBOX: &str = "/bin/busybox";
 
+/// Every kind of OCI hook (`hooks.<kind>` in the spec), in the order the spec lists them.
+pub const HOOK_KINDS: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
 /// Builds a busybox rootfs at `rootfs`: `/bin/busybox`, the applet symlinks
 /// `busybox --install -s` would make (absolute links to `/bin/busybox`), and a minimal /etc.
 pub fn make_busybox_rootfs(rootfs: &Path) {
@@ -185,6 +195,21 @@ impl Bundle {
             .as_array_mut()
             .unwrap()
             .push(ns);
+        self
+    }
+
+    /// Maps container ids 0..65536 to host ids `host_id`.. (uid and gid) and chowns the rootfs to
+    /// `host_id`: the mapped root must own the rootfs to use it. The caller adds the user
+    /// namespace.
+    pub fn map_root_to(&mut self, host_id: u32) -> &mut Self {
+        let map = json!([{"containerID": 0, "hostID": host_id, "size": 65536}]);
+        self.set("/linux/uidMappings", map.clone());
+        self.set("/linux/gidMappings", map);
+        crate::host::run_ok(
+            Command::new("chown")
+                .args(["-R", "-h", &format!("{host_id}:{host_id}")])
+                .arg(self.rootfs()),
+        );
         self
     }
 

@@ -57,15 +57,7 @@ impl Crictl {
 
     /// Runs `crictl ARGS`, requires success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "crictl {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::runtime::success_stdout("crictl", args, &self.run(args))
     }
 
     /// Runs `crictl ARGS`, requires failure, returns stderr.

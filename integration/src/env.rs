@@ -2,13 +2,16 @@
 //! and the Drop guard that tears it all down, on failure too.
 
 use crate::bundle::Bundle;
+use crate::console::ConsoleSocket;
 use crate::host;
 use crate::runtime::{run_captured, runtime_under_test, Output, Runtime, COMMAND_TIMEOUT};
 use std::cell::RefCell;
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -125,6 +128,55 @@ impl TestEnv {
         }
     }
 
+    /// `create --console-socket <socket> --bundle <b> <id>` (writes config.json first).
+    pub fn create_on_console(&self, b: &Bundle, id: &str, socket: &Path) -> Output {
+        b.write();
+        let mut c = self.rt.command(&["create", "--console-socket"]);
+        c.arg(socket).arg("--bundle").arg(&b.dir).arg(id);
+        run_captured(&mut c, &self.rt.scratch, COMMAND_TIMEOUT)
+    }
+
+    /// Creates `id` on console socket `sock` (both must succeed), takes the pty master the
+    /// runtime sends and starts the container; returns the master. The bundle sets
+    /// `process.terminal`.
+    #[track_caller]
+    pub fn start_on_console(&self, b: &Bundle, id: &str, sock: &ConsoleSocket) -> OwnedFd {
+        self.create_on_console(b, id, &sock.path).assert_success();
+        let master = sock.master(Duration::from_secs(30));
+        self.rt(&["start", id]).assert_success();
+        master
+    }
+
+    /// `create` (must succeed), tracking the container's init so drop kills it; returns its pid.
+    #[track_caller]
+    pub fn create_tracked(&self, b: &Bundle, id: &str) -> i32 {
+        self.create(b, id).assert_success();
+        let pid = self.init_pid(id);
+        self.track_pid(pid);
+        pid
+    }
+
+    /// `start <id>` (must succeed), then waits for `status` ("running" for a process that keeps
+    /// running, "stopped" for one that exits) and asserts it is reached.
+    #[track_caller]
+    pub fn start_until(&self, id: &str, status: &str) {
+        self.rt(&["start", id]).assert_success();
+        assert_eq!(self.wait_status(id, status), status);
+    }
+
+    /// `run -d --bundle <b>` of a new container `name` (must succeed), waiting until it runs;
+    /// returns its id.
+    #[track_caller]
+    pub fn run_detached(&self, b: &Bundle, name: &str) -> String {
+        b.write();
+        let id = self.id(name);
+        let mut c = self.rt.command(&["run", "-d", "--bundle"]);
+        c.arg(&b.dir).arg(&id);
+        run_captured(&mut c, &self.rt.scratch, COMMAND_TIMEOUT).assert_success();
+        assert_eq!(self.wait_status(&id, "running"), "running");
+        id
+    }
+
     /// What a container made by [`TestEnv::create_logged`] wrote so far.
     pub fn container_output(&self, id: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("{id}.out"))).unwrap_or_default()
@@ -151,6 +203,12 @@ impl TestEnv {
     pub fn state(&self, id: &str) -> serde_json::Value {
         let o = self.rt(&["state", id]).assert_success();
         serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("state JSON: {e}: {o}"))
+    }
+
+    /// The pid of the container's init, from `state <id>`.
+    #[track_caller]
+    pub fn init_pid(&self, id: &str) -> i32 {
+        self.state(id)["pid"].as_i64().unwrap() as i32
     }
 
     /// The `status` field of `state <id>`.
@@ -252,27 +310,14 @@ impl Drop for TestEnv {
         }
         // Processes still in our unique cgroups were started by our containers.
         for cg in self.cgroups.borrow().iter() {
-            for d in host::cgroup_dirs(cg) {
-                for pid in host::cgroup_pids(&d) {
-                    host::kill_pid(pid);
-                }
-            }
+            host::kill_cgroup_procs(cg);
         }
         for f in self.cleanups.borrow_mut().drain(..).rev() {
             f();
         }
         host::unmount_all_under(&self.dir);
         for cg in self.cgroups.borrow().iter() {
-            for _ in 0..50 {
-                let dirs = host::cgroup_dirs(cg);
-                if dirs.is_empty() {
-                    break;
-                }
-                for d in dirs {
-                    host::remove_cgroup_tree(&d);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            host::remove_cgroup_retrying(cg);
         }
         if host::mounts_under(&self.dir).is_empty() {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -32,6 +32,46 @@ pub fn unmount_all_under(dir: &Path) {
     }
 }
 
+/// Names of the entries of directory `dir` (none if it does not exist), in no particular order.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True on a cgroup2-only host (the unified hierarchy mounted at `/sys/fs/cgroup` itself).
+pub fn cgroup2_only() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Host path of `file` for controller `ctrl` (v1) in cgroup `cg`, or the unified path on v2.
+pub fn cgroup_file(ctrl: &str, cg: &str, file: &str) -> PathBuf {
+    let rel = cg.trim_start_matches('/');
+    if cgroup2_only() {
+        Path::new("/sys/fs/cgroup").join(rel).join(file)
+    } else {
+        Path::new("/sys/fs/cgroup").join(ctrl).join(rel).join(file)
+    }
+}
+
+/// The value in `file` of cgroup `cg` (see [`cgroup_file`]), trimmed; panics naming the file
+/// if unreadable.
+pub fn read_cgroup_file(ctrl: &str, cg: &str, file: &str) -> String {
+    read_trimmed(&cgroup_file(ctrl, cg, file))
+}
+
+/// The contents of `p` without surrounding white space; panics naming the file if unreadable.
+pub fn read_trimmed(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
 /// Every cgroup hierarchy root on this host: each v1 hierarchy, the hybrid `unified` mount,
 /// or `/sys/fs/cgroup` itself on a cgroup2-only host.
 pub fn cgroup_roots() -> Vec<PathBuf> {
@@ -94,6 +134,31 @@ pub fn remove_cgroup_tree(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// SIGKILLs every process in cgroup path `cg` (in any hierarchy, sub-cgroups included): they
+/// were started by the test's containers, whose unique cgroup it is.
+pub fn kill_cgroup_procs(cg: &str) {
+    for d in cgroup_dirs(cg) {
+        for pid in cgroup_pids(&d) {
+            kill_pid(pid);
+        }
+    }
+}
+
+/// Removes cgroup path `cg` in every hierarchy, retrying (for up to about a second) while its
+/// killed processes are still exiting.
+pub fn remove_cgroup_retrying(cg: &str) {
+    for _ in 0..50 {
+        let dirs = cgroup_dirs(cg);
+        if dirs.is_empty() {
+            break;
+        }
+        for d in dirs {
+            remove_cgroup_tree(&d);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Runs a host command (`ip`, `nsenter`, a runtime) and asserts that it succeeded, with its
 /// stderr in the message.
 pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
@@ -121,6 +186,16 @@ pub fn pid_alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Waits up to `limit` for `pid` to exit (or become a zombie); true if it did. The caller
+/// asserts on the result with its own message.
+pub fn wait_pid_gone(pid: i32, limit: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while pid_alive(pid) && start.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    !pid_alive(pid)
 }
 
 /// Sends SIGKILL to `pid` (which the caller started) and ignores errors.

@@ -8,6 +8,7 @@ pub mod berthd_env;
 pub mod blob_store;
 pub mod bundle;
 pub mod console;
+pub mod containerd;
 pub mod crictl;
 pub mod daemon;
 pub mod env;

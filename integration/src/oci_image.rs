@@ -193,14 +193,20 @@ pub fn write_layout(
     .to_string()
     .into_bytes();
     let manifest_digest = put_blob(dir, &manifest)?;
-    let index = serde_json::json!({
+    let index = index_of_one(&manifest_digest, manifest.len(), name);
+    std::fs::write(dir.join("index.json"), index.to_string())
+}
+
+/// An OCI image index (a layout's `index.json`) with one manifest, `manifest_digest` of
+/// `manifest_size` bytes, named `name`.
+pub fn index_of_one(manifest_digest: &str, manifest_size: usize, name: &str) -> serde_json::Value {
+    serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest, "size": manifest.len(),
+            "digest": manifest_digest, "size": manifest_size,
             "annotations": {"org.opencontainers.image.ref.name": name},
         }],
-    });
-    std::fs::write(dir.join("index.json"), index.to_string())
+    })
 }

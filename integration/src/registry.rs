@@ -1,6 +1,8 @@
 //! A real `docker-registry` for tests: loopback, a free port, temporary storage. Dropping it
 //! kills exactly the process it started.
 
+use berth_manager::registry::HostConfig;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,21 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Registry settings that reach each of `hosts` over plain HTTP, with no mirrors: what a
+/// `RegistryContext` needs to talk to test registries on loopback.
+pub fn plain_http_hosts(hosts: &[&str]) -> HashMap<String, HostConfig> {
+    hosts
+        .iter()
+        .map(|h| {
+            let config = HostConfig {
+                mirrors: vec![],
+                plain_http: true,
+            };
+            (h.to_string(), config)
+        })
+        .collect()
 }
 
 /// Status code of a plain `GET` to `http://host/path` (None if nothing answers).
@@ -82,6 +99,13 @@ impl TestRegistry {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        reg
+    }
+
+    /// A plain-HTTP registry (no auth) seeded with the project's images ([`TestRegistry::seed`]).
+    pub fn seeded() -> TestRegistry {
+        let reg = TestRegistry::start(None);
+        reg.seed();
         reg
     }
 

@@ -37,6 +37,29 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Fails the test unless every program in `tools` is in `PATH`; `install` says how to get
+/// them (e.g. `apt-get install containerd umoci`).
+#[track_caller]
+pub fn require_tools(tools: &[&str], install: &str) {
+    for tool in tools {
+        assert!(which(tool).is_some(), "{tool} not installed ({install})");
+    }
+}
+
+/// The stdout of `<tool> <args>`, finished as `out`; panics with its exit code, stdout and
+/// stderr unless it succeeded.
+#[track_caller]
+pub fn success_stdout(tool: &str, args: &[&str], out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Captured result of a finished command.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -107,20 +130,11 @@ pub fn run_captured(cmd: &mut Command, dir: &Path, timeout: Duration) -> Output 
     cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
     let cmdline = format!("{cmd:?}");
     let mut child = spawn_retrying_etxtbsy(cmd).unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait for command") {
-            break st;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            let so = std::fs::read_to_string(&out_path).unwrap_or_default();
-            let se = std::fs::read_to_string(&err_path).unwrap_or_default();
-            panic!("command timed out after {timeout:?}: {cmdline}\nstdout:\n{so}\nstderr:\n{se}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_or_kill(&mut child, timeout).unwrap_or_else(|| {
+        let so = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let se = std::fs::read_to_string(&err_path).unwrap_or_default();
+        panic!("command timed out after {timeout:?}: {cmdline}\nstdout:\n{so}\nstderr:\n{se}");
+    });
     use std::os::unix::process::ExitStatusExt;
     let stdout =
         String::from_utf8_lossy(&std::fs::read(&out_path).unwrap_or_default()).into_owned();
@@ -169,15 +183,24 @@ pub fn wait_timeout(
     child: &mut std::process::Child,
     timeout: Duration,
 ) -> std::process::ExitStatus {
+    wait_or_kill(child, timeout)
+        .unwrap_or_else(|| panic!("child {} did not exit within {timeout:?}", child.id()))
+}
+
+/// Waits for `child` (our own) up to `limit`; past it, kills and reaps it and returns `None`.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
     let start = Instant::now();
     loop {
         if let Some(st) = child.try_wait().expect("wait for child") {
-            return st;
+            return Some(st);
         }
-        if start.elapsed() > timeout {
+        if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("child {} did not exit within {timeout:?}", child.id());
+            return None;
         }
         std::thread::sleep(Duration::from_millis(5));
     }

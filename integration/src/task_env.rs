@@ -2,7 +2,7 @@
 //! state dirs over the runtime under test ([`crate::runtime::runtime_under_test`]), and guards
 //! that clean up only what the test created.
 
-use berth_manager::tasks::{TaskManager, TaskManagerConfig};
+use berth_manager::tasks::{StdioOptions, TaskInfo, TaskManager, TaskManagerConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -121,6 +121,24 @@ impl TaskEnv {
             bundles: TempDir::new(&format!("{name}-bundles")),
             manager,
         }
+    }
+
+    /// Creates task `id` from `bundle` with default stdio (must succeed).
+    pub async fn create(&self, id: &str, bundle: &Path) -> TaskInfo {
+        self.manager
+            .create(id, bundle, StdioOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("create {id}: {e}"))
+    }
+
+    /// [`TaskEnv::create`], then starts the task (must succeed).
+    pub async fn create_and_start(&self, id: &str, bundle: &Path) -> TaskInfo {
+        let info = self.create(id, bundle).await;
+        self.manager
+            .start(id)
+            .await
+            .unwrap_or_else(|e| panic!("start {id}: {e}"));
+        info
     }
 
     /// A new bundle running `args`; returns its directory.

@@ -28,6 +28,21 @@ fn container_config(name: &str, image: &str, script: &str) -> serde_json::Value 
     })
 }
 
+/// crictl arguments for the client container `c` fetching the server's page on the pod's
+/// loopback.
+fn fetch_from_server(c: &str) -> [&str; 8] {
+    [
+        "exec",
+        "-s",
+        c,
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://127.0.0.1:8080/",
+    ]
+}
+
 /// Number of berth containers (sandboxes and CRI containers are berth containers).
 fn berth_count(env: &BerthdEnv) -> usize {
     env.all_ids().len()
@@ -92,16 +107,7 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
         "the server answers on the pod's localhost",
         std::time::Duration::from_secs(30),
         || {
-            let out = cri.run(&[
-                "exec",
-                "-s",
-                &c,
-                "wget",
-                "-q",
-                "-O",
-                "-",
-                "http://127.0.0.1:8080/",
-            ]);
+            let out = cri.run(&fetch_from_server(&c));
             out.status
                 .success()
                 .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -186,20 +192,7 @@ fn pod_lifecycle_shared_localhost_logs_exec_restart() {
     );
     let running = cri.ok(&["ps", "-q", "--state", "running"]);
     assert_eq!(running.lines().count(), 2, "{running}");
-    assert_eq!(
-        cri.ok(&[
-            "exec",
-            "-s",
-            &c,
-            "wget",
-            "-q",
-            "-O",
-            "-",
-            "http://127.0.0.1:8080/"
-        ])
-        .trim(),
-        "shared-lo"
-    );
+    assert_eq!(cri.ok(&fetch_from_server(&c)).trim(), "shared-lo");
     let logs = cri.run(&["logs", &s]);
     assert!(String::from_utf8_lossy(&logs.stdout).contains("hello"));
 

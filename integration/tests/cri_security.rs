@@ -20,6 +20,16 @@ impl Drop for HostMount {
     }
 }
 
+/// Bind-mounts `dir` on itself and makes it rshared, so mounts below it propagate; the guard
+/// undoes the bind.
+fn rshared_bind(dir: &Path) -> HostMount {
+    let d = dir.to_str().unwrap();
+    sh(&["mount", "--bind", d, d]);
+    let bind = HostMount(dir.to_path_buf());
+    sh(&["mount", "--make-rshared", d]);
+    bind
+}
+
 fn sh(args: &[&str]) {
     let out = std::process::Command::new(args[0])
         .args(&args[1..])
@@ -54,12 +64,22 @@ fn container(name: &str, script: &str, linux: serde_json::Value) -> serde_json::
     })
 }
 
-fn start(cri: &Crictl, dir: &Path, pod: &str, pod_json: &str, cfg: &serde_json::Value) -> String {
+/// Writes container config `cfg` to `dir/<its name>.json`; returns the path.
+fn write_container(dir: &Path, cfg: &serde_json::Value) -> String {
     let name = cfg["metadata"]["name"].as_str().unwrap();
-    let path = write_config(dir, &format!("{name}.json"), cfg);
+    write_config(dir, &format!("{name}.json"), cfg)
+}
+
+fn start(cri: &Crictl, dir: &Path, pod: &str, pod_json: &str, cfg: &serde_json::Value) -> String {
+    let path = write_container(dir, cfg);
     let id = cri.ok(&["create", pod, &path, pod_json]).trim().to_string();
     cri.ok(&["start", &id]);
     id
+}
+
+/// `crictl create` of `cfg` in `pod`, which must fail; returns crictl's stderr.
+fn refused(cri: &Crictl, dir: &Path, pod: &str, pod_json: &str, cfg: &serde_json::Value) -> String {
+    cri.fails(&["create", pod, &write_container(dir, cfg), pod_json])
 }
 
 #[test]
@@ -94,12 +114,7 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
         "sleep 600",
         json!({ "security_context": { "run_as_group": { "value": 5 } } }),
     );
-    let err = cri.fails(&[
-        "create",
-        &pod,
-        &write_config(&dir, "nouser.json", &no_user),
-        &pod_json,
-    ]);
+    let err = refused(&cri, &dir, &pod, &pod_json, &no_user);
     assert!(
         err.contains("InvalidArgument") && err.contains("without user"),
         "{err}"
@@ -109,12 +124,7 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
         "sleep 600",
         json!({ "security_context": { "capabilities": { "add_capabilities": ["NOPE"] } } }),
     );
-    let err = cri.fails(&[
-        "create",
-        &pod,
-        &write_config(&dir, "badcap.json", &bad_cap),
-        &pod_json,
-    ]);
+    let err = refused(&cri, &dir, &pod, &pod_json, &bad_cap);
     assert!(err.contains("unknown capability"), "{err}");
     assert_eq!(
         env.all_ids().len(),
@@ -223,14 +233,7 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
     // bidirectional mount: what it mounts there shows on the host.
     let both = env.tmp().join("both");
     std::fs::create_dir_all(&both).unwrap();
-    sh(&[
-        "mount",
-        "--bind",
-        both.to_str().unwrap(),
-        both.to_str().unwrap(),
-    ]);
-    let _both_bind = HostMount(both.clone());
-    sh(&["mount", "--make-rshared", both.to_str().unwrap()]);
+    let _both_bind = rshared_bind(&both);
     let host_caps = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
@@ -283,14 +286,7 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
     // Host-to-container propagation: a mount made on the host after the start shows inside.
     let shared = env.tmp().join("shared");
     std::fs::create_dir_all(shared.join("later")).unwrap();
-    sh(&[
-        "mount",
-        "--bind",
-        shared.to_str().unwrap(),
-        shared.to_str().unwrap(),
-    ]);
-    let _bind = HostMount(shared.clone());
-    sh(&["mount", "--make-rshared", shared.to_str().unwrap()]);
+    let _bind = rshared_bind(&shared);
     let watcher = start(
         &cri,
         &dir,
@@ -387,12 +383,7 @@ fn security_context_devices_propagation_sysctls_dns_ports() {
         json!({ "security_context": { "privileged": true } }),
     );
     priv_cfg["metadata"]["name"] = json!("priv");
-    let err = cri.fails(&[
-        "create",
-        &plain,
-        &write_config(&dir, "priv.json", &priv_cfg),
-        &plain_json,
-    ]);
+    let err = refused(&cri, &dir, &plain, &plain_json, &priv_cfg);
     assert!(
         err.contains("InvalidArgument") && err.contains("privileged"),
         "{err}"

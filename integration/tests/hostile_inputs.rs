@@ -8,7 +8,8 @@
 //! gives up after `--attach-timeout`, never runs the process, and exits.
 
 use berth_integration::berthd_env::{code, stderr, BerthdEnv as Env};
-use berth_integration::oci_image::host_arch;
+use berth_integration::host;
+use berth_integration::oci_image::{host_arch, index_of_one};
 use berth_integration::oci_layout::sha256;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -69,17 +70,9 @@ impl Layout {
         .to_string()
         .into_bytes();
         let manifest_d = sha256(&manifest);
-        let index = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [{
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": manifest_d, "size": manifest.len(),
-                "annotations": {"org.opencontainers.image.ref.name": name},
-            }],
-        })
-        .to_string()
-        .into_bytes();
+        let index = index_of_one(&manifest_d, manifest.len(), name)
+            .to_string()
+            .into_bytes();
         Layout {
             files: vec![
                 (
@@ -160,13 +153,9 @@ struct RawEntry {
 
 /// Blob files in the daemon's content store.
 fn blobs(env: &Env) -> BTreeSet<String> {
-    std::fs::read_dir(env.dirs.root.join("blobs/sha256"))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    host::file_names(&env.dirs.root.join("blobs/sha256"))
+        .into_iter()
+        .collect()
 }
 
 /// Files left in the content store's ingest dir.

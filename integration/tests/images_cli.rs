@@ -24,8 +24,7 @@ fn blob_count(d: &Daemon) -> usize {
 
 #[test]
 fn images_inspect_tag_and_rmi() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let reg = TestRegistry::seeded();
     let d = Daemon::start_with_config(&format!(
         "[registries.\"docker.io\"]\nmirrors = [\"http://{0}\"]\n[registries.\"{0}\"]\nplain_http = true\n",
         reg.host

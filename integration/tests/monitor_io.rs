@@ -19,11 +19,7 @@ async fn logs_lines_partials_timestamps_tail() {
     let id = unique("logs");
     let script = "echo out1; echo err1 >&2; echo out2; printf 'no-newline'";
     let bundle = env.bundle(&["sh", "-c", script], false);
-    env.manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
-    env.manager.start(&id).await.unwrap();
+    env.create_and_start(&id, &bundle).await;
     assert_eq!(env.manager.wait(&id).await.unwrap().code, Some(0));
 
     let all = collect(
@@ -91,10 +87,7 @@ async fn follow_ends_when_task_exits() {
         ],
         false,
     );
-    env.manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
+    env.create(&id, &bundle).await;
     let opts = LogOptions {
         follow: true,
         ..Default::default()
@@ -215,11 +208,7 @@ async fn monitor_memory_after_heavy_output() {
         "i=0; while [ $i -lt 20000 ]; do echo line $i with some padding text; i=$((i+1)); done; \
                   head -c 100000 /dev/zero | tr '\\0' x; echo; echo done; exec sleep 1000";
     let bundle = env.bundle(&["sh", "-c", script], false);
-    let info = env
-        .manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
+    let info = env.create(&id, &bundle).await;
     let (rss, hwm) = rss_kb(info.monitor_pid);
     println!(
         "monitor {} after create: VmRSS {rss} kB, VmHWM {hwm} kB",

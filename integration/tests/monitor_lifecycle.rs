@@ -9,11 +9,7 @@ use std::time::Duration;
 async fn run_to_exit(env: &TaskEnv, args: &[&str]) -> berth_manager::tasks::ExitStatus {
     let id = unique("exit");
     let bundle = env.bundle(args, false);
-    env.manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
-    env.manager.start(&id).await.unwrap();
+    env.create_and_start(&id, &bundle).await;
     let status = env.manager.wait(&id).await.unwrap();
     assert_eq!(env.manager.state(&id).await.unwrap(), TaskStatus::Stopped);
     env.manager.delete(&id, false).await.unwrap();
@@ -69,11 +65,7 @@ async fn sigkill_gives_137() {
     let env = TaskEnv::new("kill");
     let id = unique("kill");
     let bundle = env.bundle(&["sleep", "1000"], false);
-    let info = env
-        .manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
+    let info = env.create(&id, &bundle).await;
     assert!(info.pid > 0 && info.monitor_pid > 0);
     assert_eq!(env.manager.state(&id).await.unwrap(), TaskStatus::Created);
     env.manager.start(&id).await.unwrap();
@@ -99,11 +91,7 @@ async fn trapped_sigterm_exits_with_own_code() {
     let id = unique("term");
     let script = "trap 'exit 42' TERM; echo ready; while true; do sleep 0.1; done";
     let bundle = env.bundle(&["sh", "-c", script], false);
-    env.manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
-    env.manager.start(&id).await.unwrap();
+    env.create_and_start(&id, &bundle).await;
     // Signal only once the trap is installed (pid 1 ignores an unhandled TERM).
     let opts = LogOptions {
         follow: true,
@@ -123,11 +111,7 @@ async fn pause_resume_and_force_delete() {
     let env = TaskEnv::new("pause");
     let id = unique("pause");
     let bundle = env.bundle(&["sleep", "1000"], false);
-    env.manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
-    env.manager.start(&id).await.unwrap();
+    env.create_and_start(&id, &bundle).await;
     env.manager.pause(&id).await.unwrap();
     assert_eq!(env.manager.state(&id).await.unwrap(), TaskStatus::Paused);
     env.manager.resume(&id).await.unwrap();
@@ -187,11 +171,7 @@ async fn oom_kill_is_recorded() {
         false,
     );
     berth_integration::task_env::set_memory_limit(&bundle, 32 << 20);
-    env.manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
-    env.manager.start(&id).await.unwrap();
+    env.create_and_start(&id, &bundle).await;
     let status = env.manager.wait(&id).await.unwrap();
     println!("oom status: {status:?}");
     assert!(status.oom, "{status:?}");
@@ -218,11 +198,7 @@ async fn stopped_state_comes_with_its_exit_status() {
     let env = TaskEnv::new("stopped");
     let id = unique("stopped");
     let bundle = env.bundle(&["sh", "-c", "exit 5"], false);
-    env.manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
-    env.manager.start(&id).await.unwrap();
+    env.create_and_start(&id, &bundle).await;
     // Poll the state the way `ps` would, never calling wait().
     let start = std::time::Instant::now();
     while env.manager.state(&id).await.unwrap() != TaskStatus::Stopped {

@@ -154,12 +154,7 @@ async fn killed_monitor_still_yields_the_real_exit() {
     let env = TaskEnv::new("unknown");
     let id = unique("unknown");
     let bundle = env.bundle(&["sleep", "1000"], false);
-    let info = env
-        .manager
-        .create(&id, &bundle, StdioOptions::default())
-        .await
-        .unwrap();
-    env.manager.start(&id).await.unwrap();
+    let info = env.create_and_start(&id, &bundle).await;
     // This test started the monitor (through the manager), so it may kill exactly that pid.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(info.monitor_pid as i32),

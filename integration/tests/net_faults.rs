@@ -89,12 +89,10 @@ fn a_hanging_plugin_times_out_and_is_undone() {
         ),
     );
     let img = n.busybox();
-    let out = n.berth(&["run", "-d", "--name", "hang1", &img, "sleep", "60"]);
-    assert_eq!(code(&out), 125, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("CNI plugin \"tuning\" ADD for network bridge timed out after 2s"),
-        "{}",
-        stderr(&out)
+    n.fails_with(
+        &["run", "-d", "--name", "hang1", &img, "sleep", "60"],
+        125,
+        "CNI plugin \"tuning\" ADD for network bridge timed out after 2s",
     );
     n.assert_clean();
     n.ok(&["rm", "hang1"]);

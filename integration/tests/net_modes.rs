@@ -64,21 +64,19 @@ fn container_mode_joins_the_other_containers_namespace() {
     let v: serde_json::Value = serde_json::from_str(&id).unwrap();
     assert_eq!(host.trim(), &v[0]["Id"].as_str().unwrap()[..12]);
     // Publishing ports on a joined namespace is refused, like Docker.
-    let out = n.berth(&[
-        "run",
-        "--rm",
-        "--network",
-        "container:web",
-        "-p",
-        "9:9",
-        &bb,
-        "true",
-    ]);
-    assert_eq!(code(&out), 125);
-    assert!(
-        stderr(&out).contains("conflicting options"),
-        "{}",
-        stderr(&out)
+    n.fails_with(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:web",
+            "-p",
+            "9:9",
+            &bb,
+            "true",
+        ],
+        125,
+        "conflicting options",
     );
     n.ok(&["rm", "-f", "web"]);
     n.assert_clean();
@@ -176,12 +174,10 @@ fn user_network_names_resolve_and_its_lifecycle_is_checked() {
         "{}",
         stderr(&out)
     );
-    let out = n.berth(&["run", "--rm", "--network", "nosuchnet", &bb, "true"]);
-    assert_eq!(code(&out), 125);
-    assert!(
-        stderr(&out).contains("network nosuchnet not found"),
-        "{}",
-        stderr(&out)
+    n.fails_with(
+        &["run", "--rm", "--network", "nosuchnet", &bb, "true"],
+        125,
+        "network nosuchnet not found",
     );
     assert_eq!(n.all_ids().len(), 2);
 

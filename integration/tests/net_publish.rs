@@ -14,11 +14,7 @@ fn welcome_page_on_localhost_and_stop_start_keep_the_mapping() {
     let n = NetEnv::start("welcome");
     let img = n.nginx();
     let port = free_port();
-    let publish = format!("{port}:80");
-    let id = n
-        .ok(&["run", "-d", "--name", "web", "-p", &publish, &img])
-        .trim()
-        .to_string();
+    let id = n.run_published(&img, "web", port);
     let page = n.http_get(port);
     assert!(page.contains("Welcome to nginx!"), "{page}");
     // Also on the host's other addresses: here the gateway address of the test's own bridge.
@@ -72,14 +68,10 @@ fn two_containers_on_two_ports_and_a_taken_port_leaves_nothing() {
     assert!(n.http_get(p2).contains("Welcome to nginx!"));
 
     let before = n.all_ids();
-    let out = n.berth(&["run", "-d", "-p", &a, &img]);
-    assert_eq!(code(&out), 125, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!(
-            "Bind for 0.0.0.0:{p1} failed: port is already allocated"
-        )),
-        "{}",
-        stderr(&out)
+    n.fails_with(
+        &["run", "-d", "-p", &a, &img],
+        125,
+        &format!("Bind for 0.0.0.0:{p1} failed: port is already allocated"),
     );
     assert_eq!(
         n.all_ids(),
@@ -100,14 +92,10 @@ fn a_port_held_by_another_process_is_refused_before_the_container_exists() {
     let img = n.nginx();
     let listener = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let out = n.berth(&["run", "-d", "-p", &format!("{port}:80"), &img]);
-    assert_eq!(code(&out), 125, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!(
-            "Bind for 0.0.0.0:{port} failed: port is already allocated"
-        )),
-        "{}",
-        stderr(&out)
+    n.fails_with(
+        &["run", "-d", "-p", &format!("{port}:80"), &img],
+        125,
+        &format!("Bind for 0.0.0.0:{port} failed: port is already allocated"),
     );
     assert!(n.all_ids().is_empty());
     n.assert_clean();

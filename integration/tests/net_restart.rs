@@ -12,15 +12,7 @@ fn sigkill_of_berthd_keeps_serving_and_rm_cleans_up_after_restart() {
     let mut n = NetEnv::start("sigkill");
     let img = n.nginx();
     let port = free_port();
-    n.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "kill1",
-        "-p",
-        &format!("{port}:80"),
-        &img,
-    ]);
+    n.run_published(&img, "kill1", port);
     assert!(n.http_get(port).contains("Welcome to nginx!"));
     n.env.as_mut().unwrap().kill_daemon();
     assert!(
@@ -39,15 +31,7 @@ fn a_container_that_ended_while_berthd_was_down_has_its_network_released_at_star
     let mut n = NetEnv::start("downexit");
     let img = n.nginx();
     let port = free_port();
-    n.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "down1",
-        "-p",
-        &format!("{port}:80"),
-        &img,
-    ]);
+    n.run_published(&img, "down1", port);
     assert!(n.http_get(port).contains("Welcome to nginx!"));
     let v: serde_json::Value = serde_json::from_str(&n.ok(&["inspect", "down1"])).unwrap();
     let pid = v[0]["State"]["Pid"].as_i64().unwrap() as i32;
@@ -81,7 +65,7 @@ fn container_and_system_prune_leave_no_network_behind() {
     let v: serde_json::Value = serde_json::from_str(&n.ok(&["network", "inspect", &net])).unwrap();
     let user_bridge = v[0]["Bridge"].as_str().unwrap().to_string();
     let p = free_port();
-    n.ok(&["run", "-d", "--name", "pa1", "-p", &format!("{p}:80"), &img]);
+    n.run_published(&img, "pa1", p);
     n.ok(&["run", "-d", "--name", "pb1", "--network", &net, &img]);
     assert!(n.http_get(p).contains("Welcome to nginx!"));
     let links = std::process::Command::new("ip")

@@ -1,31 +1,18 @@
 //! docker-registry in `auth: token` mode with the harness's token service: push, login and pull
 //! with right, wrong and missing credentials.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use berth_integration::blob_store::DirStore;
-use berth_integration::registry::TestRegistry;
+use berth_integration::registry::{plain_http_hosts, TestRegistry};
 use berth_integration::token_server::TokenServer;
 use berth_manager::reference::Reference;
-use berth_manager::registry::{
-    self, Credentials, HostConfig, PullOptions, RegistryContext, RegistryError,
-};
+use berth_manager::registry::{self, Credentials, PullOptions, RegistryContext, RegistryError};
 use tokio::sync::mpsc;
 
-fn ctx_for(hosts_list: &[&str]) -> RegistryContext {
-    let mut hosts = HashMap::new();
-    for h in hosts_list {
-        hosts.insert(
-            h.to_string(),
-            HostConfig {
-                mirrors: vec![],
-                plain_http: true,
-            },
-        );
-    }
+fn ctx_for(hosts: &[&str]) -> RegistryContext {
     RegistryContext {
-        hosts,
+        hosts: plain_http_hosts(hosts),
         read_timeout: Duration::from_secs(10),
         ..RegistryContext::default()
     }
@@ -35,8 +22,7 @@ fn ctx_for(hosts_list: &[&str]) -> RegistryContext {
 async fn token_auth_push_login_pull() {
     let tokens = TokenServer::start("alice", "s3cret");
     let secured = TestRegistry::start(Some(&tokens.registry_auth_yaml()));
-    let plain = TestRegistry::start(None);
-    plain.seed();
+    let plain = TestRegistry::seeded();
     let ctx = ctx_for(&[&secured.host, &plain.host]);
     let good = Credentials {
         username: "alice".into(),

@@ -2,11 +2,11 @@
 //! docker.io mirror, re-pull, images, tag, push, rmi, load, concurrent pulls, login with a token
 //! registry, and failing registries (non-zero exit, one clear line, nothing partial stored).
 
-use std::path::Path;
 use std::process::Output;
 
 use berth_integration::daemon::Daemon;
 use berth_integration::fake_registry::{BlobFault, FakeConfig, FakeRegistry};
+use berth_integration::host;
 use berth_integration::registry::TestRegistry;
 use berth_integration::token_server::TokenServer;
 
@@ -35,19 +35,9 @@ fn daemon_for(registry: &str, mirror: bool) -> Daemon {
     .unwrap()
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn pull_through_mirror_images_tag_push_rmi() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let reg = TestRegistry::seeded();
     let d = daemon_for(&reg.host, true);
 
     let out = ok(d.berth(&["pull", "hello-world"]));
@@ -98,8 +88,7 @@ fn pull_through_mirror_images_tag_push_rmi() {
 
 #[test]
 fn multi_layer_zstd_platforms_and_concurrent_pulls() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let reg = TestRegistry::seeded();
     let d = daemon_for(&reg.host, false);
     let name = format!("{}/library/busybox:latest", reg.host);
     let (a, b) = std::thread::scope(|s| {
@@ -131,8 +120,7 @@ fn multi_layer_zstd_platforms_and_concurrent_pulls() {
 
 #[test]
 fn load_layout_dir_and_tar() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let reg = TestRegistry::seeded();
     let d = daemon_for(&reg.host, false);
     let out = ok(d.berth(&[
         "load",
@@ -164,8 +152,7 @@ fn load_layout_dir_and_tar() {
 fn login_and_pull_from_token_registry() {
     let tokens = TokenServer::start("alice", "s3cret");
     let secured = TestRegistry::start(Some(&tokens.registry_auth_yaml()));
-    let plain = TestRegistry::start(None);
-    plain.seed();
+    let plain = TestRegistry::seeded();
     let d = Daemon::start_with_config(&format!(
         "[registries.\"{}\"]\nplain_http = true\n[registries.\"{}\"]\nplain_http = true\n",
         secured.host, plain.host
@@ -212,10 +199,10 @@ fn failing_pull(fault: BlobFault) -> String {
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     let root = &d.dirs.root;
     assert!(
-        files_in(&root.join("ingest")).is_empty(),
+        host::file_names(&root.join("ingest")).is_empty(),
         "ingest/ not empty after {fault:?}"
     );
-    let blobs = files_in(&root.join("blobs/sha256"));
+    let blobs = host::file_names(&root.join("blobs/sha256"));
     let layer_hex = &fake.image.layer_digest["sha256:".len()..];
     assert!(
         !blobs.iter().any(|b| b == layer_hex),

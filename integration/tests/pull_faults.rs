@@ -1,28 +1,18 @@
 //! Pulls from a registry that misbehaves: each failure is one clear line and leaves nothing
 //! partial in the store. Also the bearer-token flow with right and wrong credentials.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use berth_integration::blob_store::DirStore;
 use berth_integration::fake_registry::{BlobFault, FakeConfig, FakeRegistry};
+use berth_integration::registry::plain_http_hosts;
 use berth_manager::reference::Reference;
-use berth_manager::registry::{
-    self, Credentials, HostConfig, PullOptions, RegistryContext, RegistryError,
-};
+use berth_manager::registry::{self, Credentials, PullOptions, RegistryContext, RegistryError};
 use tokio::sync::mpsc;
 
 fn ctx_for(host: &str) -> RegistryContext {
-    let mut hosts = HashMap::new();
-    hosts.insert(
-        host.to_string(),
-        HostConfig {
-            mirrors: vec![],
-            plain_http: true,
-        },
-    );
     RegistryContext {
-        hosts,
+        hosts: plain_http_hosts(&[host]),
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(5),
         ..RegistryContext::default()
@@ -44,14 +34,18 @@ async fn pull(
     registry::pull(&ctx_for(host), &r, &opts, store, tx).await
 }
 
-async fn failing(fault: BlobFault) -> (String, DirStore, tempfile::TempDir, FakeRegistry) {
-    let fake = FakeRegistry::start(FakeConfig {
+/// A fake registry that serves its image with `fault` and needs no credentials.
+async fn fake_with(fault: BlobFault) -> FakeRegistry {
+    FakeRegistry::start(FakeConfig {
         fault,
         credentials: None,
     })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
+    .await
+}
+
+async fn failing(fault: BlobFault) -> (String, DirStore, FakeRegistry) {
+    let fake = fake_with(fault).await;
+    let store = DirStore::temp();
     let err = pull(&fake.host, "latest", None, &store)
         .await
         .unwrap_err()
@@ -70,18 +64,13 @@ async fn failing(fault: BlobFault) -> (String, DirStore, tempfile::TempDir, Fake
         !store.blobs().contains(&fake.image.manifest_digest),
         "manifest stored after {fault:?}"
     );
-    (err, store, dir, fake)
+    (err, store, fake)
 }
 
 #[tokio::test]
 async fn healthy_fake_registry_pulls() {
-    let fake = FakeRegistry::start(FakeConfig {
-        fault: BlobFault::None,
-        credentials: None,
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
+    let fake = fake_with(BlobFault::None).await;
+    let store = DirStore::temp();
     let pulled = pull(&fake.host, "latest", None, &store).await.unwrap();
     assert_eq!(
         pulled.target.digest().to_string(),
@@ -93,14 +82,7 @@ async fn healthy_fake_registry_pulls() {
 #[tokio::test]
 async fn corrupted_blob_is_rejected() {
     let (err, ..) = failing(BlobFault::Corrupt).await;
-    let layer = FakeRegistry::start(FakeConfig {
-        fault: BlobFault::None,
-        credentials: None,
-    })
-    .await
-    .image
-    .layer_digest
-    .clone();
+    let layer = fake_with(BlobFault::None).await.image.layer_digest.clone();
     assert!(err.contains(&layer) && err.contains("digest"), "{err}");
 }
 
@@ -127,13 +109,8 @@ async fn stalled_registry_times_out() {
 
 #[tokio::test]
 async fn oversized_manifest_is_rejected() {
-    let fake = FakeRegistry::start(FakeConfig {
-        fault: BlobFault::None,
-        credentials: None,
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
+    let fake = fake_with(BlobFault::None).await;
+    let store = DirStore::temp();
     let err = pull(&fake.host, "huge", None, &store).await.unwrap_err();
     assert!(
         matches!(err, RegistryError::ManifestTooLarge { .. }),
@@ -145,8 +122,7 @@ async fn oversized_manifest_is_rejected() {
 #[tokio::test]
 async fn nothing_listening_is_a_connection_error() {
     let port = berth_integration::registry::free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
+    let store = DirStore::temp();
     let err = pull(&format!("127.0.0.1:{port}"), "latest", None, &store)
         .await
         .unwrap_err()
@@ -165,8 +141,7 @@ async fn bearer_token_flow_with_credentials() {
         credentials: Some(creds.clone()),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
+    let store = DirStore::temp();
     let good = Credentials {
         username: creds.0.clone(),
         password: creds.1.clone(),
@@ -213,13 +188,8 @@ async fn bearer_token_flow_with_credentials() {
 /// The daemon runs pulls on spawned tasks: the futures must be Send.
 #[tokio::test]
 async fn registry_futures_are_send() {
-    let fake = FakeRegistry::start(FakeConfig {
-        fault: BlobFault::None,
-        credentials: None,
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(DirStore::new(dir.path()));
+    let fake = fake_with(BlobFault::None).await;
+    let store = std::sync::Arc::new(DirStore::temp());
     let host = fake.host.clone();
     let (tx, _rx) = mpsc::channel(1024);
     let task = tokio::spawn(async move {

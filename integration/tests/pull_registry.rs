@@ -1,30 +1,57 @@
 //! Pulls, pushes and loads against a real docker-registry seeded with the project's own images,
 //! through the registry library and a directory content store.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use berth_integration::blob_store::DirStore;
-use berth_integration::registry::TestRegistry;
+use berth_integration::registry::{plain_http_hosts, TestRegistry};
 use berth_manager::reference::Reference;
 use berth_manager::registry::{
     self, HostConfig, Platform, PullEvent, PullOptions, PullStatus, RegistryContext,
 };
 use tokio::sync::mpsc;
 
+type PullResult = Result<registry::PulledImage, registry::RegistryError>;
+
 fn ctx_for(host: &str) -> RegistryContext {
-    let mut hosts = HashMap::new();
-    hosts.insert(
-        host.to_string(),
-        HostConfig {
-            mirrors: vec![],
-            plain_http: true,
-        },
-    );
     RegistryContext {
-        hosts,
+        hosts: plain_http_hosts(&[host]),
         read_timeout: Duration::from_secs(5),
         ..RegistryContext::default()
+    }
+}
+
+/// What most tests here start from: a seeded registry, an empty store and a context that
+/// reaches the registry.
+struct Seeded {
+    reg: TestRegistry,
+    store: DirStore,
+    ctx: RegistryContext,
+}
+
+impl Seeded {
+    fn start() -> Seeded {
+        let reg = TestRegistry::seeded();
+        let ctx = ctx_for(&reg.host);
+        Seeded {
+            reg,
+            store: DirStore::temp(),
+            ctx,
+        }
+    }
+
+    /// `REGISTRY/library/REPO_TAG`, one of the seeded images.
+    fn image(&self, repo_tag: &str) -> String {
+        format!("{}/library/{repo_tag}", self.reg.host)
+    }
+
+    /// Pulls `reference` into the store with default options.
+    async fn pull(&self, reference: &str) -> (PullResult, Vec<PullEvent>) {
+        self.pull_with(reference, PullOptions::default()).await
+    }
+
+    async fn pull_with(&self, reference: &str, opts: PullOptions) -> (PullResult, Vec<PullEvent>) {
+        pull_collect(&self.ctx, reference, opts, &self.store).await
     }
 }
 
@@ -33,10 +60,7 @@ async fn pull_collect(
     reference: &str,
     opts: PullOptions,
     store: &DirStore,
-) -> (
-    Result<registry::PulledImage, registry::RegistryError>,
-    Vec<PullEvent>,
-) {
+) -> (PullResult, Vec<PullEvent>) {
     let (tx, mut rx) = mpsc::channel(1024);
     let r = Reference::parse(reference).unwrap();
     let result = registry::pull(ctx, &r, &opts, store, tx).await;
@@ -45,6 +69,31 @@ async fn pull_collect(
         events.push(e);
     }
     (result, events)
+}
+
+fn for_platform(platform: &str) -> PullOptions {
+    PullOptions {
+        platform: Some(Platform::parse(platform).unwrap()),
+        ..Default::default()
+    }
+}
+
+/// Pushes `manifest` (from `store`) to `dest`; returns the status message of every event.
+async fn push_messages(
+    ctx: &RegistryContext,
+    dest: &Reference,
+    manifest: &registry::Descriptor,
+    store: &DirStore,
+) -> Vec<String> {
+    let (tx, mut rx) = mpsc::channel(64);
+    registry::push(ctx, dest, manifest, None, store, tx)
+        .await
+        .unwrap();
+    let mut messages = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        messages.push(e.status.message());
+    }
+    messages
 }
 
 fn statuses(events: &[PullEvent], digest: &str) -> Vec<String> {
@@ -57,17 +106,13 @@ fn statuses(events: &[PullEvent], digest: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn pulls_multi_layer_image_then_finds_it_present() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
-    let ctx = ctx_for(&reg.host);
-    let name = format!("{}/library/busybox:latest", reg.host);
-    let (pulled, events) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
+    let s = Seeded::start();
+    let name = s.image("busybox:latest");
+    let (pulled, events) = s.pull(&name).await;
     let pulled = pulled.unwrap();
     assert_eq!(pulled.layers.len(), 2);
     assert_eq!(pulled.downloaded, 3, "two layers and the config");
-    let blobs = store.blobs();
+    let blobs = s.store.blobs();
     for d in pulled.layers.iter().map(|l| l.digest().to_string()).chain([
         pulled.config.digest().to_string(),
         pulled.target.digest().to_string(),
@@ -85,9 +130,9 @@ async fn pulls_multi_layer_image_then_finds_it_present() {
             ]
         );
     }
-    assert!(store.ingest_leftovers().is_empty());
+    assert!(s.store.ingest_leftovers().is_empty());
 
-    let (again, events) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
+    let (again, events) = s.pull(&name).await;
     let again = again.unwrap();
     assert_eq!(again.downloaded, 0);
     assert_eq!(again.target, pulled.target);
@@ -101,35 +146,16 @@ async fn pulls_multi_layer_image_then_finds_it_present() {
 
 #[tokio::test]
 async fn pulls_zstd_layers_and_selects_platform_from_index() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
-    let ctx = ctx_for(&reg.host);
-    let (zstd, _) = pull_collect(
-        &ctx,
-        &format!("{}/library/busybox:zstd", reg.host),
-        PullOptions::default(),
-        &store,
-    )
-    .await;
+    let s = Seeded::start();
+    let (zstd, _) = s.pull(&s.image("busybox:zstd")).await;
     let zstd = zstd.unwrap();
     assert!(zstd
         .layers
         .iter()
         .all(|l| l.media_type().as_ref().ends_with("+zstd")));
 
-    let multi = format!("{}/library/hello-world:multiarch", reg.host);
-    let (amd, _) = pull_collect(
-        &ctx,
-        &multi,
-        PullOptions {
-            platform: Some(Platform::parse("linux/amd64").unwrap()),
-            ..Default::default()
-        },
-        &store,
-    )
-    .await;
+    let multi = s.image("hello-world:multiarch");
+    let (amd, _) = s.pull_with(&multi, for_platform("linux/amd64")).await;
     let amd = amd.unwrap();
     assert_eq!(
         amd.target.media_type().as_ref(),
@@ -139,48 +165,23 @@ async fn pulls_zstd_layers_and_selects_platform_from_index() {
         amd.manifest.digest().to_string(),
         amd.target.digest().to_string()
     );
-    let (arm, _) = pull_collect(
-        &ctx,
-        &multi,
-        PullOptions {
-            platform: Some(Platform::parse("linux/arm64").unwrap()),
-            ..Default::default()
-        },
-        &store,
-    )
-    .await;
+    let (arm, _) = s.pull_with(&multi, for_platform("linux/arm64")).await;
     let arm = arm.unwrap();
     assert_eq!(arm.target, amd.target);
     assert_ne!(
         arm.manifest.digest().to_string(),
         amd.manifest.digest().to_string()
     );
-    let (none, _) = pull_collect(
-        &ctx,
-        &multi,
-        PullOptions {
-            platform: Some(Platform::parse("linux/s390x").unwrap()),
-            ..Default::default()
-        },
-        &store,
-    )
-    .await;
+    let (none, _) = s.pull_with(&multi, for_platform("linux/s390x")).await;
     let msg = none.unwrap_err().to_string();
     assert!(
         msg.contains("linux/s390x") && msg.contains("linux/amd64, linux/arm64/v8"),
         "{msg}"
     );
     // A single-platform image pulled for another platform is refused too.
-    let (wrong, _) = pull_collect(
-        &ctx,
-        &format!("{}/library/busybox:latest", reg.host),
-        PullOptions {
-            platform: Some(Platform::parse("linux/arm64").unwrap()),
-            ..Default::default()
-        },
-        &store,
-    )
-    .await;
+    let (wrong, _) = s
+        .pull_with(&s.image("busybox:latest"), for_platform("linux/arm64"))
+        .await;
     let msg = wrong.unwrap_err().to_string();
     assert!(
         msg.contains("linux/arm64") && msg.contains("actual: linux/amd64"),
@@ -190,16 +191,9 @@ async fn pulls_zstd_layers_and_selects_platform_from_index() {
 
 #[tokio::test]
 async fn concurrent_pulls_share_the_work() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
-    let ctx = ctx_for(&reg.host);
-    let name = format!("{}/library/busybox:latest", reg.host);
-    let (a, b) = tokio::join!(
-        pull_collect(&ctx, &name, PullOptions::default(), &store),
-        pull_collect(&ctx, &name, PullOptions::default(), &store)
-    );
+    let s = Seeded::start();
+    let name = s.image("busybox:latest");
+    let (a, b) = tokio::join!(s.pull(&name), s.pull(&name));
     let (a, b) = (a.0.unwrap(), b.0.unwrap());
     assert_eq!(a.target, b.target);
     assert_eq!(
@@ -207,15 +201,13 @@ async fn concurrent_pulls_share_the_work() {
         3,
         "each blob fetched once in total"
     );
-    assert!(store.ingest_leftovers().is_empty());
+    assert!(s.store.ingest_leftovers().is_empty());
 }
 
 #[tokio::test]
 async fn mirror_serves_docker_hub_names() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
+    let reg = TestRegistry::seeded();
+    let store = DirStore::temp();
     let mut ctx = RegistryContext {
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(5),
@@ -237,49 +229,23 @@ async fn mirror_serves_docker_hub_names() {
 
 #[tokio::test]
 async fn missing_tag_is_a_clear_error() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
-    let (r, _) = pull_collect(
-        &ctx_for(&reg.host),
-        &format!("{}/library/busybox:nope", reg.host),
-        PullOptions::default(),
-        &store,
-    )
-    .await;
+    let s = Seeded::start();
+    let (r, _) = s.pull(&s.image("busybox:nope")).await;
     let msg = r.unwrap_err().to_string();
     assert!(
         msg.contains("library/busybox:nope") && msg.contains("not found") && !msg.contains('\n'),
         "{msg}"
     );
-    assert!(store.blobs().is_empty());
+    assert!(s.store.blobs().is_empty());
 }
 
 #[tokio::test]
 async fn push_then_pull_under_a_new_name() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
-    let ctx = ctx_for(&reg.host);
-    let (pulled, _) = pull_collect(
-        &ctx,
-        &format!("{}/library/busybox:latest", reg.host),
-        PullOptions::default(),
-        &store,
-    )
-    .await;
+    let s = Seeded::start();
+    let (pulled, _) = s.pull(&s.image("busybox:latest")).await;
     let pulled = pulled.unwrap();
-    let dest = Reference::parse(&format!("{}/mine/box:v1", reg.host)).unwrap();
-    let (tx, mut rx) = mpsc::channel(64);
-    registry::push(&ctx, &dest, &pulled.manifest, None, &store, tx)
-        .await
-        .unwrap();
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e.status.message());
-    }
+    let dest = Reference::parse(&format!("{}/mine/box:v1", s.reg.host)).unwrap();
+    let events = push_messages(&s.ctx, &dest, &pulled.manifest, &s.store).await;
     // A new repository: cross-repository blobs are still uploaded (no mount), so Pushed.
     assert!(
         events
@@ -288,14 +254,7 @@ async fn push_then_pull_under_a_new_name() {
         "{events:?}"
     );
     // Pushing again finds every layer present.
-    let (tx, mut rx) = mpsc::channel(64);
-    registry::push(&ctx, &dest, &pulled.manifest, None, &store, tx)
-        .await
-        .unwrap();
-    let mut second = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        second.push(e.status.message());
-    }
+    let second = push_messages(&s.ctx, &dest, &pulled.manifest, &s.store).await;
     assert_eq!(
         second,
         [
@@ -306,9 +265,8 @@ async fn push_then_pull_under_a_new_name() {
         ]
     );
 
-    let dir2 = tempfile::tempdir().unwrap();
-    let store2 = DirStore::new(dir2.path());
-    let (back, _) = pull_collect(&ctx, &dest.to_string(), PullOptions::default(), &store2).await;
+    let store2 = DirStore::temp();
+    let (back, _) = pull_collect(&s.ctx, &dest.to_string(), PullOptions::default(), &store2).await;
     assert_eq!(
         back.unwrap().manifest.digest().to_string(),
         pulled.manifest.digest().to_string()
@@ -317,8 +275,7 @@ async fn push_then_pull_under_a_new_name() {
 
 #[tokio::test]
 async fn loads_oci_layout_directory_and_tar() {
-    let reg = TestRegistry::start(None);
-    reg.seed(); // builds the layouts
+    let _reg = TestRegistry::seeded(); // builds the layouts
     let dir = tempfile::tempdir().unwrap();
     let store = DirStore::new(dir.path());
     let loaded = registry::load_layout(&TestRegistry::layout("busybox"), &store)
@@ -357,8 +314,7 @@ async fn loads_oci_layout_directory_and_tar() {
 
 #[tokio::test]
 async fn load_rejects_a_tampered_layout() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
+    let _reg = TestRegistry::seeded(); // builds the layouts
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("layout");
     assert!(std::process::Command::new("cp")
@@ -395,16 +351,10 @@ async fn load_rejects_a_tampered_layout() {
 
 #[tokio::test]
 async fn queued_layers_wait_and_repull_is_up_to_date() {
-    let reg = TestRegistry::start(None);
-    reg.seed();
-    let dir = tempfile::tempdir().unwrap();
-    let store = DirStore::new(dir.path());
-    let ctx = RegistryContext {
-        max_concurrent_transfers: 1,
-        ..ctx_for(&reg.host)
-    };
-    let name = format!("{}/library/busybox:latest", reg.host);
-    let (pulled, events) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
+    let mut s = Seeded::start();
+    s.ctx.max_concurrent_transfers = 1;
+    let name = s.image("busybox:latest");
+    let (pulled, events) = s.pull(&name).await;
     let pulled = pulled.unwrap();
     let second = &pulled.layers[1].digest().to_string();
     assert_eq!(
@@ -424,7 +374,7 @@ async fn queued_layers_wait_and_repull_is_up_to_date() {
         pulled.status_line(None),
         format!("Status: Downloaded newer image for {name}")
     );
-    let (again, _) = pull_collect(&ctx, &name, PullOptions::default(), &store).await;
+    let (again, _) = s.pull(&name).await;
     let again = again.unwrap();
     assert_eq!(
         again.status_line(Some(pulled.target.digest().as_ref())),

@@ -64,7 +64,7 @@ fn exit_codes_match_docker() {
     assert_eq!(inspect[0]["State"]["Status"], "created");
     // The failed start left no task behind.
     let id = inspect[0]["Id"].as_str().unwrap().to_string();
-    assert!(!env.dirs.state.join("tasks").join(&id).exists());
+    assert!(!env.task_dir(&id).exists());
 }
 
 #[test]

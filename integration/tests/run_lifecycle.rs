@@ -124,16 +124,14 @@ fn logs_follow_streams_until_exit() {
     let env = BerthdEnv::start();
     let img = env.busybox();
     // The container waits for a file we create, so the follow starts before the output.
-    let gate = env.tmp().join("gate");
-    std::fs::create_dir_all(&gate).unwrap();
-    let vol = format!("{}:/gate", gate.display());
+    let gate = env.gate();
     env.ok(&[
         "run",
         "-d",
         "--name",
         "ff",
         "-v",
-        &vol,
+        &gate.volume,
         &img,
         "sh",
         "-c",
@@ -148,7 +146,7 @@ fn logs_follow_streams_until_exit() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "first");
-    std::fs::write(gate.join("go"), b"").unwrap();
+    gate.open("go");
     assert_eq!(lines.next().unwrap().unwrap(), "second");
     assert!(lines.next().is_none());
     let status = child.wait().unwrap();

@@ -93,16 +93,14 @@ fn stop_after_monitor_killed_ends_the_process_with_its_real_code() {
 fn exit_after_monitor_killed_is_recorded_with_its_real_code() {
     let env = Env::start();
     let img = env.busybox();
-    let gate = env.tmp().join("gate");
-    std::fs::create_dir_all(&gate).unwrap();
-    let vol = format!("{}:/gate", gate.display());
+    let gate = env.gate();
     env.ok(&[
         "run",
         "-d",
         "--name",
         "ml-self",
         "-v",
-        &vol,
+        &gate.volume,
         &img,
         "sh",
         "-c",
@@ -110,7 +108,7 @@ fn exit_after_monitor_killed_is_recorded_with_its_real_code() {
     ]);
     let id = id_of(&env, "ml-self");
     kill_monitor(&env, &id);
-    std::fs::write(gate.join("go"), b"").unwrap();
+    gate.open("go");
     assert_eq!(env.ok(&["wait", "ml-self"]).trim(), "7");
     assert_exited(&env, "ml-self", 7);
     env.ok(&["rm", "ml-self"]);
@@ -120,9 +118,7 @@ fn exit_after_monitor_killed_is_recorded_with_its_real_code() {
 fn monitor_loss_and_daemon_restart() {
     let mut env = Env::start();
     let img = env.busybox();
-    let gate = env.tmp().join("gate");
-    std::fs::create_dir_all(&gate).unwrap();
-    let vol = format!("{}:/gate", gate.display());
+    let gate = env.gate();
     let waiter = |name: &str, file: &str| {
         vec![
             "run".to_string(),
@@ -130,7 +126,7 @@ fn monitor_loss_and_daemon_restart() {
             "--name".into(),
             name.into(),
             "-v".into(),
-            vol.clone(),
+            gate.volume.clone(),
             img.clone(),
             "sh".into(),
             "-c".into(),
@@ -164,18 +160,18 @@ fn monitor_loss_and_daemon_restart() {
     assert!(ps_line(&env, "ml-b").contains("Up "));
 
     env.kill_daemon();
-    std::fs::write(gate.join("b"), b"").unwrap();
-    let exit_b = env.dirs.state.join("tasks").join(&b).join("exit.json");
+    gate.open("b");
+    let exit_b = env.task_dir(&b).join("exit.json");
     env.eventually("b's exit was recorded while berthd was down", || {
         exit_b.exists()
     });
     kill_monitor(&env, &d);
-    let d_init = std::fs::read_to_string(env.dirs.state.join("tasks").join(&d).join("init.pid"))
+    let d_init = std::fs::read_to_string(env.task_dir(&d).join("init.pid"))
         .unwrap()
         .trim()
         .parse::<i32>()
         .unwrap();
-    std::fs::write(gate.join("d"), b"").unwrap();
+    gate.open("d");
     // Reaped by its new parent, not only exited: nobody holds a pidfd on it, so its status is gone.
     let d_proc = std::path::PathBuf::from(format!("/proc/{d_init}"));
     env.eventually("d exited and was reaped", || !d_proc.exists());
@@ -268,7 +264,7 @@ fn exec_whose_monitor_is_killed_ends_with_an_unknown_exit() {
     env.eventually("the exec's first output", || {
         std::fs::read_to_string(&out).is_ok_and(|s| s.contains("started"))
     });
-    let exec_dir = env.dirs.state.join("tasks").join(&id).join("exec");
+    let exec_dir = env.task_dir(&id).join("exec");
     let monitor: i32 = std::fs::read_dir(&exec_dir)
         .unwrap()
         .flatten()

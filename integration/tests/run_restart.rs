@@ -7,9 +7,7 @@ use berth_integration::berthd_env::BerthdEnv;
 fn daemon_sigkill_and_restart_keeps_containers() {
     let mut env = BerthdEnv::start();
     let img = env.busybox();
-    let gate = env.tmp().join("gate");
-    std::fs::create_dir_all(&gate).unwrap();
-    let vol = format!("{}:/gate", gate.display());
+    let gate = env.gate();
     let long = env
         .ok(&["run", "-d", "--name", "long", &img, "sleep", "300"])
         .trim()
@@ -21,7 +19,7 @@ fn daemon_sigkill_and_restart_keeps_containers() {
             "--name",
             "short",
             "-v",
-            &vol,
+            &gate.volume,
             &img,
             "sh",
             "-c",
@@ -32,8 +30,8 @@ fn daemon_sigkill_and_restart_keeps_containers() {
 
     env.kill_daemon();
     // Let `short` exit while berthd is down; its monitor records the exit.
-    std::fs::write(gate.join("go"), b"").unwrap();
-    let exit_file = env.dirs.state.join("tasks").join(&short).join("exit.json");
+    gate.open("go");
+    let exit_file = env.task_dir(&short).join("exit.json");
     env.eventually("short's monitor recorded its exit", || exit_file.exists());
     env.restart_daemon();
 

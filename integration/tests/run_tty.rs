@@ -7,32 +7,11 @@ use std::process::Command;
 fn interactive_tty_session() {
     let env = BerthdEnv::start();
     let img = env.busybox();
-    let berth = berth_integration::daemon::bin("berth");
     // The container sees a terminal of the client's size, reads our stdin, and exits with the
     // code of the last command.
-    let cmd = format!(
-        "stty cols 97 rows 31; BERTH_ADDRESS={} {} run -it --name tt {} sh -c 'tty; stty size; read x; echo got:$x; exit 9'",
-        env.dirs.address.display(),
-        berth.display(),
-        img
-    );
-    let mut child = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"hello\n").unwrap();
-        // Keep stdin open until the container has read it: script exits when the command does.
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(30));
-            drop(stdin);
-        });
-    }
-    let out = child.wait_with_output().unwrap();
+    let run =
+        format!("run -it --name tt {img} sh -c 'tty; stty size; read x; echo got:$x; exit 9'");
+    let out = env.berth_on_tty(97, 31, &run, b"hello\n");
     let text = stdout(&out);
     // A NUL reaching the container's terminal shows up echoed as `^@`, or raw.
     assert!(

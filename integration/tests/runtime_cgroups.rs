@@ -2,30 +2,9 @@
 //! the cgroup, limits are written, and delete removes the cgroup. Works on cgroup v1/hybrid and
 //! cgroup2-only hosts. Needs root and the runtime under test.
 
-use berth_integration::{host, TestEnv};
+use berth_integration::host::{self, cgroup2_only, read_cgroup_file};
+use berth_integration::TestEnv;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-
-fn cgroup2_only() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
-/// Host path of `file` for controller `ctrl` (v1) in cgroup `cg`, or the unified path on v2.
-fn cg_file(ctrl: &str, cg: &str, file: &str) -> PathBuf {
-    let rel = cg.trim_start_matches('/');
-    if cgroup2_only() {
-        Path::new("/sys/fs/cgroup").join(rel).join(file)
-    } else {
-        Path::new("/sys/fs/cgroup").join(ctrl).join(rel).join(file)
-    }
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-        .trim()
-        .to_string()
-}
 
 #[test]
 fn init_joins_cgroups_path_and_delete_removes_it() {
@@ -67,16 +46,16 @@ fn memory_and_pids_limits_applied() {
     env.create(&b, &id).assert_success();
     if cgroup2_only() {
         assert_eq!(
-            read(&cg_file("", &cg, "memory.max")),
+            read_cgroup_file("", &cg, "memory.max"),
             (64 * 1024 * 1024).to_string()
         );
-        assert_eq!(read(&cg_file("", &cg, "pids.max")), "42");
+        assert_eq!(read_cgroup_file("", &cg, "pids.max"), "42");
     } else {
         assert_eq!(
-            read(&cg_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             (64 * 1024 * 1024).to_string()
         );
-        assert_eq!(read(&cg_file("pids", &cg, "pids.max")), "42");
+        assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "42");
     }
 }
 
@@ -110,10 +89,10 @@ fn cpu_shares_or_weight_applied() {
     if cgroup2_only() {
         // runc's conversion: weight = 1 + ((shares - 2) * 9999) / 262142.
         assert_eq!(
-            read(&cg_file("", &cg, "cpu.weight")),
+            read_cgroup_file("", &cg, "cpu.weight"),
             (1 + ((512 - 2) * 9999) / 262142).to_string()
         );
     } else {
-        assert_eq!(read(&cg_file("cpu", &cg, "cpu.shares")), "512");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.shares"), "512");
     }
 }

@@ -1,8 +1,21 @@
 //! CLI surface: list (table/json/-q), spec, features, state fields, kill by name/number/--all,
 //! --pid-file, --log with --log-format json. Needs root and the runtime under test.
 
+use berth_integration::bundle::HOOK_KINDS;
 use berth_integration::TestEnv;
 use serde_json::Value;
+
+/// The fields of runc's `state` (and of each `list --format json` entry).
+const STATE_KEYS: [&str; 8] = [
+    "ociVersion",
+    "id",
+    "pid",
+    "status",
+    "bundle",
+    "rootfs",
+    "created",
+    "owner",
+];
 
 fn created_sleeper(env: &TestEnv, name: &str) -> String {
     let mut b = env.bundle(name);
@@ -18,33 +31,13 @@ fn state_json_has_runc_fields() {
     let id = created_sleeper(&env, "c");
     let st = env.state(&id);
     let obj = st.as_object().expect("state is an object");
-    for key in [
-        "ociVersion",
-        "id",
-        "pid",
-        "status",
-        "bundle",
-        "rootfs",
-        "created",
-        "owner",
-    ] {
+    for key in STATE_KEYS {
         assert!(obj.contains_key(key), "state lacks {key}: {st}");
     }
     // Nothing beyond runc's set (annotations appear only when the spec has some).
     for key in obj.keys() {
         assert!(
-            [
-                "ociVersion",
-                "id",
-                "pid",
-                "status",
-                "bundle",
-                "rootfs",
-                "created",
-                "owner",
-                "annotations"
-            ]
-            .contains(&key.as_str()),
+            STATE_KEYS.contains(&key.as_str()) || key == "annotations",
             "state has a field runc does not: {key}: {st}"
         );
     }
@@ -103,16 +96,7 @@ fn list_table_json_quiet() {
     let arr = json.as_array().expect("list json is an array");
     assert_eq!(arr.len(), 2, "{json}");
     for c in arr {
-        for key in [
-            "ociVersion",
-            "id",
-            "pid",
-            "status",
-            "bundle",
-            "rootfs",
-            "created",
-            "owner",
-        ] {
+        for key in STATE_KEYS {
             assert!(c.get(key).is_some(), "list entry lacks {key}: {c}");
         }
     }
@@ -183,14 +167,7 @@ fn features_reports_capabilities() {
         .iter()
         .map(|h| h.as_str().unwrap())
         .collect();
-    for h in [
-        "prestart",
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-        "poststop",
-    ] {
+    for h in HOOK_KINDS {
         assert!(hooks.contains(&h), "features lacks hook {h}");
     }
     let opts: Vec<&str> = f["mountOptions"]
@@ -228,8 +205,7 @@ fn kill_and_expect(env: &TestEnv, sig: &str) {
     b.args(&["sleep", "1000"]);
     let id = env.id("k");
     env.create(&b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
     env.rt(&["kill", &id, sig]).assert_success();
     assert_eq!(
         env.wait_status(&id, "stopped"),
@@ -257,8 +233,7 @@ fn kill_default_signal_is_sigterm() {
     b.sh("trap 'echo got-term > /tmp/sig; exit 0' TERM; while true; do sleep 0.1; done");
     let id = env.id("c");
     env.create(&b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
     std::thread::sleep(std::time::Duration::from_millis(200));
     env.rt(&["kill", &id]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
@@ -275,8 +250,7 @@ fn kill_all_reaches_every_process() {
     let id = env.id("c");
     let cg = TestEnv::cgroup_path(&b);
     env.create(&b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
     // Wait for the children to exist in the cgroup.
     let start = std::time::Instant::now();
     let mut pids = Vec::new();

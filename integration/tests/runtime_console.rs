@@ -14,18 +14,7 @@ fn console_socket_receives_pty_master() {
     b.set("/process/terminal", json!(true));
     b.sh("test -t 0 && test -t 1 && test -t 2 && echo all-tty; tty; stat -c '%t:%T' /dev/console; echo done");
     let id = env.id("c");
-    b.write();
-    env.rt(&[
-        "create",
-        "--console-socket",
-        sock.path.to_str().unwrap(),
-        "--bundle",
-        b.dir.to_str().unwrap(),
-        &id,
-    ])
-    .assert_success();
-    let master = sock.master(Duration::from_secs(30));
-    env.rt(&["start", &id]).assert_success();
+    let master = env.start_on_console(&b, &id, &sock);
     let out = read_pty(&master, Duration::from_secs(20)).replace('\r', "");
     assert!(out.contains("all-tty\n"), "{out:?}");
     assert!(out.contains("/dev/pts/0"), "{out:?}");
@@ -46,18 +35,7 @@ fn console_input_reaches_process() {
     b.set("/process/terminal", json!(true));
     b.sh("read line; echo \"got:$line\"");
     let id = env.id("c");
-    b.write();
-    env.rt(&[
-        "create",
-        "--console-socket",
-        sock.path.to_str().unwrap(),
-        "--bundle",
-        b.dir.to_str().unwrap(),
-        &id,
-    ])
-    .assert_success();
-    let master = sock.master(Duration::from_secs(30));
-    env.rt(&["start", &id]).assert_success();
+    let master = env.start_on_console(&b, &id, &sock);
     write_pty(&master, b"ping-berth\n");
     let out = read_pty(&master, Duration::from_secs(20)).replace('\r', "");
     assert!(out.contains("got:ping-berth"), "{out:?}");
@@ -85,18 +63,8 @@ fn console_socket_without_terminal_fails() {
     let _listener = ConsoleSocket::bind(&sock);
     let b = env.bundle("b");
     let id = env.id("c");
-    b.write();
     let cg = TestEnv::cgroup_path(&b);
-    let o = env
-        .rt(&[
-            "create",
-            "--console-socket",
-            sock.to_str().unwrap(),
-            "--bundle",
-            b.dir.to_str().unwrap(),
-            &id,
-        ])
-        .fails();
+    let o = env.create_on_console(&b, &id, &sock).fails();
     assert!(
         o.all().contains("terminal") || o.all().contains("console"),
         "{o}"

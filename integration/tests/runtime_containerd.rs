@@ -4,10 +4,10 @@
 //! Needs root, containerd, ctr, umoci and script (util-linux).
 
 use berth_integration::oci_layout::{busybox_layout, tar_layout};
-use berth_integration::runtime::{run_captured, which, Output};
-use berth_integration::{host, TestEnv};
+use berth_integration::runtime::{require_tools, run_captured, Output};
+use berth_integration::{containerd, host, TestEnv};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "docker.io/berth/busybox-it:latest";
@@ -25,12 +25,10 @@ fn cmd_ok(env: &TestEnv, cmd: &mut Command) -> Output {
 
 impl<'a> Containerd<'a> {
     fn start(env: &'a TestEnv) -> Self {
-        for tool in ["containerd", "ctr", "umoci", "script"] {
-            assert!(
-                which(tool).is_some(),
-                "{tool} not installed (apt-get install containerd umoci util-linux)"
-            );
-        }
+        require_tools(
+            &["containerd", "ctr", "umoci", "script"],
+            "apt-get install containerd umoci util-linux",
+        );
         let base = env.path("containerd");
         std::fs::create_dir_all(&base).unwrap();
         let address = base.join("c.sock");
@@ -43,16 +41,7 @@ impl<'a> Containerd<'a> {
             b = base.display(),
             a = address.display()
         );
-        std::fs::write(base.join("config.toml"), config).unwrap();
-        let log = std::fs::File::create(base.join("containerd.log")).unwrap();
-        env.spawn(
-            Command::new("containerd")
-                .arg("--config")
-                .arg(base.join("config.toml"))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log),
-        );
+        containerd::spawn(env, &base, &config);
         let ns = namespace.clone();
         env.on_drop(move || {
             // Shims of our namespace were started by our containerd for our containers.
@@ -65,15 +54,7 @@ impl<'a> Containerd<'a> {
             // containerd-shim-runc-v2 keeps runc's state under /run/containerd/runc/<namespace>.
             let _ = std::fs::remove_dir_all(Path::new("/run/containerd/runc").join(&ns));
         });
-        let start = Instant::now();
-        while !address.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "containerd did not create {}",
-                address.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        containerd::wait_for_socket(&address);
         Containerd {
             env,
             address,
@@ -189,11 +170,7 @@ fn ctr_task_exec_pause_resume_and_kill_all() {
     let ns = cd.namespace.clone();
     env.on_drop(move || {
         // ctr puts each container in the cgroup /<namespace>/<id>: processes left there are ours.
-        for d in host::cgroup_dirs(&format!("/{ns}")) {
-            for pid in host::cgroup_pids(&d) {
-                host::kill_pid(pid);
-            }
-        }
+        host::kill_cgroup_procs(&format!("/{ns}"));
     });
     let id = env.id("ctrx");
     cmd_ok(

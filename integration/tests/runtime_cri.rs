@@ -8,12 +8,12 @@
 //! same for berth-runc and runc. Needs root, containerd, ctr, umoci and crictl.
 
 use berth_integration::oci_layout::{busybox_layout, tar_layout};
-use berth_integration::runtime::{run_captured, which, Output};
-use berth_integration::{host, TestEnv};
+use berth_integration::runtime::{require_tools, run_captured, which, Output};
+use berth_integration::{containerd, host, TestEnv};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const IMAGE: &str = "docker.io/berth/cri-busybox:latest";
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -44,12 +44,10 @@ struct Cri<'a> {
 
 impl<'a> Cri<'a> {
     fn start(env: &'a TestEnv) -> Self {
-        for tool in ["containerd", "ctr", "umoci"] {
-            assert!(
-                which(tool).is_some(),
-                "{tool} not installed (apt-get install containerd umoci)"
-            );
-        }
+        require_tools(
+            &["containerd", "ctr", "umoci"],
+            "apt-get install containerd umoci",
+        );
         let crictl = crictl();
         let base = env.path("cri");
         for d in ["cni-conf", "cni-bin", "runc-root", "logs"] {
@@ -93,16 +91,7 @@ state = "{b}/state"
             a = address.display(),
             rt = env.rt.bin.display(),
         );
-        std::fs::write(base.join("config.toml"), config).unwrap();
-        let log = std::fs::File::create(base.join("containerd.log")).unwrap();
-        env.spawn(
-            Command::new("containerd")
-                .arg("--config")
-                .arg(base.join("config.toml"))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log),
-        );
+        containerd::spawn(env, &base, &config);
         let cgroup_parent = format!("/berth-it-cri-{}-{}", std::process::id(), env.name);
         let (needle, cg) = (base.display().to_string(), cgroup_parent.clone());
         env.on_drop(move || {
@@ -110,32 +99,11 @@ state = "{b}/state"
             for pid in host::pids_mentioning(&needle) {
                 host::kill_pid(pid);
             }
-            for d in host::cgroup_dirs(&cg) {
-                for pid in host::cgroup_pids(&d) {
-                    host::kill_pid(pid);
-                }
-            }
+            host::kill_cgroup_procs(&cg);
             host::unmount_all_under(Path::new(&needle));
-            for _ in 0..50 {
-                let dirs = host::cgroup_dirs(&cg);
-                if dirs.is_empty() {
-                    break;
-                }
-                for d in dirs {
-                    host::remove_cgroup_tree(&d);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            host::remove_cgroup_retrying(&cg);
         });
-        let start = Instant::now();
-        while !address.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "containerd did not create {}",
-                address.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        containerd::wait_for_socket(&address);
         Cri {
             env,
             base,

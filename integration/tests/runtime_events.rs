@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 fn running(env: &TestEnv, b: &berth_integration::Bundle, name: &str) -> String {
     let id = env.id(name);
     env.create(b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
     id
 }
 
@@ -65,8 +64,7 @@ fn stats_of_a_stopped_or_missing_container_fail() {
     b.args(&["true"]);
     let id = env.id("c");
     env.create(&b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    env.start_until(&id, "stopped");
     let o = env.rt(&["events", "--stats", &id]);
     assert_eq!(o.code, Some(1), "{o}");
     assert!(

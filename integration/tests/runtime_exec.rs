@@ -17,12 +17,7 @@ const EXEC_FAILED: Option<i32> = Some(255);
 /// Starts bundle `b` detached with a long-running init; returns the id once it runs.
 fn running(env: &TestEnv, b: &mut Bundle, name: &str) -> String {
     b.args(&["sleep", "100000"]);
-    b.write();
-    let id = env.id(name);
-    env.rt(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
-        .assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
-    id
+    env.run_detached(b, name)
 }
 
 /// `exec <id> sh -c <script>` with extra flags before the id.
@@ -31,10 +26,6 @@ fn exec_sh(env: &TestEnv, flags: &[&str], id: &str, script: &str) -> Output {
     args.extend_from_slice(flags);
     args.extend_from_slice(&[id, "sh", "-c", script]);
     env.rt(&args)
-}
-
-fn init_pid(env: &TestEnv, id: &str) -> i32 {
-    env.state(id)["pid"].as_i64().unwrap() as i32
 }
 
 /// `readlink /proc/<pid>/ns/<name>` on the host.
@@ -144,7 +135,7 @@ fn capabilities_no_new_privs_and_rlimits() {
         json!([{"type": "RLIMIT_NOFILE", "hard": 1000, "soft": 900}]),
     );
     let id = running(&env, &mut b, "c");
-    let init = std::fs::read_to_string(format!("/proc/{}/status", init_pid(&env, &id))).unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{}/status", env.init_pid(&id))).unwrap();
     let script = "cat /proc/self/status; echo limits $(ulimit -Sn) $(ulimit -Hn)";
     let own = exec_sh(&env, &[], &id, script).assert_success().stdout;
     // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE: bits 29, 5 and 10. The ambient list
@@ -277,7 +268,7 @@ fn detach_prints_nothing_and_writes_pid_file() {
     };
     assert_eq!(String::from_utf8_lossy(&cmdline), "sleep\u{0}100000\u{0}");
     // It is in the container's cgroup, in every hierarchy.
-    let init = init_pid(&env, &id);
+    let init = env.init_pid(&id);
     let cg = |p: i32| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
     assert_eq!(cg(pid), cg(init));
     let cg_dirs = host::cgroup_dirs(&TestEnv::cgroup_path(&b));
@@ -299,7 +290,7 @@ fn namespaces_are_joined() {
     let mut b = env.bundle("b");
     b.add_namespace(json!({"type": "cgroup"}));
     let id = running(&env, &mut b, "c");
-    let init = init_pid(&env, &id);
+    let init = env.init_pid(&id);
     let names = ["pid", "mnt", "net", "ipc", "uts", "cgroup"];
     let script: String = names
         .iter()
@@ -326,22 +317,9 @@ fn user_namespace_with_mappings_is_joined() {
     let mut b = env.bundle("b");
     b.add_namespace(json!({"type": "user"}));
     b.add_namespace(json!({"type": "cgroup"}));
-    b.set(
-        "/linux/uidMappings",
-        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
-    );
-    b.set(
-        "/linux/gidMappings",
-        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
-    );
-    let st = Command::new("chown")
-        .args(["-R", "-h", "100000:100000"])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    b.map_root_to(100000);
     let id = running(&env, &mut b, "c");
-    let init = init_pid(&env, &id);
+    let init = env.init_pid(&id);
     let names = ["user", "pid", "mnt", "net", "ipc", "uts", "cgroup"];
     let script: String = names
         .iter()
@@ -396,7 +374,7 @@ fn sub_cgroup_is_joined_and_bad_ones_refused() {
     let mut b = env.bundle("b");
     let id = running(&env, &mut b, "c");
     let cg = TestEnv::cgroup_path(&b);
-    let unified_only = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let unified_only = host::cgroup2_only();
     // The test's own sub-cgroups, removed with the container's on drop.
     let wanted: Vec<&str> = if unified_only {
         vec![""]

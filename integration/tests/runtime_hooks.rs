@@ -2,6 +2,7 @@
 //! hook is killed at its timeout; a failing createRuntime hook fails create and leaves nothing.
 //! Needs root and the runtime under test.
 
+use berth_integration::bundle::HOOK_KINDS;
 use berth_integration::{host, Bundle, TestEnv};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -68,20 +69,12 @@ fn all_hooks_run_in_order_with_state_and_env() {
         )
     };
     assert_eq!(order(), after_create, "after create");
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    env.start_until(&id, "stopped");
     assert_eq!(order(), after_start, "after start");
     env.rt(&["delete", &id]).assert_success();
     assert_eq!(order(), format!("{after_start}poststop\n"));
 
-    for name in [
-        "prestart",
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-        "poststop",
-    ] {
+    for name in HOOK_KINDS {
         let raw = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
         let st: Value = serde_json::from_str(&raw)
             .unwrap_or_else(|e| panic!("{name} stdin not JSON ({e}): {raw:?}"));
@@ -179,8 +172,7 @@ fn failing_poststart_hook_only_warns() {
     let id = env.id("c");
     env.create(&b, &id).assert_success();
     // The spec: a failing poststart hook is logged as a warning and the lifecycle continues.
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
 }
 
 #[test]

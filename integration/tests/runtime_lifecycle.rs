@@ -1,7 +1,11 @@
 //! Lifecycle: create/start/state/kill/delete/run, status transitions and exit codes.
 //! Needs root and the runtime under test (`BERTH_TEST_RUNTIME`, default berth-runc).
 
-use berth_integration::TestEnv;
+use berth_integration::{host, TestEnv};
+use std::time::Duration;
+
+/// How long an init may take to go after a delete (a bound for hangs, not a speed check).
+const PID_EXIT_LIMIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn create_start_kill_delete_transitions() {
@@ -23,8 +27,7 @@ fn create_start_kill_delete_transitions() {
         "process ran before start"
     );
 
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(
         String::from_utf8_lossy(&cmdline).starts_with("sleep"),
@@ -49,8 +52,7 @@ fn wrong_state_operations_fail_and_change_nothing() {
     env.rt(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
         .fails();
     assert_eq!(env.status(&id), "created");
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
     env.rt(&["start", &id]).fails();
     assert_eq!(env.status(&id), "running");
     let o = env.rt(&["delete", &id]).fails();
@@ -127,18 +129,11 @@ fn delete_force_running_container() {
     b.args(&["sleep", "1000"]);
     let id = env.id("c");
     let cg = TestEnv::cgroup_path(&b);
-    env.create(&b, &id).assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
-    env.track_pid(pid);
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    let pid = env.create_tracked(&b, &id);
+    env.start_until(&id, "running");
     env.rt(&["delete", "--force", &id]).assert_success();
-    let start = std::time::Instant::now();
-    while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     assert!(
-        !berth_integration::host::pid_alive(pid),
+        host::wait_pid_gone(pid, PID_EXIT_LIMIT),
         "init {pid} survived delete --force"
     );
     env.assert_nothing_left(&id, &cg);
@@ -150,15 +145,9 @@ fn delete_created_container_kills_init() {
     let b = env.bundle("b");
     let id = env.id("c");
     let cg = TestEnv::cgroup_path(&b);
-    env.create(&b, &id).assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
-    env.track_pid(pid);
+    let pid = env.create_tracked(&b, &id);
     env.rt(&["delete", &id]).assert_success();
-    let start = std::time::Instant::now();
-    while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(!berth_integration::host::pid_alive(pid));
+    assert!(host::wait_pid_gone(pid, PID_EXIT_LIMIT));
     env.assert_nothing_left(&id, &cg);
 }
 
@@ -171,8 +160,7 @@ fn process_exit_moves_to_stopped() {
     env.create_logged(&b, &id).assert_success();
     // Nothing runs before start.
     assert_eq!(env.container_output(&id), "");
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    env.start_until(&id, "stopped");
     assert_eq!(env.container_output(&id), "from-container\n");
     env.rt(&["delete", &id]).assert_success();
 }
@@ -190,7 +178,7 @@ fn wait_growth(path: &std::path::Path, than: u64) -> u64 {
         if n > than || start.elapsed().as_secs() >= 10 {
             return n;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -198,11 +186,8 @@ fn wait_growth(path: &std::path::Path, than: u64) -> u64 {
 fn start_counter(env: &TestEnv, id: &str) -> (berth_integration::Bundle, i32) {
     let mut b = env.bundle("b");
     b.sh("while :; do echo -n x >> /count; usleep 10000; done");
-    env.create(&b, id).assert_success();
-    let pid = env.state(id)["pid"].as_i64().unwrap() as i32;
-    env.track_pid(pid);
-    env.rt(&["start", id]).assert_success();
-    assert_eq!(env.wait_status(id, "running"), "running");
+    let pid = env.create_tracked(&b, id);
+    env.start_until(id, "running");
     (b, pid)
 }
 
@@ -227,7 +212,7 @@ fn pause_freezes_and_resume_thaws() {
     assert_eq!(entry["status"], "paused", "{listed}");
     // Frozen: the counter must not move (it grows every 10 ms while running).
     let frozen_at = counter_len(&count);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         counter_len(&count),
         frozen_at,
@@ -260,8 +245,7 @@ fn pause_resume_of_stopped_or_missing_container_fails() {
     b.sh("exit 0");
     let id = env.id("c");
     env.create(&b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    env.start_until(&id, "stopped");
     let o = env.rt(&["pause", &id]).fails();
     assert!(o.all().contains("container not running"), "{o}");
     let o = env.rt(&["resume", &id]).fails();
@@ -282,7 +266,7 @@ fn kill_of_paused_container_stops_it() {
     assert_eq!(env.status(&id), "paused");
     env.rt(&["kill", &id, "KILL"]).assert_success();
     assert_eq!(env.wait_status(&id, "stopped"), "stopped");
-    assert!(!berth_integration::host::pid_alive(pid), "init {pid} alive");
+    assert!(!host::pid_alive(pid), "init {pid} alive");
     env.rt(&["delete", &id]).assert_success();
     env.assert_nothing_left(&id, &cg);
 }
@@ -296,12 +280,8 @@ fn delete_force_of_paused_container_leaves_nothing() {
     env.rt(&["pause", &id]).assert_success();
     assert_eq!(env.status(&id), "paused");
     env.rt(&["delete", "--force", &id]).assert_success();
-    let start = std::time::Instant::now();
-    while berth_integration::host::pid_alive(pid) && start.elapsed().as_secs() < 10 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     assert!(
-        !berth_integration::host::pid_alive(pid),
+        host::wait_pid_gone(pid, PID_EXIT_LIMIT),
         "init {pid} survived delete --force of a paused container"
     );
     env.assert_nothing_left(&id, &cg);
@@ -313,18 +293,15 @@ fn ps_lists_the_container_processes() {
     let mut b = env.bundle("b");
     b.sh("sleep 1000 & sleep 1001");
     let id = env.id("c");
-    env.create(&b, &id).assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
-    env.track_pid(pid);
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    let pid = env.create_tracked(&b, &id);
+    env.start_until(&id, "running");
     // Wait until both sleeps exist (the init execs sleep 1001 after forking sleep 1000).
     let mut pids: Vec<i64> = Vec::new();
     let start = std::time::Instant::now();
     while pids.len() < 2 && start.elapsed().as_secs() < 10 {
         let o = env.rt(&["ps", "-f", "json", &id]).assert_success();
         pids = serde_json::from_str::<Vec<i64>>(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert!(pids.contains(&(pid as i64)), "init {pid} not in {pids:?}");

@@ -137,21 +137,7 @@ fn user_namespace_with_mappings() {
     let env = TestEnv::new("nsuser");
     let mut b = env.bundle("b");
     b.add_namespace(json!({"type": "user"}));
-    b.set(
-        "/linux/uidMappings",
-        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
-    );
-    b.set(
-        "/linux/gidMappings",
-        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
-    );
-    // The rootfs must be owned by the mapped root for the container to use it.
-    let st = Command::new("chown")
-        .args(["-R", "-h", "100000:100000"])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    b.map_root_to(100000);
     // sysfs cannot be mounted in a user namespace that does not own the net namespace's... it
     // does here (both unshared), so keep the default mounts.
     let out = env.run_sh(
@@ -175,25 +161,16 @@ fn bind_source_only_the_mapped_user_can_reach() {
     let env = TestEnv::new("nsbind");
     let mut b = env.bundle("b");
     b.add_namespace(json!({"type": "user"}));
-    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.set("/linux/uidMappings", map.clone());
-    b.set("/linux/gidMappings", map);
     let private = env.path("private");
     std::fs::create_dir_all(private.join("data")).unwrap();
     std::fs::write(private.join("data/file"), "mapped-only\n").unwrap();
     std::fs::create_dir_all(b.rootfs().join("mnt/data")).unwrap();
-    for (path, recursive) in [(b.rootfs(), true), (private.clone(), true)] {
-        let mut c = Command::new("chown");
-        if recursive {
-            c.args(["-R", "-h"]);
-        }
-        assert!(c
-            .arg("100000:100000")
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success());
-    }
+    b.map_root_to(100000);
+    host::run_ok(
+        Command::new("chown")
+            .args(["-R", "-h", "100000:100000"])
+            .arg(&private),
+    );
     std::fs::set_permissions(
         &private,
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
@@ -295,20 +272,7 @@ fn user_namespace_without_network_namespace_gets_sys() {
     let mut b = env.bundle("b");
     b.add_namespace(json!({"type": "user"}));
     b.remove_namespace("network");
-    b.set(
-        "/linux/uidMappings",
-        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
-    );
-    b.set(
-        "/linux/gidMappings",
-        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
-    );
-    let st = Command::new("chown")
-        .args(["-R", "-h", "100000:100000"])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    b.map_root_to(100000);
     // The kernel refuses a sysfs mount here (the user namespace does not own the host's network
     // namespace); the runtime must still give the container the host's /sys (a recursive bind).
     b.sh("ls /sys/class/net; grep ' /sys ' /proc/self/mountinfo");

@@ -11,7 +11,7 @@
 //! `/var/lib/containers/cache` (its blob-info cache); both are shared, so they are left.
 
 use berth_integration::oci_layout::busybox_layout;
-use berth_integration::runtime::{run_captured, which, Output};
+use berth_integration::runtime::{require_tools, run_captured, Output};
 use berth_integration::{host, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,12 +40,10 @@ struct Podman<'a> {
 
 impl<'a> Podman<'a> {
     fn start(env: &'a TestEnv) -> Self {
-        for tool in ["podman", "conmon", "umoci", "script"] {
-            assert!(
-                which(tool).is_some(),
-                "{tool} not installed (apt-get install podman umoci util-linux)"
-            );
-        }
+        require_tools(
+            &["podman", "conmon", "umoci", "script"],
+            "apt-get install podman umoci util-linux",
+        );
         let base = env.path("podman");
         for d in ["root", "runroot", "tmp", "net", "tmpdir"] {
             std::fs::create_dir_all(base.join(d)).unwrap();
@@ -88,22 +86,9 @@ impl<'a> Podman<'a> {
             for pid in host::pids_mentioning(&needle) {
                 host::kill_pid(pid);
             }
-            for d in host::cgroup_dirs(&cgroup_parent) {
-                for pid in host::cgroup_pids(&d) {
-                    host::kill_pid(pid);
-                }
-            }
+            host::kill_cgroup_procs(&cgroup_parent);
             host::unmount_all_under(Path::new(&needle));
-            for _ in 0..50 {
-                let dirs = host::cgroup_dirs(&cgroup_parent);
-                if dirs.is_empty() {
-                    break;
-                }
-                for d in dirs {
-                    host::remove_cgroup_tree(&d);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            host::remove_cgroup_retrying(&cgroup_parent);
         });
         pm
     }

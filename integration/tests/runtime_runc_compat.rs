@@ -5,14 +5,11 @@
 //! `linux.resources.unified` on cgroup v1, and the warning about a cgroup that has processes. Same expectations for both runtimes. Needs root.
 
 use berth_integration::console::{read_pty, ConsoleSocket};
-use berth_integration::{host, TestEnv};
+use berth_integration::host::{self, cgroup2_only};
+use berth_integration::{Bundle, TestEnv};
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn cgroup2_only() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
 
 /// The freezer file of cgroup `cg` and the value that freezes it, on this host.
 fn freezer(cg: &str) -> (std::path::PathBuf, &'static str, &'static str) {
@@ -257,31 +254,26 @@ fn console_is_owned_by_the_process_user() {
     b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
     b.sh("stat -c 'owner=%u:%g' $(tty); echo done");
     let id = env.id("c");
-    b.write();
-    env.rt(&[
-        "create",
-        "--console-socket",
-        sock.path.to_str().unwrap(),
-        "--bundle",
-        b.dir.to_str().unwrap(),
-        &id,
-    ])
-    .assert_success();
-    let master = sock.master(Duration::from_secs(30));
-    env.rt(&["start", &id]).assert_success();
+    let master = env.start_on_console(&b, &id, &sock);
     let out = read_pty(&master, Duration::from_secs(20)).replace('\r', "");
     // The uid becomes the process's; the group stays devpts' tty group (gid=5).
     assert!(out.contains("owner=1000:5"), "{out:?}");
+}
+
+/// Creates `rel` in the bundle's rootfs with mode 0700 (owned by root until chowned).
+fn private_dir_in_rootfs(b: &Bundle, rel: &str) -> PathBuf {
+    let dir = b.rootfs().join(rel);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
 }
 
 #[test]
 fn cwd_that_only_root_may_enter() {
     let env = TestEnv::new("cwdroot");
     let mut b = env.bundle("b");
-    let dir = b.rootfs().join("rootonly");
-    std::fs::create_dir_all(&dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    private_dir_in_rootfs(&b, "rootonly");
     b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
     b.set("/process/cwd", json!("/rootonly"));
     // The process may not list it, but it runs there.
@@ -294,10 +286,7 @@ fn cwd_that_only_root_may_enter() {
 fn cwd_that_only_the_process_user_may_enter() {
     let env = TestEnv::new("cwduser");
     let mut b = env.bundle("b");
-    let dir = b.rootfs().join("home/u");
-    std::fs::create_dir_all(&dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = private_dir_in_rootfs(&b, "home/u");
     nix::unistd::chown(
         &dir,
         Some(nix::unistd::Uid::from_raw(1000)),

@@ -592,12 +592,7 @@ fn features_list_seccomp_support() {
 /// Starts the probe bundle's container detached with `sleep` as its init; returns the id.
 fn running_probe(env: &TestEnv, b: &mut Bundle, name: &str) -> String {
     b.args(&["sleep", "100000"]);
-    b.write();
-    let id = env.id(name);
-    env.rt(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
-        .assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
-    id
+    env.run_detached(b, name)
 }
 
 #[test]

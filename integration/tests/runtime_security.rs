@@ -148,8 +148,7 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
         "{o}"
     );
     // The created container still starts: the attack did not corrupt its init either.
-    env.rt(&["start", &aid]).assert_success();
-    assert_eq!(env.wait_status(&aid, "running"), "running");
+    env.start_until(&aid, "running");
 }
 
 /// The exploit as published: hold an fd of the runtime's exe while the runtime runs it (writes

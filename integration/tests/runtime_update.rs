@@ -3,31 +3,10 @@
 //! error naming the field, exit 1, and change nothing. Same expectations for berth-runc and runc
 //! except where marked (runc 1.1.5 accepts some negative values). Needs root.
 
+use berth_integration::host::{cgroup2_only, cgroup_file, read_cgroup_file, read_trimmed};
 use berth_integration::runtime::{run_captured, testing_runc, COMMAND_TIMEOUT};
 use berth_integration::TestEnv;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
-
-fn cgroup2_only() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
-/// Host path of `file` for controller `ctrl` (v1) in cgroup `cg`, or the unified path on v2.
-fn cg_file(ctrl: &str, cg: &str, file: &str) -> PathBuf {
-    let rel = cg.trim_start_matches('/');
-    if cgroup2_only() {
-        Path::new("/sys/fs/cgroup").join(rel).join(file)
-    } else {
-        Path::new("/sys/fs/cgroup").join(ctrl).join(rel).join(file)
-    }
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-        .trim()
-        .to_string()
-}
 
 /// A running `sleep` container; returns (id, cgroups path).
 fn running(env: &TestEnv, name: &str) -> (String, String) {
@@ -36,8 +15,7 @@ fn running(env: &TestEnv, name: &str) -> (String, String) {
     let cg = TestEnv::cgroup_path(&b);
     let id = env.id(name);
     env.create(&b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "running"), "running");
+    env.start_until(&id, "running");
     (id, cg)
 }
 
@@ -66,7 +44,7 @@ fn snapshot(cg: &str) -> Vec<(String, String)> {
     files
         .iter()
         .map(|(c, f)| {
-            let p = cg_file(c, cg, f);
+            let p = cgroup_file(c, cg, f);
             (
                 f.to_string(),
                 std::fs::read_to_string(&p).unwrap_or_default(),
@@ -102,34 +80,34 @@ fn update_flags_are_written_to_the_cgroup() {
     .assert_success();
     if cgroup2_only() {
         assert_eq!(
-            read(&cg_file("", &cg, "memory.max")),
+            read_cgroup_file("", &cg, "memory.max"),
             (64 << 20).to_string()
         );
         assert_eq!(
-            read(&cg_file("", &cg, "memory.low")),
+            read_cgroup_file("", &cg, "memory.low"),
             (32 << 20).to_string()
         );
         // runc 1.1's shares → weight conversion: 1 + (512 - 2) * 9999 / 262142.
-        assert_eq!(read(&cg_file("", &cg, "cpu.weight")), "20");
-        assert_eq!(read(&cg_file("", &cg, "cpu.max")), "20000 100000");
-        assert_eq!(read(&cg_file("", &cg, "pids.max")), "50");
-        assert_eq!(read(&cg_file("", &cg, "cpuset.cpus")), "0");
-        assert_eq!(read(&cg_file("", &cg, "cpuset.mems")), "0");
+        assert_eq!(read_cgroup_file("", &cg, "cpu.weight"), "20");
+        assert_eq!(read_cgroup_file("", &cg, "cpu.max"), "20000 100000");
+        assert_eq!(read_cgroup_file("", &cg, "pids.max"), "50");
+        assert_eq!(read_cgroup_file("", &cg, "cpuset.cpus"), "0");
+        assert_eq!(read_cgroup_file("", &cg, "cpuset.mems"), "0");
     } else {
         assert_eq!(
-            read(&cg_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             (64 << 20).to_string()
         );
         assert_eq!(
-            read(&cg_file("memory", &cg, "memory.soft_limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.soft_limit_in_bytes"),
             (32 << 20).to_string()
         );
-        assert_eq!(read(&cg_file("cpu", &cg, "cpu.shares")), "512");
-        assert_eq!(read(&cg_file("cpu", &cg, "cpu.cfs_period_us")), "100000");
-        assert_eq!(read(&cg_file("cpu", &cg, "cpu.cfs_quota_us")), "20000");
-        assert_eq!(read(&cg_file("pids", &cg, "pids.max")), "50");
-        assert_eq!(read(&cg_file("cpuset", &cg, "cpuset.cpus")), "0");
-        assert_eq!(read(&cg_file("cpuset", &cg, "cpuset.mems")), "0");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.shares"), "512");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.cfs_period_us"), "100000");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.cfs_quota_us"), "20000");
+        assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "50");
+        assert_eq!(read_cgroup_file("cpuset", &cg, "cpuset.cpus"), "0");
+        assert_eq!(read_cgroup_file("cpuset", &cg, "cpuset.mems"), "0");
     }
     assert_eq!(env.status(&id), "running");
 
@@ -138,16 +116,16 @@ fn update_flags_are_written_to_the_cgroup() {
         .assert_success();
     if cgroup2_only() {
         assert_eq!(
-            read(&cg_file("", &cg, "memory.max")),
+            read_cgroup_file("", &cg, "memory.max"),
             (64 << 20).to_string()
         );
     } else {
         assert_eq!(
-            read(&cg_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             (64 << 20).to_string()
         );
     }
-    assert_eq!(read(&cg_file("pids", &cg, "pids.max")), "60");
+    assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "60");
 
     if !testing_runc() {
         // berth-runc records the values in its state.json (runc keeps them in its own layout).
@@ -166,20 +144,20 @@ fn update_memory_swap_and_realtime() {
     let env = TestEnv::new("updswap");
     let (id, cg) = running(&env, "c");
     let swap_file = if cgroup2_only() {
-        cg_file("", &cg, "memory.swap.max")
+        cgroup_file("", &cg, "memory.swap.max")
     } else {
-        cg_file("memory", &cg, "memory.memsw.limit_in_bytes")
+        cgroup_file("memory", &cg, "memory.memsw.limit_in_bytes")
     };
     if swap_file.exists() {
         env.rt(&["update", "--memory", "64m", "--memory-swap", "128m", &id])
             .assert_success();
         // v1 holds memory+swap, v2 swap alone.
         let want: i64 = if cgroup2_only() { 64 << 20 } else { 128 << 20 };
-        assert_eq!(read(&swap_file), want.to_string());
+        assert_eq!(read_trimmed(&swap_file), want.to_string());
     } else {
         eprintln!("no swap accounting on this host: --memory-swap not checked");
     }
-    let rt = cg_file("cpu", &cg, "cpu.rt_runtime_us");
+    let rt = cgroup_file("cpu", &cg, "cpu.rt_runtime_us");
     if !cgroup2_only() && rt.exists() {
         env.rt(&[
             "update",
@@ -190,8 +168,8 @@ fn update_memory_swap_and_realtime() {
             &id,
         ])
         .assert_success();
-        assert_eq!(read(&cg_file("cpu", &cg, "cpu.rt_period_us")), "1000000");
-        assert_eq!(read(&rt), "1000");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.rt_period_us"), "1000000");
+        assert_eq!(read_trimmed(&rt), "1000");
     } else {
         eprintln!("no cpu.rt_runtime_us (no RT group scheduling): --cpu-rt-* not checked");
     }
@@ -210,15 +188,15 @@ fn update_from_a_resources_file_and_stdin() {
     env.rt(&["update", "-r", file.to_str().unwrap(), &id])
         .assert_success();
     if cgroup2_only() {
-        assert_eq!(read(&cg_file("", &cg, "memory.max")), "33554432");
+        assert_eq!(read_cgroup_file("", &cg, "memory.max"), "33554432");
     } else {
         assert_eq!(
-            read(&cg_file("memory", &cg, "memory.limit_in_bytes")),
+            read_cgroup_file("memory", &cg, "memory.limit_in_bytes"),
             "33554432"
         );
-        assert_eq!(read(&cg_file("cpu", &cg, "cpu.shares")), "256");
+        assert_eq!(read_cgroup_file("cpu", &cg, "cpu.shares"), "256");
     }
-    assert_eq!(read(&cg_file("pids", &cg, "pids.max")), "33");
+    assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "33");
 
     // `-r -` reads stdin; other flags are ignored then.
     let stdin_doc = env.path("stdin.json");
@@ -229,7 +207,7 @@ fn update_from_a_resources_file_and_stdin() {
     c.stdin(Stdio::from(std::fs::File::open(&stdin_doc).unwrap()));
     let o = run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT);
     assert!(o.success(), "{o}");
-    assert_eq!(read(&cg_file("pids", &cg, "pids.max")), "44");
+    assert_eq!(read_cgroup_file("pids", &cg, "pids.max"), "44");
 }
 
 fn state_file(env: &TestEnv, id: &str) -> Vec<u8> {
@@ -321,8 +299,7 @@ fn update_of_a_stopped_or_missing_container_fails() {
     b.args(&["true"]);
     let id = env.id("c");
     env.create(&b, &id).assert_success();
-    env.rt(&["start", &id]).assert_success();
-    assert_eq!(env.wait_status(&id, "stopped"), "stopped");
+    env.start_until(&id, "stopped");
     let o = env.rt(&["update", "--memory", "1m", &id]);
     assert_eq!(o.code, Some(1), "{o}");
     assert!(o.all().contains("container not running"), "{o}");

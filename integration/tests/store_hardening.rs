@@ -4,30 +4,19 @@
 
 use berth_integration::berthd_env::{code, stderr, stdout, BerthdEnv};
 
+use berth_integration::host;
 use berth_integration::oci_layout::{gzip_layer, tar_of, write_image};
 use berth_integration::registry::TestRegistry;
 use std::path::{Path, PathBuf};
 
 /// Layer snapshot directories (one per snapshot) under the daemon's root.
 fn snapshot_dirs(env: &BerthdEnv) -> Vec<String> {
-    let dir = env.dirs.root.join("snapshots/overlay/snapshots");
-    std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    host::file_names(&env.dirs.root.join("snapshots/overlay/snapshots"))
 }
 
 /// Blob files in the content store.
 fn blob_files(env: &BerthdEnv) -> Vec<String> {
-    let dir = env.dirs.root.join("blobs/sha256");
-    std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    host::file_names(&env.dirs.root.join("blobs/sha256"))
 }
 
 /// A layout dir in the test's temp dir.

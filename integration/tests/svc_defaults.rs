@@ -438,12 +438,7 @@ fn tmpfs_devices_and_group_names() {
             "unable to find group \"no-such-group\"",
         ),
     ] {
-        let mut a = vec!["run", "-d"];
-        a.extend_from_slice(flags);
-        a.extend_from_slice(&[&img, "true"]);
-        let out = env.berth(&a);
-        assert_eq!(code(&out), 125, "{flags:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(words), "{flags:?}: {}", stderr(&out));
+        env.assert_run_refused(flags, &img, words);
     }
     assert!(env.all_ids().is_empty(), "a refused run left a container");
     assert!(env.container_dirs_left().is_empty());

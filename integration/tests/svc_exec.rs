@@ -48,9 +48,7 @@ fn exec_in_a_running_container() {
     let out = env.berth(&["exec", "ex1", "sh", "-c", "echo e >&2; exit 7"]);
     assert_eq!(code(&out), 7);
     assert_eq!(stderr(&out), "e\n");
-    let out = env.berth(&["exec", "ex1", "no-such-command"]);
-    assert_eq!(code(&out), 127, "{}", stderr(&out));
-    assert!(stderr(&out).contains("no-such-command"), "{}", stderr(&out));
+    env.fails_with(&["exec", "ex1", "no-such-command"], 127, "no-such-command");
     let out = env.berth(&["exec", "ex1", "/etc/passwd"]);
     assert_eq!(code(&out), 126, "{}", stderr(&out));
 
@@ -124,29 +122,8 @@ fn exec_with_a_terminal() {
     let env = BerthdEnv::start();
     let img = env.busybox();
     env.ok(&["run", "-d", "--name", "ext", &img, "sleep", "300"]);
-    let berth = berth_integration::daemon::bin("berth");
-    let cmd = format!(
-        "stty cols 91 rows 27; BERTH_ADDRESS={} {} exec -it ext sh -c 'tty; stty size; read x; echo got:$x; exit 5'",
-        env.dirs.address.display(),
-        berth.display(),
-    );
-    let mut child = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"hello\n").unwrap();
-        // Keep stdin open until the process has read it: script exits when the command does.
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(30));
-            drop(stdin);
-        });
-    }
-    let out = child.wait_with_output().unwrap();
+    let exec = "exec -it ext sh -c 'tty; stty size; read x; echo got:$x; exit 5'";
+    let out = env.berth_on_tty(91, 27, exec, b"hello\n");
     let text = stdout(&out);
     assert!(text.contains("/dev/pts/"), "{text}");
     assert!(text.contains("27 91"), "{text}");

@@ -1,7 +1,7 @@
 //! `--format` on ps, images, inspect; `--filter` on ps and images; `ps -n/-l/-s`;
 //! `berth completion`.
 
-use berth_integration::berthd_env::{code, stderr, BerthdEnv};
+use berth_integration::berthd_env::{code, BerthdEnv};
 
 #[test]
 fn formats_and_filters_as_docker() {
@@ -68,13 +68,7 @@ fn formats_and_filters_as_docker() {
         3
     );
     assert_eq!(f(&["-a", "--filter", "ancestor=nosuchimage"]), "");
-    let out = env.berth(&["ps", "--filter", "bogus=1"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("invalid filter 'bogus'"),
-        "{}",
-        stderr(&out)
-    );
+    env.fails_with(&["ps", "--filter", "bogus=1"], 1, "invalid filter 'bogus'");
 
     // -n, -l, -s.
     assert_eq!(f(&["-n", "2"]), "fmt-three\nfmt-up\n");
@@ -101,12 +95,10 @@ fn formats_and_filters_as_docker() {
     let state = env.ok(&["inspect", "-f", "{{json .State}}", "fmt-three"]);
     let state: serde_json::Value = serde_json::from_str(state.trim()).unwrap();
     assert_eq!(state["ExitCode"], 3);
-    let out = env.berth(&["inspect", "-f", "{{.Nope}}", "fmt-ok"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("can't evaluate field Nope"),
-        "{}",
-        stderr(&out)
+    env.fails_with(
+        &["inspect", "-f", "{{.Nope}}", "fmt-ok"],
+        1,
+        "can't evaluate field Nope",
     );
 
     // images --format / --filter.

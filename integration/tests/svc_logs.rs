@@ -156,13 +156,7 @@ fn rotates_reads_in_order_and_follows_across_rotations() {
     assert_eq!(j["HostConfig"]["LogConfig"]["Config"]["max-file"], "3");
 
     // Follow from before the first rotation.
-    let live_log = env
-        .daemon()
-        .dirs
-        .state
-        .join("tasks")
-        .join(&id)
-        .join("container.log");
+    let live_log = env.task_dir(&id).join("container.log");
     let mut follower = Follower::start(&env, "rot", env.tmp().join("follow.out"));
     env.eventually("logs -f shows the first line", || {
         follower.text().contains("ready")
@@ -261,13 +255,7 @@ fn config_defaults_apply_and_survive_a_daemon_restart() {
     env.eventually("the printer exits", || {
         env.inspect("dflt")["State"]["Status"] == "exited"
     });
-    let live_log = env
-        .daemon()
-        .dirs
-        .state
-        .join("tasks")
-        .join(&id)
-        .join("container.log");
+    let live_log = env.task_dir(&id).join("container.log");
     assert_bounded(&live_log, 2);
     assert!(log_files(&live_log).len() == 2, "never rotated");
     assert_newest_in_order(&numbers(&env.ok(&["logs", "dflt"])));
@@ -326,7 +314,7 @@ fn a_detached_exec_log_rotates_as_the_container_log() {
         "i=0; while [ $i -lt 800 ]; do echo \"exec line $i padding-padding-padding\"; i=$((i+1)); done",
     ]);
     // berthd's task state: <state>/tasks/<id>/exec/<exec id>/.
-    let exec_dir = env.daemon().dirs.state.join("tasks").join(id).join("exec");
+    let exec_dir = env.task_dir(id).join("exec");
     let log = || -> Option<PathBuf> {
         let dir = std::fs::read_dir(&exec_dir).ok()?.flatten().next()?.path();
         dir.join("exit.json")

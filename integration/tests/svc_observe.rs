@@ -76,16 +76,8 @@ fn stats_top_pause_and_rename_observe_one_container() {
 
     // rename, and the refusals.
     env.ok(&["run", "-d", "--name", "obs-two", &img, "true"]);
-    let out = env.berth(&["rename", "obs-one", "obs-two"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("is already in use"),
-        "{}",
-        stderr(&out)
-    );
-    let out = env.berth(&["rename", "obs-one", "obs-one"]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("same name"), "{}", stderr(&out));
+    env.fails_with(&["rename", "obs-one", "obs-two"], 1, "is already in use");
+    env.fails_with(&["rename", "obs-one", "obs-one"], 1, "same name");
     let out = env.berth(&["rename", "obs-one", "bad/name"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(
@@ -109,9 +101,7 @@ fn stats_top_pause_and_rename_observe_one_container() {
         "obs-renamed",
     ]);
     assert_eq!(s, "-- --\n");
-    let out = env.berth(&["top", "obs-renamed"]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+    env.fails_with(&["top", "obs-renamed"], 1, "is not running");
     env.ok(&["rm", "-f", "obs-renamed", "obs-two"]);
 }
 
@@ -167,11 +157,9 @@ fn logs_since_until_tail_and_timestamps() {
     );
     let out = env.berth(&["logs", "--until", "1h", "--tail", "2", "logs-window"]);
     assert_eq!(format!("{}{}", stdout(&out), stderr(&out)), "");
-    let out = env.berth(&["logs", "--since", "yesterday", "logs-window"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("failed to parse value as time or duration"),
-        "{}",
-        stderr(&out)
+    env.fails_with(
+        &["logs", "--since", "yesterday", "logs-window"],
+        1,
+        "failed to parse value as time or duration",
     );
 }

@@ -15,12 +15,10 @@ fn cgroup_file(id: &str, name: &str) -> Option<String> {
 fn limits_are_applied_and_bad_ones_refused() {
     let env = BerthdEnv::start();
     let img = env.busybox();
-    let out = env.berth(&["run", "-d", "--memory", "1k", &img, "true"]);
-    assert_eq!(code(&out), 125, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Minimum memory limit allowed is 6MB"),
-        "{}",
-        stderr(&out)
+    env.fails_with(
+        &["run", "-d", "--memory", "1k", &img, "true"],
+        125,
+        "Minimum memory limit allowed is 6MB",
     );
     let out = env.berth(&["run", "-d", "--ulimit", "nofile=2:1", &img, "true"]);
     assert_eq!(code(&out), 125, "{}", stderr(&out));

@@ -185,12 +185,10 @@ fn backoff_and_count_continue_after_a_killed_daemon() {
 fn rm_of_a_restarting_container_leaves_nothing() {
     let env = BerthdEnv::start();
     let img = env.busybox();
-    let out = env.berth(&["run", "--rm", "--restart", "always", &img, "true"]);
-    assert_eq!(code(&out), 125, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Conflicting options: --restart and --rm"),
-        "{}",
-        stderr(&out)
+    env.fails_with(
+        &["run", "--rm", "--restart", "always", &img, "true"],
+        125,
+        "Conflicting options: --restart and --rm",
     );
     assert!(env.all_ids().is_empty(), "a refused run left a container");
 

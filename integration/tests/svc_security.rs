@@ -1,7 +1,7 @@
 //! Capabilities (Docker's default set, --cap-add, --cap-drop incl. ALL, --privileged) read from
 //! /proc/self/status, no-new-privileges, --read-only, --group-add, and refused bad values.
 
-use berth_integration::berthd_env::{code, stderr, BerthdEnv};
+use berth_integration::berthd_env::BerthdEnv;
 
 fn cap_eff(out: &str) -> u64 {
     let line = out
@@ -57,12 +57,7 @@ fn capabilities_and_security_options() {
             "seccomp",
         ),
     ] {
-        let mut a = vec!["run", "-d"];
-        a.extend_from_slice(flags);
-        a.extend_from_slice(&[&img, "true"]);
-        let out = env.berth(&a);
-        assert_eq!(code(&out), 125, "{flags:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(words), "{flags:?}: {}", stderr(&out));
+        env.assert_run_refused(flags, &img, words);
     }
     assert!(env.all_ids().is_empty(), "a refused run left a container");
 }

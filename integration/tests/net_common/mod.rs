@@ -69,6 +69,12 @@ impl NetEnv {
         self.env().ok(args)
     }
 
+    /// `berth ARGS`, which must exit with `exit_code` and say `words` on stderr.
+    #[track_caller]
+    pub fn fails_with(&self, args: &[&str], exit_code: i32, words: &str) -> std::process::Output {
+        self.env().fails_with(args, exit_code, words)
+    }
+
     /// `berth ARGS`.
     pub fn berth(&self, args: &[&str]) -> std::process::Output {
         self.env().berth(args)
@@ -79,6 +85,15 @@ impl NetEnv {
         let img = self.env().image("nginx:latest");
         self.ok(&["pull", "-q", &img]);
         img
+    }
+
+    /// Runs `img` (nginx) detached as `name` with its port 80 published on host port `port`;
+    /// returns the container id.
+    pub fn run_published(&self, img: &str, name: &str, port: u16) -> String {
+        let publish = format!("{port}:80");
+        self.ok(&["run", "-d", "--name", name, "-p", &publish, img])
+            .trim()
+            .to_string()
     }
 
     /// The seeded busybox image, pulled.
