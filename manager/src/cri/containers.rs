@@ -184,7 +184,7 @@ pub async fn create(
             cap_drop: sec.cap_drop.clone(),
             privileged: sec.privileged,
             security_opt: sec.security_opt.clone(),
-            resources: Some(resources::to_pb(&limits)),
+            resources: Some(pb::Resources::from(&limits)),
             workdir: config.working_dir.clone(),
             hostname,
             tty: config.tty,
