@@ -108,6 +108,24 @@ async fn collect(ch: &Channel) -> anyhow::Result<(Vec<String>, u64)> {
     Ok((lines, r.reclaimed_bytes))
 }
 
+/// The images an image prune removes, as its warning names them.
+fn images_scope(all: bool) -> &'static str {
+    if all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    }
+}
+
+/// An image prune: the images, then the snapshots and blobs they alone held; returns (lines,
+/// bytes) of both.
+async fn prune_images_and_collect(ch: &Channel, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
+    let (mut lines, bytes) = prune_images(ch, all).await?;
+    let (gc_lines, gc_bytes) = collect(ch).await?;
+    lines.extend(gc_lines);
+    Ok((lines, bytes + gc_bytes))
+}
+
 /// Prints what a prune removed under `title` (nothing when it removed nothing), Docker's layout.
 fn print_section(title: &str, removed: &[String]) {
     if removed.is_empty() {
@@ -133,18 +151,11 @@ pub async fn container_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32
 
 /// `berth image prune`.
 pub async fn image_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
-    let warning = if args.all {
-        "WARNING! This will remove all images without at least one container associated to them."
-    } else {
-        "WARNING! This will remove all dangling images."
-    };
-    if !args.force && !confirm(warning)? {
+    let warning = format!("WARNING! This will remove {}.", images_scope(args.all));
+    if !args.force && !confirm(&warning)? {
         return Ok(0);
     }
-    let (mut lines, mut bytes) = prune_images(&ch, args.all).await?;
-    let (gc_lines, gc_bytes) = collect(&ch).await?;
-    lines.extend(gc_lines);
-    bytes += gc_bytes;
+    let (lines, bytes) = prune_images_and_collect(&ch, args.all).await?;
     print_section("Deleted Images:", &lines);
     println!("Total reclaimed space: {}", human_size(bytes));
     Ok(0)
@@ -152,12 +163,10 @@ pub async fn image_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
 
 /// `berth system prune`: stopped containers, then unused images.
 pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
-    let images_line = if args.all {
-        "  - all images without at least one container associated to them"
-    } else {
-        "  - all dangling images"
-    };
-    let warning = format!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{images_line}");
+    let warning = format!(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - {}",
+        images_scope(args.all)
+    );
     if !args.force && !confirm(&warning)? {
         return Ok(0);
     }
@@ -166,16 +175,11 @@ pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
         &mut berth_proto::v1::networks_client::NetworksClient::new(ch.clone()),
     )
     .await?;
-    let (mut lines, ibytes) = prune_images(&ch, args.all).await?;
-    let (gc_lines, gc_bytes) = collect(&ch).await?;
-    lines.extend(gc_lines);
+    let (lines, ibytes) = prune_images_and_collect(&ch, args.all).await?;
     print_section("Deleted Containers:", &ids);
     print_section("Deleted Networks:", &nets);
     print_section("Deleted Images:", &lines);
-    println!(
-        "Total reclaimed space: {}",
-        human_size(cbytes + ibytes + gc_bytes)
-    );
+    println!("Total reclaimed space: {}", human_size(cbytes + ibytes));
     Ok(0)
 }
 
