@@ -36,6 +36,17 @@ pub struct PsArgs {
     pub size: bool,
 }
 
+/// The table's columns, Docker's.
+const COLUMNS: [&str; 7] = [
+    "CONTAINER ID",
+    "IMAGE",
+    "COMMAND",
+    "CREATED",
+    "STATUS",
+    "PORTS",
+    "NAMES",
+];
+
 /// Renders the table `ps` prints.
 pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> String {
     let short = |id: &str| {
@@ -48,15 +59,6 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
     if quiet {
         return containers.iter().map(|c| short(&c.id) + "\n").collect();
     }
-    let header = [
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "PORTS",
-        "NAMES",
-    ];
     let rows: Vec<[String; 7]> = containers
         .iter()
         .map(|c| {
@@ -81,7 +83,7 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(cell.chars().count());
@@ -99,7 +101,7 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
         }
         s.trim_end().to_string() + "\n"
     };
-    let mut out = line(header.to_vec());
+    let mut out = line(COLUMNS.to_vec());
     for r in &rows {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
@@ -197,15 +199,7 @@ mod tests {
         let out = render(std::slice::from_ref(&c), false, false);
         let mut lines = out.lines();
         let head = lines.next().unwrap();
-        for col in [
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "PORTS",
-            "NAMES",
-        ] {
+        for col in COLUMNS {
             assert!(head.contains(col), "{head}");
         }
         let row = lines.next().unwrap();
