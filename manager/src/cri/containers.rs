@@ -385,14 +385,9 @@ pub async fn status(
         cri::ContainerState::ContainerExited => ("Error", s.error.clone()),
         _ => ("", String::new()),
     };
-    let mut info = std::collections::HashMap::new();
-    if verbose {
-        info.insert(
-            "info".into(),
-            serde_json::json!({ "pid": s.pid, "sandboxID": c.sandbox_id, "logPath": c.log_path })
-                .to_string(),
-        );
-    }
+    let info = super::verbose_info(verbose.then(
+        || serde_json::json!({ "pid": s.pid, "sandboxID": c.sandbox_id, "logPath": c.log_path }),
+    ));
     Ok(cri::ContainerStatusResponse {
         status: Some(cri::ContainerStatus {
             id: c.id.clone(),

@@ -308,20 +308,18 @@ pub async fn status(
             .map(|e| e.ip)
             .unwrap_or_default()
     };
-    let mut info = std::collections::HashMap::new();
-    if verbose {
+    let details = if verbose {
         let pid = pause_pid(ctx, &r.id).await.unwrap_or(0);
-        info.insert(
-            "info".into(),
-            serde_json::json!({
-                "pid": pid,
-                "image": pause::PAUSE_IMAGE,
-                "hostNetwork": r.host_network,
-                "cgroupParent": r.cgroup_parent,
-            })
-            .to_string(),
-        );
-    }
+        Some(serde_json::json!({
+            "pid": pid,
+            "image": pause::PAUSE_IMAGE,
+            "hostNetwork": r.host_network,
+            "cgroupParent": r.cgroup_parent,
+        }))
+    } else {
+        None
+    };
+    let info = super::verbose_info(details);
     Ok(cri::PodSandboxStatusResponse {
         status: Some(cri::PodSandboxStatus {
             id: r.id.clone(),
