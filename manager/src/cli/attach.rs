@@ -6,7 +6,7 @@ use berth_proto::v1::{
     self as pb, attach_request, attach_response, tasks_client::TasksClient, AttachRequest,
 };
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
@@ -116,13 +116,11 @@ pub async fn attach_and_wait_traced(
         match msg.msg {
             Some(attach_response::Msg::Stdout(b)) => {
                 trace.stdout_bytes += b.len() as u64;
-                stdout.write_all(&b).await?;
-                stdout.flush().await?;
+                super::write_flushed(&mut stdout, &b).await?;
             }
             Some(attach_response::Msg::Stderr(b)) => {
                 trace.stderr_bytes += b.len() as u64;
-                stderr.write_all(&b).await?;
-                stderr.flush().await?;
+                super::write_flushed(&mut stderr, &b).await?;
             }
             Some(attach_response::Msg::Exit(e)) => {
                 exit = Some(e);

@@ -7,7 +7,6 @@ use berth_proto::v1::{
     ExecProcessRequest,
 };
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
@@ -147,12 +146,10 @@ pub async fn exec(ch: Channel, a: ExecArgs) -> anyhow::Result<i32> {
     while let Some(msg) = inbound.message().await.map_err(super::daemon_error)? {
         match msg.msg {
             Some(exec_process_response::Msg::Stdout(b)) => {
-                stdout.write_all(&b).await?;
-                stdout.flush().await?;
+                super::write_flushed(&mut stdout, &b).await?;
             }
             Some(exec_process_response::Msg::Stderr(b)) => {
-                stderr.write_all(&b).await?;
-                stderr.flush().await?;
+                super::write_flushed(&mut stderr, &b).await?;
             }
             Some(exec_process_response::Msg::Exit(e)) => {
                 exit = Some(e);
