@@ -1,7 +1,7 @@
 //! `berth ps`.
 
 use super::daemon_error;
-use super::format::{command_text, human_duration, since, status_text, Format};
+use super::format::{ago, command_text, status_text, Format};
 use super::ps_filter::{self, Filters};
 use berth_proto::v1::{self as pb, containers_client::ContainersClient};
 use tonic::transport::Channel;
@@ -62,11 +62,7 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
     let rows: Vec<[String; 7]> = containers
         .iter()
         .map(|c| {
-            let created = c
-                .created_at
-                .as_ref()
-                .map(|t| format!("{} ago", human_duration(since(t))))
-                .unwrap_or_default();
+            let created = ago(c.created_at.as_ref());
             let command = if no_trunc {
                 format!("\"{}\"", c.args.join(" "))
             } else {
