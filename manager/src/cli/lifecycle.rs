@@ -268,6 +268,16 @@ pub async fn rm(ch: Channel, args: RmArgs) -> anyhow::Result<i32> {
     .await
 }
 
+/// Lists the containers (stopped ones too when `all`).
+pub async fn list(ch: &Channel, all: bool) -> anyhow::Result<Vec<pb::Container>> {
+    Ok(ContainersClient::new(ch.clone())
+        .list(pb::ListContainersRequest { all })
+        .await
+        .map_err(daemon_error)?
+        .into_inner()
+        .containers)
+}
+
 /// Fetches one container.
 pub async fn get(ch: &Channel, name: &str) -> anyhow::Result<pb::Container> {
     ContainersClient::new(ch.clone())

@@ -43,12 +43,7 @@ async fn prune_containers(ch: &Channel) -> anyhow::Result<(Vec<String>, u64)> {
 
 /// Removes images no container uses (only untagged ones unless `all`); returns (lines, bytes).
 async fn prune_images(ch: &Channel, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
-    let containers = ContainersClient::new(ch.clone())
-        .list(pb::ListContainersRequest { all: true })
-        .await
-        .map_err(daemon_error)?
-        .into_inner()
-        .containers;
+    let containers = super::lifecycle::list(ch, true).await?;
     let used: HashSet<String> = containers
         .iter()
         .flat_map(|c| [c.image.clone(), c.image_digest.clone()])
@@ -191,12 +186,7 @@ pub async fn system_df(ch: Channel) -> anyhow::Result<i32> {
         .map_err(daemon_error)?
         .into_inner()
         .images;
-    let containers = ContainersClient::new(ch.clone())
-        .list(pb::ListContainersRequest { all: true })
-        .await
-        .map_err(daemon_error)?
-        .into_inner()
-        .containers;
+    let containers = super::lifecycle::list(&ch, true).await?;
     let gc = GcClient::new(ch.clone())
         .usage(pb::GcUsageRequest {})
         .await

@@ -123,19 +123,13 @@ pub async fn ps(ch: Channel, args: PsArgs) -> anyhow::Result<i32> {
     let last = if args.latest { Some(1) } else { args.last };
     // Docker: -n/-l and status/exited filters look at every container, not only running ones.
     let all = args.all || last.is_some() || filters.has("status") || filters.has("exited");
-    let mut client = ContainersClient::new(ch);
-    let mut list = client
-        .list(pb::ListContainersRequest { all })
-        .await
-        .map_err(daemon_error)?
-        .into_inner()
-        .containers;
+    let mut list = super::lifecycle::list(&ch, all).await?;
     list.retain(|c| ps_filter::matches(&filters, c));
     if let Some(n) = last {
         list.truncate(n);
     }
     let sizes: std::collections::HashMap<String, u64> = if args.size {
-        client
+        ContainersClient::new(ch)
             .usage(pb::ContainersUsageRequest {})
             .await
             .map_err(daemon_error)?
