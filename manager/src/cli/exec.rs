@@ -52,16 +52,7 @@ fn environment(a: &ExecArgs) -> anyhow::Result<Vec<String>> {
         entries.extend(read_env_file(f)?);
     }
     entries.extend(a.env.iter().cloned());
-    Ok(entries
-        .into_iter()
-        .filter_map(|e| {
-            if e.contains('=') {
-                Some(e)
-            } else {
-                std::env::var(&e).ok().map(|v| format!("{e}={v}"))
-            }
-        })
-        .collect())
+    Ok(super::container_opts::expand_env(&entries))
 }
 
 /// The entries of an env file: one per line, blank lines and `#` comments skipped.
