@@ -61,6 +61,24 @@ fn invalid(option: &str, reason: String) -> BundleError {
     }
 }
 
+/// The capability sets of an OCI process; an ambient capability must be in all of them.
+const CAPABILITY_SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "permitted",
+    "inheritable",
+    "ambient",
+];
+
+/// The array at `v`, which becomes an empty one first if it is anything else (a base spec
+/// may lack the list, or have null there).
+fn array_at(v: &mut Value) -> Option<&mut Vec<Value>> {
+    if !v.is_array() {
+        *v = json!([]);
+    }
+    v.as_array_mut()
+}
+
 /// The OCI device entry and cgroup rule for a host device node.
 fn device(d: &Device) -> Result<(Value, Value), BundleError> {
     let meta = std::fs::metadata(&d.host_path).map_err(|source| BundleError::Io {
@@ -148,35 +166,20 @@ pub fn apply(spec: &mut Value, p: &PodSpec) -> Result<(), BundleError> {
     }
     for d in &p.devices {
         let (node, rule) = device(d)?;
-        if !linux["devices"].is_array() {
-            linux["devices"] = json!([]);
-        }
-        if let Some(a) = linux["devices"].as_array_mut() {
+        if let Some(a) = array_at(&mut linux["devices"]) {
             a.push(node);
         }
         if !linux["resources"].is_object() {
             linux["resources"] = json!({});
         }
-        if !linux["resources"]["devices"].is_array() {
-            linux["resources"]["devices"] = json!([]);
-        }
-        if let Some(a) = linux["resources"]["devices"].as_array_mut() {
+        if let Some(a) = array_at(&mut linux["resources"]["devices"]) {
             a.push(rule);
         }
     }
     if !p.ambient_capabilities.is_empty() {
         let caps = &mut spec["process"]["capabilities"];
-        for set in [
-            "bounding",
-            "effective",
-            "permitted",
-            "inheritable",
-            "ambient",
-        ] {
-            if !caps[set].is_array() {
-                caps[set] = json!([]);
-            }
-            if let Some(a) = caps[set].as_array_mut() {
+        for set in CAPABILITY_SETS {
+            if let Some(a) = array_at(&mut caps[set]) {
                 for c in &p.ambient_capabilities {
                     if !a.iter().any(|x| x == c.as_str()) {
                         a.push(json!(c));
@@ -297,13 +300,7 @@ mod tests {
             ..Default::default()
         };
         apply(&mut c, &ambient).unwrap();
-        for set in [
-            "bounding",
-            "effective",
-            "permitted",
-            "inheritable",
-            "ambient",
-        ] {
+        for set in CAPABILITY_SETS {
             assert!(
                 c["process"]["capabilities"][set]
                     .as_array()

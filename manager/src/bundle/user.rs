@@ -35,11 +35,17 @@ struct GroupEntry {
     members: Vec<String>,
 }
 
-fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+/// The colon-separated fields of each entry of an /etc/passwd or /etc/group text (blank lines
+/// and comments left out).
+fn colon_records(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
+        .map(|l| l.split(':').collect())
+}
+
+fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    colon_records(text)
+        .filter_map(|f| {
             Some(PasswdEntry {
                 name: f.first()?.to_string(),
                 uid: f.get(2)?.parse().ok()?,
@@ -51,10 +57,8 @@ fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
 }
 
 fn parse_group(text: &str) -> Vec<GroupEntry> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
+    colon_records(text)
+        .filter_map(|f| {
             Some(GroupEntry {
                 name: f.first()?.to_string(),
                 gid: f.get(2)?.parse().ok()?,

@@ -6,7 +6,7 @@ use berth_proto::v1::{
     self as pb, attach_request, attach_response, tasks_client::TasksClient, AttachRequest,
 };
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
@@ -76,10 +76,11 @@ pub async fn attach_and_wait_traced(
 
     let _raw = if opts.tty { RawMode::enter()? } else { None };
     if opts.tty {
-        if let Some((w, h)) = client_window_size() {
-            send_resize(&tx, w, h).await;
+        if let Some(size) = window_size() {
+            // A closed stream means the task is gone; nothing to resize.
+            let _ = tx.send(attach_resize(size)).await;
         }
-        spawn_resize_forwarder(tx.clone());
+        spawn_resize_forwarder(tx.clone(), attach_resize);
     }
     if opts.stdin {
         spawn_stdin_forwarder(
@@ -115,13 +116,11 @@ pub async fn attach_and_wait_traced(
         match msg.msg {
             Some(attach_response::Msg::Stdout(b)) => {
                 trace.stdout_bytes += b.len() as u64;
-                stdout.write_all(&b).await?;
-                stdout.flush().await?;
+                super::write_flushed(&mut stdout, &b).await?;
             }
             Some(attach_response::Msg::Stderr(b)) => {
                 trace.stderr_bytes += b.len() as u64;
-                stderr.write_all(&b).await?;
-                stderr.flush().await?;
+                super::write_flushed(&mut stderr, &b).await?;
             }
             Some(attach_response::Msg::Exit(e)) => {
                 exit = Some(e);
@@ -149,26 +148,37 @@ pub async fn attach_and_wait_traced(
     Ok((if status.known { status.exit_code } else { 125 }, trace))
 }
 
-async fn send_resize(tx: &mpsc::Sender<AttachRequest>, width: u16, height: u16) {
-    // A closed stream means the task is gone; nothing to resize.
-    let _ = tx
-        .send(AttachRequest {
-            msg: Some(attach_request::Msg::Resize(pb::WindowSize {
-                width: width.into(),
-                height: height.into(),
-            })),
-        })
-        .await;
+/// An attach stream's resize message.
+fn attach_resize(size: pb::WindowSize) -> AttachRequest {
+    AttachRequest {
+        msg: Some(attach_request::Msg::Resize(size)),
+    }
 }
 
-fn spawn_resize_forwarder(tx: mpsc::Sender<AttachRequest>) {
+/// The client terminal's size as the API carries it, if stdout is a terminal.
+pub(super) fn window_size() -> Option<pb::WindowSize> {
+    client_window_size().map(|(w, h)| pb::WindowSize {
+        width: w.into(),
+        height: h.into(),
+    })
+}
+
+/// Sends `resize(size)` into `tx` at every SIGWINCH until the stream is closed; `berth
+/// attach`/`run -t` and `berth exec -t` differ only in the message type.
+pub(super) fn spawn_resize_forwarder<M: Send + 'static>(
+    tx: mpsc::Sender<M>,
+    resize: fn(pb::WindowSize) -> M,
+) {
     tokio::spawn(async move {
         let Ok(mut winch) = signal(SignalKind::window_change()) else {
             return;
         };
         while winch.recv().await.is_some() {
-            if let Some((w, h)) = client_window_size() {
-                send_resize(&tx, w, h).await;
+            if let Some(size) = window_size() {
+                // A failed send means the task is gone; nothing to resize.
+                if tx.send(resize(size)).await.is_err() {
+                    break;
+                }
             }
             if tx.is_closed() {
                 break;

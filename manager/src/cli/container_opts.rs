@@ -125,7 +125,7 @@ pub fn parse_volume(spec: &str) -> anyhow::Result<pb::BindMount> {
 }
 
 /// Expands `-e KEY` (no `=`) from the client's environment, like Docker; unset keys are dropped.
-fn expand_env(entries: &[String]) -> Vec<String> {
+pub(super) fn expand_env(entries: &[String]) -> Vec<String> {
     entries
         .iter()
         .filter_map(|e| {

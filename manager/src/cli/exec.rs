@@ -1,14 +1,12 @@
 //! `berth exec`: run a command in a running container (Tasks.ExecProcess).
 
-use super::tty::{client_window_size, RawMode};
+use super::tty::RawMode;
 use anyhow::Context;
 use berth_proto::v1::{
     self as pb, exec_process_request, exec_process_response, tasks_client::TasksClient,
     ExecProcessRequest,
 };
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
@@ -54,16 +52,7 @@ fn environment(a: &ExecArgs) -> anyhow::Result<Vec<String>> {
         entries.extend(read_env_file(f)?);
     }
     entries.extend(a.env.iter().cloned());
-    Ok(entries
-        .into_iter()
-        .filter_map(|e| {
-            if e.contains('=') {
-                Some(e)
-            } else {
-                std::env::var(&e).ok().map(|v| format!("{e}={v}"))
-            }
-        })
-        .collect())
+    Ok(super::container_opts::expand_env(&entries))
 }
 
 /// The entries of an env file: one per line, blank lines and `#` comments skipped.
@@ -85,7 +74,11 @@ pub async fn exec(ch: Channel, a: ExecArgs) -> anyhow::Result<i32> {
     let env = environment(&a)?;
     let mut tasks = TasksClient::new(ch);
     let (tx, rx) = mpsc::channel::<ExecProcessRequest>(64);
-    let size = if a.tty { client_window_size() } else { None };
+    let size = if a.tty {
+        super::attach::window_size()
+    } else {
+        None
+    };
     tx.send(ExecProcessRequest {
         msg: Some(exec_process_request::Msg::Start(pb::ExecStart {
             container_id: a.container.clone(),
@@ -97,10 +90,7 @@ pub async fn exec(ch: Channel, a: ExecArgs) -> anyhow::Result<i32> {
             stdin: a.interactive && !a.detach,
             detach: a.detach,
             privileged: a.privileged,
-            size: size.map(|(w, h)| pb::WindowSize {
-                width: w.into(),
-                height: h.into(),
-            }),
+            size,
         })),
     })
     .await
@@ -126,7 +116,9 @@ pub async fn exec(ch: Channel, a: ExecArgs) -> anyhow::Result<i32> {
         None
     };
     if a.tty {
-        spawn_resize_forwarder(tx.clone());
+        super::attach::spawn_resize_forwarder(tx.clone(), |size| ExecProcessRequest {
+            msg: Some(exec_process_request::Msg::Resize(size)),
+        });
     }
     if a.interactive {
         super::attach::spawn_stdin_forwarder(
@@ -145,12 +137,10 @@ pub async fn exec(ch: Channel, a: ExecArgs) -> anyhow::Result<i32> {
     while let Some(msg) = inbound.message().await.map_err(super::daemon_error)? {
         match msg.msg {
             Some(exec_process_response::Msg::Stdout(b)) => {
-                stdout.write_all(&b).await?;
-                stdout.flush().await?;
+                super::write_flushed(&mut stdout, &b).await?;
             }
             Some(exec_process_response::Msg::Stderr(b)) => {
-                stderr.write_all(&b).await?;
-                stderr.flush().await?;
+                super::write_flushed(&mut stderr, &b).await?;
             }
             Some(exec_process_response::Msg::Exit(e)) => {
                 exit = Some(e);
@@ -164,27 +154,6 @@ pub async fn exec(ch: Channel, a: ExecArgs) -> anyhow::Result<i32> {
         Some(e) if e.known => e.exit_code,
         _ => 125,
     })
-}
-
-fn spawn_resize_forwarder(tx: mpsc::Sender<ExecProcessRequest>) {
-    tokio::spawn(async move {
-        let Ok(mut winch) = signal(SignalKind::window_change()) else {
-            return;
-        };
-        while winch.recv().await.is_some() {
-            if let Some((w, h)) = client_window_size() {
-                let msg = ExecProcessRequest {
-                    msg: Some(exec_process_request::Msg::Resize(pb::WindowSize {
-                        width: w.into(),
-                        height: h.into(),
-                    })),
-                };
-                if tx.send(msg).await.is_err() {
-                    break;
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -34,6 +34,18 @@ pub struct StopArgs {
     pub containers: Vec<String>,
 }
 
+impl StopArgs {
+    /// The `--signal` asked for, or 0 for the daemon's default (SIGTERM).
+    fn first_signal(&self) -> anyhow::Result<u32> {
+        Ok(self
+            .signal
+            .as_deref()
+            .map(parse_signal)
+            .transpose()?
+            .unwrap_or(0))
+    }
+}
+
 /// `berth kill` flags.
 #[derive(Debug, clap::Args)]
 pub struct KillArgs {
@@ -100,6 +112,23 @@ where
     Ok(if failed { 1 } else { 0 })
 }
 
+/// `for_each` for the commands that echo each container's name once its request succeeded.
+async fn for_each_echo<F, Fut>(names: &[String], mut f: F) -> anyhow::Result<i32>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    for_each(names, |name| {
+        let done = f(name.clone());
+        async move {
+            done.await?;
+            println!("{name}");
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// `berth start`.
 pub async fn start(ch: Channel, args: StartArgs) -> anyhow::Result<i32> {
     if args.attach || args.interactive {
@@ -125,20 +154,22 @@ pub async fn start(ch: Channel, args: StartArgs) -> anyhow::Result<i32> {
         )
         .await;
     }
-    for_each(&args.containers, |name| {
+    for_each_echo(&args.containers, |name| {
         let ch = ch.clone();
-        async move {
-            TasksClient::new(ch)
-                .start(pb::StartTaskRequest {
-                    container_id: name.clone(),
-                })
-                .await
-                .map_err(super::run::start_error)?;
-            println!("{name}");
-            Ok(())
-        }
+        async move { start_one(&ch, &name).await }
     })
     .await
+}
+
+/// Starts one created (or stopped) container's task.
+async fn start_one(ch: &Channel, name: &str) -> anyhow::Result<()> {
+    TasksClient::new(ch.clone())
+        .start(pb::StartTaskRequest {
+            container_id: name.to_string(),
+        })
+        .await
+        .map_err(super::run::start_error)?;
+    Ok(())
 }
 
 /// Stops one container: signal, wait `time` seconds, SIGKILL (done by the daemon).
@@ -156,43 +187,22 @@ async fn stop_one(ch: &Channel, name: &str, time: u32, signal: u32) -> anyhow::R
 
 /// `berth stop`: stopping a container that is not running succeeds quietly, like Docker.
 pub async fn stop(ch: Channel, args: StopArgs) -> anyhow::Result<i32> {
-    let signal = args
-        .signal
-        .as_deref()
-        .map(parse_signal)
-        .transpose()?
-        .unwrap_or(0);
-    for_each(&args.containers, |name| {
+    let signal = args.first_signal()?;
+    for_each_echo(&args.containers, |name| {
         let ch = ch.clone();
-        async move {
-            stop_one(&ch, &name, args.time, signal).await?;
-            println!("{name}");
-            Ok(())
-        }
+        async move { stop_one(&ch, &name, args.time, signal).await }
     })
     .await
 }
 
 /// `berth restart`: stop (if running) then start.
 pub async fn restart(ch: Channel, args: StopArgs) -> anyhow::Result<i32> {
-    let signal = args
-        .signal
-        .as_deref()
-        .map(parse_signal)
-        .transpose()?
-        .unwrap_or(0);
-    for_each(&args.containers, |name| {
+    let signal = args.first_signal()?;
+    for_each_echo(&args.containers, |name| {
         let ch = ch.clone();
         async move {
             stop_one(&ch, &name, args.time, signal).await?;
-            TasksClient::new(ch)
-                .start(pb::StartTaskRequest {
-                    container_id: name.clone(),
-                })
-                .await
-                .map_err(super::run::start_error)?;
-            println!("{name}");
-            Ok(())
+            start_one(&ch, &name).await
         }
     })
     .await
@@ -201,18 +211,17 @@ pub async fn restart(ch: Channel, args: StopArgs) -> anyhow::Result<i32> {
 /// `berth kill`.
 pub async fn kill(ch: Channel, args: KillArgs) -> anyhow::Result<i32> {
     let signal = parse_signal(&args.signal)?;
-    for_each(&args.containers, |name| {
+    for_each_echo(&args.containers, |name| {
         let ch = ch.clone();
         async move {
             TasksClient::new(ch)
                 .kill(pb::KillTaskRequest {
-                    container_id: name.clone(),
+                    container_id: name,
                     signal,
                     all: false,
                 })
                 .await
                 .map_err(daemon_error)?;
-            println!("{name}");
             Ok(())
         }
     })
@@ -243,21 +252,30 @@ pub async fn wait(ch: Channel, args: ContainersArgs) -> anyhow::Result<i32> {
 
 /// `berth rm`.
 pub async fn rm(ch: Channel, args: RmArgs) -> anyhow::Result<i32> {
-    for_each(&args.containers, |name| {
+    for_each_echo(&args.containers, |name| {
         let ch = ch.clone();
         async move {
             ContainersClient::new(ch)
                 .delete(pb::DeleteContainerRequest {
-                    id: name.clone(),
+                    id: name,
                     force: args.force,
                 })
                 .await
                 .map_err(daemon_error)?;
-            println!("{name}");
             Ok(())
         }
     })
     .await
+}
+
+/// Lists the containers (stopped ones too when `all`).
+pub async fn list(ch: &Channel, all: bool) -> anyhow::Result<Vec<pb::Container>> {
+    Ok(ContainersClient::new(ch.clone())
+        .list(pb::ListContainersRequest { all })
+        .await
+        .map_err(daemon_error)?
+        .into_inner()
+        .containers)
 }
 
 /// Fetches one container.

@@ -2,7 +2,6 @@
 
 use super::daemon_error;
 use berth_proto::v1::{self as pb, tasks_client::TasksClient};
-use tokio::io::AsyncWriteExt;
 use tonic::transport::Channel;
 
 /// `berth logs` flags.
@@ -137,11 +136,9 @@ pub async fn logs(ch: Channel, args: LogsArgs) -> anyhow::Result<i32> {
         }
         data.extend_from_slice(&entry.data);
         if entry.stream == pb::LogStream::Stderr as i32 {
-            err.write_all(&data).await?;
-            err.flush().await?;
+            super::write_flushed(&mut err, &data).await?;
         } else {
-            out.write_all(&data).await?;
-            out.flush().await?;
+            super::write_flushed(&mut out, &data).await?;
         }
     }
     Ok(0)

@@ -160,6 +160,17 @@ pub fn daemon_error(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("Error response from daemon: {}", s.message())
 }
 
+/// Writes a chunk of a container's output and flushes it at once, so that output without a
+/// newline (a shell prompt, a progress line) shows as the container writes it.
+pub(crate) async fn write_flushed(
+    out: &mut (impl tokio::io::AsyncWrite + Unpin),
+    chunk: &[u8],
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    out.write_all(chunk).await?;
+    out.flush().await
+}
+
 /// An error already shown to the user (e.g. per-image failures of `rmi`); `berth` exits 1 without
 /// printing it again.
 #[derive(Debug, thiserror::Error)]

@@ -155,12 +155,8 @@ pub async fn stats(ch: Channel, args: StatsArgs) -> anyhow::Result<i32> {
         f => Format::parse(f)?,
     };
     let ids: Vec<String> = if args.containers.is_empty() {
-        ContainersClient::new(ch.clone())
-            .list(pb::ListContainersRequest { all: args.all })
-            .await
-            .map_err(daemon_error)?
-            .into_inner()
-            .containers
+        super::lifecycle::list(&ch, args.all)
+            .await?
             .into_iter()
             .map(|c| c.id)
             .collect()

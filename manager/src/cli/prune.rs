@@ -43,12 +43,7 @@ async fn prune_containers(ch: &Channel) -> anyhow::Result<(Vec<String>, u64)> {
 
 /// Removes images no container uses (only untagged ones unless `all`); returns (lines, bytes).
 async fn prune_images(ch: &Channel, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
-    let containers = ContainersClient::new(ch.clone())
-        .list(pb::ListContainersRequest { all: true })
-        .await
-        .map_err(daemon_error)?
-        .into_inner()
-        .containers;
+    let containers = super::lifecycle::list(ch, true).await?;
     let used: HashSet<String> = containers
         .iter()
         .flat_map(|c| [c.image.clone(), c.image_digest.clone()])
@@ -108,6 +103,24 @@ async fn collect(ch: &Channel) -> anyhow::Result<(Vec<String>, u64)> {
     Ok((lines, r.reclaimed_bytes))
 }
 
+/// The images an image prune removes, as its warning names them.
+fn images_scope(all: bool) -> &'static str {
+    if all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    }
+}
+
+/// An image prune: the images, then the snapshots and blobs they alone held; returns (lines,
+/// bytes) of both.
+async fn prune_images_and_collect(ch: &Channel, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
+    let (mut lines, bytes) = prune_images(ch, all).await?;
+    let (gc_lines, gc_bytes) = collect(ch).await?;
+    lines.extend(gc_lines);
+    Ok((lines, bytes + gc_bytes))
+}
+
 /// Prints what a prune removed under `title` (nothing when it removed nothing), Docker's layout.
 fn print_section(title: &str, removed: &[String]) {
     if removed.is_empty() {
@@ -133,18 +146,11 @@ pub async fn container_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32
 
 /// `berth image prune`.
 pub async fn image_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
-    let warning = if args.all {
-        "WARNING! This will remove all images without at least one container associated to them."
-    } else {
-        "WARNING! This will remove all dangling images."
-    };
-    if !args.force && !confirm(warning)? {
+    let warning = format!("WARNING! This will remove {}.", images_scope(args.all));
+    if !args.force && !confirm(&warning)? {
         return Ok(0);
     }
-    let (mut lines, mut bytes) = prune_images(&ch, args.all).await?;
-    let (gc_lines, gc_bytes) = collect(&ch).await?;
-    lines.extend(gc_lines);
-    bytes += gc_bytes;
+    let (lines, bytes) = prune_images_and_collect(&ch, args.all).await?;
     print_section("Deleted Images:", &lines);
     println!("Total reclaimed space: {}", human_size(bytes));
     Ok(0)
@@ -152,12 +158,10 @@ pub async fn image_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
 
 /// `berth system prune`: stopped containers, then unused images.
 pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
-    let images_line = if args.all {
-        "  - all images without at least one container associated to them"
-    } else {
-        "  - all dangling images"
-    };
-    let warning = format!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{images_line}");
+    let warning = format!(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - {}",
+        images_scope(args.all)
+    );
     if !args.force && !confirm(&warning)? {
         return Ok(0);
     }
@@ -166,16 +170,11 @@ pub async fn system_prune(ch: Channel, args: PruneArgs) -> anyhow::Result<i32> {
         &mut berth_proto::v1::networks_client::NetworksClient::new(ch.clone()),
     )
     .await?;
-    let (mut lines, ibytes) = prune_images(&ch, args.all).await?;
-    let (gc_lines, gc_bytes) = collect(&ch).await?;
-    lines.extend(gc_lines);
+    let (lines, ibytes) = prune_images_and_collect(&ch, args.all).await?;
     print_section("Deleted Containers:", &ids);
     print_section("Deleted Networks:", &nets);
     print_section("Deleted Images:", &lines);
-    println!(
-        "Total reclaimed space: {}",
-        human_size(cbytes + ibytes + gc_bytes)
-    );
+    println!("Total reclaimed space: {}", human_size(cbytes + ibytes));
     Ok(0)
 }
 
@@ -187,12 +186,7 @@ pub async fn system_df(ch: Channel) -> anyhow::Result<i32> {
         .map_err(daemon_error)?
         .into_inner()
         .images;
-    let containers = ContainersClient::new(ch.clone())
-        .list(pb::ListContainersRequest { all: true })
-        .await
-        .map_err(daemon_error)?
-        .into_inner()
-        .containers;
+    let containers = super::lifecycle::list(&ch, true).await?;
     let gc = GcClient::new(ch.clone())
         .usage(pb::GcUsageRequest {})
         .await

@@ -1,7 +1,7 @@
 //! `berth ps`.
 
 use super::daemon_error;
-use super::format::{command_text, human_duration, since, status_text, Format};
+use super::format::{ago, command_text, status_text, Format};
 use super::ps_filter::{self, Filters};
 use berth_proto::v1::{self as pb, containers_client::ContainersClient};
 use tonic::transport::Channel;
@@ -36,6 +36,17 @@ pub struct PsArgs {
     pub size: bool,
 }
 
+/// The table's columns, Docker's.
+const COLUMNS: [&str; 7] = [
+    "CONTAINER ID",
+    "IMAGE",
+    "COMMAND",
+    "CREATED",
+    "STATUS",
+    "PORTS",
+    "NAMES",
+];
+
 /// Renders the table `ps` prints.
 pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> String {
     let short = |id: &str| {
@@ -48,23 +59,10 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
     if quiet {
         return containers.iter().map(|c| short(&c.id) + "\n").collect();
     }
-    let header = [
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "PORTS",
-        "NAMES",
-    ];
     let rows: Vec<[String; 7]> = containers
         .iter()
         .map(|c| {
-            let created = c
-                .created_at
-                .as_ref()
-                .map(|t| format!("{} ago", human_duration(since(t))))
-                .unwrap_or_default();
+            let created = ago(c.created_at.as_ref());
             let command = if no_trunc {
                 format!("\"{}\"", c.args.join(" "))
             } else {
@@ -81,7 +79,7 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(cell.chars().count());
@@ -99,7 +97,7 @@ pub fn render(containers: &[pb::Container], quiet: bool, no_trunc: bool) -> Stri
         }
         s.trim_end().to_string() + "\n"
     };
-    let mut out = line(header.to_vec());
+    let mut out = line(COLUMNS.to_vec());
     for r in &rows {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
@@ -125,19 +123,13 @@ pub async fn ps(ch: Channel, args: PsArgs) -> anyhow::Result<i32> {
     let last = if args.latest { Some(1) } else { args.last };
     // Docker: -n/-l and status/exited filters look at every container, not only running ones.
     let all = args.all || last.is_some() || filters.has("status") || filters.has("exited");
-    let mut client = ContainersClient::new(ch);
-    let mut list = client
-        .list(pb::ListContainersRequest { all })
-        .await
-        .map_err(daemon_error)?
-        .into_inner()
-        .containers;
+    let mut list = super::lifecycle::list(&ch, all).await?;
     list.retain(|c| ps_filter::matches(&filters, c));
     if let Some(n) = last {
         list.truncate(n);
     }
     let sizes: std::collections::HashMap<String, u64> = if args.size {
-        client
+        ContainersClient::new(ch)
             .usage(pb::ContainersUsageRequest {})
             .await
             .map_err(daemon_error)?
@@ -197,15 +189,7 @@ mod tests {
         let out = render(std::slice::from_ref(&c), false, false);
         let mut lines = out.lines();
         let head = lines.next().unwrap();
-        for col in [
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "PORTS",
-            "NAMES",
-        ] {
+        for col in COLUMNS {
             assert!(head.contains(col), "{head}");
         }
         let row = lines.next().unwrap();

@@ -1,7 +1,7 @@
 //! `ps --filter` and `ps --format`: Docker's filters (status, name, label, ancestor, exited) and
 //! the rows templates see (Docker's field names).
 
-use super::format::{command_text, human_duration, since, status_text};
+use super::format::{ago, command_text, status_text};
 use berth_proto::v1 as pb;
 use std::collections::BTreeMap;
 
@@ -124,11 +124,7 @@ pub fn row(c: &pb::Container, no_trunc: bool, size: Option<&str>) -> serde_json:
         .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
         .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
         .unwrap_or_default();
-    let running_for = c
-        .created_at
-        .as_ref()
-        .map(|t| format!("{} ago", human_duration(since(t))))
-        .unwrap_or_default();
+    let running_for = ago(c.created_at.as_ref());
     let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mounts: Vec<String> = c
         .options

@@ -1,6 +1,8 @@
-//! API conversions of the stored container record: `pb::Container`, `pb::ContainerStatus` and
-//! `pb::RunOptions`. The plain record types live with their table in `crate::metadata::containers`.
+//! API conversions of the stored container record: `pb::Container`, `pb::ContainerStatus`,
+//! `pb::RunOptions` and its `pb::Resources`. The plain record types live with their table in
+//! `crate::metadata::containers`.
 
+use crate::limits::ResourceLimits;
 pub use crate::metadata::containers::{BindMount, ContainerRecord, LastRun, RunOptions};
 use berth_proto::v1 as pb;
 use std::path::PathBuf;
@@ -19,6 +21,42 @@ pub fn now_nanos() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
+}
+
+impl From<&pb::Resources> for ResourceLimits {
+    fn from(r: &pb::Resources) -> Self {
+        Self {
+            memory: r.memory,
+            memory_swap: r.memory_swap,
+            memory_reservation: r.memory_reservation,
+            nano_cpus: r.nano_cpus,
+            cpu_shares: r.cpu_shares,
+            cpuset_cpus: r.cpuset_cpus.clone(),
+            pids_limit: r.pids_limit,
+            ulimits: r.ulimits.clone(),
+            oom_score_adj: r.oom_score_adj_set.then_some(r.oom_score_adj),
+            shm_size: r.shm_size,
+        }
+    }
+}
+
+impl From<&ResourceLimits> for pb::Resources {
+    fn from(l: &ResourceLimits) -> Self {
+        Self {
+            memory: l.memory,
+            memory_swap: l.memory_swap,
+            memory_reservation: l.memory_reservation,
+            nano_cpus: l.nano_cpus,
+            cpu_shares: l.cpu_shares,
+            cpuset_cpus: l.cpuset_cpus.clone(),
+            pids_limit: l.pids_limit,
+            ulimits: l.ulimits.clone(),
+            // The API has no optional scalars: `_set` says whether the score was asked for.
+            oom_score_adj: l.oom_score_adj.unwrap_or(0),
+            oom_score_adj_set: l.oom_score_adj.is_some(),
+            shm_size: l.shm_size,
+        }
+    }
 }
 
 impl From<&pb::RunOptions> for RunOptions {
@@ -58,18 +96,7 @@ impl From<&pb::RunOptions> for RunOptions {
             resources: o
                 .resources
                 .as_ref()
-                .map(|r| crate::limits::ResourceLimits {
-                    memory: r.memory,
-                    memory_swap: r.memory_swap,
-                    memory_reservation: r.memory_reservation,
-                    nano_cpus: r.nano_cpus,
-                    cpu_shares: r.cpu_shares,
-                    cpuset_cpus: r.cpuset_cpus.clone(),
-                    pids_limit: r.pids_limit,
-                    ulimits: r.ulimits.clone(),
-                    oom_score_adj: r.oom_score_adj_set.then_some(r.oom_score_adj),
-                    shm_size: r.shm_size,
-                })
+                .map(ResourceLimits::from)
                 .unwrap_or_default(),
             group_add_names: o.group_add_names.clone(),
             tmpfs: o.tmpfs.clone(),
@@ -122,19 +149,7 @@ impl From<&RunOptions> for pb::RunOptions {
             devices: o.devices.clone(),
             init: o.init,
             log_opts: o.log_opts.clone().into_iter().collect(),
-            resources: Some(pb::Resources {
-                memory: o.resources.memory,
-                memory_swap: o.resources.memory_swap,
-                memory_reservation: o.resources.memory_reservation,
-                nano_cpus: o.resources.nano_cpus,
-                cpu_shares: o.resources.cpu_shares,
-                cpuset_cpus: o.resources.cpuset_cpus.clone(),
-                pids_limit: o.resources.pids_limit,
-                ulimits: o.resources.ulimits.clone(),
-                oom_score_adj: o.resources.oom_score_adj.unwrap_or(0),
-                oom_score_adj_set: o.resources.oom_score_adj.is_some(),
-                shm_size: o.resources.shm_size,
-            }),
+            resources: Some(pb::Resources::from(&o.resources)),
         }
     }
 }

@@ -21,28 +21,22 @@ impl ContainerStore {
 
     /// Inserts or replaces a record.
     pub fn put(&self, rec: &ContainerRecord) -> Result<(), StoreError> {
-        self.md
-            .write(|tx| CONTAINERS.put(tx, &rec.id, rec).map(|_| ()))
+        self.md.put(&CONTAINERS, &rec.id, rec)
     }
 
     /// Removes a record; absent is not an error.
     pub fn remove(&self, id: &str) -> Result<(), StoreError> {
-        self.md.write(|tx| CONTAINERS.remove(tx, id).map(|_| ()))
+        self.md.remove(&CONTAINERS, id)
     }
 
     /// One record by full id.
     pub fn get(&self, id: &str) -> Result<Option<ContainerRecord>, StoreError> {
-        self.md.read(|tx| CONTAINERS.get(tx, id))
+        self.md.get(&CONTAINERS, id)
     }
 
     /// Every record, newest first.
     pub fn list(&self) -> Result<Vec<ContainerRecord>, StoreError> {
-        let mut out: Vec<ContainerRecord> = self
-            .md
-            .read(|tx| CONTAINERS.list(tx))?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect();
+        let mut out = self.md.values(&CONTAINERS)?;
         out.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         Ok(out)
     }

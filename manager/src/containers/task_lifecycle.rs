@@ -115,22 +115,10 @@ impl Containers {
             ),
             took,
         );
-        match result {
-            Ok(pid) => {
-                self.events.publish(Event::TaskCreate(pb::TaskCreate {
-                    container_id: rec.id.clone(),
-                    pid,
-                }));
-                Ok(pid)
-            }
-            Err(e) => {
-                let code = self.start_failed(&rec.id, &e.message).await;
-                Err(ContainerError::StartFailed {
-                    code,
-                    message: e.message,
-                })
-            }
-        }
+        self.began_or_failed(&rec.id, result, |container_id, pid| {
+            Event::TaskCreate(pb::TaskCreate { container_id, pid })
+        })
+        .await
     }
 
     /// Starts the container's task, creating it first unless a created one waits; a running or
@@ -205,16 +193,27 @@ impl Containers {
             format!("`{} start`: the program runs", rec.runtime),
             started.elapsed(),
         );
+        self.began_or_failed(&rec.id, result, |container_id, pid| {
+            Event::TaskStart(pb::TaskStart { container_id, pid })
+        })
+        .await
+    }
+
+    /// What a runtime create or start came to: the pid, with `event(id, pid)` published, or the
+    /// failure recorded Docker's way ([`Self::start_failed`]).
+    async fn began_or_failed(
+        &self,
+        id: &str,
+        result: Result<u32, BackendError>,
+        event: impl FnOnce(String, u32) -> Event,
+    ) -> Result<u32, ContainerError> {
         match result {
             Ok(pid) => {
-                self.events.publish(Event::TaskStart(pb::TaskStart {
-                    container_id: rec.id.clone(),
-                    pid,
-                }));
+                self.events.publish(event(id.to_string(), pid));
                 Ok(pid)
             }
             Err(e) => {
-                let code = self.start_failed(&rec.id, &e.message).await;
+                let code = self.start_failed(id, &e.message).await;
                 Err(ContainerError::StartFailed {
                     code,
                     message: e.message,

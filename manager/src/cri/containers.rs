@@ -184,7 +184,7 @@ pub async fn create(
             cap_drop: sec.cap_drop.clone(),
             privileged: sec.privileged,
             security_opt: sec.security_opt.clone(),
-            resources: Some(resources::to_pb(&limits)),
+            resources: Some(pb::Resources::from(&limits)),
             workdir: config.working_dir.clone(),
             hostname,
             tty: config.tty,
@@ -385,14 +385,9 @@ pub async fn status(
         cri::ContainerState::ContainerExited => ("Error", s.error.clone()),
         _ => ("", String::new()),
     };
-    let mut info = std::collections::HashMap::new();
-    if verbose {
-        info.insert(
-            "info".into(),
-            serde_json::json!({ "pid": s.pid, "sandboxID": c.sandbox_id, "logPath": c.log_path })
-                .to_string(),
-        );
-    }
+    let info = super::verbose_info(verbose.then(
+        || serde_json::json!({ "pid": s.pid, "sandboxID": c.sandbox_id, "logPath": c.log_path }),
+    ));
     Ok(cri::ContainerStatusResponse {
         status: Some(cri::ContainerStatus {
             id: c.id.clone(),

@@ -215,22 +215,16 @@ impl ImageService for CriImages {
         let req = req.into_inner();
         let name = spec_image(req.image.as_ref())?;
         let found = self.lookup(name).await?;
-        let mut info = std::collections::HashMap::new();
-        if req.verbose {
-            if let Some((v, _)) = &found {
-                let cfg = v
-                    .facts
-                    .config
-                    .as_ref()
-                    .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
-                    .unwrap_or_default();
-                info.insert(
-                    "info".into(),
-                    serde_json::json!({ "imageSpec": cfg, "target": v.record.target.digest.to_string() })
-                        .to_string(),
-                );
-            }
-        }
+        let details = found.as_ref().filter(|_| req.verbose).map(|(v, _)| {
+            let cfg = v
+                .facts
+                .config
+                .as_ref()
+                .and_then(|c| serde_json::from_slice::<serde_json::Value>(c).ok())
+                .unwrap_or_default();
+            serde_json::json!({ "imageSpec": cfg, "target": v.record.target.digest.to_string() })
+        });
+        let info = super::verbose_info(details);
         Ok(Response::new(cri::ImageStatusResponse {
             image: found.map(|(v, names)| image_message(&v, names)),
             info,

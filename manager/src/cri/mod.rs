@@ -26,6 +26,7 @@ mod stats;
 mod status;
 mod store;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -67,6 +68,15 @@ pub struct CriContext {
     pub metadata: crate::metadata::Metadata,
     /// The runtime version string reported by Version.
     pub version: String,
+}
+
+/// The `info` map of a verbose status answer (ContainerStatus, PodSandboxStatus, ImageStatus):
+/// `details` as JSON under `info`, where crictl inspect looks; empty without details.
+fn verbose_info(details: Option<serde_json::Value>) -> HashMap<String, String> {
+    details
+        .map(|d| ("info".to_string(), d.to_string()))
+        .into_iter()
+        .collect()
 }
 
 /// The two CRI gRPC services over one context.

@@ -2,7 +2,6 @@
 //! UpdateContainerResources (berth's `update` path: the live task and the bundle), and in
 //! ContainerStatus. An OOM score below what berthd itself may set is raised to that floor.
 
-use berth_proto::v1 as pb;
 use k8s_cri::v1 as cri;
 
 use crate::limits::ResourceLimits;
@@ -59,20 +58,6 @@ fn clamp_oom(requested: i32, floor: Option<i32>) -> i32 {
     floor.map_or(requested, |f| requested.max(f))
 }
 
-/// The same limits in the berth.v1 API's form (CreateContainer goes through it).
-pub fn to_pb(l: &ResourceLimits) -> pb::Resources {
-    pb::Resources {
-        memory: l.memory,
-        memory_swap: l.memory_swap,
-        nano_cpus: l.nano_cpus,
-        cpu_shares: l.cpu_shares,
-        cpuset_cpus: l.cpuset_cpus.clone(),
-        oom_score_adj: l.oom_score_adj.unwrap_or(0),
-        oom_score_adj_set: l.oom_score_adj.is_some(),
-        ..Default::default()
-    }
-}
-
 /// A container's limits as ContainerStatus reports them.
 pub fn to_cri(l: &ResourceLimits) -> cri::LinuxContainerResources {
     let (quota, period) = if l.nano_cpus > 0 {
@@ -95,6 +80,7 @@ pub fn to_cri(l: &ResourceLimits) -> cri::LinuxContainerResources {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_proto::v1 as pb;
 
     #[test]
     fn quota_and_period_become_a_cpu_count_and_back() {
@@ -118,7 +104,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(none, ResourceLimits::default());
-        assert!(to_pb(&l).oom_score_adj_set);
+        assert!(pb::Resources::from(&l).oom_score_adj_set);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use k8s_cri::v1::runtime_service_server::RuntimeService;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::store::CriStore;
+use super::store::{absent_as_none, CriStore};
 use super::{containers, exec, logs, sandboxes, stats, status, CriContext};
 
 /// The CRI RuntimeService.
@@ -116,11 +116,8 @@ impl RuntimeService for CriRuntime {
         req: Request<cri::StopContainerRequest>,
     ) -> Result<Response<cri::StopContainerResponse>, Status> {
         let req = req.into_inner();
-        match self.store.container(&req.container_id) {
-            Ok(c) => containers::stop_one(&self.ctx, &self.store, &c, req.timeout).await?,
-            // Stopping what is not there succeeds (CRI's idempotence rule).
-            Err(s) if s.code() == tonic::Code::NotFound => {}
-            Err(s) => return Err(s),
+        if let Some(c) = absent_as_none(self.store.container(&req.container_id))? {
+            containers::stop_one(&self.ctx, &self.store, &c, req.timeout).await?;
         }
         Ok(Response::new(cri::StopContainerResponse {}))
     }
@@ -130,11 +127,8 @@ impl RuntimeService for CriRuntime {
         req: Request<cri::RemoveContainerRequest>,
     ) -> Result<Response<cri::RemoveContainerResponse>, Status> {
         let req = req.into_inner();
-        match self.store.container(&req.container_id) {
-            Ok(c) => containers::remove_one(&self.ctx, &self.store, &c).await?,
-            // Removing what is not there succeeds (kubelet retries removals).
-            Err(s) if s.code() == tonic::Code::NotFound => {}
-            Err(s) => return Err(s),
+        if let Some(c) = absent_as_none(self.store.container(&req.container_id))? {
+            containers::remove_one(&self.ctx, &self.store, &c).await?;
         }
         Ok(Response::new(cri::RemoveContainerResponse {}))
     }

@@ -9,7 +9,7 @@ use berth_proto::v1 as pb;
 use k8s_cri::v1 as cri;
 use tonic::Status;
 
-use super::store::{matches_labels, CriStore};
+use super::store::{absent_as_none, matches_labels, CriStore};
 use super::{pause, CriContext};
 use crate::images::service::status as image_status;
 use crate::metadata::containers::PodOptions;
@@ -255,11 +255,8 @@ async fn state(ctx: &CriContext, r: &SandboxRecord) -> cri::PodSandboxState {
 
 /// Stops every container of the sandbox, then the pause process, and releases its network.
 pub async fn stop(ctx: &CriContext, store: &CriStore, q: &str) -> Result<(), Status> {
-    // Stopping what is not there succeeds: kubelet retries stops (CRI's idempotence rule).
-    let mut r = match store.sandbox(q) {
-        Ok(r) => r,
-        Err(s) if s.code() == tonic::Code::NotFound => return Ok(()),
-        Err(s) => return Err(s),
+    let Some(mut r) = absent_as_none(store.sandbox(q))? else {
+        return Ok(());
     };
     for c in store.containers()?.iter().filter(|c| c.sandbox_id == r.id) {
         super::containers::stop_one(ctx, store, c, 0).await?;
@@ -280,10 +277,8 @@ pub async fn stop(ctx: &CriContext, store: &CriStore, q: &str) -> Result<(), Sta
 
 /// Removes the sandbox and every container in it (stopping them first). Absent: nothing to do.
 pub async fn remove(ctx: &CriContext, store: &CriStore, q: &str) -> Result<(), Status> {
-    let r = match store.sandbox(q) {
-        Ok(r) => r,
-        Err(s) if s.code() == tonic::Code::NotFound => return Ok(()),
-        Err(s) => return Err(s),
+    let Some(r) = absent_as_none(store.sandbox(q))? else {
+        return Ok(());
     };
     for c in store.containers()?.iter().filter(|c| c.sandbox_id == r.id) {
         super::containers::remove_one(ctx, store, c).await?;
@@ -313,20 +308,18 @@ pub async fn status(
             .map(|e| e.ip)
             .unwrap_or_default()
     };
-    let mut info = std::collections::HashMap::new();
-    if verbose {
+    let details = if verbose {
         let pid = pause_pid(ctx, &r.id).await.unwrap_or(0);
-        info.insert(
-            "info".into(),
-            serde_json::json!({
-                "pid": pid,
-                "image": pause::PAUSE_IMAGE,
-                "hostNetwork": r.host_network,
-                "cgroupParent": r.cgroup_parent,
-            })
-            .to_string(),
-        );
-    }
+        Some(serde_json::json!({
+            "pid": pid,
+            "image": pause::PAUSE_IMAGE,
+            "hostNetwork": r.host_network,
+            "cgroupParent": r.cgroup_parent,
+        }))
+    } else {
+        None
+    };
+    let info = super::verbose_info(details);
     Ok(cri::PodSandboxStatusResponse {
         status: Some(cri::PodSandboxStatus {
             id: r.id.clone(),

@@ -86,27 +86,24 @@ fn read(pid: u32) -> Option<Counters> {
         pids: s.pids,
         ..Default::default()
     };
-    match &cg {
+    // The same counters under each version's names: usage, then rss and page faults.
+    let (dir, usage_file, stat_keys) = match &cg {
         CgroupPaths::V1 {
             memory: Some(d), ..
-        } => {
-            c.usage = std::fs::read_to_string(d.join("memory.usage_in_bytes"))
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(c.usage);
-            let f = stat_fields(d, &["total_rss", "total_pgfault", "total_pgmajfault"]);
-            (c.rss, c.page_faults, c.major_page_faults) = (f[0], f[1], f[2]);
-        }
-        CgroupPaths::V2(d) => {
-            c.usage = std::fs::read_to_string(d.join("memory.current"))
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(c.usage);
-            let f = stat_fields(d, &["anon", "pgfault", "pgmajfault"]);
-            (c.rss, c.page_faults, c.major_page_faults) = (f[0], f[1], f[2]);
-        }
-        CgroupPaths::V1 { memory: None, .. } => {}
-    }
+        } => (
+            d,
+            "memory.usage_in_bytes",
+            ["total_rss", "total_pgfault", "total_pgmajfault"],
+        ),
+        CgroupPaths::V2(d) => (d, "memory.current", ["anon", "pgfault", "pgmajfault"]),
+        CgroupPaths::V1 { memory: None, .. } => return Some(c),
+    };
+    c.usage = std::fs::read_to_string(dir.join(usage_file))
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(c.usage);
+    let f = stat_fields(dir, &stat_keys);
+    (c.rss, c.page_faults, c.major_page_faults) = (f[0], f[1], f[2]);
     Some(c)
 }
 

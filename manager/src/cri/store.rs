@@ -19,21 +19,27 @@ fn internal(e: MetadataError) -> Status {
 }
 
 /// The one record whose id starts with `q` (NotFound when none, or several, match).
-fn by_prefix<T: Clone>(all: Vec<(String, T)>, q: &str, what: &str) -> Result<T, Status> {
+fn by_prefix<T>(all: Vec<T>, id: impl Fn(&T) -> &str, q: &str, what: &str) -> Result<T, Status> {
     if q.is_empty() {
         return Err(Status::invalid_argument(format!("{what} id is required")));
     }
-    let hits: Vec<T> = all
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(q))
-        .map(|(_, v)| v)
-        .collect();
+    let mut hits: Vec<T> = all.into_iter().filter(|r| id(r).starts_with(q)).collect();
     match hits.len() {
-        1 => Ok(hits[0].clone()),
+        1 => Ok(hits.remove(0)),
         0 => Err(Status::not_found(format!("{what} {q:?} not found"))),
         _ => Err(Status::not_found(format!(
             "{what} id prefix {q:?} is ambiguous"
         ))),
+    }
+}
+
+/// `found`, with NotFound as `None`: CRI's stops and removals succeed on what is not there
+/// (kubelet retries them; CRI's idempotence rule).
+pub fn absent_as_none<T>(found: Result<T, Status>) -> Result<Option<T>, Status> {
+    match found {
+        Ok(r) => Ok(Some(r)),
+        Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+        Err(s) => Err(s),
     }
 }
 
@@ -48,66 +54,42 @@ impl CriStore {
 
     /// Every sandbox.
     pub fn sandboxes(&self) -> Result<Vec<SandboxRecord>, Status> {
-        let all = self
-            .md
-            .read(|tx| CRI_SANDBOXES.list(tx))
-            .map_err(internal)?;
-        Ok(all.into_iter().map(|(_, v)| v).collect())
+        self.md.values(&CRI_SANDBOXES).map_err(internal)
     }
 
     /// The sandbox `q` names (id or unique prefix).
     pub fn sandbox(&self, q: &str) -> Result<SandboxRecord, Status> {
-        let all = self
-            .md
-            .read(|tx| CRI_SANDBOXES.list(tx))
-            .map_err(internal)?;
-        by_prefix(all, q, "pod sandbox")
+        by_prefix(self.sandboxes()?, |r| &r.id, q, "pod sandbox")
     }
 
     /// Stores a sandbox.
     pub fn put_sandbox(&self, r: &SandboxRecord) -> Result<(), Status> {
-        self.md
-            .write(|tx| CRI_SANDBOXES.put(tx, &r.id, r).map(|_| ()))
-            .map_err(internal)
+        self.md.put(&CRI_SANDBOXES, &r.id, r).map_err(internal)
     }
 
     /// Forgets a sandbox.
     pub fn remove_sandbox(&self, id: &str) -> Result<(), Status> {
-        self.md
-            .write(|tx| CRI_SANDBOXES.remove(tx, id).map(|_| ()))
-            .map_err(internal)
+        self.md.remove(&CRI_SANDBOXES, id).map_err(internal)
     }
 
     /// Every container.
     pub fn containers(&self) -> Result<Vec<CriContainerRecord>, Status> {
-        let all = self
-            .md
-            .read(|tx| CRI_CONTAINERS.list(tx))
-            .map_err(internal)?;
-        Ok(all.into_iter().map(|(_, v)| v).collect())
+        self.md.values(&CRI_CONTAINERS).map_err(internal)
     }
 
     /// The container `q` names (id or unique prefix).
     pub fn container(&self, q: &str) -> Result<CriContainerRecord, Status> {
-        let all = self
-            .md
-            .read(|tx| CRI_CONTAINERS.list(tx))
-            .map_err(internal)?;
-        by_prefix(all, q, "container")
+        by_prefix(self.containers()?, |r| &r.id, q, "container")
     }
 
     /// Stores a container.
     pub fn put_container(&self, r: &CriContainerRecord) -> Result<(), Status> {
-        self.md
-            .write(|tx| CRI_CONTAINERS.put(tx, &r.id, r).map(|_| ()))
-            .map_err(internal)
+        self.md.put(&CRI_CONTAINERS, &r.id, r).map_err(internal)
     }
 
     /// Forgets a container.
     pub fn remove_container(&self, id: &str) -> Result<(), Status> {
-        self.md
-            .write(|tx| CRI_CONTAINERS.remove(tx, id).map(|_| ()))
-            .map_err(internal)
+        self.md.remove(&CRI_CONTAINERS, id).map_err(internal)
     }
 }
 

@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::ReadableDatabase;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use db::Db;
 
@@ -157,6 +159,44 @@ impl Metadata {
             let tx = ReadTx(db.begin_read().map_err(db_err)?);
             f(&tx)
         })
+    }
+
+    /// The record under `key` in `table`, read in a transaction of its own.
+    pub fn get<T: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<T>,
+        key: &str,
+    ) -> Result<Option<T>, MetadataError> {
+        self.read(|tx| table.get(tx, key))
+    }
+
+    /// Every record of `table`, in key order, read in a transaction of its own.
+    pub fn values<T: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<T>,
+    ) -> Result<Vec<T>, MetadataError> {
+        let all = self.read(|tx| table.list(tx))?;
+        Ok(all.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Stores `value` under `key` in `table` (replacing any record there), in a transaction of
+    /// its own.
+    pub fn put<T: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<T>,
+        key: &str,
+        value: &T,
+    ) -> Result<(), MetadataError> {
+        self.write(|tx| table.put(tx, key, value).map(|_| ()))
+    }
+
+    /// Removes `key` from `table` (absent is not an error), in a transaction of its own.
+    pub fn remove<T: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<T>,
+        key: &str,
+    ) -> Result<(), MetadataError> {
+        self.write(|tx| table.remove(tx, key).map(|_| ()))
     }
 
     /// Runs `f` in a write transaction, committing when it returns `Ok` and rolling back on `Err`.

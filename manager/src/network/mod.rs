@@ -184,6 +184,17 @@ fn overlap(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+/// The attachment ADD made for container `id`, as its endpoint recorded it: DEL and CHECK must
+/// name the same one.
+fn endpoint_attachment<'a>(id: &'a str, ep: &'a Endpoint) -> Attachment<'a> {
+    Attachment {
+        container_id: id,
+        netns: &ep.netns,
+        ifname: &ep.ifname,
+        ports: &ep.ports,
+    }
+}
+
 impl Networks {
     /// Opens the subsystem: makes sure the default network's record matches the config (its
     /// conflist is written when first needed, so a daemon that runs no container writes none).
@@ -579,12 +590,7 @@ impl Networks {
         };
         let mut failed = None;
         if !ep.network.is_empty() {
-            let at = Attachment {
-                container_id: id,
-                netns: &ep.netns,
-                ifname: &ep.ifname,
-                ports: &ep.ports,
-            };
+            let at = endpoint_attachment(id, &ep);
             let list = match self.conflist(&ep.network) {
                 Ok(l) => Some(l),
                 Err(e) => {
@@ -648,12 +654,7 @@ impl Networks {
             return Ok(());
         }
         let l = self.conflist(&ep.network)?;
-        let at = Attachment {
-            container_id: id,
-            netns: &ep.netns,
-            ifname: &ep.ifname,
-            ports: &ep.ports,
-        };
+        let at = endpoint_attachment(id, &ep);
         Ok(self.cni.check(&l, &at, &ep.result).await?)
     }
 

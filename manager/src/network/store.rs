@@ -19,53 +19,41 @@ impl NetworkStore {
 
     /// A network by name.
     pub fn network(&self, name: &str) -> Result<Option<NetworkRecord>, MetadataError> {
-        self.md.read(|tx| NETWORKS.get(tx, name))
+        self.md.get(&NETWORKS, name)
     }
 
     /// Every network, by name.
     pub fn networks(&self) -> Result<Vec<NetworkRecord>, MetadataError> {
-        Ok(self
-            .md
-            .read(|tx| NETWORKS.list(tx))?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+        self.md.values(&NETWORKS)
     }
 
     /// Inserts or replaces a network.
     pub fn put_network(&self, rec: &NetworkRecord) -> Result<(), MetadataError> {
-        self.md
-            .write(|tx| NETWORKS.put(tx, &rec.name, rec).map(|_| ()))
+        self.md.put(&NETWORKS, &rec.name, rec)
     }
 
     /// Removes a network record.
     pub fn remove_network(&self, name: &str) -> Result<(), MetadataError> {
-        self.md.write(|tx| NETWORKS.remove(tx, name).map(|_| ()))
+        self.md.remove(&NETWORKS, name)
     }
 
     /// The endpoint of a container.
     pub fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, MetadataError> {
-        self.md.read(|tx| ENDPOINTS.get(tx, id))
+        self.md.get(&ENDPOINTS, id)
     }
 
     /// Every endpoint.
     pub fn endpoints(&self) -> Result<Vec<Endpoint>, MetadataError> {
-        Ok(self
-            .md
-            .read(|tx| ENDPOINTS.list(tx))?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+        self.md.values(&ENDPOINTS)
     }
 
     /// Stores an endpoint.
     pub fn put_endpoint(&self, ep: &Endpoint) -> Result<(), MetadataError> {
-        self.md
-            .write(|tx| ENDPOINTS.put(tx, &ep.container_id, ep).map(|_| ()))
+        self.md.put(&ENDPOINTS, &ep.container_id, ep)
     }
 
     /// Forgets an endpoint.
     pub fn remove_endpoint(&self, id: &str) -> Result<(), MetadataError> {
-        self.md.write(|tx| ENDPOINTS.remove(tx, id).map(|_| ()))
+        self.md.remove(&ENDPOINTS, id)
     }
 }

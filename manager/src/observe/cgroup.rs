@@ -228,40 +228,41 @@ fn blkio_v1(dir: &Path) -> Result<(u64, u64), ObserveError> {
 
 /// `MAJ:MIN Read N` / `MAJ:MIN Write N` lines (the `Total` lines are left out).
 fn blkio_v1_text(text: &str) -> (u64, u64) {
-    let (mut r, mut w) = (0u64, 0u64);
-    for l in text.lines() {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        if let [dev, op, n] = f[..] {
-            if !dev.contains(':') {
-                continue;
-            }
-            let n: u64 = n.parse().unwrap_or(0);
-            match op {
-                "Read" => r = r.saturating_add(n),
-                "Write" => w = w.saturating_add(n),
-                _ => {}
-            }
-        }
-    }
-    (r, w)
+    let ops = text
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [dev, op, n] if dev.contains(':') => Some((op, n)),
+            _ => None,
+        });
+    sum_read_write(ops, "Read", "Write")
 }
 
 /// `MAJ:MIN rbytes=N wbytes=N …` lines of io.stat.
 fn io_v2(text: &str) -> (u64, u64) {
-    let (mut r, mut w) = (0u64, 0u64);
-    for l in text.lines() {
-        for kv in l.split_whitespace().skip(1) {
-            if let Some((k, v)) = kv.split_once('=') {
-                let n: u64 = v.parse().unwrap_or(0);
-                match k {
-                    "rbytes" => r = r.saturating_add(n),
-                    "wbytes" => w = w.saturating_add(n),
-                    _ => {}
-                }
-            }
+    let counters = text
+        .lines()
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .filter_map(|kv| kv.split_once('='));
+    sum_read_write(counters, "rbytes", "wbytes")
+}
+
+/// The sums of the `read` and of the `write` counters among `(name, value)` pairs, over all
+/// devices; a value that does not parse counts 0.
+fn sum_read_write<'a>(
+    counters: impl Iterator<Item = (&'a str, &'a str)>,
+    read: &str,
+    write: &str,
+) -> (u64, u64) {
+    counters.fold((0, 0), |(r, w), (name, value)| {
+        let n: u64 = value.parse().unwrap_or(0);
+        if name == read {
+            (r.saturating_add(n), w)
+        } else if name == write {
+            (r, w.saturating_add(n))
+        } else {
+            (r, w)
         }
-    }
-    (r, w)
+    })
 }
 
 fn host_memory() -> Result<u64, ObserveError> {

@@ -9,7 +9,7 @@ use super::client::{RawManifest, Session};
 use super::error::RegistryError;
 use super::hosts::RegistryContext;
 use super::progress::{PullEvent, PullStatus};
-use super::store::{put_bytes, BlobStore, BlobWriter};
+use super::store::{put_bytes, read_blob, BlobStore, BlobWriter};
 use crate::images::oci::{self as manifest, Descriptor, Document, ImageManifest as Manifest};
 use crate::images::platform::Platform;
 use crate::reference::Reference;
@@ -156,13 +156,7 @@ async fn check_config_platform<S: BlobStore>(
     config_digest: &str,
     wanted: &Platform,
 ) -> Result<(), RegistryError> {
-    let bytes = store
-        .read_all(config_digest)
-        .await
-        .map_err(|source| RegistryError::Store {
-            digest: config_digest.to_string(),
-            source,
-        })?;
+    let bytes = read_blob(store, config_digest).await?;
     let actual: Platform =
         serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadManifest {
             what: config_digest.to_string(),

@@ -7,7 +7,7 @@ use super::client::Session;
 use super::error::RegistryError;
 use super::hosts::RegistryContext;
 use super::progress::{PullEvent, PullStatus};
-use super::store::BlobStore;
+use super::store::{read_blob, BlobStore};
 use super::Credentials;
 use crate::images::oci::{self as manifest, Descriptor, Document, ImageManifest as Manifest};
 use crate::reference::Reference;
@@ -33,7 +33,7 @@ pub async fn push<S: BlobStore>(
         RegistryOperation::Push,
     )
     .await?;
-    let body = read(store, target.digest().as_ref()).await?;
+    let body = read_blob(store, target.digest().as_ref()).await?;
     match manifest::parse(
         target.digest().as_ref(),
         target.media_type().as_ref(),
@@ -42,7 +42,7 @@ pub async fn push<S: BlobStore>(
         Document::Manifest(m) => push_blobs(&session, &m, store, &progress).await?,
         Document::Index(index) => {
             for child in index.manifests() {
-                let child_body = read(store, child.digest().as_ref()).await.map_err(|_| {
+                let child_body = read_blob(store, child.digest().as_ref()).await.map_err(|_| {
                     RegistryError::BadManifest {
                         what: target.digest().to_string(),
                         message: format!(
@@ -85,16 +85,6 @@ pub async fn push<S: BlobStore>(
         (None, None) => session.oci_reference(crate::reference::DEFAULT_TAG),
     };
     put_manifest(&session, &image, target.media_type().as_ref(), body).await
-}
-
-async fn read<S: BlobStore>(store: &S, digest: &str) -> Result<Vec<u8>, RegistryError> {
-    store
-        .read_all(digest)
-        .await
-        .map_err(|source| RegistryError::Store {
-            digest: digest.to_string(),
-            source,
-        })
 }
 
 async fn put_manifest(
@@ -156,7 +146,7 @@ async fn push_blobs<S: BlobStore>(
             continue;
         }
         say(PullStatus::Pushing).await;
-        let data = read(store, desc.digest().as_ref()).await?;
+        let data = read_blob(store, desc.digest().as_ref()).await?;
         session
             .oci()
             .push_blob(&image, data, desc.digest().as_ref())

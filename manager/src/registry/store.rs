@@ -37,6 +37,20 @@ pub trait BlobWriter: Send {
     fn commit(self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Reads a whole committed blob, a failure naming its digest.
+pub async fn read_blob<S: BlobStore>(
+    store: &S,
+    digest: &str,
+) -> Result<Vec<u8>, crate::registry::RegistryError> {
+    store
+        .read_all(digest)
+        .await
+        .map_err(|source| crate::registry::RegistryError::Store {
+            digest: digest.to_string(),
+            source,
+        })
+}
+
 /// Writes `data` as one blob unless it is already there.
 pub async fn put_bytes<S: BlobStore>(
     store: &S,

@@ -41,6 +41,28 @@ impl SnapshotsService {
             .map_err(|e| Status::internal(format!("snapshot task failed: {e}")))?
             .map_err(to_status)
     }
+
+    /// Prepare (`Kind::Active`) and View: a new snapshot `key` on `parent`, as its mounts.
+    async fn create(
+        &self,
+        kind: Kind,
+        key: String,
+        parent_key: String,
+        new_labels: std::collections::HashMap<String, String>,
+    ) -> Result<Vec<SnapshotMount>, Status> {
+        require("key", &key)?;
+        let m = self
+            .run(move |s| {
+                s.create(
+                    &key,
+                    kind,
+                    parent(parent_key).as_deref(),
+                    labels(new_labels),
+                )
+            })
+            .await?;
+        Ok(mounts_to_proto(m))
+    }
 }
 
 /// Maps snapshot errors onto gRPC codes.
@@ -114,13 +136,8 @@ impl Snapshots for SnapshotsService {
         req: Request<PrepareSnapshotRequest>,
     ) -> Result<Response<PrepareSnapshotResponse>, Status> {
         let r = req.into_inner();
-        require("key", &r.key)?;
-        let m = self
-            .run(move |s| s.prepare(&r.key, parent(r.parent).as_deref(), labels(r.labels)))
-            .await?;
-        Ok(Response::new(PrepareSnapshotResponse {
-            mounts: mounts_to_proto(m),
-        }))
+        let mounts = self.create(Kind::Active, r.key, r.parent, r.labels).await?;
+        Ok(Response::new(PrepareSnapshotResponse { mounts }))
     }
 
     async fn view(
@@ -128,13 +145,8 @@ impl Snapshots for SnapshotsService {
         req: Request<ViewSnapshotRequest>,
     ) -> Result<Response<ViewSnapshotResponse>, Status> {
         let r = req.into_inner();
-        require("key", &r.key)?;
-        let m = self
-            .run(move |s| s.view(&r.key, parent(r.parent).as_deref(), labels(r.labels)))
-            .await?;
-        Ok(Response::new(ViewSnapshotResponse {
-            mounts: mounts_to_proto(m),
-        }))
+        let mounts = self.create(Kind::View, r.key, r.parent, r.labels).await?;
+        Ok(Response::new(ViewSnapshotResponse { mounts }))
     }
 
     async fn mounts(
@@ -274,6 +286,21 @@ mod tests {
         }))
         .await
         .unwrap();
+        svc.view(Request::new(ViewSnapshotRequest {
+            key: "v".into(),
+            parent: "base".into(),
+            labels: Default::default(),
+        }))
+        .await
+        .unwrap();
+        let view = svc
+            .stat(Request::new(StatSnapshotRequest { key: "v".into() }))
+            .await
+            .unwrap()
+            .into_inner()
+            .info
+            .unwrap();
+        assert_eq!(view.kind, SnapshotKind::View as i32);
         let info = svc
             .stat(Request::new(StatSnapshotRequest { key: "base".into() }))
             .await
@@ -301,7 +328,7 @@ mod tests {
         let first = stream.next().await.unwrap().unwrap();
         assert_eq!(first.snapshotter, "overlayfs");
         let keys: Vec<_> = first.info.iter().map(|i| i.key.as_str()).collect();
-        assert_eq!(keys, ["base", "c"]);
+        assert_eq!(keys, ["base", "c", "v"]);
         let u = svc
             .usage(Request::new(SnapshotUsageRequest { key: "c".into() }))
             .await

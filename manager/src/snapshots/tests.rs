@@ -16,6 +16,23 @@ use crate::unpack::{apply_layer, sha256_digest, LayerBlob, UnpackLimits};
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
+/// The container rootfs `key` of `manifest`, with no labels and the default unpack limits.
+fn rootfs(
+    blobs: &dyn BlobSource,
+    s: &dyn Snapshotter,
+    manifest: &str,
+    key: &str,
+) -> Result<crate::images::rootfs::PreparedRootfs, RootfsError> {
+    prepare_image_rootfs(
+        blobs,
+        s,
+        manifest,
+        key,
+        Labels::new(),
+        &UnpackLimits::default(),
+    )
+}
+
 fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
@@ -327,24 +344,8 @@ fn image_rootfs_unpacks_each_layer_once_and_shares_layers() {
         }
         assert_eq!(blobs.opens(&d1[0]), 1);
         assert_eq!(blobs.opens(&d1[1]), 1);
-        let p1 = prepare_image_rootfs(
-            &*blobs,
-            &*s,
-            &m1,
-            "c1",
-            Labels::new(),
-            &UnpackLimits::default(),
-        )
-        .unwrap();
-        let p2 = prepare_image_rootfs(
-            &*blobs,
-            &*s,
-            &m2,
-            "c2",
-            Labels::new(),
-            &UnpackLimits::default(),
-        )
-        .unwrap();
+        let p1 = rootfs(&*blobs, &*s, &m1, "c1").unwrap();
+        let p2 = rootfs(&*blobs, &*s, &m2, "c2").unwrap();
         assert_eq!(
             blobs.opens(&d2[0]),
             1,
@@ -375,15 +376,7 @@ fn failed_unpack_removes_the_partial_snapshot() {
             &[l],
             Some(vec![sha256_digest(b"not the layer")]),
         );
-        let err = prepare_image_rootfs(
-            &blobs,
-            &*s,
-            &m,
-            "c",
-            Labels::new(),
-            &UnpackLimits::default(),
-        )
-        .unwrap_err();
+        let err = rootfs(&blobs, &*s, &m, "c").unwrap_err();
         assert!(matches!(err, RootfsError::Unpack { index: 0, .. }), "{err}");
         assert!(
             s.list().unwrap().is_empty(),
@@ -496,15 +489,7 @@ fn image_to_bundle_runs_with_runc() {
         None,
     );
     let id = format!("berth-snap-e2e-{}", std::process::id());
-    let prepared = prepare_image_rootfs(
-        &blobs,
-        &*s,
-        &m,
-        &id,
-        Labels::new(),
-        &UnpackLimits::default(),
-    )
-    .unwrap();
+    let prepared = rootfs(&blobs, &*s, &m, &id).unwrap();
     let bundle_dir = tempfile::tempdir().unwrap();
     let rootfs = crate::bundle::create_bundle_dir(bundle_dir.path()).unwrap();
     let guard = mount_all(&prepared.mounts, &rootfs).unwrap();
@@ -589,29 +574,13 @@ fn an_index_resolves_to_the_host_platform_manifest() {
         ],
     });
     let idx = blobs.add(serde_json::to_vec(&index).unwrap());
-    let p = prepare_image_rootfs(
-        &blobs,
-        &*s,
-        &idx,
-        "c",
-        Labels::new(),
-        &UnpackLimits::default(),
-    )
-    .unwrap();
+    let p = rootfs(&blobs, &*s, &idx, "c").unwrap();
     assert_eq!(p.image.chain_ids.len(), 1);
     let only_other = serde_json::json!({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": 1,
          "platform": {"os": "linux", "architecture": "s390x"}}]});
     let idx2 = blobs.add(serde_json::to_vec(&only_other).unwrap());
-    let err = prepare_image_rootfs(
-        &blobs,
-        &*s,
-        &idx2,
-        "d",
-        Labels::new(),
-        &UnpackLimits::default(),
-    )
-    .unwrap_err();
+    let err = rootfs(&blobs, &*s, &idx2, "d").unwrap_err();
     assert!(err.to_string().contains("no manifest for linux/"), "{err}");
 }
 
@@ -659,20 +628,10 @@ async fn rootfs_from_the_content_store() {
         store.put(data).await.unwrap();
     }
     let s = open(root.path(), Choice::Auto).unwrap();
-    let p = tokio::task::spawn_blocking(move || {
-        prepare_image_rootfs(
-            &store,
-            &*s,
-            &m,
-            "ctr",
-            Labels::new(),
-            &UnpackLimits::default(),
-        )
-        .map(|p| p.mounts)
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let p = tokio::task::spawn_blocking(move || rootfs(&store, &*s, &m, "ctr").map(|p| p.mounts))
+        .await
+        .unwrap()
+        .unwrap();
     let mounted = Mounted::new(&p);
     assert_eq!(fs::read(mounted.path().join("from-store")).unwrap(), b"yes");
 }
@@ -715,15 +674,7 @@ fn full_disk_during_unpack_leaves_nothing_and_the_store_keeps_working() {
         let mut blobs = Blobs::default();
         let big = layer(&[("big", &vec![7u8; 6 * 1024 * 1024])]);
         let (m, _) = image(&mut blobs, &[big], None);
-        let err = prepare_image_rootfs(
-            &blobs,
-            &*s,
-            &m,
-            "c",
-            Labels::new(),
-            &UnpackLimits::default(),
-        )
-        .unwrap_err();
+        let err = rootfs(&blobs, &*s, &m, "c").unwrap_err();
         assert!(err.to_string().contains("no space left"), "{err}");
         assert!(s.list().unwrap().is_empty(), "{:?}", s.list().unwrap());
         assert!(
@@ -734,15 +685,7 @@ fn full_disk_during_unpack_leaves_nothing_and_the_store_keeps_working() {
         // The same snapshotter (and its database) still works: a small image unpacks, runs and goes.
         let small = layer(&[("ok", b"fits")]);
         let (m2, _) = image(&mut blobs, &[small], None);
-        let p = prepare_image_rootfs(
-            &blobs,
-            &*s,
-            &m2,
-            "c2",
-            Labels::new(),
-            &UnpackLimits::default(),
-        )
-        .unwrap();
+        let p = rootfs(&blobs, &*s, &m2, "c2").unwrap();
         s.remove("c2").unwrap();
         s.remove(p.image.top().unwrap()).unwrap();
         assert!(s.list().unwrap().is_empty());
@@ -781,15 +724,7 @@ fn gzip_bomb_layer_fails_naming_the_layer_and_leaves_nothing() {
     }))
     .unwrap();
     let m = blobs.add(manifest);
-    let err = prepare_image_rootfs(
-        &blobs,
-        &*s,
-        &m,
-        "c",
-        Labels::new(),
-        &UnpackLimits::default(),
-    )
-    .unwrap_err();
+    let err = rootfs(&blobs, &*s, &m, "c").unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains(&ldigest), "names the layer: {msg}");
     assert!(msg.contains("max_layer_ratio"), "{msg}");

@@ -63,18 +63,7 @@ impl TaskManager {
             .await
             .map_err(io_err(format!("connect to {} (task {id})", path.display())))?;
         drop(short);
-        let (r, w) = stream.into_split();
-        Ok(Attach {
-            input: AttachInput {
-                id: id.to_string(),
-                w,
-            },
-            output: AttachOutput {
-                id: id.to_string(),
-                r,
-                buf: Vec::new(),
-            },
-        })
+        Ok(Attach::from_stream(id, stream))
     }
 }
 

@@ -59,37 +59,25 @@ pub fn check(v: &Value) -> Result<Verdict, SeccompError> {
         ));
     }
     errno(obj, P, "defaultErrnoRet")?;
-    if let Some(a) = obj.get("architectures").filter(|a| !a.is_null()) {
-        let list = a
-            .as_array()
-            .ok_or_else(|| field(format!("{P}.architectures"), "must be an array"))?;
-        for (i, arch) in list.iter().enumerate() {
-            let f = format!("{P}.architectures[{i}]");
-            let name = arch.as_str().ok_or_else(|| field(&f, "must be a string"))?;
-            if !support::arch_supported(name) {
-                return Err(field(
-                    &f,
-                    format!("unknown or unsupported architecture {name:?}"),
-                ));
-            }
+    for (f, arch) in optional_items(obj, P, "architectures")? {
+        let name = arch.as_str().ok_or_else(|| field(&f, "must be a string"))?;
+        if !support::arch_supported(name) {
+            return Err(field(
+                &f,
+                format!("unknown or unsupported architecture {name:?}"),
+            ));
         }
     }
-    if let Some(fl) = obj.get("flags").filter(|f| !f.is_null()) {
-        let list = fl
-            .as_array()
-            .ok_or_else(|| field(format!("{P}.flags"), "must be an array"))?;
-        for (i, flag) in list.iter().enumerate() {
-            let f = format!("{P}.flags[{i}]");
-            let name = flag.as_str().ok_or_else(|| field(&f, "must be a string"))?;
-            if !support::KNOWN_FLAGS.contains(&name) {
-                return Err(field(&f, format!("unknown seccomp flag {name:?}")));
-            }
-            if !support::flag_supported(name) {
-                return Err(field(
-                    &f,
-                    format!("seccomp flag {name:?} is not supported by this libseccomp/kernel"),
-                ));
-            }
+    for (f, flag) in optional_items(obj, P, "flags")? {
+        let name = flag.as_str().ok_or_else(|| field(&f, "must be a string"))?;
+        if !support::KNOWN_FLAGS.contains(&name) {
+            return Err(field(&f, format!("unknown seccomp flag {name:?}")));
+        }
+        if !support::flag_supported(name) {
+            return Err(field(
+                &f,
+                format!("seccomp flag {name:?} is not supported by this libseccomp/kernel"),
+            ));
         }
     }
     let mut notify = false;
@@ -121,17 +109,32 @@ pub fn check(v: &Value) -> Result<Verdict, SeccompError> {
             }
         }
         notify |= act == "SCMP_ACT_NOTIFY";
-        if let Some(args) = call.get("args").filter(|a| !a.is_null()) {
-            let args = args
-                .as_array()
-                .ok_or_else(|| field(format!("{p}.args"), "must be an array"))?;
-            for (j, a) in args.iter().enumerate() {
-                arg(&format!("{p}.args[{j}]"), a)?;
-            }
+        for (f, a) in optional_items(call, &p, "args")? {
+            arg(&f, a)?;
         }
     }
     listener(obj, notify)?;
     Ok(Verdict::Enabled)
+}
+
+/// The items of the optional array `obj[key]` (absent or null: none), each with its field path
+/// `prefix.key[i]` for the errors about it.
+fn optional_items<'a>(
+    obj: &'a Map<String, Value>,
+    prefix: &str,
+    key: &str,
+) -> Result<Vec<(String, &'a Value)>, SeccompError> {
+    let Some(v) = obj.get(key).filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = v
+        .as_array()
+        .ok_or_else(|| field(format!("{prefix}.{key}"), "must be an array"))?;
+    Ok(list
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (format!("{prefix}.{key}[{i}]"), item))
+        .collect())
 }
 
 fn action<'a>(f: &str, v: &'a Value) -> Result<&'a str, SeccompError> {

@@ -1,7 +1,7 @@
 //! `Tasks.Attach`: the first request opens the task's stdio, the rest carry stdin and resizes;
 //! responses carry the requested output streams and the exit.
 
-use super::{exit_status, BoxStream};
+use super::{clamp, exit_status, forward_input, BoxStream};
 use crate::containers::backend::{AttachInput, AttachOutput};
 use crate::containers::{ContainerError, Containers};
 use berth_proto::v1::{self as pb, attach_request, attach_response};
@@ -30,22 +30,13 @@ pub(super) async fn stream(
         .attach(&rec.id, open.stdin)
         .await
         .map_err(ContainerError::from)?;
-    let input = io.input;
-    tokio::spawn(async move {
-        while let Some(Ok(msg)) = inbound.next().await {
-            let item = match msg.msg {
-                Some(attach_request::Msg::Stdin(b)) => AttachInput::Stdin(b),
-                Some(attach_request::Msg::CloseStdin(_)) => AttachInput::CloseStdin,
-                Some(attach_request::Msg::Resize(w)) => AttachInput::Resize(
-                    w.width.min(u16::MAX as u32) as u16,
-                    w.height.min(u16::MAX as u32) as u16,
-                ),
-                _ => continue,
-            };
-            if input.send(item).await.is_err() {
-                break;
-            }
+    forward_input(inbound, io.input, |msg| match msg.msg {
+        Some(attach_request::Msg::Stdin(b)) => Some(AttachInput::Stdin(b)),
+        Some(attach_request::Msg::CloseStdin(_)) => Some(AttachInput::CloseStdin),
+        Some(attach_request::Msg::Resize(w)) => {
+            Some(AttachInput::Resize(clamp(w.width), clamp(w.height)))
         }
+        _ => None,
     });
     let (want_out, want_err) = (open.stdout, open.stderr);
     let out = tokio_stream::wrappers::ReceiverStream::new(io.output).filter_map(move |o| {

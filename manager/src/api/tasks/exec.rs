@@ -1,17 +1,13 @@
 //! `Tasks.ExecProcess`: the first request starts the process, the rest carry stdin and resizes;
 //! responses carry `started`, the output and the exit.
 
-use super::{exit_status, BoxStream};
+use super::{clamp, exit_status, forward_input, BoxStream};
 use crate::containers::backend::{AttachInput, AttachOutput};
 use crate::containers::exec::ExecRequest;
 use crate::containers::Containers;
 use berth_proto::v1::{self as pb, exec_process_request, exec_process_response};
 use tokio_stream::StreamExt;
 use tonic::{Status, Streaming};
-
-fn clamp(v: u32) -> u16 {
-    v.min(u32::from(u16::MAX)) as u16
-}
 
 /// Starts the exec of the stream's first message and connects the rest to it.
 pub(super) async fn stream(
@@ -51,21 +47,13 @@ pub(super) async fn stream(
     let Some(io) = started.io.io else {
         return Ok(Box::pin(head));
     };
-    let input = io.input;
-    tokio::spawn(async move {
-        while let Some(Ok(msg)) = inbound.next().await {
-            let item = match msg.msg {
-                Some(exec_process_request::Msg::Stdin(b)) => AttachInput::Stdin(b),
-                Some(exec_process_request::Msg::CloseStdin(_)) => AttachInput::CloseStdin,
-                Some(exec_process_request::Msg::Resize(w)) => {
-                    AttachInput::Resize(clamp(w.width), clamp(w.height))
-                }
-                _ => continue,
-            };
-            if input.send(item).await.is_err() {
-                break;
-            }
+    forward_input(inbound, io.input, |msg| match msg.msg {
+        Some(exec_process_request::Msg::Stdin(b)) => Some(AttachInput::Stdin(b)),
+        Some(exec_process_request::Msg::CloseStdin(_)) => Some(AttachInput::CloseStdin),
+        Some(exec_process_request::Msg::Resize(w)) => {
+            Some(AttachInput::Resize(clamp(w.width), clamp(w.height)))
         }
+        _ => None,
     });
     let out = tokio_stream::wrappers::ReceiverStream::new(io.output).map(|o| {
         let msg = match o {

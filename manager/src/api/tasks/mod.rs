@@ -6,7 +6,7 @@ mod exec;
 mod logs;
 
 use super::containers::steps_proto;
-use crate::containers::backend::{ExitInfo, TaskInfo, TaskState};
+use crate::containers::backend::{AttachInput, ExitInfo, TaskInfo, TaskState};
 use crate::containers::record::ContainerRecord;
 use crate::containers::{ContainerError, Containers};
 use crate::events::to_timestamp;
@@ -15,7 +15,7 @@ use berth_proto::v1::{self as pb, tasks_server};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 /// gRPC front of tasks.
@@ -61,6 +61,30 @@ fn task_proto(t: &TaskInfo) -> pb::Task {
         exited_at: t.exit.as_ref().and_then(|e| e.exited_at).map(to_timestamp),
         oom_killed: t.exit.as_ref().is_some_and(|e| e.oom),
     }
+}
+
+/// A terminal size from the API's u32 to the u16 the kernel takes (larger is clamped).
+fn clamp(v: u32) -> u16 {
+    v.min(u32::from(u16::MAX)) as u16
+}
+
+/// Sends the task the stdin, stdin close and resizes `input_of` finds in the later messages of
+/// an attach or exec stream, until the client or the task is gone.
+fn forward_input<M: Send + 'static>(
+    mut inbound: Streaming<M>,
+    input: tokio::sync::mpsc::Sender<AttachInput>,
+    input_of: fn(M) -> Option<AttachInput>,
+) {
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = inbound.next().await {
+            let Some(item) = input_of(msg) else {
+                continue;
+            };
+            if input.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;

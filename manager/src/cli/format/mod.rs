@@ -9,7 +9,7 @@ pub mod template;
 
 pub use age::{human_duration, time_ago};
 pub use size::human_size;
-pub use status::{command_text, since, status_text, to_system_time};
+pub use status::{ago, command_text, since, status_text, to_system_time};
 pub use table::Table;
 pub use template::{Format, Template, TemplateError};
 

@@ -16,6 +16,13 @@ pub fn since(ts: &prost_types::Timestamp) -> Duration {
         .unwrap_or_default()
 }
 
+/// `<duration> ago` since `ts`, empty without a time: `ps`'s CREATED column and its
+/// `{{.RunningFor}}`.
+pub fn ago(ts: Option<&prost_types::Timestamp>) -> String {
+    ts.map(|t| format!("{} ago", human_duration(since(t))))
+        .unwrap_or_default()
+}
+
 /// The STATUS column of `ps`: `Up 2 minutes`, `Up 5 seconds (Paused)`, `Exited (0) 10 minutes ago`,
 /// `Exited (unknown) …` when the code was lost (without a time when that is unknown too),
 /// `Created`.

@@ -36,57 +36,121 @@ fn throttle(
     Ok(())
 }
 
+/// Writes `value` into the weight file `base` or its BFQ twin (see [`weight_file`]).
+fn write_weight(dir: &Path, base: &str, field: &str, value: &str) -> Result<(), CgroupError> {
+    let f = weight_file(dir, base, field)?;
+    fs::write(dir, &f, value)
+}
+
 /// Applies `linux.resources.blockIO`.
 pub(crate) fn set(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     if let Some(w) = b.weight() {
-        let f = weight_file(dir, "blkio.weight", "linux.resources.blockIO.weight")?;
-        fs::write(dir, &f, &w.to_string())?;
+        write_weight(
+            dir,
+            "blkio.weight",
+            "linux.resources.blockIO.weight",
+            &w.to_string(),
+        )?;
     }
     if let Some(w) = b.leaf_weight() {
-        let f = weight_file(
+        write_weight(
             dir,
             "blkio.leaf_weight",
             "linux.resources.blockIO.leafWeight",
+            &w.to_string(),
         )?;
-        fs::write(dir, &f, &w.to_string())?;
     }
     for d in b.weight_device().iter().flatten() {
+        let line = |w: u16| format!("{}:{} {w}", d.major(), d.minor());
         if let Some(w) = d.weight() {
-            let f = weight_file(
+            write_weight(
                 dir,
                 "blkio.weight_device",
                 "linux.resources.blockIO.weightDevice",
+                &line(w),
             )?;
-            fs::write(dir, &f, &format!("{}:{} {w}", d.major(), d.minor()))?;
         }
         if let Some(w) = d.leaf_weight() {
-            let f = weight_file(
+            write_weight(
                 dir,
                 "blkio.leaf_weight_device",
                 "linux.resources.blockIO.weightDevice.leafWeight",
+                &line(w),
             )?;
-            fs::write(dir, &f, &format!("{}:{} {w}", d.major(), d.minor()))?;
         }
     }
-    throttle(
-        dir,
-        "blkio.throttle.read_bps_device",
-        b.throttle_read_bps_device(),
-    )?;
-    throttle(
-        dir,
-        "blkio.throttle.write_bps_device",
-        b.throttle_write_bps_device(),
-    )?;
-    throttle(
-        dir,
-        "blkio.throttle.read_iops_device",
-        b.throttle_read_iops_device(),
-    )?;
-    throttle(
-        dir,
-        "blkio.throttle.write_iops_device",
-        b.throttle_write_iops_device(),
-    )?;
+    let lists = [
+        ("read_bps_device", b.throttle_read_bps_device()),
+        ("write_bps_device", b.throttle_write_bps_device()),
+        ("read_iops_device", b.throttle_read_iops_device()),
+        ("write_iops_device", b.throttle_write_iops_device()),
+    ];
+    for (name, devs) in lists {
+        throttle(dir, &format!("blkio.throttle.{name}"), devs)?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{
+        LinuxBlockIoBuilder, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder,
+    };
+
+    #[test]
+    fn weights_go_to_the_bfq_files_and_throttles_to_their_own() {
+        let dir = std::env::temp_dir().join(format!("berth-blkio-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = [
+            "blkio.bfq.weight",
+            "blkio.bfq.weight_device",
+            "blkio.throttle.read_bps_device",
+            "blkio.throttle.write_bps_device",
+            "blkio.throttle.read_iops_device",
+            "blkio.throttle.write_iops_device",
+        ];
+        for f in files {
+            std::fs::write(dir.as_path().join(f), "").unwrap();
+        }
+        let throttle = |rate: u64| {
+            vec![LinuxThrottleDeviceBuilder::default()
+                .major(8)
+                .minor(0)
+                .rate(rate)
+                .build()
+                .unwrap()]
+        };
+        let b = LinuxBlockIoBuilder::default()
+            .weight(300u16)
+            .weight_device(vec![LinuxWeightDeviceBuilder::default()
+                .major(8)
+                .minor(16)
+                .weight(200u16)
+                .build()
+                .unwrap()])
+            .throttle_read_bps_device(throttle(1))
+            .throttle_write_bps_device(throttle(2))
+            .throttle_read_iops_device(throttle(3))
+            .throttle_write_iops_device(throttle(4))
+            .build()
+            .unwrap();
+        set(dir.as_path(), &b).unwrap();
+        let read = |f: &str| std::fs::read_to_string(dir.as_path().join(f)).unwrap();
+        assert_eq!(read("blkio.bfq.weight"), "300");
+        assert_eq!(read("blkio.bfq.weight_device"), "8:16 200");
+        assert_eq!(read("blkio.throttle.read_bps_device"), "8:0 1");
+        assert_eq!(read("blkio.throttle.write_bps_device"), "8:0 2");
+        assert_eq!(read("blkio.throttle.read_iops_device"), "8:0 3");
+        assert_eq!(read("blkio.throttle.write_iops_device"), "8:0 4");
+        let leaf = LinuxBlockIoBuilder::default()
+            .leaf_weight(10u16)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            set(dir.as_path(), &leaf),
+            Err(CgroupError::Unsupported(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
