@@ -5,7 +5,7 @@
 
 use berth_integration::runtime::{run_captured, Runtime, COMMAND_TIMEOUT};
 use berth_integration::task_env::wait_until;
-use berth_integration::TestEnv;
+use berth_integration::{Bundle, TestEnv};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -108,11 +108,9 @@ fn cve_2019_5736_start_container_hook_cannot_overwrite_runtime() {
     }
 }
 
-#[test]
-fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
-    let env = TestEnv::new("cve5736pidns");
-    let (rt, copy, original) = runtime_copy(&env);
-    // Container A: created, not started: its pid 1 is still the runtime's init.
+/// Container A, created by the runtime copy `rt` and not started (its pid 1 is the copy's init),
+/// and the bundle of a container B in A's pid namespace with every capability, to attack it.
+fn created_container_and_attacker(env: &TestEnv, rt: &Runtime) -> (String, Bundle) {
     let mut a = env.bundle("a");
     a.args(&["sleep", "1000"]);
     a.write();
@@ -121,13 +119,21 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
     c.arg(&a.dir).arg(&aid);
     run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
     let pid = env.state(&aid)["pid"].as_i64().unwrap();
-    // Container B joins A's pid namespace with every capability and attacks pid 1.
     let mut b = env.bundle("b");
     b.remove_namespace("pid");
     b.add_namespace(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
     for set in ["bounding", "effective", "permitted"] {
         b.set(&format!("/process/capabilities/{set}"), json!(ALL_CAPS));
     }
+    (aid, b)
+}
+
+#[test]
+fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
+    let env = TestEnv::new("cve5736pidns");
+    let (rt, copy, original) = runtime_copy(&env);
+    // Container B joins the pid namespace of A (created, not started) and attacks pid 1.
+    let (aid, mut b) = created_container_and_attacker(&env, &rt);
     b.set("/process/noNewPrivileges", json!(false));
     b.sh(&format!(
         "readlink /proc/1/exe; {}",
@@ -158,23 +164,9 @@ fn cve_2019_5736_process_in_shared_pid_ns_cannot_overwrite_runtime_init() {
 fn cve_2019_5736_exe_fd_held_past_the_runtime_cannot_be_reopened_for_writing() {
     let env = TestEnv::new("cve5736held");
     let (rt, copy, original) = runtime_copy(&env);
-    // Container A: created by the copy, not started: its pid 1 is the copy's init.
-    let mut a = env.bundle("a");
-    a.args(&["sleep", "1000"]);
-    a.write();
-    let aid = env.id("a");
-    let mut c = rt.command(&["create", "--bundle"]);
-    c.arg(&a.dir).arg(&aid);
-    run_captured(&mut c, &env.rt.scratch, COMMAND_TIMEOUT).assert_success();
-    let pid = env.state(&aid)["pid"].as_i64().unwrap();
-    // Container B, in A's pid namespace with every capability, holds /proc/1/exe open and
-    // keeps trying to reopen it for writing for 3 s after A has started.
-    let mut b = env.bundle("b");
-    b.remove_namespace("pid");
-    b.add_namespace(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
-    for set in ["bounding", "effective", "permitted"] {
-        b.set(&format!("/process/capabilities/{set}"), json!(ALL_CAPS));
-    }
+    // Container B, in the pid namespace of A (created by the copy, not started), holds
+    // /proc/1/exe open and keeps trying to reopen it for writing for 3 s after A has started.
+    let (aid, mut b) = created_container_and_attacker(&env, &rt);
     b.sh(
         "exec 3</proc/1/exe || { echo no-fd > /result; exit 0; }; touch /held; \
           while [ ! -e /go ]; do sleep 0.05; done; i=0; \
