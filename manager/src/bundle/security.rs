@@ -81,6 +81,16 @@ pub struct SecurityOpts {
     pub systempaths_unconfined: bool,
 }
 
+/// A `--security-opt` value's key and value: `KEY=VALUE`, or the deprecated `KEY:VALUE` when
+/// there is no `=` (a JSON profile after `=` may hold colons).
+pub fn split_security_opt(opt: &str) -> Option<(&str, &str)> {
+    if opt.contains('=') {
+        opt.split_once('=')
+    } else {
+        opt.split_once(':')
+    }
+}
+
 /// Parses `--security-opt` values with the Docker daemon's rules and messages (`KEY=VALUE`, or
 /// the deprecated `KEY:VALUE`); a seccomp profile is only parsed here, see
 /// [`super::seccomp::check`].
@@ -92,12 +102,7 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts, String> {
             out.no_new_privileges = true;
             continue;
         }
-        let kv = if opt.contains('=') {
-            opt.split_once('=')
-        } else {
-            opt.split_once(':')
-        };
-        let Some((k, v)) = kv else {
+        let Some((k, v)) = split_security_opt(opt) else {
             return Err(format!("invalid --security-opt 1: {opt:?}"));
         };
         match k {

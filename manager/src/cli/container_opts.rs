@@ -153,13 +153,8 @@ fn parse_labels(entries: &[String]) -> HashMap<String, String> {
 /// daemon never opens a path the client names.
 fn inline_seccomp_profiles(opts: &[String]) -> anyhow::Result<Vec<String>> {
     opts.iter()
-        .map(|opt| {
-            let kv = if opt.contains('=') {
-                opt.split_once('=')
-            } else {
-                opt.split_once(':')
-            };
-            match kv {
+        .map(
+            |opt| match crate::bundle::security::split_security_opt(opt) {
                 Some(("seccomp", path)) if !matches!(path, "unconfined" | "builtin" | "") => {
                     let bytes = std::fs::read(path).map_err(|e| {
                         anyhow::anyhow!("opening seccomp profile ({path}) failed: {e}")
@@ -170,8 +165,8 @@ fn inline_seccomp_profiles(opts: &[String]) -> anyhow::Result<Vec<String>> {
                     Ok(format!("seccomp={v}"))
                 }
                 _ => Ok(opt.clone()),
-            }
-        })
+            },
+        )
         .collect()
 }
 

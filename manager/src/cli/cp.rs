@@ -54,6 +54,13 @@ fn cp_error(s: tonic::Status) -> anyhow::Error {
     })
 }
 
+/// The directory a local path is in: `.` for a bare name.
+fn local_parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 fn usage_error(msg: &str) -> anyhow::Error {
     anyhow::Error::new(ExitCodeError {
         code: 1,
@@ -101,10 +108,7 @@ async fn copy_from(
         let (dir, rename): (PathBuf, Option<OsString>) = if d.is_dir() {
             (d.to_path_buf(), None)
         } else {
-            let parent = d
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
+            let parent = local_parent(d);
             let name = d
                 .file_name()
                 .with_context(|| format!("invalid destination {dest_owned}"))?;
@@ -184,10 +188,7 @@ async fn copy_to(
             } else {
                 given
             };
-            let parent = p
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
+            let parent = local_parent(p);
             let root = Root::open(parent)
                 .with_context(|| format!("source directory {}", parent.display()))?;
             let own = p.file_name().unwrap_or(name);

@@ -1,9 +1,10 @@
 //! Creating a container: validate, prepare snapshot and bundle, store the record. Any failure
 //! undoes what was done, so no half-created container, snapshot or directory is left behind.
 
-use super::record::{now_nanos, ContainerRecord, RunOptions};
+use super::record::{ContainerRecord, RunOptions};
 use super::{names, ContainerError, Containers};
 use crate::explain;
+use crate::metadata::now_nanos;
 use berth_proto::v1 as pb;
 
 /// Undoes a partial create unless disarmed.

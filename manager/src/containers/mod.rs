@@ -347,11 +347,7 @@ impl Containers {
 
     /// Stores an exit on the record.
     pub fn record_exit(&self, id: &str, exit: &ExitInfo) -> Result<(), ContainerError> {
-        let nanos = exit.exited_at.map(|t| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as i64)
-                .unwrap_or(0)
-        });
+        let nanos = exit.exited_at.map(crate::metadata::unix_nanos);
         self.update_last_run(id, |run| {
             run.finished_at = nanos;
             run.exit_code = exit.code;

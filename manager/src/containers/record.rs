@@ -15,14 +15,6 @@ pub fn ts(nanos: i64) -> prost_types::Timestamp {
     }
 }
 
-/// The current time in unix nanoseconds.
-pub fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
 impl From<&pb::Resources> for ResourceLimits {
     fn from(r: &pb::Resources) -> Self {
         Self {

@@ -4,9 +4,10 @@
 
 use super::backend::{BackendError, ExitInfo, TaskInfo, TaskSpec, TaskState};
 use super::exit_code::start_failure_code;
-use super::record::{now_nanos, ContainerRecord, LastRun};
+use super::record::{ContainerRecord, LastRun};
 use super::{ContainerError, Containers};
 use crate::explain;
+use crate::metadata::now_nanos;
 use berth_proto::v1::{self as pb, envelope::Event};
 use std::time::{Duration, Instant};
 

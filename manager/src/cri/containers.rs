@@ -236,7 +236,7 @@ pub async fn create(
         image_ref: image_id(&view),
         log_path: log,
         log_offset: 0,
-        created_at: crate::containers::record::now_nanos(),
+        created_at: crate::metadata::now_nanos(),
         mounts: config
             .mounts
             .iter()

@@ -278,7 +278,7 @@ impl ImageService for CriImages {
     ) -> Result<Response<cri::ImageFsInfoResponse>, Status> {
         let root = self.ctx.root.clone();
         let fs = tokio::task::spawn_blocking(move || {
-            let now = crate::containers::record::now_nanos();
+            let now = crate::metadata::now_nanos();
             let mk = |dir: std::path::PathBuf| {
                 let (bytes, inodes) = usage(&dir);
                 cri::FilesystemUsage {

@@ -214,7 +214,7 @@ pub async fn run(
         attempt: md.attempt,
         labels: config.labels.into_iter().collect(),
         annotations: config.annotations.into_iter().collect(),
-        created_at: crate::containers::record::now_nanos(),
+        created_at: crate::metadata::now_nanos(),
         ready: true,
         host_network,
         host_pid,
@@ -347,7 +347,7 @@ pub async fn status(
         }),
         info,
         containers_statuses: Vec::new(),
-        timestamp: crate::containers::record::now_nanos(),
+        timestamp: crate::metadata::now_nanos(),
     })
 }
 

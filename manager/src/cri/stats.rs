@@ -194,7 +194,7 @@ async fn container(
     let pid = running_pid(ctx, &c.id).await;
     let (ctx2, id) = (ctx.clone(), c.id.clone());
     let read = tokio::task::spawn_blocking(move || {
-        let now = crate::containers::record::now_nanos();
+        let now = crate::metadata::now_nanos();
         let counters = pid.and_then(read);
         (now, counters, writable_layer(&ctx2, &id, now))
     })
@@ -284,7 +284,7 @@ async fn sandbox(
     pids.extend(pause);
     let host_network = sb.host_network;
     let (now, total, net) = tokio::task::spawn_blocking(move || {
-        let now = crate::containers::record::now_nanos();
+        let now = crate::metadata::now_nanos();
         let mut total: Option<Counters> = None;
         for c in pids.into_iter().filter_map(read) {
             let t = total.get_or_insert_with(|| Counters {

@@ -43,6 +43,18 @@ pub const TABLES: &[&str] = &[
     cri::CRI_CONTAINERS.name(),
 ];
 
+/// `t` in unix nanoseconds, the form records keep times in (times before 1970 become 0).
+pub fn unix_nanos(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// The current time in unix nanoseconds, the form records keep times in.
+pub fn now_nanos() -> i64 {
+    unix_nanos(std::time::SystemTime::now())
+}
+
 /// Metadata store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {

@@ -9,13 +9,13 @@
 
 use super::args::MonitorArgs;
 use super::exitfile::ExitRecord;
-use super::layout::{EXIT_FILE, MONITOR_LOG, MONITOR_PID};
+use super::layout::EXIT_FILE;
 use super::oom::OomWatch;
 use super::pidfd::{PidFd, REAP_WAIT};
 use super::{nix_sys, sys, MonitorError};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -38,13 +38,7 @@ pub fn adopt(
         })?;
     let oom = OomWatch::for_pid(pid);
     let me = std::process::id();
-    fs::write(dir.join(MONITOR_PID), format!("{me}\n"))
-        .map_err(sys(format!("write {}", dir.join(MONITOR_PID).display())))?;
-    let mut diag = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(MONITOR_LOG))
-        .map_err(sys(format!("open {}", dir.join(MONITOR_LOG).display())))?;
+    let mut diag = super::take_state_dir(dir, me)?;
     let _ = writeln!(sync, "adopted {pid} {me}");
     let devnull = File::open("/dev/null").map_err(sys("open /dev/null"))?;
     let _ = std::mem::replace(sync, devnull);

@@ -33,6 +33,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::process::Command;
 
 /// Errors that end the monitor.
@@ -186,16 +187,22 @@ fn accept_first(
     }
 }
 
-fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
-    let dir = &args.state_dir;
-    let me = std::process::id();
+/// Records `me` as the monitor of the state dir `dir` (its pid file, which berthd reads) and
+/// opens the diagnostic log the monitor appends to.
+fn take_state_dir(dir: &Path, me: u32) -> Result<File, MonitorError> {
     fs::write(dir.join(MONITOR_PID), format!("{me}\n"))
         .map_err(sys(format!("write {}", dir.join(MONITOR_PID).display())))?;
-    let diag = OpenOptions::new()
+    OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join(MONITOR_LOG))
-        .map_err(sys(format!("open {}", dir.join(MONITOR_LOG).display())))?;
+        .map_err(sys(format!("open {}", dir.join(MONITOR_LOG).display())))
+}
+
+fn monitor(args: &MonitorArgs, sync: &mut File) -> Result<(), MonitorError> {
+    let dir = &args.state_dir;
+    let me = std::process::id();
+    let diag = take_state_dir(dir, me)?;
 
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);

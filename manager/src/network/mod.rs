@@ -24,7 +24,7 @@ use crate::bundle::{self, NetNamespace, NetworkSetup};
 use crate::config::Config;
 use crate::metadata::containers::{ContainerRecord, RunOptions};
 pub use crate::metadata::networks::{ContainerNetwork, NetworkMode};
-use crate::metadata::{Metadata, MetadataError};
+use crate::metadata::{now_nanos, Metadata, MetadataError};
 use cni::{Attachment, Cni, CniError};
 use conflist::{BridgeSettings, ConfList};
 use ipnet::Ipv4Net;
@@ -139,13 +139,6 @@ fn new_id() -> Result<String, NetworkError> {
         .and_then(|mut f| f.read_exact(&mut b))
         .map_err(|e| NetworkError::Invalid(format!("reading /dev/urandom: {e}")))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 /// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
