@@ -144,6 +144,15 @@ impl BerthdEnv {
         out
     }
 
+    /// Runs `berth ARGS`, which must exit non-zero and say `words` on stderr; returns the output.
+    #[track_caller]
+    pub fn fails_saying(&self, args: &[&str], words: &str) -> Output {
+        let out = self.berth(args);
+        assert_ne!(code(&out), 0);
+        assert!(stderr(&out).contains(words), "{}", stderr(&out));
+        out
+    }
+
     /// Asserts that `berth run -d FLAGS IMAGE true` is refused as docker refuses bad flags: exit
     /// 125 and `words` in stderr (the message names the flags).
     #[track_caller]

@@ -120,9 +120,7 @@ fn user_network_names_resolve_and_its_lifecycle_is_checked() {
     assert!(n.ok(&["network", "ls"]).contains(&net));
     // Overlaps: with the user network, and with the default one.
     for s in [n.user_subnet.clone(), format!("{}0/25", n.prefix)] {
-        let out = n.berth(&["network", "create", "--subnet", &s, "other"]);
-        assert_ne!(code(&out), 0);
-        assert!(stderr(&out).contains("overlaps"), "{}", stderr(&out));
+        n.fails_saying(&["network", "create", "--subnet", &s, "other"], "overlaps");
     }
     // A client started first learns the server's name when the server starts.
     n.ok(&[
@@ -167,13 +165,7 @@ fn user_network_names_resolve_and_its_lifecycle_is_checked() {
     let v: serde_json::Value = serde_json::from_str(&n.ok(&["network", "inspect", &net])).unwrap();
     assert_eq!(v[0]["Containers"].as_object().unwrap().len(), 1, "{v}");
 
-    let out = n.berth(&["network", "rm", &net]);
-    assert_ne!(code(&out), 0);
-    assert!(
-        stderr(&out).contains("has active endpoints"),
-        "{}",
-        stderr(&out)
-    );
+    n.fails_saying(&["network", "rm", &net], "has active endpoints");
     n.fails_with(
         &["run", "--rm", "--network", "nosuchnet", &bb, "true"],
         125,

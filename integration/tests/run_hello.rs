@@ -109,12 +109,9 @@ fn bad_input_gives_clear_errors_and_leaves_nothing() {
     let img = env.busybox();
 
     // Missing image in a registry: the pull fails, nothing is created.
-    let out = env.berth(&["run", &env.image("does-not-exist:latest")]);
-    assert_ne!(code(&out), 0);
-    assert!(
-        stderr(&out).contains("Unable to find image"),
-        "{}",
-        stderr(&out)
+    env.fails_saying(
+        &["run", &env.image("does-not-exist:latest")],
+        "Unable to find image",
     );
     assert!(env.all_ids().is_empty());
 
@@ -130,12 +127,9 @@ fn bad_input_gives_clear_errors_and_leaves_nothing() {
     );
 
     // Bind-mount source that does not exist.
-    let out = env.berth(&["run", "-v", "/definitely/not/here:/mnt", &img, "true"]);
-    assert_ne!(code(&out), 0);
-    assert!(
-        stderr(&out).contains("bind source path does not exist: /definitely/not/here"),
-        "{}",
-        stderr(&out)
+    env.fails_saying(
+        &["run", "-v", "/definitely/not/here:/mnt", &img, "true"],
+        "bind source path does not exist: /definitely/not/here",
     );
     assert_eq!(env.all_ids().len(), 1);
 

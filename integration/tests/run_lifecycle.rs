@@ -56,9 +56,7 @@ fn create_start_wait_restart_rm() {
     // Stopping a stopped container succeeds quietly, like Docker.
     assert_eq!(env.ok(&["stop", "c1"]).trim(), "c1");
     // Killing it does not.
-    let out = env.berth(&["kill", "c1"]);
-    assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+    env.fails_saying(&["kill", "c1"], "is not running");
 
     env.ok(&["rm", "c1"]);
     env.assert_gone(&id, None);

@@ -126,9 +126,10 @@ fn full_disk_during_unpack_does_not_wedge_the_store() {
     let dir = layout_dir(&env, "full");
     write_image(&dir, "docker.io/library/full:latest", None, &[big]);
     env.ok(&["load", "-i", dir.to_str().unwrap()]);
-    let out = env.berth(&["create", "--name", "full", "full", "/bin/true"]);
-    assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("no space left"), "{}", stderr(&out));
+    env.fails_saying(
+        &["create", "--name", "full", "full", "/bin/true"],
+        "no space left",
+    );
     assert!(snapshot_dirs(&env).is_empty(), "{:?}", snapshot_dirs(&env));
     // Without a restart: the image goes, another one comes and runs, and goes too.
     env.ok(&["rmi", "full"]);

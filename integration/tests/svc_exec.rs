@@ -100,19 +100,14 @@ fn exec_in_a_running_container() {
     let j: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", "ex1"])).unwrap();
     let id = j[0]["Id"].as_str().unwrap().to_string();
     runtime(&env, "pause", &id);
-    let out = env.berth(&["exec", "ex1", "true"]);
-    assert_ne!(code(&out), 0);
-    assert!(
-        stderr(&out).contains("is paused, unpause the container before exec"),
-        "{}",
-        stderr(&out)
+    env.fails_saying(
+        &["exec", "ex1", "true"],
+        "is paused, unpause the container before exec",
     );
     runtime(&env, "resume", &id);
     env.ok(&["kill", "ex1"]);
     env.ok(&["wait", "ex1"]);
-    let out = env.berth(&["exec", "ex1", "true"]);
-    assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+    env.fails_saying(&["exec", "ex1", "true"], "is not running");
     assert!(env.ok(&["ps", "-a"]).contains("Exited (137)"));
     env.ok(&["rm", "ex1"]);
 }

@@ -75,6 +75,12 @@ impl NetEnv {
         self.env().fails_with(args, exit_code, words)
     }
 
+    /// `berth ARGS`, which must exit non-zero and say `words` on stderr.
+    #[track_caller]
+    pub fn fails_saying(&self, args: &[&str], words: &str) -> std::process::Output {
+        self.env().fails_saying(args, words)
+    }
+
     /// `berth ARGS`.
     pub fn berth(&self, args: &[&str]) -> std::process::Output {
         self.env().berth(args)
