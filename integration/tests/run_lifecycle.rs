@@ -111,8 +111,12 @@ fn kill_and_stop_exit_codes() {
         &img,
         "sh",
         "-c",
-        "trap 'exit 7' USR1; while true; do sleep 0.1; done",
+        "trap 'exit 7' USR1; echo trapped; while true; do sleep 0.1; done",
     ]);
+    // As for TERM: PID 1 ignores a USR1 that comes before its handler (and `wait` never ends).
+    berth_integration::wait::until("trap installed", std::time::Duration::from_secs(30), || {
+        env.ok(&["logs", "usr"]).contains("trapped").then_some(())
+    });
     env.ok(&["kill", "-s", "USR1", "usr"]);
     assert_eq!(env.ok(&["wait", "usr"]).trim(), "7");
 }
