@@ -608,8 +608,8 @@ mod tests {
 
     #[test]
     fn dictionary_is_spdy3s() {
-        // Length and Adler-32 of the draft's dictionary: the Adler-32 is the DICTID a zlib
-        // stream made with it carries, which client-go's decompressor checks.
+        // The draft's dictionary is 1423 bytes; its Adler-32 is the DICTID client-go's
+        // decompressor checks, so one wrong byte fails every session (cri_streaming shows it).
         assert_eq!(DICTIONARY.len(), 1423);
         assert_eq!(&DICTIONARY[..11], b"\0\0\0\x07options");
         assert!(DICTIONARY.ends_with(b"iso-8859-1,utf-,*,enq=0."));
