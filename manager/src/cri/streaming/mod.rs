@@ -384,6 +384,47 @@ mod tests {
     }
 
     #[test]
+    fn stdio_is_checked_as_containerd_checks_it() {
+        let code = |r: Result<StdioOptions, Status>| r.map_err(|s| s.code()).err();
+        assert_eq!(
+            code(stdio(false, true, true, true, "Exec")),
+            Some(tonic::Code::InvalidArgument),
+            "tty with stderr"
+        );
+        assert_eq!(
+            code(stdio(false, false, false, false, "Attach")),
+            Some(tonic::Code::InvalidArgument),
+            "no stdio at all"
+        );
+        assert_eq!(
+            stdio(true, true, false, true, "Exec").unwrap(),
+            StdioOptions {
+                stdin: true,
+                stdout: true,
+                stderr: false,
+                tty: true
+            }
+        );
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let s = server();
+        for _ in 0..MAX_PENDING {
+            s.issue(Pending::PortForward {
+                sandbox_id: "sb".into(),
+            })
+            .unwrap();
+        }
+        let err = s
+            .issue(Pending::PortForward {
+                sandbox_id: "sb".into(),
+            })
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    }
+
+    #[test]
     fn expired_urls_are_refused_and_swept() {
         let s = server();
         let url = s
