@@ -354,6 +354,27 @@ mod tests {
     }
 
     #[test]
+    fn cri_streaming_server_is_loopback_on_any_port_unless_set() {
+        let c = Config::default().cri;
+        assert_eq!(
+            (c.stream_server_address.to_string(), c.stream_server_port),
+            ("127.0.0.1".to_string(), 0)
+        );
+        let c = Config::from_toml(
+            "[cri]\nstream_server_address = \"::1\"\nstream_server_port = 10010\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.cri.stream_server_address.to_string(), "::1");
+        assert_eq!(c.cri.stream_server_port, 10010);
+        assert!(Config::from_toml(
+            "[cri]\nstream_server_address = \"localhost\"\n",
+            Path::new("x")
+        )
+        .is_err());
+    }
+
+    #[test]
     fn unknown_key_is_rejected_with_path() {
         let err = Config::from_toml("bogus = 1", Path::new("/etc/x.toml")).unwrap_err();
         assert!(err.to_string().contains("/etc/x.toml"), "{err}");
