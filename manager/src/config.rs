@@ -24,6 +24,8 @@
 //! [cri]
 //! enable = true
 //! socket = "/run/berth/cri.sock"   # default: <state>/cri.sock
+//! stream_server_address = "127.0.0.1" # Exec/Attach/PortForward URLs (containerd's names)
+//! stream_server_port = 0              # 0: an ephemeral port
 //!
 //! [logs]                 # defaults for containers run without --log-opt (none: no rotation)
 //! max_size = "10m"       # Docker json-file's max-size (decimal units)
@@ -147,6 +149,11 @@ pub struct CriConfig {
     pub enable: bool,
     /// Socket path; `None` means `<state>/cri.sock` (so `--state` moves it too).
     pub socket: Option<PathBuf>,
+    /// Address of the streaming server (loopback only by default: its URLs carry no other
+    /// credential than their token).
+    pub stream_server_address: std::net::IpAddr,
+    /// Its port; 0 picks a free one at each start.
+    pub stream_server_port: u16,
 }
 
 impl Default for CriConfig {
@@ -154,6 +161,8 @@ impl Default for CriConfig {
         CriConfig {
             enable: true,
             socket: None,
+            stream_server_address: std::net::Ipv4Addr::LOCALHOST.into(),
+            stream_server_port: 0,
         }
     }
 }
@@ -342,6 +351,27 @@ mod tests {
         .unwrap();
         assert!(!c.cri.enable);
         assert_eq!(c.cri_socket(), PathBuf::from("/tmp/c.sock"));
+    }
+
+    #[test]
+    fn cri_streaming_server_is_loopback_on_any_port_unless_set() {
+        let c = Config::default().cri;
+        assert_eq!(
+            (c.stream_server_address.to_string(), c.stream_server_port),
+            ("127.0.0.1".to_string(), 0)
+        );
+        let c = Config::from_toml(
+            "[cri]\nstream_server_address = \"::1\"\nstream_server_port = 10010\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.cri.stream_server_address.to_string(), "::1");
+        assert_eq!(c.cri.stream_server_port, 10010);
+        assert!(Config::from_toml(
+            "[cri]\nstream_server_address = \"localhost\"\n",
+            Path::new("x")
+        )
+        .is_err());
     }
 
     #[test]

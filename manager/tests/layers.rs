@@ -49,7 +49,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("registry", 6),
     // gRPC fronts of the container model (thin).
     ("api", 7),
-    // The Kubernetes CRI front door, beside api (neither imports the other).
+    // The Kubernetes CRI front door, beside api (neither imports the other); its streaming
+    // server (cri/streaming) is inside it, under the same rule.
     ("cri", 7),
     // Daemon assembly: builds and wires everything.
     ("daemon", 8),

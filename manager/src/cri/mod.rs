@@ -9,6 +9,7 @@
 //! - [`status`]: Version and Status (RuntimeReady / NetworkReady conditions);
 //! - [`sandboxes`]: pod sandboxes (the pause container and the pod's namespaces);
 //! - [`containers`]: containers of a pod; [`logs`]: their CRI-format logs; [`exec`]: ExecSync;
+//! - [`streaming`]: the streaming server of Exec, Attach and PortForward (SPDY/3.1);
 //! - [`security`]: the security context (users, capabilities, seccomp, …); [`resources`]: CPU
 //!   and memory limits; [`stats`]: container and pod counters;
 //! - [`pause`]: the project-built pause image; [`store`]: CRI records in the metadata database.
@@ -25,6 +26,7 @@ mod security;
 mod stats;
 mod status;
 mod store;
+pub mod streaming;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -79,17 +81,23 @@ fn verbose_info(details: Option<serde_json::Value>) -> HashMap<String, String> {
         .collect()
 }
 
-/// The two CRI gRPC services over one context.
+/// The two CRI gRPC services over one context, and the streaming server on `stream_addr`
+/// (which must be bound inside the tokio runtime).
 pub fn services(
     ctx: CriContext,
-) -> (
-    RuntimeServiceServer<CriRuntime>,
-    ImageServiceServer<CriImages>,
-) {
-    let store = store::CriStore::new(ctx.metadata.clone());
-    logs::spawn_copier(ctx.clone(), store.clone());
+    stream_addr: std::net::SocketAddr,
+) -> Result<
     (
-        RuntimeServiceServer::new(CriRuntime::new(ctx.clone(), store)),
+        RuntimeServiceServer<CriRuntime>,
+        ImageServiceServer<CriImages>,
+    ),
+    streaming::BindError,
+> {
+    let store = store::CriStore::new(ctx.metadata.clone());
+    let streams = streaming::StreamServer::start(ctx.clone(), stream_addr)?;
+    logs::spawn_copier(ctx.clone(), store.clone());
+    Ok((
+        RuntimeServiceServer::new(CriRuntime::new(ctx.clone(), store, streams)),
         ImageServiceServer::new(CriImages::new(ctx)),
-    )
+    ))
 }

@@ -1,5 +1,5 @@
 //! The CRI RuntimeService: each call goes to the module of its concept (status, sandboxes,
-//! containers, logs, exec, stats); calls not implemented yet (streaming, checkpoints, events) answer
+//! containers, logs, exec, streaming, stats); calls not implemented yet (checkpoints, events) answer
 //! `Unimplemented` so kubelet and critest see a clear code rather than a wrong answer.
 
 use std::pin::Pin;
@@ -10,6 +10,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::store::{absent_as_none, CriStore};
+use super::streaming::{self, StreamServer};
 use super::{containers, exec, logs, sandboxes, stats, status, CriContext};
 
 /// The CRI RuntimeService.
@@ -17,15 +18,18 @@ pub struct CriRuntime {
     ctx: CriContext,
     store: CriStore,
     cpu: stats::CpuHistory,
+    streams: std::sync::Arc<StreamServer>,
 }
 
 impl CriRuntime {
-    /// Serves the runtime calls over `ctx`, keeping CRI records in `store`.
-    pub fn new(ctx: CriContext, store: CriStore) -> Self {
+    /// Serves the runtime calls over `ctx`, keeping CRI records in `store`; Exec, Attach and
+    /// PortForward hand out URLs on `streams`.
+    pub fn new(ctx: CriContext, store: CriStore, streams: std::sync::Arc<StreamServer>) -> Self {
         CriRuntime {
             ctx,
             store,
             cpu: Default::default(),
+            streams,
         }
     }
 }
@@ -179,23 +183,30 @@ impl RuntimeService for CriRuntime {
 
     async fn exec(
         &self,
-        _req: Request<cri::ExecRequest>,
+        req: Request<cri::ExecRequest>,
     ) -> Result<Response<cri::ExecResponse>, Status> {
-        Err(unimplemented("Exec"))
+        Ok(Response::new(
+            streaming::exec(&self.ctx, &self.store, &self.streams, req.into_inner()).await?,
+        ))
     }
 
     async fn attach(
         &self,
-        _req: Request<cri::AttachRequest>,
+        req: Request<cri::AttachRequest>,
     ) -> Result<Response<cri::AttachResponse>, Status> {
-        Err(unimplemented("Attach"))
+        Ok(Response::new(
+            streaming::attach(&self.ctx, &self.store, &self.streams, req.into_inner()).await?,
+        ))
     }
 
     async fn port_forward(
         &self,
-        _req: Request<cri::PortForwardRequest>,
+        req: Request<cri::PortForwardRequest>,
     ) -> Result<Response<cri::PortForwardResponse>, Status> {
-        Err(unimplemented("PortForward"))
+        Ok(Response::new(
+            streaming::port_forward(&self.ctx, &self.store, &self.streams, req.into_inner())
+                .await?,
+        ))
     }
 
     async fn container_stats(

@@ -68,6 +68,9 @@ pub enum DaemonError {
     /// The snapshotter failed to open.
     #[error(transparent)]
     Snapshots(#[from] crate::snapshots::SnapshotError),
+    /// The CRI streaming server could not bind its address.
+    #[error(transparent)]
+    CriStreaming(#[from] crate::cri::streaming::BindError),
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),

@@ -44,11 +44,15 @@ pub fn serve_cri(ctx: &Context) -> Result<Option<CriServer>, super::DaemonError>
     }
     let path = ctx.config.cri_socket();
     let (listener, guard) = super::socket::bind(&path)?;
-    let (runtime, images) = crate::cri::services(ctx.containers.cri_context(
-        &ctx.config,
-        &ctx.metadata,
-        &ctx.images,
-    ));
+    let stream_addr = std::net::SocketAddr::new(
+        ctx.config.cri.stream_server_address,
+        ctx.config.cri.stream_server_port,
+    );
+    let (runtime, images) = crate::cri::services(
+        ctx.containers
+            .cri_context(&ctx.config, &ctx.metadata, &ctx.images),
+        stream_addr,
+    )?;
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(
         tonic::transport::Server::builder()
