@@ -368,7 +368,10 @@ fn metadata(c: &CriContainerRecord) -> cri::ContainerMetadata {
     }
 }
 
-/// ContainerStatus (logs are flushed first, so a client reading the log file next sees all).
+/// ContainerStatus. The log is flushed after the state is read: an exit reported here was
+/// recorded after the monitor wrote the last output, so a client that saw `EXITED` and reads the
+/// log file next finds all of it (flushing first left a window where the container exited, with
+/// lines not yet copied, between the two).
 pub async fn status(
     ctx: &CriContext,
     store: &CriStore,
@@ -376,8 +379,8 @@ pub async fn status(
     verbose: bool,
 ) -> Result<cri::ContainerStatusResponse, Status> {
     let c = store.container(q)?;
-    logs::flush(ctx, store, &c.id).await;
     let s = berth_status(ctx, &c.id).await;
+    logs::flush(ctx, store, &c.id).await;
     let state = state_of(&s);
     let (reason, message) = match state {
         cri::ContainerState::ContainerExited if s.oom_killed => ("OOMKilled", s.error.clone()),
