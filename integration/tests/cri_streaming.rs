@@ -203,6 +203,18 @@ fn free_port() -> u16 {
 /// Kills the child by its own pid when dropped.
 struct Reaped(Child);
 
+/// `crictl port-forward POD LOCAL:PORT` in the background, killed (by its pid) on drop.
+fn port_forward(env: &BerthdEnv, pod: &str, local: u16, port: u16) -> Reaped {
+    let child = crictl(env)
+        .args(["port-forward", pod, &format!("{local}:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Reaped(child)
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -238,14 +250,7 @@ fn port_forward_reaches_a_server_on_the_pods_loopback() {
         ),
     );
     let local = free_port();
-    let child = crictl(&env)
-        .args(["port-forward", &pod, &format!("{local}:8081")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _pf = Reaped(child);
+    let _pf = port_forward(&env, &pod, local, 8081);
     let start = Instant::now();
     let body = loop {
         match http_get(local) {
@@ -266,14 +271,7 @@ fn port_forward_reaches_a_server_on_the_pods_loopback() {
     // A port nothing listens on: the connection is closed and the error is reported.
     drop(_pf);
     let closed = free_port();
-    let child = crictl(&env)
-        .args(["port-forward", &pod, &format!("{closed}:9")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _pf2 = Reaped(child);
+    let _pf2 = port_forward(&env, &pod, closed, 9);
     let start = Instant::now();
     loop {
         match http_get(closed) {

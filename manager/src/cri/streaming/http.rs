@@ -141,6 +141,26 @@ pub async fn switch_to_spdy<W: AsyncWriteExt + Unpin>(
     w.flush().await
 }
 
+/// Picks the stream protocol of `req` among `supported` and switches the connection to SPDY
+/// with it; a client offering none of them gets a 403 and the error.
+pub async fn upgrade<'a, W: AsyncWriteExt + Unpin>(
+    w: &mut W,
+    req: &Request,
+    supported: &[&'a str],
+) -> Result<Option<&'a str>, String> {
+    let protocol = match negotiate(req, supported) {
+        Ok(p) => p,
+        Err(e) => {
+            respond(w, 403, &e).await;
+            return Err(e);
+        }
+    };
+    switch_to_spdy(w, protocol)
+        .await
+        .map_err(|e| format!("writing 101 Switching Protocols: {e}"))?;
+    Ok(protocol)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

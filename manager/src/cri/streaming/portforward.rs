@@ -30,16 +30,7 @@ pub async fn serve(
     req: &Request,
     rest: Vec<u8>,
 ) -> Result<(), String> {
-    let protocol = match http::negotiate(req, &[PROTOCOL]) {
-        Ok(p) => p,
-        Err(e) => {
-            http::respond(&mut conn, 403, &e).await;
-            return Err(e);
-        }
-    };
-    http::switch_to_spdy(&mut conn, protocol)
-        .await
-        .map_err(|e| format!("writing 101 Switching Protocols: {e}"))?;
+    http::upgrade(&mut conn, req, &[PROTOCOL]).await?;
     let (handle, mut incoming, reader) = session::start(conn, rest).map_err(|e| e.to_string())?;
     let mut half: HashMap<String, (Option<IncomingStream>, Option<IncomingStream>)> =
         HashMap::new();

@@ -83,16 +83,7 @@ pub async fn serve(
     req: &Request,
     rest: Vec<u8>,
 ) -> Result<(), String> {
-    let protocol = match http::negotiate(req, PROTOCOLS) {
-        Ok(p) => p,
-        Err(e) => {
-            http::respond(&mut conn, 403, &e).await;
-            return Err(e);
-        }
-    };
-    http::switch_to_spdy(&mut conn, protocol)
-        .await
-        .map_err(|e| format!("writing 101 Switching Protocols: {e}"))?;
+    let protocol = http::upgrade(&mut conn, req, PROTOCOLS).await?;
     let v4 = protocol == Some("v4.channel.k8s.io");
     let resizable = matches!(protocol, Some("v4.channel.k8s.io" | "v3.channel.k8s.io"));
     let (handle, mut incoming, reader) = session::start(conn, rest).map_err(|e| e.to_string())?;
