@@ -236,3 +236,24 @@ pub fn status_field<'a>(status: &'a str, field: &str) -> Option<&'a str> {
         .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
         .map(str::trim)
 }
+
+/// The shared libraries (and loader) the dynamic executable `bin` loads, by absolute path, as
+/// `ldd` lists them; through the loader's own `--list` where `ldd` (a bash script) is missing,
+/// as in the cgroup2 guest.
+pub fn shared_libraries(bin: &Path) -> Vec<PathBuf> {
+    let list = std::process::Command::new("ldd")
+        .arg(bin)
+        .output()
+        .or_else(|_| {
+            std::process::Command::new("/lib64/ld-linux-x86-64.so.2")
+                .arg("--list")
+                .arg(bin)
+                .output()
+        })
+        .expect("run ldd or ld.so --list");
+    String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().find(|w| w.starts_with('/')))
+        .map(PathBuf::from)
+        .collect()
+}

@@ -13,7 +13,6 @@ use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -24,26 +23,10 @@ const SIGSYS_EXIT: i32 = 128 + libc::SIGSYS;
 fn install_probe(b: &Bundle) {
     let rootfs = b.rootfs();
     std::fs::copy(PROBE, rootfs.join("bin/probe")).unwrap();
-    // ldd is a bash script; the cgroup2 guest has no bash, so ask the dynamic loader directly.
-    let ldd = Command::new("ldd")
-        .arg(PROBE)
-        .output()
-        .or_else(|_| {
-            Command::new("/lib64/ld-linux-x86-64.so.2")
-                .args(["--list", PROBE])
-                .output()
-        })
-        .expect("run ldd or ld.so --list");
-    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
-        let lib = line
-            .split_whitespace()
-            .find(|w| w.starts_with('/'))
-            .map(Path::new);
-        if let Some(lib) = lib {
-            let dest = rootfs.join(lib.strip_prefix("/").unwrap());
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::copy(lib, &dest).unwrap();
-        }
+    for lib in berth_integration::host::shared_libraries(Path::new(PROBE)) {
+        let dest = rootfs.join(lib.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&lib, &dest).unwrap();
     }
 }
 

@@ -13,16 +13,9 @@ fn probe_dir(env: &BerthdEnv) -> std::path::PathBuf {
     let dir = env.tmp().join("probe");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(PROBE, dir.join("probe")).unwrap();
-    let list = std::process::Command::new("/lib64/ld-linux-x86-64.so.2")
-        .args(["--list", PROBE])
-        .output()
-        .expect("ld.so --list");
-    for line in String::from_utf8_lossy(&list.stdout).lines() {
-        if let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) {
-            let lib = std::path::Path::new(lib);
-            // Copies follow the links (ld-linux-x86-64.so.2 is one).
-            std::fs::copy(lib, dir.join(lib.file_name().unwrap())).unwrap();
-        }
+    for lib in berth_integration::host::shared_libraries(std::path::Path::new(PROBE)) {
+        // Copies follow the links (ld-linux-x86-64.so.2 is one).
+        std::fs::copy(&lib, dir.join(lib.file_name().unwrap())).unwrap();
     }
     dir
 }
